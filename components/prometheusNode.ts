@@ -1,0 +1,130 @@
+import * as zlib from "zlib";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
+
+export const DATA_DEVICE_NAME = "/dev/sdf";
+
+/** The node's spec before its data volume exists; any field may still be an Output. */
+export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId">]: pulumi.Input<PrometheusNodeSpec[K]> };
+
+export interface DataVolumeArgs {
+    sizeGiB: number;
+    type: string;
+    iops?: number;
+    throughputMiBps?: number;
+}
+
+export interface PrometheusNodeArgs {
+    /** 1-based: node N lives in zone N. */
+    index: number;
+    availabilityZone: string;
+    subnetId: pulumi.Input<string>;
+    /** Fixed address inside the subnet, so every node's config can name the others before they exist. */
+    privateIp: string;
+    securityGroupIds: pulumi.Input<string>[];
+    instanceProfileName: pulumi.Input<string>;
+    amiId: pulumi.Input<string>;
+    instanceType: string;
+    rootVolumeGiB: number;
+    dataVolume: DataVolumeArgs;
+    /** KMS key for the volumes; the account's default EBS key when absent. */
+    kmsKeyId?: pulumi.Input<string>;
+    /** Production: the data volume cannot be deleted through Pulumi. */
+    protectData: boolean;
+    /**
+     * Whether this update may apply a new AMI or user data to the node (replacing it). Only one
+     * node at a time should: the others keep running what they run and ignore such changes.
+     */
+    applyUpdates: boolean;
+    /** What the node's cloud-init writes and runs; its data volume ID is filled in here. */
+    spec: NodeSpecInput;
+    tags?: Record<string, string>;
+}
+
+/** cloud-init accepts gzip user data; it keeps the rendered document under EC2's 16 KiB limit. */
+export function encodeUserData(cloudConfig: string): string {
+    return zlib.gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 }).toString("base64");
+}
+
+/**
+ * One Prometheus server: an EC2 instance (SSM, IMDSv2, encrypted root, no SSH key) and its own
+ * encrypted data volume in the same zone, attached at /mnt and kept when the instance goes.
+ */
+export class PrometheusNode extends pulumi.ComponentResource {
+    readonly name: string;
+    readonly instanceId: pulumi.Output<string>;
+    readonly privateIp: pulumi.Output<string>;
+    readonly availabilityZone: string;
+    readonly dataVolumeId: pulumi.Output<string>;
+    readonly cloudConfig: pulumi.Output<string>;
+    readonly spec: pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
+
+    constructor(name: string, args: PrometheusNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:prometheus:PrometheusNode", name, {}, opts);
+        const tags = { ...args.tags, Name: name, "prometheus-replica": name };
+
+        const dataVolume = new aws.ebs.Volume(`${name}-data`, {
+            availabilityZone: args.availabilityZone,
+            size: args.dataVolume.sizeGiB,
+            type: args.dataVolume.type,
+            iops: args.dataVolume.iops,
+            throughput: args.dataVolume.throughputMiBps,
+            encrypted: true,
+            kmsKeyId: args.kmsKeyId,
+            finalSnapshot: true,
+            tags: { ...tags, Name: `${name}-data` },
+        }, { parent: this, protect: args.protectData, retainOnDelete: true });
+
+        this.spec = pulumi.output(args.spec) as pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
+        this.cloudConfig = pulumi.all([dataVolume.id, this.spec]).apply(([volumeId, spec]) =>
+            renderNodeCloudConfig({ ...spec, volumeId }));
+
+        const instance = new aws.ec2.Instance(name, {
+            ami: args.amiId,
+            instanceType: args.instanceType,
+            availabilityZone: args.availabilityZone,
+            subnetId: args.subnetId,
+            privateIp: args.privateIp,
+            vpcSecurityGroupIds: args.securityGroupIds,
+            iamInstanceProfile: args.instanceProfileName,
+            associatePublicIpAddress: false,
+            monitoring: true,
+            metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+            rootBlockDevice: {
+                encrypted: true,
+                kmsKeyId: args.kmsKeyId,
+                volumeType: "gp3",
+                volumeSize: args.rootVolumeGiB,
+                deleteOnTermination: true,
+            },
+            userDataBase64: this.cloudConfig.apply(encodeUserData),
+            userDataReplaceOnChange: true,
+            tags,
+            volumeTags: { ...tags, Name: `${name}-root` },
+        }, {
+            parent: this,
+            // The fixed private IP and the data volume can only move once the old instance is gone.
+            deleteBeforeReplace: true,
+            ignoreChanges: args.applyUpdates ? [] : ["ami", "userDataBase64"],
+        });
+
+        new aws.ec2.VolumeAttachment(`${name}-data`, {
+            deviceName: DATA_DEVICE_NAME,
+            instanceId: instance.id,
+            volumeId: dataVolume.id,
+            stopInstanceBeforeDetaching: true,
+        }, { parent: this, deleteBeforeReplace: true });
+
+        this.name = name;
+        this.instanceId = instance.id;
+        this.privateIp = pulumi.output(args.privateIp);
+        this.availabilityZone = args.availabilityZone;
+        this.dataVolumeId = dataVolume.id;
+        this.registerOutputs({
+            instanceId: this.instanceId,
+            privateIp: this.privateIp,
+            dataVolumeId: this.dataVolumeId,
+        });
+    }
+}

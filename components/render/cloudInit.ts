@@ -1,0 +1,129 @@
+// Pure renderer of a Prometheus node's cloud-init user data and the files it writes.
+import * as yaml from "js-yaml";
+import {
+    NODE_PATHS,
+    renderBootstrapScript,
+    renderMountScript,
+    renderNodeExporterUnit,
+    renderPrometheusUnit,
+    renderSyncScript,
+    renderSyncUnits,
+} from "./nodeScripts";
+
+export const PROMETHEUS_PORT = 9090;
+export const NODE_EXPORTER_PORT = 9100;
+
+export interface NodeFile {
+    path: string;
+    content: string;
+    permissions: string;
+}
+
+export interface PrometheusNodeSpec {
+    name: string;
+    region: string;
+    volumeId: string;
+    targetsBucket: string;
+    arch: "amd64" | "arm64";
+    prometheusVersion: string;
+    prometheusSha256?: string;
+    nodeExporterVersion: string;
+    nodeExporterSha256?: string;
+    /** Debian package name to exact version, installed by cloud-init. */
+    packages: Record<string, string>;
+    retentionTime: string;
+    retentionSize?: string;
+    externalUrl: string;
+    prometheusYml: string;
+    /** Rule file name (e.g. platform.yml) to content. */
+    ruleFiles: Record<string, string>;
+    syncIntervalSeconds: number;
+    volumeWaitSeconds: number;
+    /** Files added by other parts of the platform (e.g. the nginx configuration). */
+    extraFiles?: NodeFile[];
+    /** Extra units to enable after the node's own. */
+    extraServices?: string[];
+}
+
+const SCRIPT = (name: string) => `${NODE_PATHS.scriptsDir}/${name}`;
+const UNIT = (name: string) => `/etc/systemd/system/${name}`;
+
+/** Every file the node's cloud-init writes, in write order. */
+export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
+    const syncScriptPath = SCRIPT("sync-prometheus-targets.sh");
+    const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
+    const syncUnits = renderSyncUnits(syncScriptPath, spec.syncIntervalSeconds);
+    const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", ...(spec.extraServices ?? [])];
+    return [
+        { path: `${NODE_PATHS.configDir}/prometheus.yml`, content: spec.prometheusYml, permissions: "0644" },
+        ...Object.entries(spec.ruleFiles).map(([name, content]) => ({
+            path: `${NODE_PATHS.rulesDir}/${name}`, content, permissions: "0644",
+        })),
+        {
+            path: mountScriptPath,
+            permissions: "0755",
+            content: renderMountScript({
+                volumeId: spec.volumeId,
+                mountPoint: NODE_PATHS.dataMount,
+                dataDir: NODE_PATHS.dataDir,
+                waitSeconds: spec.volumeWaitSeconds,
+            }),
+        },
+        {
+            path: syncScriptPath,
+            permissions: "0755",
+            content: renderSyncScript({
+                bucket: spec.targetsBucket,
+                region: spec.region,
+                targetsDir: NODE_PATHS.targetsDir,
+                stagingDir: NODE_PATHS.targetsStagingDir,
+            }),
+        },
+        {
+            path: UNIT("prometheus.service"),
+            permissions: "0644",
+            content: renderPrometheusUnit({
+                binDir: NODE_PATHS.binDir,
+                configDir: NODE_PATHS.configDir,
+                dataDir: NODE_PATHS.dataDir,
+                port: PROMETHEUS_PORT,
+                externalUrl: spec.externalUrl,
+                retentionTime: spec.retentionTime,
+                retentionSize: spec.retentionSize,
+            }),
+        },
+        { path: UNIT("node_exporter.service"), permissions: "0644", content: renderNodeExporterUnit(NODE_PATHS.binDir, NODE_EXPORTER_PORT) },
+        { path: UNIT("prometheus-targets-sync.service"), permissions: "0644", content: syncUnits.service },
+        { path: UNIT("prometheus-targets-sync.timer"), permissions: "0644", content: syncUnits.timer },
+        ...(spec.extraFiles ?? []),
+        {
+            path: SCRIPT("bootstrap-prometheus-node.sh"),
+            permissions: "0755",
+            content: renderBootstrapScript({
+                prometheusVersion: spec.prometheusVersion,
+                prometheusSha256: spec.prometheusSha256,
+                nodeExporterVersion: spec.nodeExporterVersion,
+                nodeExporterSha256: spec.nodeExporterSha256,
+                arch: spec.arch,
+                mountScriptPath,
+                binDir: NODE_PATHS.binDir,
+                configDir: NODE_PATHS.configDir,
+                services,
+            }),
+        },
+    ];
+}
+
+/** The #cloud-config document: pinned packages, the files, then the bootstrap script. */
+export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
+    const files = prometheusNodeFiles(spec);
+    const bootstrap = files[files.length - 1].path;
+    const document = {
+        hostname: spec.name,
+        package_update: true,
+        packages: Object.entries(spec.packages).map(([name, version]) => [name, version]),
+        write_files: files.map((file) => ({ path: file.path, permissions: file.permissions, owner: "root:root", content: file.content })),
+        runcmd: [[bootstrap]],
+    };
+    return `#cloud-config\n${yaml.dump(document, { lineWidth: -1, noRefs: true })}`;
+}

@@ -1,0 +1,253 @@
+// Pure renderers of the shell scripts and systemd units a Prometheus node runs.
+
+/** Quotes a value for a POSIX shell: single quotes, embedded ones escaped. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'"'"'`)}'`;
+}
+
+export const NODE_PATHS = {
+    configDir: "/etc/prometheus",
+    rulesDir: "/etc/prometheus/rules",
+    targetsDir: "/etc/prometheus/targets",
+    targetsStagingDir: "/var/lib/prometheus-targets",
+    dataMount: "/mnt",
+    dataDir: "/mnt/prometheus",
+    scriptsDir: "/usr/local/sbin",
+    binDir: "/usr/local/bin",
+} as const;
+
+export interface MountScriptInput {
+    volumeId: string;
+    mountPoint: string;
+    dataDir: string;
+    waitSeconds: number;
+    /** Where udev links NVMe EBS volumes by serial; a parameter so tests can point it at a temp dir. */
+    deviceDir?: string;
+}
+
+/** Waits a bounded time for the volume named by its ID, formats it only if blank, mounts it. */
+export function renderMountScript(input: MountScriptInput): string {
+    const deviceDir = input.deviceDir ?? "/dev/disk/by-id";
+    return `#!/bin/bash
+# Mounts the Prometheus data volume ${input.volumeId} at ${input.mountPoint}.
+# Fails loudly after ${input.waitSeconds}s rather than let Prometheus write to the root disk.
+set -euo pipefail
+
+volume_id=${shellQuote(input.volumeId)}
+mount_point=${shellQuote(input.mountPoint)}
+data_dir=${shellQuote(input.dataDir)}
+wait_seconds=${input.waitSeconds}
+device_link=${shellQuote(deviceDir)}/nvme-Amazon_Elastic_Block_Store_\${volume_id//-/}
+
+waited=0
+until [ -e "$device_link" ]; do
+  if [ "$waited" -ge "$wait_seconds" ]; then
+    echo "FATAL: data volume $volume_id is not attached after \${wait_seconds}s; not starting Prometheus" >&2
+    logger -p user.crit -t prometheus-data "data volume $volume_id missing after \${wait_seconds}s" || true
+    exit 1
+  fi
+  sleep 5
+  waited=$((waited + 5))
+done
+device=$(readlink -f "$device_link")
+
+# blkid -p exits 2 only when the device holds no filesystem: format then, never otherwise.
+probe=0
+blkid -p "$device" >/dev/null 2>&1 || probe=$?
+if [ "$probe" -eq 2 ]; then
+  mkfs.ext4 -q -L prometheus-data "$device"
+elif [ "$probe" -ne 0 ]; then
+  echo "FATAL: cannot probe $device (blkid exit $probe); refusing to format it" >&2
+  exit 1
+fi
+
+uuid=$(blkid -s UUID -o value "$device")
+if ! grep -q "^UUID=$uuid " /etc/fstab; then
+  echo "UUID=$uuid $mount_point ext4 defaults,nofail,x-systemd.device-timeout=30s 0 2" >> /etc/fstab
+fi
+mkdir -p "$mount_point"
+mountpoint -q "$mount_point" || mount "$mount_point"
+mkdir -p "$data_dir"
+chown prometheus:prometheus "$data_dir"
+echo "data volume $volume_id ($device) mounted at $mount_point"
+`;
+}
+
+export interface SyncScriptInput {
+    bucket: string;
+    region: string;
+    targetsDir: string;
+    stagingDir: string;
+}
+
+/**
+ * Mirrors the targets bucket into the file_sd directory. Objects land in a staging copy first and
+ * reach Prometheus by rename, so it never reads a half-written file; removed objects disappear.
+ * TARGETS_S3_ENDPOINT overrides the S3 endpoint (a local S3 in rehearsals).
+ */
+export function renderSyncScript(input: SyncScriptInput): string {
+    return `#!/bin/bash
+# Syncs s3://${input.bucket}/ into ${input.targetsDir} for Prometheus file_sd.
+set -euo pipefail
+
+bucket=${shellQuote(input.bucket)}
+region=${shellQuote(input.region)}
+targets_dir=${shellQuote(input.targetsDir)}
+staging_dir=${shellQuote(input.stagingDir)}
+
+endpoint_args=()
+if [ -n "\${TARGETS_S3_ENDPOINT:-}" ]; then
+  endpoint_args=(--endpoint-url "$TARGETS_S3_ENDPOINT")
+fi
+
+mkdir -p "$staging_dir" "$targets_dir"
+aws "\${endpoint_args[@]}" --region "$region" s3 sync --delete --exact-timestamps --only-show-errors \\
+  "s3://$bucket/" "$staging_dir/"
+rsync --recursive --times --delete --delay-updates --include='*/' --include='*.json' --exclude='*' \\
+  "$staging_dir/" "$targets_dir/"
+`;
+}
+
+export interface BootstrapInput {
+    prometheusVersion: string;
+    prometheusSha256?: string;
+    nodeExporterVersion: string;
+    nodeExporterSha256?: string;
+    arch: "amd64" | "arm64";
+    mountScriptPath: string;
+    binDir: string;
+    configDir: string;
+    /** systemd units to enable and start once everything is in place. */
+    services: string[];
+}
+
+/** Installs the pinned releases (checksums verified), mounts the data volume, starts the services. */
+export function renderBootstrapScript(input: BootstrapInput): string {
+    const release = (project: string, version: string, sha256: string | undefined) =>
+        `install_release ${project} ${shellQuote(version)} ${shellQuote(sha256 ?? "")}`;
+    return `#!/bin/bash
+# First-boot setup of a Prometheus node. Any failure stops the boot with an error in cloud-init's log.
+set -euo pipefail
+
+arch=${shellQuote(input.arch)}
+bin_dir=${shellQuote(input.binDir)}
+
+# install_release PROJECT VERSION PINNED_SHA256
+# Downloads PROJECT's release tarball, checks it against the release's sha256sums.txt and, when
+# the stack pins one, against PINNED_SHA256, then installs its binaries into bin_dir.
+install_release() {
+  local project=$1 version=$2 pinned=$3
+  local name="$project-$version.linux-$arch"
+  local base="https://github.com/prometheus/$project/releases/download/v$version"
+  local work
+  work=$(mktemp -d)
+  curl --fail --silent --show-error --location --retry 5 -o "$work/$name.tar.gz" "$base/$name.tar.gz"
+  curl --fail --silent --show-error --location --retry 5 -o "$work/sha256sums.txt" "$base/sha256sums.txt"
+  (cd "$work" && grep " $name.tar.gz\\$" sha256sums.txt | sha256sum --check --strict -)
+  if [ -n "$pinned" ]; then
+    echo "$pinned  $work/$name.tar.gz" | sha256sum --check --strict -
+  fi
+  tar -xzf "$work/$name.tar.gz" -C "$work"
+  find "$work/$name" -maxdepth 1 -type f -perm -u+x -exec install -m 0755 -o root -g root {} "$bin_dir/" \\;
+  rm -rf "$work"
+}
+
+for user in prometheus node_exporter; do
+  id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
+done
+
+${shellQuote(input.mountScriptPath)}
+
+${release("prometheus", input.prometheusVersion, input.prometheusSha256)}
+${release("node_exporter", input.nodeExporterVersion, input.nodeExporterSha256)}
+"$bin_dir/promtool" check config ${shellQuote(`${input.configDir}/prometheus.yml`)}
+
+systemctl daemon-reload
+systemctl enable --now ${input.services.join(" ")}
+`;
+}
+
+export interface PrometheusUnitInput {
+    binDir: string;
+    configDir: string;
+    dataDir: string;
+    port: number;
+    externalUrl: string;
+    retentionTime: string;
+    retentionSize?: string;
+}
+
+export function renderPrometheusUnit(input: PrometheusUnitInput): string {
+    const flags = [
+        `--config.file=${input.configDir}/prometheus.yml`,
+        `--storage.tsdb.path=${input.dataDir}`,
+        `--storage.tsdb.retention.time=${input.retentionTime}`,
+        ...(input.retentionSize ? [`--storage.tsdb.retention.size=${input.retentionSize}`] : []),
+        `--web.listen-address=0.0.0.0:${input.port}`,
+        `--web.external-url=${input.externalUrl}`,
+        "--web.enable-lifecycle",
+    ];
+    return `[Unit]
+Description=Prometheus
+Wants=network-online.target
+After=network-online.target
+RequiresMountsFor=${input.dataDir}
+
+[Service]
+User=prometheus
+Group=prometheus
+ExecStart=${input.binDir}/prometheus \\
+  ${flags.join(" \\\n  ")}
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=always
+RestartSec=5
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function renderNodeExporterUnit(binDir: string, port: number): string {
+    return `[Unit]
+Description=Prometheus node_exporter
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+User=node_exporter
+Group=node_exporter
+ExecStart=${binDir}/node_exporter --web.listen-address=0.0.0.0:${port}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function renderSyncUnits(scriptPath: string, intervalSeconds: number): { service: string; timer: string } {
+    return {
+        service: `[Unit]
+Description=Sync Prometheus file_sd targets from S3
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart=${scriptPath}
+TimeoutStartSec=${Math.max(intervalSeconds * 2, 30)}s
+`,
+        timer: `[Unit]
+Description=Sync Prometheus file_sd targets from S3 every ${intervalSeconds}s
+
+[Timer]
+OnBootSec=10s
+OnUnitActiveSec=${intervalSeconds}s
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+`,
+    };
+}

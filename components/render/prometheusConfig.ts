@@ -1,0 +1,85 @@
+// Pure renderer of one node's prometheus.yml.
+import * as yaml from "js-yaml";
+
+export interface ScrapeNode {
+    /** Replica name, e.g. prom-1: becomes the `instance` label of its targets. */
+    name: string;
+    privateIp: string;
+    availabilityZone: string;
+}
+
+/** Where the Alertmanagers are: a DNS name re-resolved to every member (Cloud Map), or fixed addresses. */
+export type AlertmanagerTargets =
+    | { kind: "dns"; name: string; port: number }
+    | { kind: "static"; targets: string[] };
+
+export interface PrometheusConfigInput {
+    stack: string;
+    replica: string;
+    scrapeInterval: string;
+    evaluationInterval: string;
+    nodes: ScrapeNode[];
+    alertmanagers: AlertmanagerTargets;
+    /** Directory the targets bucket is synced into. */
+    targetsDir: string;
+    /** Extra targets regions: one file_sd job each over <targetsDir>/<region>/*.json. */
+    targetsRegions: string[];
+    rulesDir: string;
+    prometheusPort: number;
+    nodeExporterPort: number;
+    /** Scrape configs added by later parts of the platform (e.g. Alertmanager, remote discovery). */
+    extraScrapeConfigs?: Record<string, unknown>[];
+}
+
+/** Labels that differ between the replicas; dropped from alerts so the three send identical alerts. */
+export const REPLICA_LABELS = ["replica"];
+
+function alertmanagerServiceDiscovery(targets: AlertmanagerTargets): Record<string, unknown> {
+    if (targets.kind === "dns") {
+        return { dns_sd_configs: [{ names: [targets.name], type: "A", port: targets.port, refresh_interval: "30s" }] };
+    }
+    return { static_configs: [{ targets: targets.targets }] };
+}
+
+function nodeTargets(nodes: ScrapeNode[], port: number): Record<string, unknown>[] {
+    return nodes.map((node) => ({
+        targets: [`${node.privateIp}:${port}`],
+        labels: { instance: node.name, availability_zone: node.availabilityZone },
+    }));
+}
+
+export function prometheusConfig(input: PrometheusConfigInput): Record<string, unknown> {
+    const fileSdJobs = [
+        { job_name: "file_sd", files: [`${input.targetsDir}/*.json`] },
+        ...input.targetsRegions.map((region) => ({
+            job_name: `file_sd_${region.replace(/-/g, "_")}`,
+            files: [`${input.targetsDir}/${region}/*.json`],
+        })),
+    ].map((job) => ({
+        job_name: job.job_name,
+        file_sd_configs: [{ files: job.files, refresh_interval: "30s" }],
+    }));
+
+    return {
+        global: {
+            scrape_interval: input.scrapeInterval,
+            evaluation_interval: input.evaluationInterval,
+            external_labels: { stack: input.stack, replica: input.replica },
+        },
+        rule_files: [`${input.rulesDir}/*.yml`],
+        alerting: {
+            alert_relabel_configs: [{ action: "labeldrop", regex: REPLICA_LABELS.join("|") }],
+            alertmanagers: [{ scheme: "http", api_version: "v2", ...alertmanagerServiceDiscovery(input.alertmanagers) }],
+        },
+        scrape_configs: [
+            { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
+            { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
+            ...(input.extraScrapeConfigs ?? []),
+            ...fileSdJobs,
+        ],
+    };
+}
+
+export function renderPrometheusConfig(input: PrometheusConfigInput): string {
+    return yaml.dump(prometheusConfig(input), { lineWidth: -1, noRefs: true, sortKeys: false });
+}

@@ -1,0 +1,140 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface TargetsBucketArgs {
+    /** Days a replaced or deleted target file is kept as a noncurrent version. */
+    noncurrentVersionDays: number;
+    /** Principals (ARNs) allowed to assume the writer role, e.g. the service broker's role. */
+    writerPrincipals: pulumi.Input<string>[];
+    /** Keep the bucket when the stack is destroyed or the resource is replaced. */
+    protect: boolean;
+    /** AWS partition of the bucket ARN (aws, aws-cn, aws-us-gov). */
+    partition?: string;
+    tags?: Record<string, string>;
+}
+
+/** The IAM policy documents the bucket grants, as pure functions of its ARN. */
+export function targetsReadPolicy(bucketArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListTargets", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
+            { Sid: "ReadTargets", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${bucketArn}/*`] },
+        ],
+    };
+}
+
+export function targetsWritePolicy(bucketArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListTargets", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
+            {
+                Sid: "WriteTargets",
+                Effect: "Allow",
+                Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                Resource: [`${bucketArn}/*`],
+            },
+        ],
+    };
+}
+
+export function tlsOnlyBucketPolicy(bucketArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucketArn, `${bucketArn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }],
+    };
+}
+
+/**
+ * The S3 bucket of file_sd target files: private, encrypted, versioned, TLS only. Written by the
+ * service broker through the writer role, read by the Prometheus nodes through the read policy.
+ */
+export class TargetsBucket extends pulumi.ComponentResource {
+    readonly bucketName: pulumi.Output<string>;
+    readonly bucketArn: pulumi.Output<string>;
+    readonly readPolicyArn: pulumi.Output<string>;
+    readonly writePolicyArn: pulumi.Output<string>;
+    readonly writerRoleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: TargetsBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:storage:TargetsBucket", name, {}, opts);
+        const parent = { parent: this };
+        const tags = { ...args.tags, Name: name };
+
+        const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags }, { parent: this, protect: args.protect });
+        // Built from the name, which a preview knows, so policies can be checked before the bucket exists.
+        const bucketArn = pulumi.interpolate`arn:${args.partition ?? "aws"}:s3:::${bucket.bucket}`;
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
+            bucket: bucket.id,
+            blockPublicAcls: true,
+            blockPublicPolicy: true,
+            ignorePublicAcls: true,
+            restrictPublicBuckets: true,
+        }, parent);
+        new aws.s3.BucketOwnershipControls(`${name}-ownership`, {
+            bucket: bucket.id,
+            rule: { objectOwnership: "BucketOwnerEnforced" },
+        }, parent);
+        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
+            bucket: bucket.id,
+            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+        }, parent);
+        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
+            bucket: bucket.id,
+            versioningConfiguration: { status: "Enabled" },
+        }, parent);
+        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
+            bucket: bucket.id,
+            rules: [{
+                id: "expire-noncurrent-targets",
+                status: "Enabled",
+                filter: {},
+                noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+            }],
+        }, { parent: this, dependsOn: [versioning] });
+        new aws.s3.BucketPolicy(`${name}-tls-only`, {
+            bucket: bucket.id,
+            policy: bucketArn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))),
+        }, { parent: this, dependsOn: [publicAccess] });
+
+        const readPolicy = new aws.iam.Policy(`${name}-read`, {
+            description: "Read the Prometheus file_sd targets bucket",
+            policy: bucketArn.apply((arn) => JSON.stringify(targetsReadPolicy(arn))),
+        }, parent);
+        const writePolicy = new aws.iam.Policy(`${name}-write`, {
+            description: "Publish Prometheus file_sd targets (service broker)",
+            policy: bucketArn.apply((arn) => JSON.stringify(targetsWritePolicy(arn))),
+        }, parent);
+        const writerRole = new aws.iam.Role(`${name}-writer`, {
+            description: "Assumed by the service broker to publish file_sd targets",
+            assumeRolePolicy: pulumi.all(args.writerPrincipals).apply((principals) => JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { AWS: principals }, Action: "sts:AssumeRole" }],
+            })),
+            tags,
+        }, parent);
+        new aws.iam.RolePolicyAttachment(`${name}-writer`, { role: writerRole.name, policyArn: writePolicy.arn }, parent);
+
+        this.bucketName = bucket.bucket;
+        this.bucketArn = bucketArn;
+        this.readPolicyArn = readPolicy.arn;
+        this.writePolicyArn = writePolicy.arn;
+        this.writerRoleArn = writerRole.arn;
+        this.registerOutputs({
+            bucketName: this.bucketName,
+            bucketArn: this.bucketArn,
+            readPolicyArn: this.readPolicyArn,
+            writePolicyArn: this.writePolicyArn,
+            writerRoleArn: this.writerRoleArn,
+        });
+    }
+}

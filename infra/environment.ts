@@ -1,0 +1,367 @@
+// Loads and validates environments/<stack>.yaml before any resource is registered.
+import * as fs from "fs";
+import * as path from "path";
+import Ajv, { ErrorObject } from "ajv";
+import * as ipaddr from "ipaddr.js";
+import * as yaml from "js-yaml";
+
+export const ENVIRONMENTS_DIR = path.resolve(__dirname, "..", "environments");
+
+export interface DataVolumeSettings {
+    sizeGiB: number;
+    type: "gp3" | "gp2" | "io2";
+    iops?: number;
+    throughputMiBps?: number;
+}
+
+export interface Environment {
+    region: string;
+    availabilityZones: string[];
+    vpcCidr: string;
+    natGateways: "single" | "perAz";
+    officeCidrs: string[];
+    domain: string;
+    cloudflareZoneId: string;
+    protectData: boolean;
+    tags: Record<string, string>;
+    ami: { namePattern: string; owner: string };
+    prometheus: {
+        version: string;
+        sha256?: string;
+        instanceType: string;
+        rootVolumeGiB: number;
+        dataVolume: DataVolumeSettings;
+        retentionTime: string;
+        retentionSize?: string;
+        scrapeInterval: string;
+        evaluationInterval: string;
+        /** The one node (1-3) whose AMI and user-data changes this update applies; absent: none. */
+        rolloutNode?: number;
+    };
+    nodeExporter: { version: string; sha256?: string };
+    packages: { nginx: string; awscli: string };
+    targets: {
+        /** Extra targets regions: each gets its own file_sd job reading <region>/*.json. */
+        regions: string[];
+        syncIntervalSeconds: number;
+        noncurrentVersionDays: number;
+        /** IAM principals allowed to assume the writer role; empty: this account's root. */
+        writerPrincipals: string[];
+    };
+}
+
+/** An environment with the file it came from and what follows from it (subnets, node addresses). */
+export interface LoadedEnvironment extends Environment {
+    stack: string;
+    file: string;
+    zones: ZonePlan[];
+}
+
+export interface ZonePlan {
+    /** 1-based position: node N and Alertmanager member N live in zone N. */
+    index: number;
+    availabilityZone: string;
+    publicSubnetCidr: string;
+    privateSubnetCidr: string;
+    prometheusPrivateIp: string;
+}
+
+export class EnvironmentError extends Error {
+    constructor(readonly file: string, readonly problems: string[]) {
+        super(`${file} is not valid:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "EnvironmentError";
+    }
+}
+
+const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$";
+const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
+const SHA256 = "^[0-9a-f]{64}$";
+const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
+
+const schema = {
+    type: "object",
+    additionalProperties: false,
+    required: ["region", "availabilityZones", "vpcCidr", "officeCidrs", "domain", "cloudflareZoneId", "prometheus", "nodeExporter", "packages"],
+    properties: {
+        region: { type: "string", pattern: REGION },
+        availabilityZones: { type: "array", items: { type: "string" } },
+        vpcCidr: { type: "string" },
+        natGateways: { enum: ["single", "perAz"], default: "perAz" },
+        officeCidrs: { type: "array", minItems: 1, items: { type: "string" } },
+        domain: { type: "string", pattern: "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$" },
+        cloudflareZoneId: { type: "string", pattern: "^[0-9a-f]{32}$" },
+        protectData: { type: "boolean", default: true },
+        tags: { type: "object", additionalProperties: { type: "string" }, default: {} },
+        ami: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                namePattern: { type: "string", minLength: 1, default: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*" },
+                owner: { type: "string", pattern: "^[0-9]{12}$", default: "099720109477" },
+            },
+        },
+        prometheus: {
+            type: "object",
+            additionalProperties: false,
+            required: ["version", "instanceType", "dataVolume", "retentionTime"],
+            properties: {
+                version: { type: "string", pattern: VERSION },
+                sha256: { type: "string", pattern: SHA256 },
+                instanceType: { type: "string", pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" },
+                rootVolumeGiB: { type: "integer", minimum: 8, maximum: 1024, default: 20 },
+                dataVolume: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["sizeGiB"],
+                    properties: {
+                        sizeGiB: { type: "integer", minimum: 10, maximum: 16384 },
+                        type: { enum: ["gp3", "gp2", "io2"], default: "gp3" },
+                        iops: { type: "integer", minimum: 3000, maximum: 64000 },
+                        throughputMiBps: { type: "integer", minimum: 125, maximum: 1000 },
+                    },
+                },
+                retentionTime: { type: "string", pattern: PROM_DURATION, minLength: 2 },
+                retentionSize: { type: "string", pattern: "^[0-9]+(B|KB|MB|GB|TB)$" },
+                scrapeInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
+                evaluationInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
+                rolloutNode: { type: "integer", minimum: 1, maximum: 3 },
+            },
+        },
+        nodeExporter: {
+            type: "object",
+            additionalProperties: false,
+            required: ["version"],
+            properties: {
+                version: { type: "string", pattern: VERSION },
+                sha256: { type: "string", pattern: SHA256 },
+            },
+        },
+        packages: {
+            type: "object",
+            additionalProperties: false,
+            required: ["nginx", "awscli"],
+            properties: {
+                nginx: { type: "string", pattern: "^[0-9][A-Za-z0-9.+~:-]*$" },
+                awscli: { type: "string", pattern: "^[0-9][A-Za-z0-9.+~:-]*$" },
+            },
+        },
+        targets: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                regions: { type: "array", items: { type: "string", pattern: REGION }, uniqueItems: true, default: [] },
+                syncIntervalSeconds: { type: "integer", minimum: 5, maximum: 60, default: 30 },
+                noncurrentVersionDays: { type: "integer", minimum: 1, maximum: 3650, default: 30 },
+                writerPrincipals: {
+                    type: "array",
+                    items: { type: "string", pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$" },
+                    default: [],
+                },
+            },
+        },
+    },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validateShape = ajv.compile(schema);
+
+function keyOf(error: ErrorObject): string {
+    const base = error.instancePath.replace(/^\//, "").replace(/\//g, ".");
+    const extra = (error.params as { additionalProperty?: string; missingProperty?: string });
+    const child = extra.additionalProperty ?? extra.missingProperty;
+    const key = [base, child].filter((part) => part).join(".");
+    return key || "(top level)";
+}
+
+function describe(error: ErrorObject): string {
+    switch (error.keyword) {
+        case "additionalProperties":
+            return "unknown key";
+        case "required":
+            return "missing";
+        case "enum":
+            return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
+        case "pattern":
+            return `malformed value (expected to match ${(error.params as { pattern: string }).pattern})`;
+        default:
+            return error.message ?? error.keyword;
+    }
+}
+
+/** Parses a CIDR strictly: valid address, prefix in range, no host bits set. */
+export function parseCidr(cidr: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
+    const [address, prefix] = ipaddr.parseCIDR(cidr);
+    const network = address.kind() === "ipv4"
+        ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
+        : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+    if (network.toString() !== address.toString()) {
+        throw new Error(`host bits are set (the network is ${network.toString()}/${prefix})`);
+    }
+    return [address, prefix];
+}
+
+export function cidrsOverlap(a: string, b: string): boolean {
+    const [addrA, prefixA] = parseCidr(a);
+    const [addrB, prefixB] = parseCidr(b);
+    if (addrA.kind() !== addrB.kind()) {
+        return false;
+    }
+    return addrA.match(addrB, Math.min(prefixA, prefixB));
+}
+
+/** Whether `inner` lies wholly inside one of `outers`. */
+export function cidrWithin(inner: string, outers: string[]): boolean {
+    const [addr, prefix] = parseCidr(inner);
+    return outers.some((outer) => {
+        const [outerAddr, outerPrefix] = parseCidr(outer);
+        return outerAddr.kind() === addr.kind() && prefix >= outerPrefix && addr.match(outerAddr, outerPrefix);
+    });
+}
+
+function ipv4ToNumber(address: ipaddr.IPv4): number {
+    return address.toByteArray().reduce((acc, byte) => acc * 256 + byte, 0);
+}
+
+function numberToIpv4(value: number): string {
+    const bytes = [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256);
+    return ipaddr.fromByteArray(bytes).toString();
+}
+
+/** The `index`-th subnet of `prefix` bits inside an IPv4 network. */
+export function subnetOf(networkCidr: string, prefix: number, index: number): string {
+    const [address, networkPrefix] = parseCidr(networkCidr);
+    const start = ipv4ToNumber(address as ipaddr.IPv4) + index * 2 ** (32 - prefix);
+    if (index >= 2 ** (prefix - networkPrefix)) {
+        throw new Error(`${networkCidr} has no subnet number ${index} of size /${prefix}`);
+    }
+    return `${numberToIpv4(start)}/${prefix}`;
+}
+
+export function hostOf(networkCidr: string, offset: number): string {
+    const [address] = parseCidr(networkCidr);
+    return numberToIpv4(ipv4ToNumber(address as ipaddr.IPv4) + offset);
+}
+
+/** Public subnets take the first three /(vpc+4) blocks, private ones blocks 8-10. Nodes sit at .10 of theirs. */
+function planZones(env: Environment): ZonePlan[] {
+    const subnetPrefix = parseCidr(env.vpcCidr)[1] + 4;
+    return env.availabilityZones.map((zone, i) => {
+        const privateSubnetCidr = subnetOf(env.vpcCidr, subnetPrefix, 8 + i);
+        return {
+            index: i + 1,
+            availabilityZone: zone,
+            publicSubnetCidr: subnetOf(env.vpcCidr, subnetPrefix, i),
+            privateSubnetCidr,
+            prometheusPrivateIp: hostOf(privateSubnetCidr, 10),
+        };
+    });
+}
+
+function semanticProblems(env: Environment): string[] {
+    const problems: string[] = [];
+    const zones = env.availabilityZones;
+    if (zones.length !== 3) {
+        problems.push(`availabilityZones: exactly three are needed (one Prometheus and one Alertmanager each), got ${zones.length}`);
+    }
+    if (new Set(zones).size !== zones.length) {
+        problems.push(`availabilityZones: must be distinct, got ${zones.join(", ")}`);
+    }
+    zones.forEach((zone, i) => {
+        if (!new RegExp(`^${env.region}[a-z]$`).test(zone)) {
+            problems.push(`availabilityZones[${i}]: ${zone} is not an availability zone of region ${env.region}`);
+        }
+    });
+
+    try {
+        const [vpcAddress, vpcPrefix] = parseCidr(env.vpcCidr);
+        if (vpcAddress.kind() !== "ipv4" || vpcPrefix < 16 || vpcPrefix > 22) {
+            problems.push(`vpcCidr: ${env.vpcCidr} must be an IPv4 network from /16 to /22`);
+        } else if (!["private"].includes((vpcAddress as ipaddr.IPv4).range())) {
+            problems.push(`vpcCidr: ${env.vpcCidr} must be a private (RFC 1918) range`);
+        }
+    } catch (err) {
+        problems.push(`vpcCidr: ${env.vpcCidr} is not a valid CIDR: ${(err as Error).message}`);
+    }
+
+    const validOffice: string[] = [];
+    env.officeCidrs.forEach((cidr, i) => {
+        try {
+            const [address, prefix] = parseCidr(cidr);
+            const minimum = address.kind() === "ipv4" ? 16 : 40;
+            if (prefix < minimum) {
+                problems.push(`officeCidrs[${i}]: ${cidr} is wider than /${minimum}, too wide for an office safelist`);
+                return;
+            }
+            validOffice.forEach((other) => {
+                if (cidrsOverlap(cidr, other)) {
+                    problems.push(`officeCidrs[${i}]: ${cidr} overlaps ${other}`);
+                }
+            });
+            validOffice.push(cidr);
+        } catch (err) {
+            problems.push(`officeCidrs[${i}]: ${cidr} is not a valid CIDR: ${(err as Error).message}`);
+        }
+    });
+
+    const volume = env.prometheus.dataVolume;
+    if (volume.type !== "gp3" && volume.throughputMiBps !== undefined) {
+        problems.push(`prometheus.dataVolume.throughputMiBps: only gp3 volumes take a throughput`);
+    }
+    if (volume.type === "gp2" && volume.iops !== undefined) {
+        problems.push(`prometheus.dataVolume.iops: gp2 volumes take no iops setting`);
+    }
+    if (volume.type === "io2" && volume.iops === undefined) {
+        problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
+    }
+    if (env.targets.regions.includes(env.region)) {
+        problems.push(`targets.regions: ${env.region} is the stack's own region, whose targets are read from the bucket root`);
+    }
+    return problems;
+}
+
+/** Validates parsed YAML; `file` only names the source in errors. */
+export function validateEnvironment(raw: unknown, file: string, stack: string): LoadedEnvironment {
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+        throw new EnvironmentError(file, ["(top level): must be a mapping of settings"]);
+    }
+    const data = structuredClone(raw) as Record<string, unknown>;
+    if (!validateShape(data)) {
+        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${describe(e)}`);
+        throw new EnvironmentError(file, [...new Set(problems)]);
+    }
+    const env = data as unknown as Environment;
+    const problems = semanticProblems(env);
+    if (problems.length > 0) {
+        throw new EnvironmentError(file, problems);
+    }
+    return { ...env, stack, file, zones: planZones(env) };
+}
+
+export function parseEnvironmentYaml(text: string, file: string, stack: string): LoadedEnvironment {
+    let raw: unknown;
+    try {
+        raw = yaml.load(text, { filename: file });
+    } catch (err) {
+        throw new EnvironmentError(file, [`not valid YAML: ${(err as Error).message}`]);
+    }
+    return validateEnvironment(raw, file, stack);
+}
+
+export function environmentFile(stack: string, dir = ENVIRONMENTS_DIR): string {
+    return path.join(dir, `${stack}.yaml`);
+}
+
+export function loadEnvironment(stack: string, dir = ENVIRONMENTS_DIR): LoadedEnvironment {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(stack)) {
+        throw new Error(`stack name ${JSON.stringify(stack)} cannot name an environment file`);
+    }
+    const file = environmentFile(stack, dir);
+    const shown = path.relative(process.cwd(), file) || file;
+    if (!fs.existsSync(file)) {
+        const known = fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, ""));
+        throw new EnvironmentError(shown, [`no such file: stack ${stack} has no environment (known: ${known.join(", ")})`]);
+    }
+    return parseEnvironmentYaml(fs.readFileSync(file, "utf8"), shown, stack);
+}

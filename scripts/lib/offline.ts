@@ -1,0 +1,240 @@
+// Runs a Pulumi program offline under pulumi.runtime.setMocks, in preview mode, and captures
+// every resource it registers with its inputs (as the engine receives them) and options.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import * as pulumi from "@pulumi/pulumi";
+import * as settings from "@pulumi/pulumi/runtime/settings";
+
+/** The wire value of a not-yet-known property, as the engine and analyzers see it. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const SECRET_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface CapturedResource {
+    urn: string;
+    type: string;
+    name: string;
+    parent: string;
+    custom: boolean;
+    /** Inputs on the wire: unknowns are UNKNOWN, secrets are wrapped objects (see unwrapSecrets). */
+    inputs: Record<string, unknown>;
+    /** Property name to the URNs of the resources its value came from. */
+    propertyDependencies: Record<string, string[]>;
+    dependencies: string[];
+    provider: string;
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+}
+
+export interface ProgramRun {
+    stack: string;
+    project: string;
+    resources: CapturedResource[];
+    outputs: Record<string, unknown>;
+    /** Secret config keys given placeholders because they cannot be decrypted offline. */
+    placeholderSecrets: string[];
+}
+
+export const MOCK_ACCOUNT = "123456789012";
+
+/** Deterministic answers for the provider functions the programs call. */
+function invoke(token: string, args: Record<string, unknown>, region: string): Record<string, unknown> {
+    switch (token) {
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+                id: region,
+                names: ["a", "b", "c"].map((z) => `${region}${z}`),
+                zoneIds: [1, 2, 3].map((n) => `euw1-az${n}`),
+                state: "available",
+            };
+        case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/offline-plan`, userId: "AIDAOFFLINEPLAN" };
+        case "aws:index/getPartition:getPartition":
+            return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
+        case "aws:index/getRegion:getRegion":
+            return { id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com` };
+        case "aws:ec2/getAmi:getAmi": {
+            const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
+            const pattern = filters.find((f) => f.name === "name")?.values[0] ?? "image-*";
+            return { id: "ami-0123456789abcdef0", name: pattern.replace("*", "20250101"), architecture: "x86_64", rootDeviceType: "ebs" };
+        }
+        default:
+            throw new Error(`offline plan: no mock answer for provider function ${token}`);
+    }
+}
+
+/** Properties the provider names itself when a program leaves them out (Pulumi autonaming). */
+const AUTONAMED: Record<string, string> = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:iam/role:Role": "name",
+    "aws:iam/policy:Policy": "name",
+    "aws:iam/instanceProfile:InstanceProfile": "name",
+    "aws:ec2/securityGroup:SecurityGroup": "name",
+    "aws:lb/loadBalancer:LoadBalancer": "name",
+    "aws:lb/targetGroup:TargetGroup": "name",
+    "aws:ecs/cluster:Cluster": "name",
+    "aws:ecs/service:Service": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+};
+
+function autoname(name: string, stack: string): string {
+    const suffix = crypto.createHash("sha256").update(`${stack}/${name}`).digest("hex").slice(0, 7);
+    return `${name}-${suffix}`.toLowerCase();
+}
+
+/** Reads Pulumi.<stack>.yaml's config; secure values become placeholders. */
+export function stackConfig(projectDir: string, stack: string, project: string): { config: Record<string, string>; secrets: string[] } {
+    const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        throw new Error(`${path.relative(process.cwd(), file)}: no such stack file`);
+    }
+    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    const secrets: string[] = [];
+    for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
+        const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
+        if (value !== null && typeof value === "object" && "secure" in (value as object)) {
+            config[key] = `placeholder-${key.replace(/[^a-zA-Z0-9]+/g, "-")}`;
+            secrets.push(key);
+        } else {
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    return { config, secrets };
+}
+
+function unwrap(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(unwrap);
+    }
+    if (value !== null && typeof value === "object") {
+        const record = value as Record<string, unknown>;
+        if (record[SECRET_KEY] === SECRET_SIG) {
+            return unwrap(record.value);
+        }
+        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
+    }
+    return value;
+}
+
+/** Inputs with secret wrappers removed (for assertions; never print the result). */
+export function unwrapSecrets<T = Record<string, unknown>>(value: unknown): T {
+    return unwrap(value) as T;
+}
+
+export function isUnknown(value: unknown): boolean {
+    return value === UNKNOWN;
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getPropertydependenciesMap(): Map<string, { getUrnsList(): string[] }>;
+    getDependenciesList(): string[];
+    getProvider(): string;
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+}
+
+export interface RunOptions {
+    stack: string;
+    /** The program: a module path (its export, or the function it exports, is the program) or a function. */
+    program: string | (() => unknown);
+    projectDir?: string;
+    project?: string;
+    /** Extra config (key "project:key" or "aws:region"); overrides the stack file. */
+    config?: Record<string, string>;
+}
+
+/** Runs the program once. Each call starts from a fresh mock monitor. */
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+    const projectDir = options.projectDir ?? path.resolve(__dirname, "..", "..");
+    const project = options.project ?? (yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+    const { config, secrets } = fs.existsSync(path.join(projectDir, `Pulumi.${options.stack}.yaml`))
+        ? stackConfig(projectDir, options.stack, project)
+        : { config: {}, secrets: [] };
+    Object.assign(config, options.config ?? {});
+    const region = config["aws:region"] ?? "eu-west-1";
+
+    const resources: CapturedResource[] = [];
+    const stack = options.stack;
+    await pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            const state: Record<string, unknown> = { ...args.inputs };
+            if (args.custom) {
+                const autoProp = AUTONAMED[args.type];
+                if (autoProp && state[autoProp] === undefined && state[`${autoProp}Prefix`] === undefined) {
+                    state[autoProp] = autoname(args.name, stack);
+                }
+                state.arn = UNKNOWN;
+            }
+            return { id: undefined as unknown as string, state };
+        },
+        call(args: pulumi.runtime.MockCallArgs) {
+            return invoke(args.token, args.inputs as Record<string, unknown>, region);
+        },
+    }, project, stack, true);
+    pulumi.runtime.setAllConfig(config, secrets);
+
+    const monitor = settings.getMonitor() as unknown as {
+        registerResource(req: RegisterRequest, callback: (err: unknown, response?: { getUrn(): string }) => void): void;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, key) => { propertyDependencies[key] = deps.getUrnsList(); });
+        const captured: CapturedResource = {
+            urn: "",
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent(),
+            custom: req.getCustom(),
+            inputs: req.getObject()?.toJavaScript() ?? {},
+            propertyDependencies,
+            dependencies: req.getDependenciesList(),
+            provider: req.getProvider(),
+            protect: req.getProtect(),
+            retainOnDelete: req.getRetainondelete(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
+        };
+        resources.push(captured);
+        register(req, (err: unknown, response?: { getUrn(): string }) => {
+            captured.urn = response?.getUrn() ?? "";
+            callback(err, response);
+        });
+    };
+
+    let exported: unknown;
+    if (typeof options.program === "string") {
+        const modulePath = require.resolve(path.resolve(options.program));
+        delete require.cache[modulePath];
+        exported = require(modulePath);
+    } else {
+        exported = options.program;
+    }
+    if (typeof exported === "function") {
+        exported = (exported as () => unknown)();
+    }
+    const outputs = ((await exported) ?? {}) as Record<string, unknown>;
+    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    return { stack, project, resources, outputs, placeholderSecrets: secrets };
+}
+
+/** Resolves an output as far as a preview can: undefined stands for a value not known yet. */
+export async function previewValue<T>(value: pulumi.Input<T>): Promise<T | undefined> {
+    const output = pulumi.output(value) as unknown as { isKnown: Promise<boolean>; promise(): Promise<T> };
+    if (!(await output.isKnown)) {
+        return undefined;
+    }
+    return output.promise();
+}
