@@ -39,6 +39,14 @@ export interface ProgramRun {
     placeholderSecrets: string[];
 }
 
+/** A program that failed, with what it had registered before failing. */
+export class ProgramError extends Error {
+    constructor(readonly original: Error, readonly resources: CapturedResource[]) {
+        super(original.message);
+        this.name = "ProgramError";
+    }
+}
+
 export const MOCK_ACCOUNT = "123456789012";
 
 /** Deterministic answers for the provider functions the programs call. */
@@ -214,19 +222,24 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         });
     };
 
-    let exported: unknown;
-    if (typeof options.program === "string") {
-        const modulePath = require.resolve(path.resolve(options.program));
-        delete require.cache[modulePath];
-        exported = require(modulePath);
-    } else {
-        exported = options.program;
+    let outputs: Record<string, unknown>;
+    try {
+        let exported: unknown;
+        if (typeof options.program === "string") {
+            const modulePath = require.resolve(path.resolve(options.program));
+            delete require.cache[modulePath];
+            exported = require(modulePath);
+        } else {
+            exported = options.program;
+        }
+        if (typeof exported === "function") {
+            exported = (exported as () => unknown)();
+        }
+        outputs = ((await exported) ?? {}) as Record<string, unknown>;
+        await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    } catch (err) {
+        throw new ProgramError(err as Error, resources);
     }
-    if (typeof exported === "function") {
-        exported = (exported as () => unknown)();
-    }
-    const outputs = ((await exported) ?? {}) as Record<string, unknown>;
-    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
     return { stack, project, resources, outputs, placeholderSecrets: secrets };
 }
 

@@ -1,0 +1,14 @@
+import * as pulumi from "@pulumi/pulumi";
+import { loadEnvironment } from "./environment";
+import { createPlatform, Platform, platformOutputs } from "./platform";
+
+/**
+ * The whole program for the selected stack: load and validate environments/<stack>.yaml, build
+ * the platform, return the stack outputs. `inspect` lets offline tools see the components built.
+ */
+export async function runStack(inspect?: (platform: Platform) => void): Promise<Record<string, unknown>> {
+    const env = loadEnvironment(pulumi.getStack());
+    const platform = await createPlatform(env, { kind: "dns", name: `alertmanager.${env.stack}.monitoring.internal`, port: 9093 });
+    inspect?.(platform);
+    return platformOutputs(platform);
+}

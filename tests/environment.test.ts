@@ -1,0 +1,126 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import { createPlatform } from "../infra/platform";
+import {
+    EnvironmentError,
+    environmentFile,
+    loadEnvironment,
+    parseEnvironmentYaml,
+    validateEnvironment,
+} from "../infra/environment";
+import { ProgramError, runProgram } from "../scripts/lib/offline";
+import { STACKS } from "./helpers/stacks";
+
+const FILE = "environments/test.yaml";
+
+function devSettings(): Record<string, any> {
+    return yaml.load(fs.readFileSync(environmentFile("dev"), "utf8")) as Record<string, any>;
+}
+
+/** Validates dev's settings changed by `mutate`; returns the error's problems. */
+function problemsAfter(mutate: (env: Record<string, any>) => void): string[] {
+    const settings = devSettings();
+    mutate(settings);
+    try {
+        validateEnvironment(settings, FILE, "test");
+    } catch (err) {
+        assert.ok(err instanceof EnvironmentError, `expected an EnvironmentError, got ${err}`);
+        assert.match(err.message, new RegExp(`^${FILE} is not valid`));
+        return err.problems;
+    }
+    assert.fail("the environment was accepted");
+}
+
+describe("environments", () => {
+    for (const stack of STACKS) {
+        it(`${stack}.yaml loads with three distinct zones in its region and non-overlapping subnets`, () => {
+            const env = loadEnvironment(stack);
+            assert.equal(env.zones.length, 3);
+            assert.equal(new Set(env.zones.map((z) => z.availabilityZone)).size, 3);
+            for (const zone of env.zones) {
+                assert.ok(zone.availabilityZone.startsWith(env.region));
+            }
+            const cidrs = env.zones.flatMap((z) => [z.publicSubnetCidr, z.privateSubnetCidr]);
+            assert.equal(new Set(cidrs).size, 6);
+        });
+    }
+
+    it("places node N at .10 of private subnet N", () => {
+        const env = loadEnvironment("dev");
+        assert.deepEqual(env.zones.map((z) => [z.privateSubnetCidr, z.prometheusPrivateIp]), [
+            ["10.30.128.0/20", "10.30.128.10"],
+            ["10.30.144.0/20", "10.30.144.10"],
+            ["10.30.160.0/20", "10.30.160.10"],
+        ]);
+        assert.deepEqual(env.zones.map((z) => z.publicSubnetCidr), ["10.30.0.0/20", "10.30.16.0/20", "10.30.32.0/20"]);
+    });
+
+    it("fills defaults in one place", () => {
+        const settings = devSettings();
+        delete settings.targets;
+        delete settings.natGateways;
+        const env = validateEnvironment(settings, FILE, "test");
+        assert.equal(env.targets.syncIntervalSeconds, 30);
+        assert.deepEqual(env.targets.regions, []);
+        assert.equal(env.natGateways, "perAz");
+    });
+
+    const cases: [string, (env: Record<string, any>) => void, RegExp][] = [
+        ["an unknown key", (e) => { e.prometheus.retension = "15d"; }, /^prometheus\.retension: unknown key$/],
+        ["a missing key", (e) => { delete e.officeCidrs; }, /^officeCidrs: missing$/],
+        ["a wrong type", (e) => { e.prometheus.dataVolume.sizeGiB = "fifty"; }, /^prometheus\.dataVolume\.sizeGiB: must be integer$/],
+        ["two availability zones", (e) => { e.availabilityZones = ["eu-west-1a", "eu-west-1b"]; }, /^availabilityZones: exactly three are needed.*got 2$/],
+        ["a repeated availability zone", (e) => { e.availabilityZones = ["eu-west-1a", "eu-west-1a", "eu-west-1b"]; }, /^availabilityZones: must be distinct/],
+        ["a zone of another region", (e) => { e.availabilityZones[2] = "eu-west-2c"; }, /^availabilityZones\[2\]: eu-west-2c is not an availability zone of region eu-west-1$/],
+        ["a malformed office CIDR", (e) => { e.officeCidrs = ["203.0.113.0/33"]; }, /^officeCidrs\[0\]: 203\.0\.113\.0\/33 is not a valid CIDR/],
+        ["an office CIDR with host bits", (e) => { e.officeCidrs = ["203.0.113.7/24"]; }, /^officeCidrs\[0\]: .*host bits are set \(the network is 203\.0\.113\.0\/24\)/],
+        ["overlapping office CIDRs", (e) => { e.officeCidrs = ["203.0.113.0/24", "203.0.113.64/26"]; }, /^officeCidrs\[1\]: 203\.0\.113\.64\/26 overlaps 203\.0\.113\.0\/24$/],
+        ["an office CIDR open to the world", (e) => { e.officeCidrs = ["0.0.0.0/0"]; }, /^officeCidrs\[0\]: 0\.0\.0\.0\/0 is wider than \/16/],
+        ["a public VPC range", (e) => { e.vpcCidr = "8.8.0.0/16"; }, /^vpcCidr: 8\.8\.0\.0\/16 must be a private/],
+        ["a VPC too small for six subnets", (e) => { e.vpcCidr = "10.0.0.0/26"; }, /^vpcCidr: .*from \/16 to \/22$/],
+        ["a sync slower than a minute", (e) => { e.targets.syncIntervalSeconds = 120; }, /^targets\.syncIntervalSeconds: must be <= 60$/],
+        ["a rollout of a fourth node", (e) => { e.prometheus.rolloutNode = 4; }, /^prometheus\.rolloutNode: must be <= 3$/],
+        ["an unpinned version", (e) => { e.prometheus.version = "latest"; }, /^prometheus\.version: malformed value/],
+        ["a bad retention", (e) => { e.prometheus.retentionTime = "15 days"; }, /^prometheus\.retentionTime: malformed value/],
+        ["a bad NAT mode", (e) => { e.natGateways = "none"; }, /^natGateways: must be one of single, perAz$/],
+        ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
+    ];
+    for (const [what, mutate, expected] of cases) {
+        it(`rejects ${what} with one error naming the file and the key`, () => {
+            const problems = problemsAfter(mutate);
+            assert.equal(problems.length, 1, `expected one problem, got: ${problems.join("; ")}`);
+            assert.match(problems[0], expected);
+        });
+    }
+
+    it("reports invalid YAML with the file name", () => {
+        assert.throws(() => parseEnvironmentYaml("region: [eu-west-1\n", FILE, "test"),
+            (err: Error) => err instanceof EnvironmentError && /environments\/test\.yaml is not valid:\n {2}- not valid YAML/.test(err.message));
+    });
+
+    it("names the missing file and the known stacks for an unknown stack", () => {
+        assert.throws(() => loadEnvironment("qa"), /environments\/qa\.yaml.*no such file: stack qa has no environment \(known: dev, production, staging\)/s);
+    });
+
+    it("rejects a zone the region does not have before registering any resource", async () => {
+        const env = loadEnvironment("dev");
+        env.availabilityZones = ["eu-west-1a", "eu-west-1b", "eu-west-1d"];
+        const error = await runProgram({ stack: "dev", program: () => createPlatform(env, { kind: "static", targets: [] }) })
+            .then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError);
+        assert.match(error.message, /environments\/dev\.yaml is not valid:\n {2}- availabilityZones\[2\]: eu-west-1d is not an available zone of eu-west-1/);
+        assert.deepEqual(error.resources, []);
+    });
+
+    it("rejects a stack whose aws:region differs from its environment", async () => {
+        const error = await runProgram({
+            stack: "dev",
+            config: { "aws:region": "us-east-1" },
+            program: () => createPlatform(loadEnvironment("dev"), { kind: "static", targets: [] }),
+        }).then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError);
+        assert.match(error.message, /region: eu-west-1 differs from aws:region us-east-1 in Pulumi\.dev\.yaml/);
+        assert.deepEqual(error.resources, []);
+    });
+});

@@ -1,0 +1,68 @@
+// Runs each stack's real program offline once per test process and answers questions about it.
+import { loadEnvironment, LoadedEnvironment } from "../../infra/environment";
+import { Platform } from "../../infra/platform";
+import { runStack } from "../../infra/stack";
+import { CapturedResource, ProgramRun, runProgram, unwrapSecrets } from "../../scripts/lib/offline";
+
+export const STACKS = ["dev", "staging", "production"] as const;
+
+export interface PlannedStack {
+    env: LoadedEnvironment;
+    run: ProgramRun;
+    platform: Platform;
+}
+
+const cache = new Map<string, Promise<PlannedStack>>();
+
+async function planStack(stack: string): Promise<PlannedStack> {
+    let platform: Platform | undefined;
+    const run = await runProgram({ stack, program: () => runStack((p) => { platform = p; }) });
+    if (!platform) {
+        throw new Error(`stack ${stack}: the program built no platform`);
+    }
+    return { env: loadEnvironment(stack), run, platform };
+}
+
+/** The stack planned once; runs are serialised because the Pulumi runtime state is global. */
+export function plannedStack(stack: string): Promise<PlannedStack> {
+    let planned = cache.get(stack);
+    if (!planned) {
+        const previous = Promise.all([...cache.values()].map((p) => p.catch(() => undefined)));
+        planned = previous.then(() => planStack(stack));
+        cache.set(stack, planned);
+    }
+    return planned;
+}
+
+export function ofType(run: ProgramRun, type: string): CapturedResource[] {
+    return run.resources.filter((r) => r.type === type);
+}
+
+export function byUrn(run: ProgramRun, urn: string): CapturedResource {
+    const found = run.resources.find((r) => r.urn === urn);
+    if (!found) {
+        throw new Error(`no resource ${urn}`);
+    }
+    return found;
+}
+
+export function named(run: ProgramRun, type: string, name: string): CapturedResource {
+    const found = run.resources.find((r) => r.type === type && r.name === name);
+    if (!found) {
+        throw new Error(`no ${type} named ${name}`);
+    }
+    return found;
+}
+
+/** The single resource a property's value came from (e.g. the subnet behind subnetId). */
+export function source(run: ProgramRun, resource: CapturedResource, property: string): CapturedResource {
+    const urns = resource.propertyDependencies[property] ?? [];
+    if (urns.length !== 1) {
+        throw new Error(`${resource.name}.${property} depends on ${urns.length} resources, not one`);
+    }
+    return byUrn(run, urns[0]);
+}
+
+export function inputsOf<T = Record<string, any>>(resource: CapturedResource): T {
+    return unwrapSecrets<T>(resource.inputs);
+}

@@ -1,0 +1,119 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { encodeUserData } from "../components/prometheusNode";
+import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
+import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
+import { previewValue } from "../scripts/lib/offline";
+import { plannedStack, STACKS } from "./helpers/stacks";
+
+const VOLUME_ID = "vol-0abc123def4567890";
+
+async function nodeSpec(stack: string, index: number): Promise<PrometheusNodeSpec> {
+    const { platform } = await plannedStack(stack);
+    const spec = await previewValue(platform.nodes[index].spec);
+    assert.ok(spec, "the node spec is known in a preview");
+    return { ...spec, volumeId: VOLUME_ID };
+}
+
+describe("Prometheus node rendering", function () {
+    this.timeout(120000);
+
+    it("writes a cloud-config with pinned packages, every file and the bootstrap as its only command", async () => {
+        const spec = await nodeSpec("production", 1);
+        const text = renderNodeCloudConfig(spec);
+        assert.ok(text.startsWith("#cloud-config\n"));
+        const doc = yaml.load(text) as Record<string, any>;
+        assert.equal(doc.hostname, "prom-2");
+        assert.deepEqual(doc.packages, [["nginx", "1.24.0-2ubuntu7"], ["awscli", "2.14.6-1"]]);
+        assert.deepEqual(doc.write_files.map((f: any) => f.path), [
+            "/etc/prometheus/prometheus.yml",
+            "/usr/local/sbin/mount-prometheus-data.sh",
+            "/usr/local/sbin/sync-prometheus-targets.sh",
+            "/etc/systemd/system/prometheus.service",
+            "/etc/systemd/system/node_exporter.service",
+            "/etc/systemd/system/prometheus-targets-sync.service",
+            "/etc/systemd/system/prometheus-targets-sync.timer",
+            "/usr/local/sbin/bootstrap-prometheus-node.sh",
+        ]);
+        assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
+    });
+
+    it("installs the stack's pinned Prometheus and node_exporter releases, checksum-verified", async () => {
+        const spec = await nodeSpec("dev", 0);
+        const bootstrap = prometheusNodeFiles(spec).find((f) => f.path.endsWith("bootstrap-prometheus-node.sh"))!.content;
+        assert.match(bootstrap, /^install_release prometheus '3\.5\.0' ''$/m);
+        assert.match(bootstrap, /^install_release node_exporter '1\.9\.1' ''$/m);
+        assert.match(bootstrap, /sha256sum --check --strict/);
+        assert.doesNotMatch(bootstrap, /latest/);
+        const pinned = prometheusNodeFiles({ ...spec, prometheusSha256: "a".repeat(64) })
+            .find((f) => f.path.endsWith("bootstrap-prometheus-node.sh"))!.content;
+        assert.match(pinned, new RegExp(`^install_release prometheus '3\\.5\\.0' '${"a".repeat(64)}'$`, "m"));
+        assert.ok(bootstrap.indexOf("mount-prometheus-data.sh") < bootstrap.indexOf("install_release prometheus"),
+            "the data volume is mounted before anything is installed");
+    });
+
+    it("keeps Prometheus off the root disk: its unit requires the data mount", async () => {
+        const spec = await nodeSpec("production", 0);
+        const unit = prometheusNodeFiles(spec).find((f) => f.path.endsWith("/prometheus.service"))!.content;
+        assert.match(unit, /^RequiresMountsFor=\/mnt\/prometheus$/m);
+        assert.match(unit, /--storage\.tsdb\.path=\/mnt\/prometheus/);
+        assert.match(unit, /--storage\.tsdb\.retention\.time=60d/);
+        assert.match(unit, /--storage\.tsdb\.retention\.size=450GB/);
+        assert.match(unit, /--web\.external-url=https:\/\/prom-1\.monitoring\.example\.net\//);
+    });
+
+    it("syncs the targets bucket at most every 60 s, deleting removed targets", async () => {
+        for (const stack of STACKS) {
+            const spec = await nodeSpec(stack, 0);
+            const files = prometheusNodeFiles(spec);
+            const timer = files.find((f) => f.path.endsWith("prometheus-targets-sync.timer"))!.content;
+            const seconds = Number(/^OnUnitActiveSec=(\d+)s$/m.exec(timer)?.[1]);
+            assert.ok(seconds > 0 && seconds <= 60, `${stack}: every ${seconds}s`);
+            const sync = files.find((f) => f.path.endsWith("sync-prometheus-targets.sh"))!.content;
+            assert.match(sync, new RegExp(`^bucket=${shellQuote(spec.targetsBucket)}$`, "m"));
+            assert.match(sync, /s3 sync --delete/);
+            assert.match(sync, /rsync .*--delete --delay-updates/);
+        }
+    });
+
+    it("finds the data volume by its volume ID", async () => {
+        const spec = await nodeSpec("dev", 2);
+        const mount = prometheusNodeFiles(spec).find((f) => f.path.endsWith("mount-prometheus-data.sh"))!.content;
+        assert.match(mount, new RegExp(`^volume_id='${VOLUME_ID}'$`, "m"));
+        assert.match(mount, /nvme-Amazon_Elastic_Block_Store_\$\{volume_id\/\/-\/\}/);
+        assert.doesNotMatch(mount, /\/dev\/xvdf|\/dev\/nvme1n1/);
+    });
+
+    it("fits every node's user data in EC2's 16 KiB", async () => {
+        for (const stack of STACKS) {
+            for (const index of [0, 1, 2]) {
+                const encoded = encodeUserData(renderNodeCloudConfig(await nodeSpec(stack, index)));
+                assert.ok(Buffer.byteLength(encoded) < 16384, `${stack} node ${index + 1}: ${encoded.length} bytes`);
+            }
+        }
+    });
+});
+
+describe("data volume mount script (run by bash)", () => {
+    let dir: string;
+    beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "mount-")); });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("gives up after its bounded wait with a loud error when the volume never appears", () => {
+        const script = path.join(dir, "mount.sh");
+        fs.writeFileSync(script, renderMountScript({
+            volumeId: VOLUME_ID, mountPoint: path.join(dir, "mnt"), dataDir: path.join(dir, "mnt", "prometheus"),
+            waitSeconds: 0, deviceDir: path.join(dir, "by-id"),
+        }));
+        const started = Date.now();
+        const result = spawnSync("bash", [script], { encoding: "utf8", timeout: 20000 });
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /FATAL: data volume vol-0abc123def4567890 is not attached after 0s; not starting Prometheus/);
+        assert.ok(Date.now() - started < 10000);
+        assert.ok(!fs.existsSync(path.join(dir, "mnt")), "nothing was mounted or created");
+    });
+});

@@ -1,0 +1,57 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { STACKS } from "./helpers/stacks";
+
+const ROOT = path.resolve(__dirname, "..");
+
+function plan(args: string[]) {
+    return spawnSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
+}
+
+describe("offline plan (npm run plan)", function () {
+    this.timeout(180000);
+    let out: string;
+    before(() => { out = fs.mkdtempSync(path.join(os.tmpdir(), "plan-")); });
+    after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+    for (const stack of STACKS) {
+        it(`plans ${stack} as JSON and writes each node's rendered files`, () => {
+            const result = plan(["--stack", stack, "--json", "--out", path.join(out, stack)]);
+            assert.equal(result.status, 0, result.stderr);
+            const report = JSON.parse(result.stdout);
+            assert.equal(report.stack, stack);
+            assert.equal(report.summary.total, report.resources.length);
+            assert.equal(report.summary.byType["aws:ec2/instance:Instance"], 3);
+            const nodes = report.resources.filter((r: any) => r.type === "platform:prometheus:PrometheusNode");
+            for (const instance of report.resources.filter((r: any) => r.type === "aws:ec2/instance:Instance")) {
+                assert.ok(nodes.some((n: any) => n.urn === instance.parent), `${instance.name} is parented by its component`);
+            }
+            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3"]);
+            for (const node of report.rendered) {
+                const config = yaml.load(fs.readFileSync(path.join(node.dir, "files/etc/prometheus/prometheus.yml"), "utf8")) as any;
+                assert.equal(config.global.external_labels.replica, node.node);
+                const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
+                assert.match(cloudConfig, /vol-00000000000000000/);
+            }
+        });
+    }
+
+    it("prints the tree and summary for people", () => {
+        const result = plan(["--stack", "dev", "--out", path.join(out, "human")]);
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(result.stdout, /^Offline plan of stack dev/);
+        assert.match(result.stdout, /^\+ platform:prometheus:PrometheusNode prom-1$/m);
+        assert.match(result.stdout, /^ {2}\+ aws:ebs\/volume:Volume prom-1-data \[retained\]$/m);
+        assert.match(result.stdout, /^ +3 {2}aws:ec2\/instance:Instance$/m);
+    });
+
+    it("fails with one clear message for a stack without an environment", () => {
+        const result = plan(["--stack", "qa"]);
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /plan failed: .*Pulumi\.qa\.yaml: no such stack file|environments\/qa\.yaml/);
+    });
+});
