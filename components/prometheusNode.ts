@@ -1,12 +1,15 @@
 import * as zlib from "zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
+import { NodeFile, PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
 
 export const DATA_DEVICE_NAME = "/dev/sdf";
 
-/** The node's spec before its data volume exists; any field may still be an Output. */
-export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId">]: pulumi.Input<PrometheusNodeSpec[K]> };
+export type NodeFileInput = Omit<NodeFile, "content"> & { content: pulumi.Input<string> };
+
+/** The node's spec before its data volume exists; any field, and any file's content, may still be an Output. */
+export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId" | "extraFiles">]: pulumi.Input<PrometheusNodeSpec[K]> }
+    & { extraFiles?: NodeFileInput[] };
 
 export interface DataVolumeArgs {
     sizeGiB: number;
@@ -59,6 +62,8 @@ export class PrometheusNode extends pulumi.ComponentResource {
     readonly dataVolumeId: pulumi.Output<string>;
     readonly cloudConfig: pulumi.Output<string>;
     readonly spec: pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
+    /** The spec as given, Outputs unresolved: offline tools resolve what a preview knows. */
+    readonly specInput: NodeSpecInput;
 
     constructor(name: string, args: PrometheusNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:prometheus:PrometheusNode", name, {}, opts);
@@ -76,7 +81,8 @@ export class PrometheusNode extends pulumi.ComponentResource {
             tags: { ...tags, Name: `${name}-data` },
         }, { parent: this, protect: args.protectData, retainOnDelete: true });
 
-        this.spec = pulumi.output(args.spec) as pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
+        this.specInput = args.spec;
+        this.spec = pulumi.output(args.spec) as unknown as pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
         this.cloudConfig = pulumi.all([dataVolume.id, this.spec]).apply(([volumeId, spec]) =>
             renderNodeCloudConfig({ ...spec, volumeId }));
 

@@ -8,17 +8,21 @@ export interface SecurityGroupsArgs {
     vpcId: pulumi.Input<string>;
     prometheusPort: number;
     nodeExporterPort: number;
+    alertmanagerPort: number;
+    meshPort: number;
     tags?: Record<string, string>;
 }
 
 /**
  * The platform's security groups and every rule between them, in one place: the ALB open on
  * 80/443, the Prometheus nodes reachable on the nginx port from the ALB only, and on the
- * Prometheus and node_exporter ports from each other only. No SSH anywhere (SSM instead).
+ * Prometheus and node_exporter ports from each other only; the Alertmanagers reachable on 9093
+ * from the ALB and the nodes, meshing on 9094 TCP and UDP among themselves only. No SSH anywhere.
  */
 export class SecurityGroups extends pulumi.ComponentResource {
     readonly albSecurityGroupId: pulumi.Output<string>;
     readonly nodeSecurityGroupId: pulumi.Output<string>;
+    readonly alertmanagerSecurityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: SecurityGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:network:SecurityGroups", name, {}, opts);
@@ -30,6 +34,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
         }, parent);
         const alb = group("alb", "Public ALB: HTTPS and the HTTP redirect");
         const nodes = group("prometheus", "Prometheus nodes: nginx from the ALB, metrics between nodes");
+        const alertmanagers = group("alertmanager", "Alertmanagers: API from the ALB and the nodes, mesh among themselves");
 
         ALB_LISTENER_PORTS.forEach((port) => {
             new aws.vpc.SecurityGroupIngressRule(`${name}-alb-${port}-ipv4`, {
@@ -61,8 +66,34 @@ export class SecurityGroups extends pulumi.ComponentResource {
             description: "scrapes, S3, SSM, package and release downloads",
         }, parent);
 
+        new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-alertmanagers`, {
+            securityGroupId: alb.id, ipProtocol: "tcp", fromPort: args.alertmanagerPort, toPort: args.alertmanagerPort,
+            referencedSecurityGroupId: alertmanagers.id, description: "to the Alertmanagers",
+        }, parent);
+        [["alb", alb], ["nodes", nodes]].forEach(([label, source]) => {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-alertmanager-from-${label}`, {
+                securityGroupId: alertmanagers.id, ipProtocol: "tcp", fromPort: args.alertmanagerPort, toPort: args.alertmanagerPort,
+                referencedSecurityGroupId: (source as aws.ec2.SecurityGroup).id, description: `Alertmanager API, from the ${label}`,
+            }, parent);
+        });
+        ["tcp", "udp"].forEach((protocol) => {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-alertmanager-mesh-${protocol}`, {
+                securityGroupId: alertmanagers.id, ipProtocol: protocol, fromPort: args.meshPort, toPort: args.meshPort,
+                referencedSecurityGroupId: alertmanagers.id, description: `Alertmanager mesh (${protocol}), members only`,
+            }, parent);
+        });
+        new aws.vpc.SecurityGroupEgressRule(`${name}-alertmanagers-out`, {
+            securityGroupId: alertmanagers.id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0",
+            description: "receivers (PagerDuty, webhooks, email), image pulls, the mesh",
+        }, parent);
+
         this.albSecurityGroupId = alb.id;
         this.nodeSecurityGroupId = nodes.id;
-        this.registerOutputs({ albSecurityGroupId: this.albSecurityGroupId, nodeSecurityGroupId: this.nodeSecurityGroupId });
+        this.alertmanagerSecurityGroupId = alertmanagers.id;
+        this.registerOutputs({
+            albSecurityGroupId: this.albSecurityGroupId,
+            nodeSecurityGroupId: this.nodeSecurityGroupId,
+            alertmanagerSecurityGroupId: this.alertmanagerSecurityGroupId,
+        });
     }
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { createPrivateBucket } from "./privateBucket";
 
 export interface TargetsBucketArgs {
     /** Days a replaced or deleted target file is kept as a noncurrent version. */
@@ -39,20 +40,6 @@ export function targetsWritePolicy(bucketArn: string): Record<string, unknown> {
     };
 }
 
-export function tlsOnlyBucketPolicy(bucketArn: string): Record<string, unknown> {
-    return {
-        Version: "2012-10-17",
-        Statement: [{
-            Sid: "DenyInsecureTransport",
-            Effect: "Deny",
-            Principal: "*",
-            Action: "s3:*",
-            Resource: [bucketArn, `${bucketArn}/*`],
-            Condition: { Bool: { "aws:SecureTransport": "false" } },
-        }],
-    };
-}
-
 /**
  * The S3 bucket of file_sd target files: private, encrypted, versioned, TLS only. Written by the
  * service broker through the writer role, read by the Prometheus nodes through the read policy.
@@ -69,24 +56,11 @@ export class TargetsBucket extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tags = { ...args.tags, Name: name };
 
-        const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags }, { parent: this, protect: args.protect });
-        // Built from the name, which a preview knows, so policies can be checked before the bucket exists.
-        const bucketArn = pulumi.interpolate`arn:${args.partition ?? "aws"}:s3:::${bucket.bucket}`;
-        const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
-            bucket: bucket.id,
-            blockPublicAcls: true,
-            blockPublicPolicy: true,
-            ignorePublicAcls: true,
-            restrictPublicBuckets: true,
-        }, parent);
-        new aws.s3.BucketOwnershipControls(`${name}-ownership`, {
-            bucket: bucket.id,
-            rule: { objectOwnership: "BucketOwnerEnforced" },
-        }, parent);
-        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
-            bucket: bucket.id,
-            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-        }, parent);
+        const { bucket, arn: bucketArn } = createPrivateBucket(name, {
+            protect: args.protect,
+            partition: args.partition,
+            tags: args.tags,
+        }, this);
         const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
             bucket: bucket.id,
             versioningConfiguration: { status: "Enabled" },
@@ -101,10 +75,6 @@ export class TargetsBucket extends pulumi.ComponentResource {
                 abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
             }],
         }, { parent: this, dependsOn: [versioning] });
-        new aws.s3.BucketPolicy(`${name}-tls-only`, {
-            bucket: bucket.id,
-            policy: bucketArn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))),
-        }, { parent: this, dependsOn: [publicAccess] });
 
         const readPolicy = new aws.iam.Policy(`${name}-read`, {
             description: "Read the Prometheus file_sd targets bucket",

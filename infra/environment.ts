@@ -39,6 +39,23 @@ export interface Environment {
         rolloutNode?: number;
     };
     nodeExporter: { version: string; sha256?: string };
+    alertmanager: {
+        version: string;
+        image: string;
+        cpu: number;
+        memory: number;
+        logRetentionDays: number;
+    };
+    receivers: {
+        ticket: "webhook" | "email";
+        /** Where tickets are mailed (e.g. the helpdesk), when ticket is email. */
+        email?: { to: string; from: string; smarthost: string; authUsername: string };
+        /** Slack channel that sees every page and ticket with its runbook; absent: no Slack. */
+        slackChannel?: string;
+    };
+    ingress: { basicAuthUser: string; accessLogRetentionDays: number };
+    /** docs/runbooks.md as published; alerts link <runbookBaseUrl>#<alert>. */
+    runbookBaseUrl: string;
     packages: { nginx: string; awscli: string };
     targets: {
         /** Extra targets regions: each gets its own file_sd job reading <region>/*.json. */
@@ -76,12 +93,14 @@ export class EnvironmentError extends Error {
 const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$";
 const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
 const SHA256 = "^[0-9a-f]{64}$";
+const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
 const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
 
 const schema = {
     type: "object",
     additionalProperties: false,
-    required: ["region", "availabilityZones", "vpcCidr", "officeCidrs", "domain", "cloudflareZoneId", "prometheus", "nodeExporter", "packages"],
+    required: ["region", "availabilityZones", "vpcCidr", "officeCidrs", "domain", "cloudflareZoneId", "prometheus", "nodeExporter",
+        "packages", "alertmanager", "receivers"],
     properties: {
         region: { type: "string", pattern: REGION },
         availabilityZones: { type: "array", items: { type: "string" } },
@@ -137,6 +156,48 @@ const schema = {
                 sha256: { type: "string", pattern: SHA256 },
             },
         },
+        alertmanager: {
+            type: "object",
+            additionalProperties: false,
+            required: ["version"],
+            properties: {
+                version: { type: "string", pattern: VERSION },
+                image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "quay.io/prometheus/alertmanager" },
+                cpu: { enum: [256, 512, 1024], default: 256 },
+                memory: { type: "integer", minimum: 512, maximum: 8192, default: 512 },
+                logRetentionDays: { enum: [7, 14, 30, 60, 90, 180, 365], default: 30 },
+            },
+        },
+        receivers: {
+            type: "object",
+            additionalProperties: false,
+            required: ["ticket"],
+            properties: {
+                ticket: { enum: ["webhook", "email"] },
+                email: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["to", "from", "smarthost", "authUsername"],
+                    properties: {
+                        to: { type: "string", pattern: EMAIL },
+                        from: { type: "string", pattern: EMAIL },
+                        smarthost: { type: "string", pattern: "^[a-z0-9.-]+:[0-9]+$" },
+                        authUsername: { type: "string", minLength: 1 },
+                    },
+                },
+                slackChannel: { type: "string", pattern: "^#[a-z0-9_-]+$" },
+            },
+        },
+        ingress: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                basicAuthUser: { type: "string", pattern: "^[A-Za-z0-9._-]+$", default: "grafana" },
+                accessLogRetentionDays: { type: "integer", minimum: 1, maximum: 3650, default: 90 },
+            },
+        },
+        runbookBaseUrl: { type: "string", pattern: "^https://[^#\\s]+$", default: "https://github.com/example-org/prometheus-platform/blob/main/docs/runbooks.md" },
         packages: {
             type: "object",
             additionalProperties: false,
@@ -314,6 +375,12 @@ function semanticProblems(env: Environment): string[] {
     }
     if (volume.type === "io2" && volume.iops === undefined) {
         problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
+    }
+    if (env.receivers.ticket === "email" && env.receivers.email === undefined) {
+        problems.push(`receivers.email: missing; tickets are sent by email, so to, from, smarthost and authUsername are needed`);
+    }
+    if (env.receivers.ticket !== "email" && env.receivers.email !== undefined) {
+        problems.push(`receivers.email: only used when receivers.ticket is email`);
     }
     if (env.targets.regions.includes(env.region)) {
         problems.push(`targets.regions: ${env.region} is the stack's own region, whose targets are read from the bucket root`);

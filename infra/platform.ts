@@ -1,15 +1,25 @@
 // Composes the platform's components for one stack.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { AlertmanagerCluster } from "../components/alertmanagerCluster";
+import { ValidatedCertificate } from "../components/certificate";
+import { CloudflareDns } from "../components/cloudflareDns";
 import { Network } from "../components/network";
+import { NginxIngress } from "../components/nginxIngress";
 import { NodeRole } from "../components/nodeRole";
 import { PrometheusNode } from "../components/prometheusNode";
+import { renderAlertmanagerConfig, TicketReceiver } from "../components/render/alertmanagerConfig";
+import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
+import { renderAlertRules } from "../components/render/alertRules";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { htpasswdLine, NGINX_DEFAULTS, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
-import { AlertmanagerTargets, renderPrometheusConfig } from "../components/render/prometheusConfig";
-import { SecurityGroups } from "../components/securityGroups";
+import { renderPrometheusConfig } from "../components/render/prometheusConfig";
+import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { PlatformSecrets, readSecrets } from "./secrets";
 
 /** How long a booting node waits for its data volume before failing the boot. */
 export const VOLUME_WAIT_SECONDS = 300;
@@ -21,10 +31,43 @@ export interface Platform {
     targets: TargetsBucket;
     nodeRole: NodeRole;
     nodes: PrometheusNode[];
+    alertmanagers: AlertmanagerCluster;
+    ingress: NginxIngress;
+    dns: CloudflareDns;
+    basicAuthUser: string;
+    basicAuthPassword: random.RandomPassword;
+    alertmanagerConfig: pulumi.Output<string>;
 }
 
-export function prometheusHost(env: LoadedEnvironment, index: number): string {
-    return `prom-${index}.${env.domain}`;
+export const hosts = {
+    prometheus: (env: LoadedEnvironment, index: number) => `prom-${index}.${env.domain}`,
+    alertmanager: (env: LoadedEnvironment, index: number) => `alerts-${index}.${env.domain}`,
+    alertmanagers: (env: LoadedEnvironment) => `alerts.${env.domain}`,
+};
+
+/** The Cloud Map namespace the Alertmanagers register in. */
+export function alertmanagerNamespace(env: LoadedEnvironment): string {
+    return `${env.stack}.monitoring.internal`;
+}
+
+function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets): pulumi.Output<string> {
+    return pulumi.all({
+        pagerduty: secrets.pagerdutyRoutingKey,
+        heartbeat: secrets.heartbeatUrl,
+        ticketUrl: secrets.ticketWebhookUrl ?? "",
+        smtpPassword: secrets.smtpPassword ?? "",
+        slackUrl: secrets.slackWebhookUrl ?? "",
+    }).apply((s) => {
+        const ticket: TicketReceiver = env.receivers.email
+            ? { kind: "email", ...env.receivers.email, authPassword: s.smtpPassword }
+            : { kind: "webhook", url: s.ticketUrl };
+        return renderAlertmanagerConfig({
+            pagerdutyRoutingKey: s.pagerduty,
+            heartbeatUrl: s.heartbeat,
+            ticket,
+            slack: env.receivers.slackChannel ? { webhookUrl: s.slackUrl, channel: env.receivers.slackChannel } : undefined,
+        });
+    });
 }
 
 /** Checks what only the cloud knows (region, zones) before any resource is registered. */
@@ -46,7 +89,8 @@ async function checkAgainstCloud(env: LoadedEnvironment): Promise<void> {
     }
 }
 
-export async function createPlatform(env: LoadedEnvironment, alertmanagers: AlertmanagerTargets): Promise<Platform> {
+export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
+    const secrets = readSecrets(env);
     await checkAgainstCloud(env);
     const identity = await aws.getCallerIdentity({});
     const partition = (await aws.getPartition({})).partition;
@@ -72,6 +116,8 @@ export async function createPlatform(env: LoadedEnvironment, alertmanagers: Aler
         vpcId: network.vpcId,
         prometheusPort: PROMETHEUS_PORT,
         nodeExporterPort: NODE_EXPORTER_PORT,
+        alertmanagerPort: ALERTMANAGER_PORT,
+        meshPort: MESH_PORT,
         tags,
     });
     const writerPrincipals = env.targets.writerPrincipals.length > 0
@@ -86,6 +132,18 @@ export async function createPlatform(env: LoadedEnvironment, alertmanagers: Aler
     });
     const nodeRole = new NodeRole("prometheus-node", { policyArns: [targets.readPolicyArn], partition, tags });
 
+    const basicAuthUser = env.ingress.basicAuthUser;
+    const basicAuthPassword = new random.RandomPassword("basic-auth", { length: 32, special: false });
+    const nginxConf = renderNginxConfig({
+        ...NGINX_DEFAULTS,
+        listenPort: INGRESS_PORT,
+        prometheusUpstream: `127.0.0.1:${PROMETHEUS_PORT}`,
+        officeCidrs: env.officeCidrs,
+        trustedProxyCidrs: env.zones.map((z) => z.publicSubnetCidr),
+    });
+    const rules = renderAlertRules(env.runbookBaseUrl);
+    const peerName = `alertmanager.${alertmanagerNamespace(env)}`;
+
     const scrapeNodes = env.zones.map((zone) => ({
         name: `prom-${zone.index}`,
         privateIp: zone.prometheusPrivateIp,
@@ -99,12 +157,13 @@ export async function createPlatform(env: LoadedEnvironment, alertmanagers: Aler
             scrapeInterval: env.prometheus.scrapeInterval,
             evaluationInterval: env.prometheus.evaluationInterval,
             nodes: scrapeNodes,
-            alertmanagers,
+            alertmanagers: { kind: "dns", name: peerName, port: ALERTMANAGER_PORT },
             targetsDir: NODE_PATHS.targetsDir,
             targetsRegions: env.targets.regions,
             rulesDir: NODE_PATHS.rulesDir,
             prometheusPort: PROMETHEUS_PORT,
             nodeExporterPort: NODE_EXPORTER_PORT,
+            paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
         });
         return new PrometheusNode(name, {
             index: zone.index,
@@ -131,9 +190,20 @@ export async function createPlatform(env: LoadedEnvironment, alertmanagers: Aler
                 packages: { nginx: env.packages.nginx, awscli: env.packages.awscli },
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
-                externalUrl: `https://${prometheusHost(env, zone.index)}/`,
+                externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
                 prometheusYml,
-                ruleFiles: {},
+                ruleFiles: { "platform.yml": rules },
+                extraFiles: [
+                    { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
+                    {
+                        path: NGINX_DEFAULTS.htpasswdFile,
+                        permissions: "0640",
+                        owner: "root:www-data",
+                        content: basicAuthPassword.bcryptHash.apply((hash) => htpasswdLine(basicAuthUser, hash)),
+                    },
+                ],
+                extraServices: ["nginx.service"],
+                extraChecks: ["nginx -t -q"],
                 syncIntervalSeconds: env.targets.syncIntervalSeconds,
                 volumeWaitSeconds: VOLUME_WAIT_SECONDS,
             },
@@ -141,10 +211,61 @@ export async function createPlatform(env: LoadedEnvironment, alertmanagers: Aler
         });
     });
 
-    return { env, network, securityGroups, targets, nodeRole, nodes };
+    const certificate = new ValidatedCertificate("platform", { domain: env.domain, cloudflareZoneId: env.cloudflareZoneId, tags });
+    const ingress = new NginxIngress("platform", {
+        vpcId: network.vpcId,
+        publicSubnetIds: network.publicSubnetIds,
+        securityGroupId: securityGroups.albSecurityGroupId,
+        certificateArn: certificate.certificateArn,
+        officeCidrs: env.officeCidrs,
+        prometheusHosts: env.zones.map((z) => hosts.prometheus(env, z.index)),
+        prometheusInstanceIds: nodes.map((n) => n.instanceId),
+        alertmanagerHosts: env.zones.map((z) => hosts.alertmanager(env, z.index)),
+        alertmanagerHost: hosts.alertmanagers(env),
+        alertmanagerPort: ALERTMANAGER_PORT,
+        accessLogRetentionDays: env.ingress.accessLogRetentionDays,
+        protectLogs: env.protectData,
+        partition,
+        tags,
+    });
+    const alertmanagerConfig = alertmanagerYaml(env, secrets);
+    const alertmanagers = new AlertmanagerCluster("alertmanager", {
+        vpcId: network.vpcId,
+        members: env.zones.map((zone, i) => ({
+            availabilityZone: zone.availabilityZone,
+            subnetId: network.privateSubnetIds[i],
+            externalUrl: `https://${hosts.alertmanager(env, zone.index)}/`,
+        })),
+        securityGroupId: securityGroups.alertmanagerSecurityGroupId,
+        memberTargetGroupArns: ingress.alertmanagerTargetGroupArns,
+        allTargetGroupArn: ingress.alertmanagerAllTargetGroupArn,
+        image: `${env.alertmanager.image}:v${env.alertmanager.version}`,
+        config: alertmanagerConfig,
+        namespace: alertmanagerNamespace(env),
+        region: env.region,
+        cpu: env.alertmanager.cpu,
+        memory: env.alertmanager.memory,
+        logRetentionDays: env.alertmanager.logRetentionDays,
+        partition,
+        tags,
+    }, { dependsOn: ingress.listenerRules });
+    const dns = new CloudflareDns("platform", {
+        zoneId: env.cloudflareZoneId,
+        hosts: [
+            ...env.zones.map((z) => hosts.prometheus(env, z.index)),
+            ...env.zones.map((z) => hosts.alertmanager(env, z.index)),
+            hosts.alertmanagers(env),
+        ],
+        target: ingress.loadBalancerDnsName,
+    });
+
+    return {
+        env, network, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
+        basicAuthUser, basicAuthPassword, alertmanagerConfig,
+    };
 }
 
-/** The stack outputs: what operators and the service broker need, no secrets. */
+/** The stack outputs: what operators and the service broker need; the password only as a secret. */
 export function platformOutputs(platform: Platform): Record<string, unknown> {
     return {
         vpcId: platform.network.vpcId,
@@ -158,5 +279,11 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         targetsBucketName: platform.targets.bucketName,
         targetsWriterRoleArn: platform.targets.writerRoleArn,
         targetsWritePolicyArn: platform.targets.writePolicyArn,
+        prometheusUrls: platform.env.zones.map((z) => `https://${hosts.prometheus(platform.env, z.index)}/`),
+        alertmanagerUrls: platform.env.zones.map((z) => `https://${hosts.alertmanager(platform.env, z.index)}/`),
+        alertmanagerPeerName: platform.alertmanagers.peerName,
+        basicAuthUser: platform.basicAuthUser,
+        basicAuthPassword: pulumi.secret(platform.basicAuthPassword.result),
+        loadBalancerDnsName: platform.ingress.loadBalancerDnsName,
     };
 }

@@ -8,7 +8,7 @@ import { createPlatform, Platform, platformOutputs } from "./platform";
  */
 export async function runStack(inspect?: (platform: Platform) => void): Promise<Record<string, unknown>> {
     const env = loadEnvironment(pulumi.getStack());
-    const platform = await createPlatform(env, { kind: "dns", name: `alertmanager.${env.stack}.monitoring.internal`, port: 9093 });
+    const platform = await createPlatform(env);
     inspect?.(platform);
     return platformOutputs(platform);
 }

@@ -6,10 +6,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
+import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../infra/platform";
 import { runStack } from "../infra/stack";
-import { prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
-import { CapturedResource, previewValue, ProgramRun, runProgram } from "./lib/offline";
+import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
+import { loadEnvironment } from "../infra/environment";
+import { requiredSecretKeys } from "../infra/secrets";
+import { CapturedResource, previewValue, ProgramRun, resolveForPreview, runProgram } from "./lib/offline";
 
 export const VOLUME_ID_PLACEHOLDER = "vol-00000000000000000";
 
@@ -19,26 +22,41 @@ export interface RenderedNode {
     files: string[];
 }
 
-/** Writes each node's cloud-config and the files it carries under dir/<node>/. */
-export async function writeRenderedNodes(platform: Platform, dir: string): Promise<RenderedNode[]> {
+function writeFiles(dir: string, files: { path: string; content: string }[]): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (const file of files) {
+        const target = path.join(dir, file.path);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, file.content, { mode: 0o600 });
+    }
+}
+
+/** A node's spec as a preview knows it: unknown or secret parts replaced by placeholders. */
+export async function previewNodeSpec(node: Platform["nodes"][number]): Promise<PrometheusNodeSpec> {
+    const spec = (await resolveForPreview(node.specInput)) as Omit<PrometheusNodeSpec, "volumeId">;
+    const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
+    return { ...spec, volumeId };
+}
+
+/**
+ * Writes each node's cloud-config and the files it carries under dir/<node>/, and the
+ * Alertmanager configuration under dir/alertmanager/ when every secret in it is a placeholder.
+ */
+export async function writeRendered(platform: Platform, dir: string, placeholderSecrets: string[]): Promise<RenderedNode[]> {
     const written: RenderedNode[] = [];
     for (const node of platform.nodes) {
-        const spec = await previewValue(node.spec);
-        if (spec === undefined) {
-            throw new Error(`${node.name}: its configuration is not known in a preview`);
-        }
-        const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
-        const full = { ...spec, volumeId };
-        const nodeDir = path.join(dir, node.name);
-        fs.rmSync(nodeDir, { recursive: true, force: true });
-        const files = [{ path: "cloud-config.yaml", content: renderNodeCloudConfig(full) },
-            ...prometheusNodeFiles(full).map((f) => ({ path: path.join("files", f.path), content: f.content }))];
-        for (const file of files) {
-            const target = path.join(nodeDir, file.path);
-            fs.mkdirSync(path.dirname(target), { recursive: true });
-            fs.writeFileSync(target, file.content, { mode: 0o600 });
-        }
-        written.push({ name: node.name, dir: nodeDir, files: files.map((f) => f.path) });
+        const spec = await previewNodeSpec(node);
+        const files = [{ path: "cloud-config.yaml", content: renderNodeCloudConfig(spec) },
+            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content }))];
+        writeFiles(path.join(dir, node.name), files);
+        written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
+    }
+    const secretsArePlaceholders = requiredSecretKeys(platform.env)
+        .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
+    const config = secretsArePlaceholders ? await (platform.alertmanagerConfig as unknown as { promise(): Promise<string> }).promise() : undefined;
+    if (config !== undefined) {
+        writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
+        written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });
     }
     return written;
 }
@@ -81,8 +99,9 @@ export async function plan(stack: string, options: { program?: string; outDir?: 
     const run = await runProgram({
         stack,
         program: options.program ?? (() => runStack((p) => { platform = p; })),
+        placeholderSecrets: options.program ? [] : requiredSecretKeys(loadEnvironment(stack)),
     });
-    const rendered = platform ? await writeRenderedNodes(platform, options.outDir ?? path.join("out", stack)) : [];
+    const rendered = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : [];
     return { run, rendered };
 }
 
@@ -118,7 +137,7 @@ async function main(): Promise<void> {
         console.log(`  ${String(count).padStart(3)}  ${type}`);
     }
     for (const key of run.placeholderSecrets) {
-        console.log(`secret ${key}: cannot be decrypted offline, planned with a placeholder`);
+        console.log(`secret ${key}: not set or not decryptable offline, planned with a placeholder`);
     }
     for (const node of rendered) {
         console.log(`rendered ${node.name}: ${node.files.length} files in ${node.dir}/`);
@@ -129,8 +148,10 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-    main().catch((err: Error) => {
-        console.error(`plan failed: ${err.message}`);
+    const fail = (err: unknown) => {
+        console.error(`plan failed: ${err instanceof Error ? err.message : String(err)}`);
         process.exit(1);
-    });
+    };
+    process.on("unhandledRejection", fail);
+    main().catch(fail);
 }

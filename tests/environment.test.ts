@@ -9,6 +9,7 @@ import {
     parseEnvironmentYaml,
     validateEnvironment,
 } from "../infra/environment";
+import { requiredSecretKeys } from "../infra/secrets";
 import { ProgramError, runProgram } from "../scripts/lib/offline";
 import { STACKS } from "./helpers/stacks";
 
@@ -106,10 +107,22 @@ describe("environments", () => {
     it("rejects a zone the region does not have before registering any resource", async () => {
         const env = loadEnvironment("dev");
         env.availabilityZones = ["eu-west-1a", "eu-west-1b", "eu-west-1d"];
-        const error = await runProgram({ stack: "dev", program: () => createPlatform(env, { kind: "static", targets: [] }) })
+        const error = await runProgram({ stack: "dev", program: () => createPlatform(env), placeholderSecrets: requiredSecretKeys(env) })
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
         assert.match(error.message, /environments\/dev\.yaml is not valid:\n {2}- availabilityZones\[2\]: eu-west-1d is not an available zone of eu-west-1/);
+        assert.deepEqual(error.resources, []);
+    });
+
+    it("names every missing secret in the stack file before registering any resource", async () => {
+        const error = await runProgram({ stack: "production", program: () => createPlatform(loadEnvironment("production")) })
+            .then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError);
+        assert.equal(error.message.split("\n")[0], "Pulumi.production.yaml is not valid:");
+        for (const key of ["pagerdutyRoutingKey", "heartbeatUrl", "smtpPassword", "slackWebhookUrl"]) {
+            assert.match(error.message, new RegExp(`prometheus-platform:${key}: missing secret .*pulumi config set --secret ${key} <value>`));
+        }
+        assert.doesNotMatch(error.message, /ticketWebhookUrl/, "production mails its tickets");
         assert.deepEqual(error.resources, []);
     });
 
@@ -117,7 +130,8 @@ describe("environments", () => {
         const error = await runProgram({
             stack: "dev",
             config: { "aws:region": "us-east-1" },
-            program: () => createPlatform(loadEnvironment("dev"), { kind: "static", targets: [] }),
+            program: () => createPlatform(loadEnvironment("dev")),
+            placeholderSecrets: requiredSecretKeys(loadEnvironment("dev")),
         }).then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
         assert.match(error.message, /region: eu-west-1 differs from aws:region us-east-1 in Pulumi\.dev\.yaml/);

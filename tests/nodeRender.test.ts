@@ -7,16 +7,14 @@ import * as yaml from "js-yaml";
 import { encodeUserData } from "../components/prometheusNode";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
-import { previewValue } from "../scripts/lib/offline";
+import { previewNodeSpec } from "../scripts/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
 
 const VOLUME_ID = "vol-0abc123def4567890";
 
 async function nodeSpec(stack: string, index: number): Promise<PrometheusNodeSpec> {
     const { platform } = await plannedStack(stack);
-    const spec = await previewValue(platform.nodes[index].spec);
-    assert.ok(spec, "the node spec is known in a preview");
-    return { ...spec, volumeId: VOLUME_ID };
+    return { ...(await previewNodeSpec(platform.nodes[index])), volumeId: VOLUME_ID };
 }
 
 describe("Prometheus node rendering", function () {
@@ -31,27 +29,33 @@ describe("Prometheus node rendering", function () {
         assert.deepEqual(doc.packages, [["nginx", "1.24.0-2ubuntu7"], ["awscli", "2.14.6-1"]]);
         assert.deepEqual(doc.write_files.map((f: any) => f.path), [
             "/etc/prometheus/prometheus.yml",
+            "/etc/prometheus/rules/platform.yml",
             "/usr/local/sbin/mount-prometheus-data.sh",
             "/usr/local/sbin/sync-prometheus-targets.sh",
             "/etc/systemd/system/prometheus.service",
             "/etc/systemd/system/node_exporter.service",
             "/etc/systemd/system/prometheus-targets-sync.service",
             "/etc/systemd/system/prometheus-targets-sync.timer",
+            "/etc/nginx/nginx.conf",
+            "/etc/nginx/htpasswd",
             "/usr/local/sbin/bootstrap-prometheus-node.sh",
         ]);
+        assert.ok(doc.write_files.every((f: any) => f.defer === true), "files are written after the packages are installed");
+        const htpasswd = doc.write_files.find((f: any) => f.path === "/etc/nginx/htpasswd");
+        assert.deepEqual([htpasswd.owner, htpasswd.permissions], ["root:www-data", "0640"]);
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
     });
 
     it("installs the stack's pinned Prometheus and node_exporter releases, checksum-verified", async () => {
         const spec = await nodeSpec("dev", 0);
         const bootstrap = prometheusNodeFiles(spec).find((f) => f.path.endsWith("bootstrap-prometheus-node.sh"))!.content;
-        assert.match(bootstrap, /^install_release prometheus '3\.5\.0' ''$/m);
+        assert.match(bootstrap, /^install_release prometheus '3\.5\.3' ''$/m);
         assert.match(bootstrap, /^install_release node_exporter '1\.9\.1' ''$/m);
         assert.match(bootstrap, /sha256sum --check --strict/);
         assert.doesNotMatch(bootstrap, /latest/);
         const pinned = prometheusNodeFiles({ ...spec, prometheusSha256: "a".repeat(64) })
             .find((f) => f.path.endsWith("bootstrap-prometheus-node.sh"))!.content;
-        assert.match(pinned, new RegExp(`^install_release prometheus '3\\.5\\.0' '${"a".repeat(64)}'$`, "m"));
+        assert.match(pinned, new RegExp(`^install_release prometheus '3\\.5\\.3' '${"a".repeat(64)}'$`, "m"));
         assert.ok(bootstrap.indexOf("mount-prometheus-data.sh") < bootstrap.indexOf("install_release prometheus"),
             "the data volume is mounted before anything is installed");
     });

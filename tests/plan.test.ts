@@ -30,8 +30,11 @@ describe("offline plan (npm run plan)", function () {
             for (const instance of report.resources.filter((r: any) => r.type === "aws:ec2/instance:Instance")) {
                 assert.ok(nodes.some((n: any) => n.urn === instance.parent), `${instance.name} is parented by its component`);
             }
-            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3"]);
-            for (const node of report.rendered) {
+            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "alertmanager"]);
+            assert.ok(report.placeholderSecrets.includes("prometheus-platform:pagerdutyRoutingKey"));
+            const alertmanager = fs.readFileSync(path.join(report.rendered[3].dir, "alertmanager.yml"), "utf8");
+            assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
+            for (const node of report.rendered.slice(0, 3)) {
                 const config = yaml.load(fs.readFileSync(path.join(node.dir, "files/etc/prometheus/prometheus.yml"), "utf8")) as any;
                 assert.equal(config.global.external_labels.replica, node.node);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");

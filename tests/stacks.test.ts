@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { SSM_CORE_POLICY } from "../components/nodeRole";
-import { previewValue, ProgramRun } from "../scripts/lib/offline";
+import { ProgramRun } from "../scripts/lib/offline";
+import { previewNodeSpec } from "../scripts/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -137,7 +138,7 @@ for (const stack of STACKS) {
             const lifecycle = inputsOf(named(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "targets-lifecycle"));
             assert.equal(lifecycle.rules[0].noncurrentVersionExpiration.noncurrentDays, env.targets.noncurrentVersionDays);
 
-            const policy = JSON.parse(inputsOf(named(run, "aws:s3/bucketPolicy:BucketPolicy", "targets-tls-only")).policy);
+            const policy = JSON.parse(inputsOf(named(run, "aws:s3/bucketPolicy:BucketPolicy", "targets-policy")).policy);
             const bucketArn = targetsBucketArn(run);
             assert.deepEqual(policy.Statement, [{
                 Sid: "DenyInsecureTransport",
@@ -189,12 +190,16 @@ for (const stack of STACKS) {
             const { platform, env } = await plannedStack(stack);
             const ips = env.zones.map((z) => z.prometheusPrivateIp);
             for (const node of platform.nodes) {
-                const spec = await previewValue(node.spec);
-                assert.ok(spec);
+                const spec = await previewNodeSpec(node);
                 const config = yaml.load(spec.prometheusYml) as Record<string, any>;
                 assert.deepEqual(config.global.external_labels, { stack, replica: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "file_sd"]);
+                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "file_sd"]);
+                const peers = { names: [`alertmanager.${stack}.monitoring.internal`], type: "A", port: 9093, refresh_interval: "30s" };
+                assert.deepEqual(jobs.alertmanager.dns_sd_configs, [peers]);
+                assert.deepEqual(config.alerting.alertmanagers[0].dns_sd_configs, [peers], "alerts go to every member");
+                assert.equal(jobs.file_sd.proxy_url, "http://127.0.0.1:8080", "PaaS targets are scraped through the paas-proxy");
+                assert.deepEqual(config.rule_files, ["/etc/prometheus/rules/*.yml"]);
                 assert.deepEqual(jobs.prometheus.static_configs.map((g: any) => g.targets[0]), ips.map((ip) => `${ip}:9090`));
                 assert.deepEqual(jobs.prometheus_node.static_configs.map((g: any) => g.targets[0]), ips.map((ip) => `${ip}:9100`));
                 assert.deepEqual(jobs.file_sd.file_sd_configs[0].files, ["/etc/prometheus/targets/*.json"]);

@@ -17,6 +17,8 @@ export interface NodeFile {
     path: string;
     content: string;
     permissions: string;
+    /** user:group; root:root when absent. */
+    owner?: string;
 }
 
 export interface PrometheusNodeSpec {
@@ -43,6 +45,8 @@ export interface PrometheusNodeSpec {
     extraFiles?: NodeFile[];
     /** Extra units to enable after the node's own. */
     extraServices?: string[];
+    /** Extra commands that must accept the configuration before the services start. */
+    extraChecks?: string[];
 }
 
 const SCRIPT = (name: string) => `${NODE_PATHS.scriptsDir}/${name}`;
@@ -107,7 +111,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 arch: spec.arch,
                 mountScriptPath,
                 binDir: NODE_PATHS.binDir,
-                configDir: NODE_PATHS.configDir,
+                checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
                 services,
             }),
         },
@@ -122,7 +126,11 @@ export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
         hostname: spec.name,
         package_update: true,
         packages: Object.entries(spec.packages).map(([name, version]) => [name, version]),
-        write_files: files.map((file) => ({ path: file.path, permissions: file.permissions, owner: "root:root", content: file.content })),
+        // Deferred: written after the packages are installed, so they win over package defaults
+        // and may belong to users the packages create.
+        write_files: files.map((file) => ({
+            path: file.path, permissions: file.permissions, owner: file.owner ?? "root:root", content: file.content, defer: true,
+        })),
         runcmd: [[bootstrap]],
     };
     return `#cloud-config\n${yaml.dump(document, { lineWidth: -1, noRefs: true })}`;

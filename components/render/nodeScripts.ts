@@ -116,8 +116,9 @@ export interface BootstrapInput {
     arch: "amd64" | "arm64";
     mountScriptPath: string;
     binDir: string;
-    configDir: string;
-    /** systemd units to enable and start once everything is in place. */
+    /** Commands that must accept the rendered configuration before anything starts. */
+    checks: string[];
+    /** systemd units to enable and (re)start once everything is in place. */
     services: string[];
 }
 
@@ -160,10 +161,11 @@ ${shellQuote(input.mountScriptPath)}
 
 ${release("prometheus", input.prometheusVersion, input.prometheusSha256)}
 ${release("node_exporter", input.nodeExporterVersion, input.nodeExporterSha256)}
-"$bin_dir/promtool" check config ${shellQuote(`${input.configDir}/prometheus.yml`)}
+${input.checks.join("\n")}
 
 systemctl daemon-reload
-systemctl enable --now ${input.services.join(" ")}
+systemctl enable ${input.services.join(" ")}
+systemctl restart ${input.services.join(" ")}
 `;
 }
 

@@ -27,7 +27,9 @@ export interface PrometheusConfigInput {
     rulesDir: string;
     prometheusPort: number;
     nodeExporterPort: number;
-    /** Scrape configs added by later parts of the platform (e.g. Alertmanager, remote discovery). */
+    /** Forward proxy the file_sd (PaaS) targets are scraped through, e.g. http://127.0.0.1:8080. */
+    paasProxyUrl?: string;
+    /** Scrape configs added by later parts of the platform (e.g. remote discovery). */
     extraScrapeConfigs?: Record<string, unknown>[];
 }
 
@@ -57,8 +59,10 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         })),
     ].map((job) => ({
         job_name: job.job_name,
+        ...(input.paasProxyUrl ? { proxy_url: input.paasProxyUrl } : {}),
         file_sd_configs: [{ files: job.files, refresh_interval: "30s" }],
     }));
+    const alertmanagerJob = { job_name: "alertmanager", ...alertmanagerServiceDiscovery(input.alertmanagers) };
 
     return {
         global: {
@@ -74,6 +78,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         scrape_configs: [
             { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
             { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
+            alertmanagerJob,
             ...(input.extraScrapeConfigs ?? []),
             ...fileSdJobs,
         ],

@@ -35,7 +35,7 @@ export interface ProgramRun {
     project: string;
     resources: CapturedResource[];
     outputs: Record<string, unknown>;
-    /** Secret config keys given placeholders because they cannot be decrypted offline. */
+    /** Secret config keys given placeholders: not decryptable offline, or not set. */
     placeholderSecrets: string[];
 }
 
@@ -65,6 +65,8 @@ function invoke(token: string, args: Record<string, unknown>, region: string): R
             return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
         case "aws:index/getRegion:getRegion":
             return { id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com` };
+        case "aws:elb/getServiceAccount:getServiceAccount":
+            return { id: "156460612806", arn: "arn:aws:iam::156460612806:root", region };
         case "aws:ec2/getAmi:getAmi": {
             const filters = (args.filters as { name: string; values: string[] }[] | undefined) ?? [];
             const pattern = filters.find((f) => f.name === "name")?.values[0] ?? "image-*";
@@ -94,6 +96,14 @@ function autoname(name: string, stack: string): string {
     return `${name}-${suffix}`.toLowerCase();
 }
 
+/** A stand-in of the right shape for a secret that cannot be read offline. */
+export function secretPlaceholder(key: string, stack: string): string {
+    const name = key.split(":").pop() ?? key;
+    return /url$/i.test(name)
+        ? `https://placeholder.invalid/${stack}/${name}`
+        : `placeholder-${stack}-${name}`;
+}
+
 /** Reads Pulumi.<stack>.yaml's config; secure values become placeholders. */
 export function stackConfig(projectDir: string, stack: string, project: string): { config: Record<string, string>; secrets: string[] } {
     const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
@@ -106,7 +116,7 @@ export function stackConfig(projectDir: string, stack: string, project: string):
     for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
         const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
         if (value !== null && typeof value === "object" && "secure" in (value as object)) {
-            config[key] = `placeholder-${key.replace(/[^a-zA-Z0-9]+/g, "-")}`;
+            config[key] = secretPlaceholder(key, stack);
             secrets.push(key);
         } else {
             config[key] = typeof value === "string" ? value : JSON.stringify(value);
@@ -161,6 +171,8 @@ export interface RunOptions {
     project?: string;
     /** Extra config (key "project:key" or "aws:region"); overrides the stack file. */
     config?: Record<string, string>;
+    /** Secret keys (of the project) to give placeholders when the stack file does not set them. */
+    placeholderSecrets?: string[];
 }
 
 /** Runs the program once. Each call starts from a fresh mock monitor. */
@@ -170,6 +182,13 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const { config, secrets } = fs.existsSync(path.join(projectDir, `Pulumi.${options.stack}.yaml`))
         ? stackConfig(projectDir, options.stack, project)
         : { config: {}, secrets: [] };
+    for (const key of options.placeholderSecrets ?? []) {
+        const qualified = `${project}:${key}`;
+        if (config[qualified] === undefined) {
+            config[qualified] = secretPlaceholder(qualified, options.stack);
+            secrets.push(qualified);
+        }
+    }
     Object.assign(config, options.config ?? {});
     const region = config["aws:region"] ?? "eu-west-1";
 
@@ -250,4 +269,35 @@ export async function previewValue<T>(value: pulumi.Input<T>): Promise<T | undef
         return undefined;
     }
     return output.promise();
+}
+
+export const UNKNOWN_PLACEHOLDER = "(known after apply)";
+export const SECRET_PLACEHOLDER = "(secret)";
+
+/**
+ * Resolves a structure holding Outputs as far as a preview can: an unknown value becomes
+ * UNKNOWN_PLACEHOLDER and a secret one SECRET_PLACEHOLDER, so it can be written out safely.
+ */
+export async function resolveForPreview(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        const output = value as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean>; promise(): Promise<unknown> };
+        if (!(await output.isKnown)) {
+            return UNKNOWN_PLACEHOLDER;
+        }
+        if (await output.isSecret) {
+            return SECRET_PLACEHOLDER;
+        }
+        return resolveForPreview(await output.promise());
+    }
+    if (value instanceof Promise) {
+        return resolveForPreview(await value);
+    }
+    if (Array.isArray(value)) {
+        return Promise.all(value.map(resolveForPreview));
+    }
+    if (value !== null && typeof value === "object") {
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveForPreview(v)] as const));
+        return Object.fromEntries(entries);
+    }
+    return value;
 }

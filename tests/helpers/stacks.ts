@@ -1,6 +1,7 @@
 // Runs each stack's real program offline once per test process and answers questions about it.
 import { loadEnvironment, LoadedEnvironment } from "../../infra/environment";
 import { Platform } from "../../infra/platform";
+import { requiredSecretKeys } from "../../infra/secrets";
 import { runStack } from "../../infra/stack";
 import { CapturedResource, ProgramRun, runProgram, unwrapSecrets } from "../../scripts/lib/offline";
 
@@ -16,11 +17,16 @@ const cache = new Map<string, Promise<PlannedStack>>();
 
 async function planStack(stack: string): Promise<PlannedStack> {
     let platform: Platform | undefined;
-    const run = await runProgram({ stack, program: () => runStack((p) => { platform = p; }) });
+    const env = loadEnvironment(stack);
+    const run = await runProgram({
+        stack,
+        program: () => runStack((p) => { platform = p; }),
+        placeholderSecrets: requiredSecretKeys(env),
+    });
     if (!platform) {
         throw new Error(`stack ${stack}: the program built no platform`);
     }
-    return { env: loadEnvironment(stack), run, platform };
+    return { env, run, platform };
 }
 
 /** The stack planned once; runs are serialised because the Pulumi runtime state is global. */

@@ -1,0 +1,170 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ALERTMANAGER_PORT, alertmanagerContainer } from "./render/alertmanagerTask";
+
+export interface AlertmanagerMemberArgs {
+    availabilityZone: string;
+    subnetId: pulumi.Input<string>;
+    externalUrl: string;
+}
+
+export interface AlertmanagerClusterArgs {
+    vpcId: pulumi.Input<string>;
+    /** Exactly three members, one per zone: member N runs one task in zone N's private subnet. */
+    members: AlertmanagerMemberArgs[];
+    securityGroupId: pulumi.Input<string>;
+    /** The ALB target groups (type ip, port 9093) of each member and of all members. */
+    memberTargetGroupArns: pulumi.Input<string>[];
+    allTargetGroupArn: pulumi.Input<string>;
+    /** Image with a pinned tag (never latest), e.g. quay.io/prometheus/alertmanager:v0.33.1. */
+    image: string;
+    /** alertmanager.yml; holds receiver secrets, so it is stored in Secrets Manager. */
+    config: pulumi.Input<string>;
+    /** Cloud Map private DNS namespace, e.g. dev.monitoring.internal. */
+    namespace: string;
+    region: string;
+    cpu: number;
+    memory: number;
+    logRetentionDays: number;
+    partition?: string;
+    tags?: Record<string, string>;
+}
+
+const SERVICE_NAME = "alertmanager";
+
+/**
+ * Three Alertmanagers on ECS Fargate, one service with one task per zone. They find each other
+ * through a Cloud Map A record per task and mesh on 9094 (TCP and UDP), so a notification
+ * group goes out once. The config comes from Secrets Manager through the task's `secrets`.
+ */
+export class AlertmanagerCluster extends pulumi.ComponentResource {
+    /** The DNS name that resolves to every member: peers for the mesh, targets for Prometheus. */
+    readonly peerName: string;
+    readonly clusterName: pulumi.Output<string>;
+    readonly serviceNames: pulumi.Output<string>[];
+    readonly configSecretArn: pulumi.Output<string>;
+
+    constructor(name: string, args: AlertmanagerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:alerting:AlertmanagerCluster", name, {}, opts);
+        if (args.members.length !== 3) {
+            throw new Error(`AlertmanagerCluster ${name}: exactly three members are needed, got ${args.members.length}`);
+        }
+        if (!/:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/.test(args.image)) {
+            throw new Error(`AlertmanagerCluster ${name}: image ${args.image} must carry a pinned version tag`);
+        }
+        const parent = { parent: this };
+        const partition = args.partition ?? "aws";
+        const tags = { ...args.tags };
+
+        const cluster = new aws.ecs.Cluster(name, {
+            settings: [{ name: "containerInsights", value: "enabled" }],
+            tags,
+        }, parent);
+        const namespace = new aws.servicediscovery.PrivateDnsNamespace(name, {
+            name: args.namespace,
+            vpc: args.vpcId,
+            description: "Alertmanager mesh discovery",
+            tags,
+        }, parent);
+        const discovery = new aws.servicediscovery.Service(name, {
+            name: SERVICE_NAME,
+            namespaceId: namespace.id,
+            dnsConfig: {
+                namespaceId: namespace.id,
+                dnsRecords: [{ type: "A", ttl: 10 }],
+                routingPolicy: "MULTIVALUE",
+            },
+            forceDestroy: true,
+            tags,
+        }, parent);
+        this.peerName = `${SERVICE_NAME}.${args.namespace}`;
+
+        const secret = new aws.secretsmanager.Secret(`${name}-config`, {
+            description: "alertmanager.yml (receiver keys and URLs)",
+            recoveryWindowInDays: 7,
+            tags,
+        }, parent);
+        const secretVersion = new aws.secretsmanager.SecretVersion(`${name}-config`, {
+            secretId: secret.id,
+            secretString: pulumi.secret(args.config),
+        }, parent);
+        const logs = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.logRetentionDays, tags }, parent);
+
+        const executionRole = new aws.iam.Role(`${name}-execution`, {
+            description: "ECS pulls the Alertmanager image, reads its config secret, writes its logs",
+            assumeRolePolicy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+            tags,
+        }, parent);
+        new aws.iam.RolePolicyAttachment(`${name}-execution`, {
+            role: executionRole.name,
+            policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+        }, parent);
+        new aws.iam.RolePolicy(`${name}-read-config`, {
+            role: executionRole.name,
+            policy: secret.arn.apply((arn) => JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [arn] }],
+            })),
+        }, parent);
+
+        this.serviceNames = args.members.map((member, i) => {
+            const memberName = `${name}-${i + 1}`;
+            const taskDefinition = new aws.ecs.TaskDefinition(memberName, {
+                family: memberName,
+                cpu: String(args.cpu),
+                memory: String(args.memory),
+                networkMode: "awsvpc",
+                requiresCompatibilities: ["FARGATE"],
+                runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+                executionRoleArn: executionRole.arn,
+                containerDefinitions: pulumi.all([secretVersion.arn, logs.name]).apply(([secretArn, logGroup]) =>
+                    JSON.stringify([alertmanagerContainer({
+                        name: SERVICE_NAME,
+                        image: args.image,
+                        externalUrl: member.externalUrl,
+                        peerName: this.peerName,
+                        configSecretArn: secretArn,
+                        logGroup,
+                        region: args.region,
+                    })])),
+                tags,
+            }, parent);
+            const service = new aws.ecs.Service(memberName, {
+                cluster: cluster.arn,
+                taskDefinition: taskDefinition.arn,
+                desiredCount: 1,
+                launchType: "FARGATE",
+                // One task per member: stop the old before starting the new; the other two carry on.
+                deploymentMinimumHealthyPercent: 0,
+                deploymentMaximumPercent: 100,
+                healthCheckGracePeriodSeconds: 60,
+                networkConfiguration: {
+                    subnets: [member.subnetId],
+                    securityGroups: [args.securityGroupId],
+                    assignPublicIp: false,
+                },
+                serviceRegistries: { registryArn: discovery.arn },
+                loadBalancers: [args.memberTargetGroupArns[i], args.allTargetGroupArn].map((targetGroupArn) => ({
+                    targetGroupArn,
+                    containerName: SERVICE_NAME,
+                    containerPort: ALERTMANAGER_PORT,
+                })),
+                propagateTags: "SERVICE",
+                tags: { ...tags, "alertmanager-member": String(i + 1), "availability-zone": member.availabilityZone },
+            }, parent);
+            return service.name;
+        });
+
+        this.clusterName = cluster.name;
+        this.configSecretArn = secret.arn;
+        this.registerOutputs({
+            peerName: this.peerName,
+            clusterName: this.clusterName,
+            serviceNames: this.serviceNames,
+            configSecretArn: this.configSecretArn,
+        });
+    }
+}

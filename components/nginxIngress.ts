@@ -1,0 +1,160 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { createPrivateBucket } from "./privateBucket";
+import { INGRESS_PORT } from "./securityGroups";
+
+/** Tag on every target group telling the policy pack who may reach it. */
+export const ACCESS_TAG = "platform:access";
+export type Access = "basic-auth-proxy" | "office-only";
+
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+/** An ALB rule evaluates at most five condition values: one host header leaves four source CIDRs. */
+export const SOURCE_CIDRS_PER_RULE = 4;
+
+export interface NginxIngressArgs {
+    vpcId: pulumi.Input<string>;
+    publicSubnetIds: pulumi.Input<string>[];
+    securityGroupId: pulumi.Input<string>;
+    certificateArn: pulumi.Input<string>;
+    officeCidrs: string[];
+    /** prom-N.<domain>, in node order. */
+    prometheusHosts: string[];
+    /** Instance IDs of the Prometheus nodes, in the same order. */
+    prometheusInstanceIds: pulumi.Input<string>[];
+    /** alerts-N.<domain>, in member order, and the host answered by any member. */
+    alertmanagerHosts: string[];
+    alertmanagerHost: string;
+    alertmanagerPort: number;
+    accessLogRetentionDays: number;
+    protectLogs: boolean;
+    partition?: string;
+    tags?: Record<string, string>;
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+    const chunks: T[][] = [];
+    for (let i = 0; i < items.length; i += size) {
+        chunks.push(items.slice(i, i + size));
+    }
+    return chunks;
+}
+
+/**
+ * The public ALB: HTTPS with a modern TLS policy, HTTP redirected, a fixed 404 by default.
+ * prom-N goes to node N's nginx auth-proxy (which asks non-office clients for basic auth);
+ * alerts-N goes to Alertmanager member N, and only from the office CIDRs.
+ */
+export class NginxIngress extends pulumi.ComponentResource {
+    readonly loadBalancerDnsName: pulumi.Output<string>;
+    readonly loadBalancerArn: pulumi.Output<string>;
+    readonly alertmanagerTargetGroupArns: pulumi.Output<string>[];
+    readonly alertmanagerAllTargetGroupArn: pulumi.Output<string>;
+    readonly accessLogsBucket: pulumi.Output<string>;
+    /** Resources a service registering in the target groups must wait for. */
+    readonly listenerRules: aws.lb.ListenerRule[] = [];
+
+    constructor(name: string, args: NginxIngressArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:ingress:NginxIngress", name, {}, opts);
+        const parent = { parent: this };
+        const tags = { ...args.tags };
+        const elbAccount = aws.elb.getServiceAccountOutput({}, parent);
+
+        const logs = createPrivateBucket(`${name}-access-logs`, {
+            protect: args.protectLogs,
+            partition: args.partition,
+            tags,
+            extraStatements: (bucketArn) => elbAccount.arn.apply((account) => [
+                { Sid: "ElbLogDelivery", Effect: "Allow", Principal: { AWS: account }, Action: "s3:PutObject", Resource: `${bucketArn}/alb/*` },
+            ]),
+        }, this);
+        new aws.s3.BucketLifecycleConfiguration(`${name}-access-logs`, {
+            bucket: logs.bucket.id,
+            rules: [{ id: "expire-access-logs", status: "Enabled", filter: {}, expiration: { days: args.accessLogRetentionDays } }],
+        }, parent);
+
+        const alb = new aws.lb.LoadBalancer(name, {
+            loadBalancerType: "application",
+            internal: false,
+            subnets: args.publicSubnetIds,
+            securityGroups: [args.securityGroupId],
+            dropInvalidHeaderFields: true,
+            idleTimeout: 120,
+            accessLogs: { bucket: logs.name, prefix: "alb", enabled: true },
+            tags,
+        }, { parent: this, dependsOn: [logs.policy] });
+
+        new aws.lb.Listener(`${name}-http`, {
+            loadBalancerArn: alb.arn,
+            port: 80,
+            protocol: "HTTP",
+            defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+            tags,
+        }, parent);
+        const https = new aws.lb.Listener(`${name}-https`, {
+            loadBalancerArn: alb.arn,
+            port: 443,
+            protocol: "HTTPS",
+            sslPolicy: TLS_POLICY,
+            certificateArn: args.certificateArn,
+            defaultActions: [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", messageBody: "Not found", statusCode: "404" } }],
+            tags,
+        }, parent);
+
+        const targetGroup = (suffix: string, access: Access, port: number, targetType: "instance" | "ip", healthPath: string) =>
+            new aws.lb.TargetGroup(`${name}-${suffix}`, {
+                vpcId: args.vpcId,
+                port,
+                protocol: "HTTP",
+                targetType,
+                deregistrationDelay: 30,
+                healthCheck: { path: healthPath, matcher: "200", interval: 15, healthyThreshold: 2, unhealthyThreshold: 3 },
+                tags: { ...tags, [ACCESS_TAG]: access },
+            }, parent);
+
+        let priority = 100;
+        const rule = (ruleName: string, host: string, targetGroupArn: pulumi.Input<string>, sourceCidrs?: string[]) => {
+            const created = new aws.lb.ListenerRule(`${name}-${ruleName}`, {
+                listenerArn: https.arn,
+                priority: priority++,
+                conditions: [
+                    { hostHeader: { values: [host] } },
+                    ...(sourceCidrs ? [{ sourceIp: { values: sourceCidrs } }] : []),
+                ],
+                actions: [{ type: "forward", targetGroupArn }],
+                tags,
+            }, parent);
+            this.listenerRules.push(created);
+        };
+
+        args.prometheusHosts.forEach((host, i) => {
+            const group = targetGroup(`prom-${i + 1}`, "basic-auth-proxy", INGRESS_PORT, "instance", "/health");
+            new aws.lb.TargetGroupAttachment(`${name}-prom-${i + 1}`, {
+                targetGroupArn: group.arn,
+                targetId: args.prometheusInstanceIds[i],
+                port: INGRESS_PORT,
+            }, parent);
+            rule(`prom-${i + 1}`, host, group.arn);
+        });
+
+        const officeChunks = chunk(args.officeCidrs, SOURCE_CIDRS_PER_RULE);
+        const officeRules = (ruleName: string, host: string, targetGroupArn: pulumi.Input<string>) =>
+            officeChunks.forEach((cidrs, i) => rule(officeChunks.length > 1 ? `${ruleName}-${i + 1}` : ruleName, host, targetGroupArn, cidrs));
+        const memberGroups = args.alertmanagerHosts.map((host, i) => {
+            const group = targetGroup(`alerts-${i + 1}`, "office-only", args.alertmanagerPort, "ip", "/-/healthy");
+            officeRules(`alerts-${i + 1}`, host, group.arn);
+            return group;
+        });
+        const allGroup = targetGroup("alerts", "office-only", args.alertmanagerPort, "ip", "/-/healthy");
+        officeRules("alerts", args.alertmanagerHost, allGroup.arn);
+
+        this.loadBalancerDnsName = alb.dnsName;
+        this.loadBalancerArn = alb.arn;
+        this.alertmanagerTargetGroupArns = memberGroups.map((g) => g.arn);
+        this.alertmanagerAllTargetGroupArn = allGroup.arn;
+        this.accessLogsBucket = logs.name;
+        this.registerOutputs({
+            loadBalancerDnsName: this.loadBalancerDnsName,
+            accessLogsBucket: this.accessLogsBucket,
+        });
+    }
+}

@@ -1,0 +1,59 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface PrivateBucketArgs {
+    /** Bucket-policy statements beyond the TLS-only deny, given the bucket ARN. */
+    extraStatements?: (bucketArn: string) => pulumi.Input<Record<string, unknown>[]>;
+    /** Keep the bucket when the stack is destroyed or the resource is replaced. */
+    protect: boolean;
+    partition?: string;
+    tags?: Record<string, string>;
+}
+
+export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
+    return {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucketArn, `${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+    };
+}
+
+export interface PrivateBucket {
+    bucket: aws.s3.Bucket;
+    /** Built from the name, which a preview knows, so policies can be checked before the bucket exists. */
+    arn: pulumi.Output<string>;
+    name: pulumi.Output<string>;
+    policy: aws.s3.BucketPolicy;
+}
+
+/** An S3 bucket no one outside can read: public access blocked, owner-enforced, SSE-S3, TLS only. */
+export function createPrivateBucket(name: string, args: PrivateBucketArgs, parent: pulumi.Resource): PrivateBucket {
+    const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags: { ...args.tags, Name: name } }, { parent, protect: args.protect });
+    const arn = pulumi.interpolate`arn:${args.partition ?? "aws"}:s3:::${bucket.bucket}`;
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+    }, { parent });
+    new aws.s3.BucketOwnershipControls(`${name}-ownership`, {
+        bucket: bucket.id,
+        rule: { objectOwnership: "BucketOwnerEnforced" },
+    }, { parent });
+    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-encryption`, {
+        bucket: bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+    }, { parent });
+    const policy = new aws.s3.BucketPolicy(`${name}-policy`, {
+        bucket: bucket.id,
+        policy: arn.apply((bucketArn) => pulumi.output(args.extraStatements?.(bucketArn) ?? []).apply((extra) => JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [tlsOnlyStatement(bucketArn), ...extra],
+        }))),
+    }, { parent, dependsOn: [publicAccess] });
+    return { bucket, arn, name: bucket.bucket, policy };
+}

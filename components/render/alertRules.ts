@@ -1,0 +1,217 @@
+// The platform's alert rules, as code. Pure: rendered to a Prometheus rule file.
+import * as yaml from "js-yaml";
+
+export type Severity = "page" | "ticket" | "heartbeat";
+
+export interface AlertRule {
+    alert: string;
+    expr: string;
+    for?: string;
+    severity: Severity;
+    summary: string;
+    description: string;
+}
+
+export interface RuleGroup {
+    name: string;
+    rules: AlertRule[];
+}
+
+export const HEARTBEAT_ALERT = "RE_Observe_Heartbeat";
+
+/** Every alert, grouped as Prometheus evaluates them. Jobs are the scrape jobs of prometheusConfig. */
+export const ALERT_GROUPS: RuleGroup[] = [
+    {
+        name: "platform-availability",
+        rules: [
+            {
+                alert: HEARTBEAT_ALERT,
+                expr: "vector(1)",
+                severity: "heartbeat",
+                summary: "Always firing: proves the alerting pipeline delivers",
+                description: "A dead man's switch. The heartbeat receiver pages when it stops hearing this alert.",
+            },
+            {
+                alert: "RE_Observe_AlertManager_Below_Threshold",
+                expr: `sum(up{job="alertmanager"}) < 2 or absent(up{job="alertmanager"})`,
+                for: "10m",
+                severity: "page",
+                summary: "Fewer than two Alertmanagers are up",
+                description: "{{ $value }} Alertmanager(s) are being scraped successfully; the mesh needs two to survive one more loss.",
+            },
+            {
+                alert: "RE_Observe_Prometheus_Below_Threshold",
+                expr: `sum(up{job="prometheus"}) < 2`,
+                for: "5m",
+                severity: "page",
+                summary: "Fewer than two Prometheus servers are up",
+                description: "Only {{ $value }} Prometheus server(s) can be scraped by this one.",
+            },
+            {
+                alert: "RE_Observe_No_FileSd_Targets",
+                expr: `sum by (instance) (prometheus_sd_discovered_targets{job="prometheus", config=~"file_sd.*"}) == 0`,
+                for: "10m",
+                severity: "ticket",
+                summary: "{{ $labels.instance }} has no file_sd targets",
+                description: "The targets synced from the targets bucket are empty on {{ $labels.instance }}.",
+            },
+            {
+                alert: "RE_Observe_Target_Down",
+                expr: "up == 0",
+                for: "24h",
+                severity: "ticket",
+                summary: "{{ $labels.job }} target {{ $labels.instance }} has been down for 24 hours",
+                description: "A catch-all for targets nobody alerts on: find the owner of {{ $labels.instance }}.",
+            },
+            {
+                alert: "RE_Observe_Grafana_Down",
+                expr: `up{job="grafana-paas"} == 0`,
+                for: "5m",
+                severity: "ticket",
+                summary: "Grafana has not been scraped for 5 minutes",
+                description: "Grafana's metrics endpoint {{ $labels.instance }} is failing.",
+            },
+        ],
+    },
+    {
+        name: "prometheus-capacity",
+        rules: [
+            {
+                alert: "RE_Observe_Prometheus_Disk_Predicted_To_Fill",
+                expr: `predict_linear(node_filesystem_avail_bytes{job="prometheus_node", mountpoint="/mnt"}[12h], 72 * 3600) <= 0`,
+                for: "30m",
+                severity: "ticket",
+                summary: "The data volume of {{ $labels.instance }} is predicted to fill within 72 hours",
+                description: "At the growth of the last 12 hours, /mnt on {{ $labels.instance }} runs out of space within 72 hours.",
+            },
+            {
+                alert: "RE_Observe_Prometheus_High_Load",
+                expr: `max by (instance) (prometheus_engine_query_duration_seconds{job="prometheus", slice="inner_eval", quantile="0.9"}) > 5`,
+                for: "10m",
+                severity: "ticket",
+                summary: "Prometheus {{ $labels.instance }} query engine is slow",
+                description: "90th percentile query evaluation on {{ $labels.instance }} takes {{ $value }}s: it may begin to struggle.",
+            },
+            {
+                alert: "RE_Observe_Prometheus_Over_Capacity",
+                expr: `max by (instance) (prometheus_engine_query_duration_seconds{job="prometheus", slice="inner_eval", quantile="0.9"}) > 15`,
+                for: "10m",
+                severity: "page",
+                summary: "Prometheus {{ $labels.instance }} query engine is over capacity",
+                description: "90th percentile query evaluation on {{ $labels.instance }} takes {{ $value }}s: it cannot cope with the load.",
+            },
+        ],
+    },
+    {
+        name: "prometheus-meta",
+        rules: [
+            {
+                alert: "PrometheusBadConfig",
+                expr: `max_over_time(prometheus_config_last_reload_successful{job="prometheus"}[5m]) == 0`,
+                for: "10m",
+                severity: "ticket",
+                summary: "Prometheus {{ $labels.instance }} failed to reload its configuration",
+                description: "{{ $labels.instance }} runs its previous configuration; the new one is rejected.",
+            },
+            {
+                alert: "PrometheusNotConnectedToAlertmanagers",
+                expr: `max_over_time(prometheus_notifications_alertmanagers_discovered{job="prometheus"}[5m]) < 1`,
+                for: "10m",
+                severity: "page",
+                summary: "Prometheus {{ $labels.instance }} is connected to no Alertmanager",
+                description: "{{ $labels.instance }} has discovered no Alertmanager: its alerts go nowhere.",
+            },
+            {
+                alert: "PrometheusRuleFailures",
+                expr: `increase(prometheus_rule_evaluation_failures_total{job="prometheus"}[5m]) > 0`,
+                for: "15m",
+                severity: "ticket",
+                summary: "Prometheus {{ $labels.instance }} fails to evaluate rules",
+                description: "{{ $value | humanize }} rule evaluations failed on {{ $labels.instance }} in the last 5 minutes.",
+            },
+            {
+                alert: "PrometheusErrorSendingAlertsToAnyAlertmanager",
+                expr: `min without (alertmanager) (rate(prometheus_notifications_errors_total{job="prometheus"}[5m]) / rate(prometheus_notifications_sent_total{job="prometheus"}[5m])) * 100 > 3`,
+                for: "15m",
+                severity: "page",
+                summary: "Prometheus {{ $labels.instance }} fails to send alerts to every Alertmanager",
+                description: "{{ $value | humanize }}% of alerts sent by {{ $labels.instance }} to even the best Alertmanager fail.",
+            },
+        ],
+    },
+    {
+        name: "alertmanager-meta",
+        rules: [
+            {
+                alert: "AlertmanagerFailedReload",
+                expr: `max_over_time(alertmanager_config_last_reload_successful{job="alertmanager"}[5m]) == 0`,
+                for: "10m",
+                severity: "ticket",
+                summary: "Alertmanager {{ $labels.instance }} failed to load its configuration",
+                description: "{{ $labels.instance }} rejected its configuration.",
+            },
+            {
+                alert: "AlertmanagerMembersInconsistent",
+                expr: `max_over_time(alertmanager_cluster_members{job="alertmanager"}[5m]) < on () group_left () count(max_over_time(alertmanager_cluster_members{job="alertmanager"}[5m]))`,
+                for: "15m",
+                severity: "ticket",
+                summary: "Alertmanager {{ $labels.instance }} sees only {{ $value }} cluster members",
+                description: "The mesh is split: {{ $labels.instance }} does not see every scraped Alertmanager, so notifications may be duplicated.",
+            },
+            {
+                alert: "AlertmanagerConfigInconsistent",
+                expr: `count(count_values("config_hash", alertmanager_config_hash{job="alertmanager"})) != 1`,
+                for: "20m",
+                severity: "ticket",
+                summary: "The Alertmanagers run different configurations",
+                description: "{{ $value }} different configuration hashes are in use across the Alertmanagers.",
+            },
+            {
+                alert: "AlertmanagerFailedToSendAlerts",
+                expr: `rate(alertmanager_notifications_failed_total{job="alertmanager"}[5m]) / ignoring (reason) group_left rate(alertmanager_notifications_total{job="alertmanager"}[5m]) > 0.01`,
+                for: "5m",
+                severity: "ticket",
+                summary: "Alertmanager {{ $labels.instance }} fails to send to {{ $labels.integration }}",
+                description: "{{ $value | humanizePercentage }} of notifications to {{ $labels.integration }} fail on {{ $labels.instance }}.",
+            },
+            {
+                alert: "AlertmanagerClusterFailedToSendAlerts",
+                expr: `min by (integration) (rate(alertmanager_notifications_failed_total{job="alertmanager", integration=~"pagerduty|webhook"}[5m]) / ignoring (reason) group_left rate(alertmanager_notifications_total{job="alertmanager", integration=~"pagerduty|webhook"}[5m])) > 0.01`,
+                for: "5m",
+                severity: "page",
+                summary: "Every Alertmanager fails to send to {{ $labels.integration }}",
+                description: "At least {{ $value | humanizePercentage }} of notifications to {{ $labels.integration }} fail on every member.",
+            },
+        ],
+    },
+];
+
+/** The heading anchor GitHub gives `## <alert>` in docs/runbooks.md. */
+export function runbookAnchor(alert: string): string {
+    return alert.toLowerCase();
+}
+
+export function allAlerts(groups: RuleGroup[] = ALERT_GROUPS): AlertRule[] {
+    return groups.flatMap((g) => g.rules);
+}
+
+/** A Prometheus rule file; every alert links its runbook section under `runbookBaseUrl`. */
+export function renderAlertRules(runbookBaseUrl: string, groups: RuleGroup[] = ALERT_GROUPS): string {
+    const document = {
+        groups: groups.map((group) => ({
+            name: group.name,
+            rules: group.rules.map((rule) => ({
+                alert: rule.alert,
+                expr: rule.expr,
+                ...(rule.for ? { for: rule.for } : {}),
+                labels: { severity: rule.severity },
+                annotations: {
+                    summary: rule.summary,
+                    description: rule.description,
+                    runbook_url: `${runbookBaseUrl}#${runbookAnchor(rule.alert)}`,
+                },
+            })),
+        })),
+    };
+    return yaml.dump(document, { lineWidth: -1, noRefs: true });
+}

@@ -1,0 +1,95 @@
+// Pure renderers of an Alertmanager member's ECS container: its entrypoint and definition.
+import { shellQuote } from "./nodeScripts";
+
+export const ALERTMANAGER_PORT = 9093;
+export const MESH_PORT = 9094;
+export const ALERTMANAGER_CONFIG_ENV = "ALERTMANAGER_CONFIG";
+
+export interface EntrypointInput {
+    binary: string;
+    configFile: string;
+    storagePath: string;
+    listenAddress: string;
+    meshListenAddress: string;
+    meshPort: number;
+    /** DNS name resolving to every member (Cloud Map A records) plus port, e.g. alertmanager.x.internal:9094. */
+    peer: string;
+    externalUrl: string;
+}
+
+/**
+ * Writes the configuration handed in through the ALERTMANAGER_CONFIG secret to a file, reads
+ * the task's own IP from the ECS task metadata endpoint to advertise to its peers, and execs
+ * Alertmanager. Runs under the image's busybox sh.
+ */
+export function renderEntrypoint(input: EntrypointInput): string {
+    return `set -eu
+printf '%s\\n' "$${ALERTMANAGER_CONFIG_ENV}" > ${shellQuote(input.configFile)}
+unset ${ALERTMANAGER_CONFIG_ENV}
+metadata=$(wget -q -O - "$ECS_CONTAINER_METADATA_URI_V4")
+ip=$(printf '%s' "$metadata" | sed -n 's/.*"IPv4Addresses":\\["\\([0-9.]*\\)".*/\\1/p')
+if [ -z "$ip" ]; then
+  echo "alertmanager: no IPv4 address in the ECS task metadata; cannot advertise to peers" >&2
+  exit 1
+fi
+exec ${shellQuote(input.binary)} \\
+  --config.file=${shellQuote(input.configFile)} \\
+  --storage.path=${shellQuote(input.storagePath)} \\
+  --web.listen-address=${shellQuote(input.listenAddress)} \\
+  --web.external-url=${shellQuote(input.externalUrl)} \\
+  --cluster.listen-address=${shellQuote(input.meshListenAddress)} \\
+  --cluster.advertise-address="$ip:${input.meshPort}" \\
+  --cluster.peer=${shellQuote(input.peer)} \\
+  --cluster.reconnect-timeout=5m
+`;
+}
+
+export interface ContainerInput {
+    name: string;
+    image: string;
+    externalUrl: string;
+    peerName: string;
+    /** ARN of the Secrets Manager secret holding alertmanager.yml. */
+    configSecretArn: string;
+    logGroup: string;
+    region: string;
+}
+
+export function alertmanagerContainer(input: ContainerInput): Record<string, unknown> {
+    const entrypoint = renderEntrypoint({
+        binary: "/bin/alertmanager",
+        configFile: "/alertmanager/alertmanager.yml",
+        storagePath: "/alertmanager",
+        listenAddress: `:${ALERTMANAGER_PORT}`,
+        meshListenAddress: `0.0.0.0:${MESH_PORT}`,
+        meshPort: MESH_PORT,
+        peer: `${input.peerName}:${MESH_PORT}`,
+        externalUrl: input.externalUrl,
+    });
+    return {
+        name: input.name,
+        image: input.image,
+        essential: true,
+        entryPoint: ["/bin/sh", "-c"],
+        command: [entrypoint],
+        portMappings: [
+            { containerPort: ALERTMANAGER_PORT, protocol: "tcp" },
+            { containerPort: MESH_PORT, protocol: "tcp" },
+            { containerPort: MESH_PORT, protocol: "udp" },
+        ],
+        secrets: [{ name: ALERTMANAGER_CONFIG_ENV, valueFrom: input.configSecretArn }],
+        environment: [],
+        healthCheck: {
+            command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ALERTMANAGER_PORT}/-/healthy`],
+            interval: 15,
+            timeout: 5,
+            retries: 3,
+            startPeriod: 30,
+        },
+        logConfiguration: {
+            logDriver: "awslogs",
+            options: { "awslogs-group": input.logGroup, "awslogs-region": input.region, "awslogs-stream-prefix": input.name },
+        },
+        readonlyRootFilesystem: false,
+    };
+}

@@ -1,0 +1,117 @@
+// Pure renderer of a Prometheus node's nginx.conf: the auth-proxy in front of Prometheus and the
+// paas-proxy that Prometheus scrapes PaaS apps through.
+
+export interface NginxConfigInput {
+    /** Port the ALB forwards to. */
+    listenPort: number;
+    /** Where Prometheus listens, e.g. 127.0.0.1:9090. */
+    prometheusUpstream: string;
+    /** Office networks: pass without credentials. */
+    officeCidrs: string[];
+    /** The ALB's subnets: the only peers whose X-Forwarded-For is believed, and who may ask /health. */
+    trustedProxyCidrs: string[];
+    htpasswdFile: string;
+    /** Loopback address and port of the paas-proxy. */
+    paasProxyListen: string;
+    /** DNS resolver for the paas-proxy's upstreams (the VPC resolver on EC2). */
+    resolver: string;
+    /** Paths remappable for tests. */
+    pidFile: string;
+    errorLog: string;
+    accessLog: string;
+    tempDir?: string;
+    user?: string;
+}
+
+export const NGINX_DEFAULTS = {
+    listenPort: 80,
+    paasProxyListen: "127.0.0.1:8080",
+    resolver: "169.254.169.253",
+    htpasswdFile: "/etc/nginx/htpasswd",
+    pidFile: "/run/nginx.pid",
+    errorLog: "/var/log/nginx/error.log",
+    accessLog: "/var/log/nginx/access.log",
+    user: "www-data",
+} as const;
+
+function lines(prefix: string, values: string[]): string {
+    return values.map((v) => `${prefix} ${v};`).join("\n        ");
+}
+
+export function renderNginxConfig(input: NginxConfigInput): string {
+    const temp = input.tempDir
+        ? ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]
+            .map((kind) => `${kind}_temp_path ${input.tempDir}/${kind};`).join("\n    ")
+        : "";
+    return `${input.user ? `user ${input.user};\n` : ""}worker_processes auto;
+pid ${input.pidFile};
+error_log ${input.errorLog} warn;
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    server_tokens off;
+    access_log ${input.accessLog};
+    ${temp}
+
+    # Auth-proxy in front of Prometheus: office addresses pass, everyone else needs basic auth.
+    server {
+        listen ${input.listenPort} default_server;
+
+        # The client address comes from X-Forwarded-For only when the ALB sent the request.
+        ${lines("set_real_ip_from", input.trustedProxyCidrs)}
+        real_ip_header X-Forwarded-For;
+        real_ip_recursive on;
+
+        # The ALB's health check, from the ALB's subnets only and without credentials.
+        location = /health {
+            access_log off;
+            ${lines("allow", input.trustedProxyCidrs)}
+            deny all;
+            default_type text/plain;
+            return 200 "ok\\n";
+        }
+
+        location / {
+            satisfy any;
+            ${lines("allow", input.officeCidrs)}
+            deny all;
+            auth_basic "Prometheus";
+            auth_basic_user_file ${input.htpasswdFile};
+
+            proxy_pass http://${input.prometheusUpstream};
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_read_timeout 120s;
+        }
+    }
+
+    # paas-proxy: Prometheus scrapes PaaS apps through this forward proxy (proxy_url). The target's
+    # cf_app_guid and cf_app_instance_index parameters become the instance header and bearer token.
+    server {
+        listen ${input.paasProxyListen};
+        resolver ${input.resolver} valid=30s ipv6=off;
+
+        location / {
+            proxy_pass https://$host$uri;
+            proxy_ssl_server_name on;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+            proxy_set_header Host $host;
+            proxy_set_header X-CF-APP-INSTANCE "$arg_cf_app_guid:$arg_cf_app_instance_index";
+            proxy_set_header Authorization "Bearer $arg_cf_app_guid";
+        }
+    }
+}
+`;
+}
+
+/** The htpasswd line for a user and a bcrypt hash (from @pulumi/random's RandomPassword). */
+export function htpasswdLine(user: string, bcryptHash: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(user)) {
+        throw new Error(`basic-auth user ${JSON.stringify(user)} may only hold letters, digits, '.', '_' and '-'`);
+    }
+    return `${user}:${bcryptHash}\n`;
+}

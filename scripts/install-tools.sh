@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs the real binaries the tests check rendered configs with:
+#  - from Debian's stable suite, system-wide: nginx, cloud-init, shellcheck, awscli, apache2-utils, rsync;
+#  - from Debian sid, unpacked into tools/debian/ (not installed system-wide): prometheus + promtool
+#    and alertmanager + amtool, whose minor versions must equal the ones the stacks deploy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+tools="$root/tools"
+apt_dir="$tools/apt"
+unpacked="$tools/debian"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-tools: run as root (apt-get install)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl ca-certificates >/dev/null
+# The tests run nginx themselves; the package's own service is not wanted.
+systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
+
+# Sid's packages through a private apt state, leaving the system's sources alone.
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$unpacked"
+cat > "$apt_dir/sid.sources" <<SOURCES
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+apt_opts=(
+  -o "Dir::Etc::SourceList=$apt_dir/sid.sources"
+  -o "Dir::Etc::SourceParts=-"
+  -o "Dir::State::Lists=$apt_dir/lists"
+  -o "Dir::Cache=$apt_dir/cache"
+  -o "APT::Get::List-Cleanup=0"
+  -o "APT::Sandbox::User=root"
+)
+apt-get "${apt_opts[@]}" update -qq
+(
+  cd "$apt_dir/cache/archives"
+  rm -f ./*.deb
+  apt-get "${apt_opts[@]}" download prometheus promtool prometheus-alertmanager >/dev/null
+  for deb in ./*.deb; do dpkg-deb -x "$deb" "$unpacked"; done
+)
+
+# The minors the stacks deploy, read from the environments.
+deployed_minor() { # KEY: prometheus.version or alertmanager.version
+  node -e '
+    const yaml = require("js-yaml"); const fs = require("fs");
+    const [section, field] = process.argv[1].split(".");
+    const minors = new Set(["dev", "staging", "production"].map((s) => {
+      const env = yaml.load(fs.readFileSync(`environments/${s}.yaml`, "utf8"));
+      return String(env[section][field]).split(".").slice(0, 2).join(".");
+    }));
+    if (minors.size !== 1) { console.error(`stacks deploy different minors of ${process.argv[1]}: ${[...minors]}`); process.exit(1); }
+    console.log([...minors][0]);
+  ' "$1"
+}
+
+check_minor() { # NAME BINARY KEY
+  local name=$1 binary=$2 key=$3 got want
+  got=$("$binary" --version 2>&1 | sed -n 's/.*version \([0-9]*\.[0-9]*\)\..*/\1/p' | head -n 1)
+  want=$(deployed_minor "$key")
+  if [ "$got" != "$want" ]; then
+    echo "install-tools: $name $got does not match the deployed $want ($key); the checks would test another version" >&2
+    exit 1
+  fi
+  echo "install-tools: $name $("$binary" --version 2>&1 | head -n 1)"
+}
+
+check_minor promtool "$unpacked/usr/bin/promtool" prometheus.version
+check_minor prometheus "$unpacked/usr/bin/prometheus" prometheus.version
+if grep -q "^alertmanager:" environments/dev.yaml; then
+  check_minor amtool "$unpacked/usr/bin/amtool" alertmanager.version
+  check_minor alertmanager "$unpacked/usr/bin/prometheus-alertmanager" alertmanager.version
+fi
+for tool in nginx cloud-init shellcheck aws htpasswd rsync; do
+  command -v "$tool" >/dev/null || { echo "install-tools: $tool missing after install" >&2; exit 1; }
+done
+echo "install-tools: done; project binaries in tools/debian/usr/bin"
