@@ -18,8 +18,11 @@ export interface AlertmanagerClusterArgs {
     allTargetGroupArn: pulumi.Input<string>;
     /** Image with a pinned tag (never latest), e.g. quay.io/prometheus/alertmanager:v0.33.1. */
     image: string;
-    /** alertmanager.yml; holds receiver secrets, so it is stored in Secrets Manager. */
+    /** alertmanager.yml; holds receiver secrets, so it is stored as an SSM SecureString. */
     config: pulumi.Input<string>;
+    /** SSM parameter name for the configuration, e.g. /dev/alertmanager/config. */
+    configParameterName: string;
+    accountId: string;
     /** Cloud Map private DNS namespace, e.g. dev.monitoring.internal. */
     namespace: string;
     region: string;
@@ -35,14 +38,14 @@ const SERVICE_NAME = "alertmanager";
 /**
  * Three Alertmanagers on ECS Fargate, one service with one task per zone. They find each other
  * through a Cloud Map A record per task and mesh on 9094 (TCP and UDP), so a notification
- * group goes out once. The config comes from Secrets Manager through the task's `secrets`.
+ * group goes out once. The config comes from an SSM SecureString through the task's `secrets`.
  */
 export class AlertmanagerCluster extends pulumi.ComponentResource {
     /** The DNS name that resolves to every member: peers for the mesh, targets for Prometheus. */
     readonly peerName: string;
     readonly clusterName: pulumi.Output<string>;
     readonly serviceNames: pulumi.Output<string>[];
-    readonly configSecretArn: pulumi.Output<string>;
+    readonly configParameterName: string;
 
     constructor(name: string, args: AlertmanagerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:alerting:AlertmanagerCluster", name, {}, opts);
@@ -79,19 +82,22 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         }, parent);
         this.peerName = `${SERVICE_NAME}.${args.namespace}`;
 
-        const secret = new aws.secretsmanager.Secret(`${name}-config`, {
+        // A SecureString named up front: the task definitions can refer to it by name, so they
+        // are fully known in a preview and can be checked before anything exists.
+        const parameter = new aws.ssm.Parameter(`${name}-config`, {
+            name: args.configParameterName,
             description: "alertmanager.yml (receiver keys and URLs)",
-            recoveryWindowInDays: 7,
+            type: "SecureString",
+            tier: "Advanced",
+            value: pulumi.secret(args.config),
             tags,
         }, parent);
-        const secretVersion = new aws.secretsmanager.SecretVersion(`${name}-config`, {
-            secretId: secret.id,
-            secretString: pulumi.secret(args.config),
-        }, parent);
-        const logs = new aws.cloudwatch.LogGroup(name, { retentionInDays: args.logRetentionDays, tags }, parent);
+        const parameterArn = `arn:${partition}:ssm:${args.region}:${args.accountId}:parameter${args.configParameterName}`;
+        const logGroupName = `/ecs/${name}`;
+        new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: args.logRetentionDays, tags }, parent);
 
         const executionRole = new aws.iam.Role(`${name}-execution`, {
-            description: "ECS pulls the Alertmanager image, reads its config secret, writes its logs",
+            description: "ECS pulls the Alertmanager image, reads its config parameter, writes its logs",
             assumeRolePolicy: JSON.stringify({
                 Version: "2012-10-17",
                 Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
@@ -104,10 +110,10 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         }, parent);
         new aws.iam.RolePolicy(`${name}-read-config`, {
             role: executionRole.name,
-            policy: secret.arn.apply((arn) => JSON.stringify({
+            policy: JSON.stringify({
                 Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [arn] }],
-            })),
+                Statement: [{ Effect: "Allow", Action: ["ssm:GetParameters"], Resource: [parameterArn] }],
+            }),
         }, parent);
 
         this.serviceNames = args.members.map((member, i) => {
@@ -120,18 +126,17 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 requiresCompatibilities: ["FARGATE"],
                 runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
                 executionRoleArn: executionRole.arn,
-                containerDefinitions: pulumi.all([secretVersion.arn, logs.name]).apply(([secretArn, logGroup]) =>
-                    JSON.stringify([alertmanagerContainer({
-                        name: SERVICE_NAME,
-                        image: args.image,
-                        externalUrl: member.externalUrl,
-                        peerName: this.peerName,
-                        configSecretArn: secretArn,
-                        logGroup,
-                        region: args.region,
-                    })])),
+                containerDefinitions: JSON.stringify([alertmanagerContainer({
+                    name: SERVICE_NAME,
+                    image: args.image,
+                    externalUrl: member.externalUrl,
+                    peerName: this.peerName,
+                    configParameterArn: parameterArn,
+                    logGroup: logGroupName,
+                    region: args.region,
+                })]),
                 tags,
-            }, parent);
+            }, { parent: this, dependsOn: [parameter] });
             const service = new aws.ecs.Service(memberName, {
                 cluster: cluster.arn,
                 taskDefinition: taskDefinition.arn,
@@ -159,12 +164,12 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         });
 
         this.clusterName = cluster.name;
-        this.configSecretArn = secret.arn;
+        this.configParameterName = args.configParameterName;
         this.registerOutputs({
             peerName: this.peerName,
             clusterName: this.clusterName,
             serviceNames: this.serviceNames,
-            configSecretArn: this.configSecretArn,
+            configParameterName: this.configParameterName,
         });
     }
 }

@@ -241,6 +241,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         allTargetGroupArn: ingress.alertmanagerAllTargetGroupArn,
         image: `${env.alertmanager.image}:v${env.alertmanager.version}`,
         config: alertmanagerConfig,
+        configParameterName: `/${env.stack}/alertmanager/config`,
+        accountId: identity.accountId,
         namespace: alertmanagerNamespace(env),
         region: env.region,
         cpu: env.alertmanager.cpu,

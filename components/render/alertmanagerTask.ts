@@ -49,8 +49,8 @@ export interface ContainerInput {
     image: string;
     externalUrl: string;
     peerName: string;
-    /** ARN of the Secrets Manager secret holding alertmanager.yml. */
-    configSecretArn: string;
+    /** ARN of the SSM SecureString holding alertmanager.yml. */
+    configParameterArn: string;
     logGroup: string;
     region: string;
 }
@@ -77,7 +77,7 @@ export function alertmanagerContainer(input: ContainerInput): Record<string, unk
             { containerPort: MESH_PORT, protocol: "tcp" },
             { containerPort: MESH_PORT, protocol: "udp" },
         ],
-        secrets: [{ name: ALERTMANAGER_CONFIG_ENV, valueFrom: input.configSecretArn }],
+        secrets: [{ name: ALERTMANAGER_CONFIG_ENV, valueFrom: input.configParameterArn }],
         environment: [],
         healthCheck: {
             command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ALERTMANAGER_PORT}/-/healthy`],
