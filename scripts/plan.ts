@@ -8,11 +8,11 @@ import * as path from "path";
 import { parseArgs } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../infra/platform";
-import { runStack } from "../infra/stack";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
-import { loadEnvironment } from "../infra/environment";
 import { requiredSecretKeys } from "../infra/secrets";
-import { CapturedResource, previewValue, ProgramRun, resolveForPreview, runProgram } from "./lib/offline";
+import { CapturedResource, previewValue, ProgramRun, resolveForPreview } from "./lib/offline";
+import { runStackOffline } from "./lib/stackRun";
+import { checkResources, formatViolations, mandatory, PolicyResult } from "./policy";
 
 export const VOLUME_ID_PLACEHOLDER = "vol-00000000000000000";
 
@@ -92,17 +92,14 @@ function summary(resources: CapturedResource[]): Record<string, number> {
 export interface PlanResult {
     run: ProgramRun;
     rendered: RenderedNode[];
+    policy: PolicyResult;
 }
 
 export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
-    let platform: Platform | undefined;
-    const run = await runProgram({
-        stack,
-        program: options.program ?? (() => runStack((p) => { platform = p; })),
-        placeholderSecrets: options.program ? [] : requiredSecretKeys(loadEnvironment(stack)),
-    });
+    const { run, platform } = await runStackOffline(stack, options.program);
     const rendered = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : [];
-    return { run, rendered };
+    const policy = await checkResources(run.resources, stack);
+    return { run, rendered, policy };
 }
 
 async function main(): Promise<void> {
@@ -117,7 +114,7 @@ async function main(): Promise<void> {
     if (!values.stack) {
         throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR]");
     }
-    const { run, rendered } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, policy } = await plan(values.stack, { program: values.program, outDir: values.out });
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({
@@ -127,8 +124,9 @@ async function main(): Promise<void> {
             summary: { total: run.resources.length, byType: counts },
             rendered: rendered.map((n) => ({ node: n.name, dir: n.dir, files: n.files })),
             placeholderSecrets: run.placeholderSecrets,
+            policy,
         }, null, 2)}\n`);
-        return;
+        process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
     }
     console.log(`Offline plan of stack ${run.stack} (project ${run.project}), preview mode, mocked provider:`);
     console.log(tree(run.resources).join("\n"));
@@ -145,6 +143,9 @@ async function main(): Promise<void> {
     if (rendered.length > 0) {
         console.log(`(data volume IDs are known only after apply: the rendered files use ${VOLUME_ID_PLACEHOLDER})`);
     }
+    console.log(`\nPolicy pack verdicts (${policy.configFile ? path.relative(process.cwd(), policy.configFile) : "no policy config"}):`);
+    formatViolations(policy.violations).forEach((line) => console.log(`  ${line}`));
+    process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
 }
 
 if (require.main === module) {

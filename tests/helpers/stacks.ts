@@ -1,9 +1,8 @@
 // Runs each stack's real program offline once per test process and answers questions about it.
 import { loadEnvironment, LoadedEnvironment } from "../../infra/environment";
 import { Platform } from "../../infra/platform";
-import { requiredSecretKeys } from "../../infra/secrets";
-import { runStack } from "../../infra/stack";
-import { CapturedResource, ProgramRun, runProgram, unwrapSecrets } from "../../scripts/lib/offline";
+import { CapturedResource, ProgramRun, unwrapSecrets } from "../../scripts/lib/offline";
+import { runStackOffline } from "../../scripts/lib/stackRun";
 
 export const STACKS = ["dev", "staging", "production"] as const;
 
@@ -16,13 +15,8 @@ export interface PlannedStack {
 const cache = new Map<string, Promise<PlannedStack>>();
 
 async function planStack(stack: string): Promise<PlannedStack> {
-    let platform: Platform | undefined;
+    const { run, platform } = await runStackOffline(stack);
     const env = loadEnvironment(stack);
-    const run = await runProgram({
-        stack,
-        program: () => runStack((p) => { platform = p; }),
-        placeholderSecrets: requiredSecretKeys(env),
-    });
     if (!platform) {
         throw new Error(`stack ${stack}: the program built no platform`);
     }

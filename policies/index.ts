@@ -1,0 +1,13 @@
+// The platform's policy pack: `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
+import { PolicyPack } from "@pulumi/policy";
+import { ebsEncryption } from "./rules/ebsEncryption";
+import { imdsv2Required } from "./rules/imdsv2Required";
+import { noPublicIngress } from "./rules/noPublicIngress";
+import { noSsh } from "./rules/noSsh";
+import { officeIpOnlyAlbRules } from "./rules/officeIpOnlyAlbRules";
+import { s3BucketPrivate } from "./rules/s3BucketPrivate";
+import { threeAzSpread } from "./rules/threeAzSpread";
+
+export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh];
+
+new PolicyPack("prometheus-platform", { policies: POLICIES });

@@ -1,0 +1,119 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { loadEnvironment } from "../infra/environment";
+import { PolicyPackServer, readPolicyConfig, Violation } from "../scripts/lib/analyzer";
+import { runProgram } from "../scripts/lib/offline";
+import { policyConfigFile, renderPolicyConfig } from "../scripts/policyConfig";
+import { FIXTURE_OFFICE } from "./fixtures/policy/base";
+import { plannedStack, STACKS } from "./helpers/stacks";
+
+const FIXTURES = path.resolve(__dirname, "fixtures", "policy");
+
+/** Each fixture and the one rule it must trip. */
+const EXPECTED: Record<string, string> = {
+    "unencrypted-volume": "ebs-encryption",
+    "unencrypted-root-device": "ebs-encryption",
+    "unencrypted-launch-template": "ebs-encryption",
+    "alerts-rule-without-source-ip": "office-ip-only-alb-rules",
+    "alerts-rule-wider-than-office": "office-ip-only-alb-rules",
+    "forwarding-default-action": "office-ip-only-alb-rules",
+    "alb-extra-port": "office-ip-only-alb-rules",
+    "two-zones": "three-az-spread",
+    "two-nodes-one-zone": "three-az-spread",
+    "volume-in-other-zone": "three-az-spread",
+    "world-open-ssh": "no-ssh",
+    "ssh-key": "no-ssh",
+    "world-open-port": "no-public-ingress",
+    "public-bucket": "s3-bucket-private",
+    "imdsv1": "imdsv2-required",
+};
+
+function summary(violations: Violation[]): string {
+    return violations.map((v) => `${v.level} ${v.policy}: ${v.message}`).join("\n");
+}
+
+describe("policy pack through the Analyzer RPCs", function () {
+    this.timeout(180000);
+    let server: PolicyPackServer;
+
+    before(async () => {
+        server = await PolicyPackServer.start();
+        await server.configure(readPolicyConfig(path.join(FIXTURES, "config.json")));
+    });
+    after(() => server?.close());
+
+    async function checkFixture(name: string): Promise<Violation[]> {
+        const run = await runProgram({ stack: "fixture", program: path.join(FIXTURES, `${name}.ts`) });
+        return server.check(run.resources);
+    }
+
+    it("passes the compliant fixture clean", async () => {
+        const violations = await checkFixture("compliant");
+        assert.deepEqual(violations, [], summary(violations));
+    });
+
+    for (const [fixture, policy] of Object.entries(EXPECTED)) {
+        it(`catches ${fixture} with ${policy} alone, as mandatory`, async () => {
+            const violations = await checkFixture(fixture);
+            assert.ok(violations.length > 0, `${fixture} passed`);
+            assert.deepEqual([...new Set(violations.map((v) => v.policy))], [policy], summary(violations));
+            assert.ok(violations.every((v) => v.level === "mandatory"), summary(violations));
+            assert.ok(violations.every((v) => !/can't run/.test(v.message)), summary(violations));
+        });
+    }
+
+    it("names the offending CIDR and the office CIDRs when a rule reaches too wide", async () => {
+        const [violation] = await checkFixture("alerts-rule-wider-than-office");
+        assert.match(violation.message, /lets 203\.0\.112\.0\/23 reach office-only target group alerts-1; only 203\.0\.113\.0\/24 may/);
+        assert.match(violation.urn, /ListenerRule::alerts-1$/);
+    });
+
+    it("names the zones when the spread is wrong", async () => {
+        const messages = (await checkFixture("two-zones")).map((v) => v.message).join("\n");
+        assert.match(messages, /2 Prometheus nodes are in eu-west-1b/);
+        assert.match(messages, /2 Alertmanager services are in eu-west-1b/);
+        assert.match(messages, /span 2 zones/);
+    });
+
+    for (const stack of STACKS) {
+        it(`passes ${stack} clean in preview mode, with no "can't run during preview" escape`, async () => {
+            const { run } = await plannedStack(stack);
+            const own = await PolicyPackServer.start();
+            try {
+                await own.configure(readPolicyConfig(policyConfigFile(stack)));
+                const violations = await own.check(run.resources);
+                assert.deepEqual(violations, [], summary(violations));
+            } finally {
+                own.close();
+            }
+            assert.ok(run.resources.some((r) => Object.values(r.inputs).includes("04da6b54-80e4-46f7-96ec-b56ff0331ba9")),
+                "the stack was checked with unknown values in it, as in a real preview");
+        });
+    }
+
+    it("insists on the office CIDRs config for staging and production", async () => {
+        const { run } = await plannedStack("staging");
+        const bare = await PolicyPackServer.start();
+        try {
+            const violations = await bare.check(run.resources);
+            assert.deepEqual(violations.map((v) => v.policy), ["office-ip-only-alb-rules"]);
+            assert.match(violations[0].message, /--policy-pack-config policies\/config\/staging\.json/);
+        } finally {
+            bare.close();
+        }
+    });
+
+    for (const stack of STACKS) {
+        it(`keeps policies/config/${stack}.json equal to environments/${stack}.yaml`, () => {
+            assert.equal(fs.readFileSync(policyConfigFile(stack), "utf8"), renderPolicyConfig(loadEnvironment(stack)),
+                "run npm run policy-config");
+            const config = readPolicyConfig(policyConfigFile(stack)) as any;
+            assert.deepEqual(config["office-ip-only-alb-rules"].officeCidrs, loadEnvironment(stack).officeCidrs);
+        });
+    }
+
+    it("uses fixture office CIDRs of its own", () => {
+        assert.deepEqual((readPolicyConfig(path.join(FIXTURES, "config.json")) as any)["office-ip-only-alb-rules"].officeCidrs, FIXTURE_OFFICE);
+    });
+});
