@@ -1,0 +1,164 @@
+// Every artifact a stack renders, checked by the program that reads it in production.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, renderAlertRules } from "../components/render/alertRules";
+import { htpasswdLine } from "../components/render/nginxConfig";
+import { writeRendered } from "../scripts/plan";
+import { inputsOf, ofType, plannedStack, STACKS } from "./helpers/stacks";
+import { expectSuccess, requireTool, run } from "./helpers/tools";
+
+const RULE_TESTS = path.resolve(__dirname, "rules", "platform.test.yml");
+
+function walk(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true })
+        .flatMap((entry) => entry.isDirectory() ? walk(path.join(dir, entry.name)) : [path.join(dir, entry.name)]);
+}
+
+for (const stack of STACKS) {
+    describe(`${stack}'s rendered configuration, checked by the real binaries`, function () {
+        this.timeout(120000);
+        let out: string;
+        const nodes = ["prom-1", "prom-2", "prom-3"];
+
+        before(async () => {
+            out = fs.mkdtempSync(path.join(os.tmpdir(), `rendered-${stack}-`));
+            const { platform, run: programRun } = await plannedStack(stack);
+            await writeRendered(platform, out, programRun.placeholderSecrets);
+        });
+        after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+        it("promtool accepts each node's prometheus.yml with its rule files in place", function () {
+            const promtool = requireTool(this, "promtool");
+            for (const node of nodes) {
+                const root = path.join(out, node, "files");
+                const config = fs.readFileSync(path.join(root, "etc/prometheus/prometheus.yml"), "utf8")
+                    .replaceAll("/etc/prometheus/", `${root}/etc/prometheus/`);
+                const remapped = path.join(root, "prometheus.remapped.yml");
+                fs.writeFileSync(remapped, config);
+                const said = expectSuccess(run(promtool, ["check", "config", remapped]), `promtool check config (${node})`);
+                assert.match(said, /SUCCESS: 18 rules found/);
+            }
+        });
+
+        it("promtool accepts the rule file", function () {
+            const promtool = requireTool(this, "promtool");
+            const rules = path.join(out, "prom-1", "files/etc/prometheus/rules/platform.yml");
+            const said = expectSuccess(run(promtool, ["check", "rules", rules]), "promtool check rules");
+            assert.match(said, new RegExp(`SUCCESS: ${allAlerts().length} rules found`));
+        });
+
+        it("amtool accepts alertmanager.yml and routes a page, a ticket and the heartbeat to their receivers", function () {
+            const amtool = requireTool(this, "amtool");
+            const config = path.join(out, "alertmanager", "alertmanager.yml");
+            expectSuccess(run(amtool, ["check-config", config]), "amtool check-config");
+            const slack = stack === "production" ? "slack," : "";
+            const cases: [string[], string][] = [
+                [["alertname=RE_Observe_Prometheus_Below_Threshold", "severity=page"], `${slack}pagerduty`],
+                [["alertname=RE_Observe_Target_Down", "severity=ticket"], `${slack}ticket`],
+                [[`alertname=${HEARTBEAT_ALERT}`, "severity=heartbeat"], "heartbeat"],
+                [["alertname=SomethingUnlabelled"], "ticket"],
+            ];
+            for (const [labels, receivers] of cases) {
+                const result = run(amtool, ["config", "routes", "test", `--config.file=${config}`, `--verify.receivers=${receivers}`, ...labels]);
+                expectSuccess(result, `amtool routes test ${labels.join(" ")} -> ${receivers}`);
+                assert.equal(result.stdout.trim(), receivers);
+            }
+        });
+
+        it("nginx -t accepts each node's nginx.conf", function () {
+            const nginx = requireTool(this, "nginx");
+            for (const node of nodes) {
+                const work = fs.mkdtempSync(path.join(os.tmpdir(), "nginx-"));
+                try {
+                    let config = fs.readFileSync(path.join(out, node, "files/etc/nginx/nginx.conf"), "utf8")
+                        .replace("/run/nginx.pid", `${work}/nginx.pid`)
+                        .replaceAll("/var/log/nginx/", `${work}/`)
+                        .replace("/etc/nginx/htpasswd", `${work}/htpasswd`);
+                    if (process.getuid?.() !== 0) {
+                        config = config.replace(/^user .*;\n/m, "");
+                    }
+                    fs.writeFileSync(path.join(work, "nginx.conf"), config);
+                    fs.writeFileSync(path.join(work, "htpasswd"), "");
+                    const said = expectSuccess(run(nginx, ["-t", "-p", work, "-e", `${work}/error.log`, "-c", `${work}/nginx.conf`]), `nginx -t (${node})`);
+                    assert.match(said, /syntax is ok/);
+                    assert.match(said, /test is successful/);
+                } finally {
+                    fs.rmSync(work, { recursive: true, force: true });
+                }
+            }
+        });
+
+        it("cloud-init accepts each node's user data", function () {
+            const cloudInit = requireTool(this, "cloud-init");
+            for (const node of nodes) {
+                const said = expectSuccess(run(cloudInit, ["schema", "--config-file", path.join(out, node, "cloud-config.yaml")]), `cloud-init schema (${node})`);
+                assert.match(said, /Valid cloud-config/);
+            }
+        });
+
+        it("shellcheck finds nothing in any script the nodes or the Alertmanager tasks run", async function () {
+            const shellcheck = requireTool(this, "shellcheck");
+            const scripts = walk(path.join(out, "prom-1", "files")).filter((f) => f.endsWith(".sh"));
+            assert.deepEqual(scripts.map((f) => path.basename(f)).sort(),
+                ["bootstrap-prometheus-node.sh", "mount-prometheus-data.sh", "sync-prometheus-targets.sh"]);
+            for (const script of scripts) {
+                expectSuccess(run(shellcheck, ["--shell=bash", "--severity=style", script]), `shellcheck ${path.basename(script)}`);
+            }
+            const { run: programRun } = await plannedStack(stack);
+            for (const task of ofType(programRun, "aws:ecs/taskDefinition:TaskDefinition")) {
+                const [container] = JSON.parse(inputsOf(task).containerDefinitions);
+                const entrypoint = path.join(out, `${task.name}-entrypoint.sh`);
+                fs.writeFileSync(entrypoint, container.command[0]);
+                expectSuccess(run(shellcheck, ["--shell=sh", "--severity=style", entrypoint]), `shellcheck ${task.name}'s entrypoint`);
+            }
+        });
+    });
+}
+
+describe("alert rule unit tests (promtool test rules)", function () {
+    this.timeout(120000);
+
+    it("fires every alert after its for: and keeps it quiet where it must", function () {
+        const promtool = requireTool(this, "promtool");
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "rule-tests-"));
+        try {
+            fs.writeFileSync(path.join(work, "platform.yml"), renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS, { annotations: false }));
+            fs.copyFileSync(RULE_TESTS, path.join(work, "platform.test.yml"));
+            const said = expectSuccess(run(promtool, ["test", "rules", "platform.test.yml"], { cwd: work }), "promtool test rules");
+            assert.match(said, /SUCCESS/);
+        } finally {
+            fs.rmSync(work, { recursive: true, force: true });
+        }
+    });
+
+    it("tests every alert both firing and quiet", () => {
+        const text = fs.readFileSync(RULE_TESTS, "utf8");
+        for (const { alert } of allAlerts()) {
+            const firing = new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`).test(text);
+            const quiet = new RegExp(`alertname: ${alert}, exp_alerts: \\[\\]`).test(text);
+            assert.ok(firing, `${alert} is never tested firing`);
+            assert.ok(quiet || alert === HEARTBEAT_ALERT, `${alert} is never tested quiet`);
+        }
+    });
+});
+
+describe("basic-auth htpasswd line", () => {
+    it("verifies against its password with htpasswd, for a bcrypt hash like @pulumi/random's", function () {
+        const htpasswd = requireTool(this, "htpasswd");
+        const password = "correct-horse-battery-staple";
+        const generated = expectSuccess(run(htpasswd, ["-nbB", "-C", "10", "grafana", password]), "htpasswd -nbB").trim();
+        // @pulumi/random's bcryptHash uses Go's bcrypt, which writes the $2a$ prefix.
+        const hash = generated.split(":")[1].replace(/^\$2y\$/, "$2a$");
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "htpasswd-"));
+        try {
+            const file = path.join(work, "htpasswd");
+            fs.writeFileSync(file, htpasswdLine("grafana", hash));
+            assert.match(expectSuccess(run(htpasswd, ["-vb", file, "grafana", password]), "htpasswd -vb"), /correct/);
+            assert.notEqual(run(htpasswd, ["-vb", file, "grafana", "wrong"]).status, 0);
+        } finally {
+            fs.rmSync(work, { recursive: true, force: true });
+        }
+    });
+});
