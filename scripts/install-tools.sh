@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl ca-certificates >/dev/null
+  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates >/dev/null
 # The tests run nginx themselves; the package's own service is not wanted.
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
 
@@ -46,6 +46,12 @@ apt-get "${apt_opts[@]}" update -qq
   apt-get "${apt_opts[@]}" download prometheus promtool prometheus-alertmanager >/dev/null
   for deb in ./*.deb; do dpkg-deb -x "$deb" "$unpacked"; done
 )
+
+# Debian's alertmanager reads its default notification templates from a fixed path.
+if [ ! -d /usr/share/prometheus/alertmanager ] || [ -L /usr/share/prometheus/alertmanager ]; then
+  mkdir -p /usr/share/prometheus
+  ln -sfn "$unpacked/usr/share/prometheus/alertmanager" /usr/share/prometheus/alertmanager
+fi
 
 # The minors the stacks deploy, read from the environments.
 deployed_minor() { # KEY: prometheus.version or alertmanager.version

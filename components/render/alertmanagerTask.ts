@@ -4,6 +4,8 @@ import { shellQuote } from "./nodeScripts";
 export const ALERTMANAGER_PORT = 9093;
 export const MESH_PORT = 9094;
 export const ALERTMANAGER_CONFIG_ENV = "ALERTMANAGER_CONFIG";
+/** Alertmanager's own defaults, stated so the rehearsal can scale them with everything else. */
+export const MESH_TIMING = { peerTimeout: "15s", gossipInterval: "200ms", pushPullInterval: "1m" };
 
 export interface EntrypointInput {
     binary: string;
@@ -12,8 +14,13 @@ export interface EntrypointInput {
     listenAddress: string;
     meshListenAddress: string;
     meshPort: number;
-    /** DNS name resolving to every member (Cloud Map A records) plus port, e.g. alertmanager.x.internal:9094. */
-    peer: string;
+    /** Where to find the other members: a DNS name resolving to every member (Cloud Map A records) plus port. */
+    peers: string[];
+    /** How long a member waits for the one before it to notify (Alertmanager's default is 15s). */
+    peerTimeout: string;
+    /** How often members gossip their notification log, and fully sync state (defaults 200ms and 1m). */
+    gossipInterval: string;
+    pushPullInterval: string;
     externalUrl: string;
 }
 
@@ -39,7 +46,10 @@ exec ${shellQuote(input.binary)} \\
   --web.external-url=${shellQuote(input.externalUrl)} \\
   --cluster.listen-address=${shellQuote(input.meshListenAddress)} \\
   --cluster.advertise-address="$ip:${input.meshPort}" \\
-  --cluster.peer=${shellQuote(input.peer)} \\
+${input.peers.map((peer) => `  --cluster.peer=${shellQuote(peer)} \\
+`).join("")}  --cluster.peer-timeout=${shellQuote(input.peerTimeout)} \\
+  --cluster.gossip-interval=${shellQuote(input.gossipInterval)} \\
+  --cluster.pushpull-interval=${shellQuote(input.pushPullInterval)} \\
   --cluster.reconnect-timeout=5m
 `;
 }
@@ -63,7 +73,8 @@ export function alertmanagerContainer(input: ContainerInput): Record<string, unk
         listenAddress: `:${ALERTMANAGER_PORT}`,
         meshListenAddress: `0.0.0.0:${MESH_PORT}`,
         meshPort: MESH_PORT,
-        peer: `${input.peerName}:${MESH_PORT}`,
+        peers: [`${input.peerName}:${MESH_PORT}`],
+        ...MESH_TIMING,
         externalUrl: input.externalUrl,
     });
     return {

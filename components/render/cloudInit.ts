@@ -12,6 +12,7 @@ import {
 
 export const PROMETHEUS_PORT = 9090;
 export const NODE_EXPORTER_PORT = 9100;
+export const ALERT_RESEND_DELAY = "1m";
 
 export interface NodeFile {
     path: string;
@@ -94,6 +95,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 externalUrl: spec.externalUrl,
                 retentionTime: spec.retentionTime,
                 retentionSize: spec.retentionSize,
+                alertResendDelay: ALERT_RESEND_DELAY,
             }),
         },
         { path: UNIT("node_exporter.service"), permissions: "0644", content: renderNodeExporterUnit(NODE_PATHS.binDir, NODE_EXPORTER_PORT) },

@@ -34,8 +34,8 @@ export const NGINX_DEFAULTS = {
     user: "www-data",
 } as const;
 
-function lines(prefix: string, values: string[]): string {
-    return values.map((v) => `${prefix} ${v};`).join("\n        ");
+function lines(prefix: string, values: string[], indent: number): string {
+    return values.map((v) => `${prefix} ${v};`).join(`\n${" ".repeat(indent)}`);
 }
 
 export function renderNginxConfig(input: NginxConfigInput): string {
@@ -61,22 +61,22 @@ http {
         listen ${input.listenPort} default_server;
 
         # The client address comes from X-Forwarded-For only when the ALB sent the request.
-        ${lines("set_real_ip_from", input.trustedProxyCidrs)}
+        ${lines("set_real_ip_from", input.trustedProxyCidrs, 8)}
         real_ip_header X-Forwarded-For;
         real_ip_recursive on;
 
-        # The ALB's health check, from the ALB's subnets only and without credentials.
+        # The ALB's health check: Prometheus' own, from the ALB's subnets only, without credentials.
+        # (Not "return": it would answer before allow and deny are applied.)
         location = /health {
             access_log off;
-            ${lines("allow", input.trustedProxyCidrs)}
+            ${lines("allow", input.trustedProxyCidrs, 12)}
             deny all;
-            default_type text/plain;
-            return 200 "ok\\n";
+            proxy_pass http://${input.prometheusUpstream}/-/healthy;
         }
 
         location / {
             satisfy any;
-            ${lines("allow", input.officeCidrs)}
+            ${lines("allow", input.officeCidrs, 12)}
             deny all;
             auth_basic "Prometheus";
             auth_basic_user_file ${input.htpasswdFile};

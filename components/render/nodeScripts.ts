@@ -177,6 +177,8 @@ export interface PrometheusUnitInput {
     externalUrl: string;
     retentionTime: string;
     retentionSize?: string;
+    /** How often a firing alert is sent again (alerts sent before the Alertmanagers are found are lost until then). */
+    alertResendDelay: string;
 }
 
 export function renderPrometheusUnit(input: PrometheusUnitInput): string {
@@ -187,6 +189,7 @@ export function renderPrometheusUnit(input: PrometheusUnitInput): string {
         ...(input.retentionSize ? [`--storage.tsdb.retention.size=${input.retentionSize}`] : []),
         `--web.listen-address=0.0.0.0:${input.port}`,
         `--web.external-url=${input.externalUrl}`,
+        `--rules.alert.resend-delay=${input.alertResendDelay}`,
         "--web.enable-lifecycle",
     ];
     return `[Unit]

@@ -1,0 +1,113 @@
+// Pure remapping of a stack's rendered configs for the loopback rehearsal: addresses, ports and
+// paths move to loopback and a temp dir, and every interval and `for:` shrinks by one factor.
+import * as yaml from "js-yaml";
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000, y: 31536000000 };
+
+export function durationMs(duration: string): number {
+    const parts = [...duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join("") !== duration) {
+        throw new Error(`not a Prometheus duration: ${duration}`);
+    }
+    return parts.reduce((total, [, value, unit]) => total + Number(value) * UNITS[unit], 0);
+}
+
+/** The duration divided by `factor`, in milliseconds (at least 1ms unless zero). */
+export function scaleDuration(duration: string, factor: number): string {
+    const ms = durationMs(duration);
+    return ms === 0 ? "0s" : `${Math.max(1, Math.round(ms / factor))}ms`;
+}
+
+export interface PrometheusRemap {
+    factor: number;
+    /** Production address (private IP) to loopback address, ports kept. */
+    addresses: Record<string, string>;
+    alertmanagers: string[];
+    rulesDir: string;
+    targetsDir: string;
+}
+
+/** prometheus.yml for the rehearsal. DNS discovery becomes the static loopback members. */
+export function remapPrometheusConfig(text: string, remap: PrometheusRemap): string {
+    const config = yaml.load(text) as Record<string, any>;
+    const scale = (d: string) => scaleDuration(d, remap.factor);
+    config.global.scrape_interval = scale(config.global.scrape_interval);
+    config.global.evaluation_interval = scale(config.global.evaluation_interval);
+    config.global.scrape_timeout = scale(config.global.scrape_timeout ?? "10s");
+    config.rule_files = [`${remap.rulesDir}/*.yml`];
+    const members = [{ targets: remap.alertmanagers }];
+    config.alerting.alertmanagers = config.alerting.alertmanagers.map(({ dns_sd_configs: _, ...rest }: Record<string, unknown>) =>
+        ({ ...rest, static_configs: members }));
+    config.scrape_configs = config.scrape_configs.map((job: Record<string, any>) => {
+        if (job.dns_sd_configs) {
+            const { dns_sd_configs: _, ...rest } = job;
+            return { ...rest, static_configs: members };
+        }
+        if (job.file_sd_configs) {
+            // The paas-proxy forwards to PaaS over TLS, which loopback targets do not speak.
+            const { proxy_url: _, ...rest } = job;
+            return {
+                ...rest,
+                file_sd_configs: job.file_sd_configs.map((sd: Record<string, any>) => ({
+                    ...sd,
+                    files: sd.files.map((f: string) => f.replace(/^.*\/targets\//, `${remap.targetsDir}/`)),
+                    refresh_interval: scale(sd.refresh_interval ?? "5m"),
+                })),
+            };
+        }
+        return {
+            ...job,
+            static_configs: job.static_configs.map((group: Record<string, any>) => ({
+                ...group,
+                targets: group.targets.map((t: string) => {
+                    const [host, port] = t.split(":");
+                    return `${remap.addresses[host] ?? host}:${port}`;
+                }),
+            })),
+        };
+    });
+    return yaml.dump(config, { lineWidth: -1, noRefs: true });
+}
+
+export function remapRules(text: string, factor: number): string {
+    const rules = yaml.load(text) as { groups: { rules: Record<string, string>[] }[] };
+    for (const group of rules.groups) {
+        for (const rule of group.rules) {
+            if (rule.for) {
+                rule.for = scaleDuration(rule.for, factor);
+            }
+        }
+    }
+    return yaml.dump(rules, { lineWidth: -1 });
+}
+
+/** alertmanager.yml for the rehearsal: receivers post to a local recorder, intervals shrink. */
+export function remapAlertmanagerConfig(text: string, factor: number, receiverBase: string): string {
+    const config = yaml.load(text) as Record<string, any>;
+    const scale = (d: string) => scaleDuration(d, factor);
+    const scaleRoute = (route: Record<string, any>) => {
+        for (const key of ["group_wait", "group_interval", "repeat_interval"]) {
+            if (route[key]) {
+                route[key] = scale(route[key]);
+            }
+        }
+        (route.routes ?? []).forEach(scaleRoute);
+    };
+    scaleRoute(config.route);
+    config.global.resolve_timeout = scale(config.global.resolve_timeout);
+    for (const receiver of config.receivers) {
+        const url = `${receiverBase}/${receiver.name}`;
+        (receiver.pagerduty_configs ?? []).forEach((c: Record<string, unknown>) => { c.url = url; });
+        (receiver.webhook_configs ?? []).forEach((c: Record<string, unknown>) => { c.url = url; });
+        (receiver.slack_configs ?? []).forEach((c: Record<string, unknown>) => { c.api_url = url; });
+        if (receiver.email_configs) {
+            throw new Error(`receiver ${receiver.name} sends email, which the rehearsal cannot record: rehearse a stack with webhook tickets`);
+        }
+    }
+    return yaml.dump(config, { lineWidth: -1, noRefs: true });
+}
+
+/** Replaces each `from` with its `to` everywhere in a text (longest first). */
+export function replaceAll(text: string, pairs: [string, string][]): string {
+    return [...pairs].sort(([a], [b]) => b.length - a.length).reduce((t, [from, to]) => t.split(from).join(to), text);
+}
