@@ -1,15 +1,15 @@
 import * as zlib from "zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { NodeFile, PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
+import { PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
 
 export const DATA_DEVICE_NAME = "/dev/sdf";
 
-export type NodeFileInput = Omit<NodeFile, "content"> & { content: pulumi.Input<string> };
+/** T where any value, however deep, may still be an Output. */
+export type DeepInput<T> = pulumi.Input<T extends (infer U)[] ? DeepInput<U>[] : T extends object ? { [K in keyof T]: DeepInput<T[K]> } : T>;
 
-/** The node's spec before its data volume exists; any field, and any file's content, may still be an Output. */
-export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId" | "extraFiles">]: pulumi.Input<PrometheusNodeSpec[K]> }
-    & { extraFiles?: NodeFileInput[] };
+/** The node's spec before its data volume exists. */
+export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId">]: DeepInput<PrometheusNodeSpec[K]> };
 
 export interface DataVolumeArgs {
     sizeGiB: number;

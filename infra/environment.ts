@@ -56,6 +56,21 @@ export interface Environment {
     ingress: { basicAuthUser: string; accessLogRetentionDays: number };
     /** docs/runbooks.md as published; alerts link <runbookBaseUrl>#<alert>. */
     runbookBaseUrl: string;
+    /** Amazon Managed Service for Prometheus as long-term store (opt-in). */
+    remoteWrite: {
+        enabled: boolean;
+        /** Principals (e.g. Lambda roles) that may assume the producer role to remote-write. */
+        producerPrincipals: string[];
+    };
+    /** The ECS / Cloud Map target discovery function (opt-in). */
+    discovery: {
+        enabled: boolean;
+        regions: string[];
+        /** Cloud Map namespace IDs per region whose services carry METRICS_PORT tags. */
+        cloudMapNamespaces: Record<string, string[]>;
+        /** SNS topic the discovery-errors alarm notifies; none: the alarm only shows in CloudWatch. */
+        alarmTopicArn?: string;
+    };
     packages: { nginx: string; awscli: string };
     targets: {
         /** Extra targets regions: each gets its own file_sd job reading <region>/*.json. */
@@ -94,6 +109,7 @@ const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+
 const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
 const SHA256 = "^[0-9a-f]{64}$";
 const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
+const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
 const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
 
 const schema = {
@@ -197,6 +213,31 @@ const schema = {
                 accessLogRetentionDays: { type: "integer", minimum: 1, maximum: 3650, default: 90 },
             },
         },
+        remoteWrite: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                enabled: { type: "boolean", default: false },
+                producerPrincipals: { type: "array", items: { type: "string", pattern: IAM_PRINCIPAL }, default: [] },
+            },
+        },
+        discovery: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                enabled: { type: "boolean", default: false },
+                regions: { type: "array", items: { type: "string", pattern: REGION }, uniqueItems: true, default: [] },
+                cloudMapNamespaces: {
+                    type: "object",
+                    propertyNames: { pattern: REGION },
+                    additionalProperties: { type: "array", items: { type: "string", pattern: "^ns-[a-z0-9]{16}$" } },
+                    default: {},
+                },
+                alarmTopicArn: { type: "string", pattern: "^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$" },
+            },
+        },
         runbookBaseUrl: { type: "string", pattern: "^https://[^#\\s]+$", default: "https://github.com/example-org/prometheus-platform/blob/main/docs/runbooks.md" },
         packages: {
             type: "object",
@@ -217,7 +258,7 @@ const schema = {
                 noncurrentVersionDays: { type: "integer", minimum: 1, maximum: 3650, default: 30 },
                 writerPrincipals: {
                     type: "array",
-                    items: { type: "string", pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$" },
+                    items: { type: "string", pattern: IAM_PRINCIPAL },
                     default: [],
                 },
             },
@@ -381,6 +422,17 @@ function semanticProblems(env: Environment): string[] {
     }
     if (env.receivers.ticket !== "email" && env.receivers.email !== undefined) {
         problems.push(`receivers.email: only used when receivers.ticket is email`);
+    }
+    if (env.discovery.enabled && env.discovery.regions.length === 0) {
+        problems.push(`discovery.regions: discovery is enabled but lists no region`);
+    }
+    Object.keys(env.discovery.cloudMapNamespaces).forEach((region) => {
+        if (!env.discovery.regions.includes(region)) {
+            problems.push(`discovery.cloudMapNamespaces.${region}: ${region} is not one of discovery.regions`);
+        }
+    });
+    if (!env.remoteWrite.enabled && env.remoteWrite.producerPrincipals.length > 0) {
+        problems.push(`remoteWrite.producerPrincipals: producers need remoteWrite.enabled: true`);
     }
     if (env.targets.regions.includes(env.region)) {
         problems.push(`targets.regions: ${env.region} is the stack's own region, whose targets are read from the bucket root`);

@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { AlertmanagerCluster } from "../components/alertmanagerCluster";
 import { ValidatedCertificate } from "../components/certificate";
 import { CloudflareDns } from "../components/cloudflareDns";
+import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
 import { NodeRole } from "../components/nodeRole";
@@ -15,8 +16,9 @@ import { renderAlertRules } from "../components/render/alertRules";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { htpasswdLine, NGINX_DEFAULTS, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
-import { renderPrometheusConfig } from "../components/render/prometheusConfig";
+import { PrometheusConfigInput } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
+import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
@@ -37,6 +39,8 @@ export interface Platform {
     basicAuthUser: string;
     basicAuthPassword: random.RandomPassword;
     alertmanagerConfig: pulumi.Output<string>;
+    managedPrometheus?: ManagedPrometheus;
+    discovery?: TargetDiscovery;
 }
 
 export const hosts = {
@@ -130,7 +134,35 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         partition,
         tags,
     });
-    const nodeRole = new NodeRole("prometheus-node", { policyArns: [targets.readPolicyArn], partition, tags });
+    const managedPrometheus = env.remoteWrite.enabled
+        ? new ManagedPrometheus("long-term-store", {
+            alias: `${pulumi.getProject()}-${env.stack}`,
+            region: env.region,
+            producerPrincipals: env.remoteWrite.producerPrincipals.length > 0
+                ? env.remoteWrite.producerPrincipals
+                : [`arn:${partition}:iam::${identity.accountId}:root`],
+            tags,
+        })
+        : undefined;
+    const discovery = env.discovery.enabled
+        ? new TargetDiscovery("target-discovery", {
+            functionName: `${pulumi.getProject()}-${env.stack}-target-discovery`,
+            bucketName: targets.bucketName,
+            bucketArn: targets.bucketArn,
+            regions: env.discovery.regions,
+            cloudMapNamespaces: env.discovery.cloudMapNamespaces,
+            region: env.region,
+            accountId: identity.accountId,
+            partition,
+            alarmTopicArn: env.discovery.alarmTopicArn,
+            tags,
+        })
+        : undefined;
+    const nodeRole = new NodeRole("prometheus-node", {
+        policyArns: [targets.readPolicyArn, ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
+        partition,
+        tags,
+    });
 
     const basicAuthUser = env.ingress.basicAuthUser;
     const basicAuthPassword = new random.RandomPassword("basic-auth", { length: 32, special: false });
@@ -151,7 +183,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     }));
     const nodes = env.zones.map((zone, i) => {
         const name = scrapeNodes[i].name;
-        const prometheusYml = renderPrometheusConfig({
+        const prometheus: PrometheusConfigInput = {
             stack: env.stack,
             replica: name,
             scrapeInterval: env.prometheus.scrapeInterval,
@@ -164,7 +196,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             prometheusPort: PROMETHEUS_PORT,
             nodeExporterPort: NODE_EXPORTER_PORT,
             paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
-        });
+            discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
+        };
         return new PrometheusNode(name, {
             index: zone.index,
             availabilityZone: zone.availabilityZone,
@@ -191,7 +224,9 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
-                prometheusYml,
+                prometheus: managedPrometheus
+                    ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } }
+                    : prometheus,
                 ruleFiles: { "platform.yml": rules },
                 extraFiles: [
                     { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
@@ -263,7 +298,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
 
     return {
         env, network, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuthUser, basicAuthPassword, alertmanagerConfig,
+        basicAuthUser, basicAuthPassword, alertmanagerConfig, managedPrometheus, discovery,
     };
 }
 
@@ -287,5 +322,12 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         basicAuthUser: platform.basicAuthUser,
         basicAuthPassword: pulumi.secret(platform.basicAuthPassword.result),
         loadBalancerDnsName: platform.ingress.loadBalancerDnsName,
+        ...(platform.managedPrometheus ? {
+            ampWorkspaceId: platform.managedPrometheus.workspaceId,
+            ampQueryUrl: platform.managedPrometheus.queryUrl,
+            ampRemoteWriteUrl: platform.managedPrometheus.remoteWriteUrl,
+            ampProducerRoleArn: platform.managedPrometheus.producerRoleArn,
+        } : {}),
+        ...(platform.discovery ? { discoveryFunctionName: platform.discovery.functionName } : {}),
     };
 }

@@ -36,7 +36,7 @@ describe("offline plan (npm run plan)", function () {
             assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
             for (const node of report.rendered.slice(0, 3)) {
                 const config = yaml.load(fs.readFileSync(path.join(node.dir, "files/etc/prometheus/prometheus.yml"), "utf8")) as any;
-                assert.equal(config.global.external_labels.replica, node.node);
+                assert.equal(config.global.external_labels.__replica__, node.node);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
                 assert.match(cloudConfig, /vol-00000000000000000/);
             }

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { SSM_CORE_POLICY } from "../components/nodeRole";
+import { renderPrometheusConfig } from "../components/render/prometheusConfig";
 import { ProgramRun } from "../scripts/lib/offline";
 import { previewNodeSpec } from "../scripts/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
@@ -150,17 +151,17 @@ for (const stack of STACKS) {
             }]);
         });
 
-        it("grants the nodes SSM and read access to the targets bucket, and nothing else", async () => {
-            const { run } = await plannedStack(stack);
+        it("grants the nodes SSM, read access to the targets bucket and remote write when enabled, nothing else", async () => {
+            const { run, env } = await plannedStack(stack);
             const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 .filter((a) => source(run, a, "role").name === "prometheus-node");
             const policyArns = attachments.map((a) => inputsOf(a).policyArn as string);
-            assert.equal(policyArns.length, 2);
             assert.ok(policyArns.includes(`arn:aws:iam::aws:policy/${SSM_CORE_POLICY}`));
-            const read = attachments.find((a) => a.propertyDependencies.policyArn?.length === 1);
-            assert.ok(read, "the second policy comes from a policy resource");
-            const readPolicy = source(run, read, "policyArn");
-            assert.equal(readPolicy.name, "targets-read");
+            const created = attachments.filter((a) => a.propertyDependencies.policyArn?.length === 1)
+                .map((a) => source(run, a, "policyArn"));
+            assert.deepEqual(created.map((p) => p.name).sort(), [...(env.remoteWrite.enabled ? ["long-term-store-remote-write"] : []), "targets-read"]);
+            assert.equal(attachments.length, 1 + created.length);
+            const readPolicy = created.find((p) => p.name === "targets-read")!;
             const document = JSON.parse(inputsOf(readPolicy).policy);
             const bucketArn = document.Statement[0].Resource[0];
             assert.match(bucketArn, /^arn:aws:s3:::targets-[0-9a-f]{7}$/);
@@ -191,10 +192,11 @@ for (const stack of STACKS) {
             const ips = env.zones.map((z) => z.prometheusPrivateIp);
             for (const node of platform.nodes) {
                 const spec = await previewNodeSpec(node);
-                const config = yaml.load(spec.prometheusYml) as Record<string, any>;
-                assert.deepEqual(config.global.external_labels, { stack, replica: node.name });
+                const config = yaml.load(renderPrometheusConfig(spec.prometheus)) as Record<string, any>;
+                assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "file_sd"]);
+                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "file_sd",
+                    ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
                 const peers = { names: [`alertmanager.${stack}.monitoring.internal`], type: "A", port: 9093, refresh_interval: "30s" };
                 assert.deepEqual(jobs.alertmanager.dns_sd_configs, [peers]);
                 assert.deepEqual(config.alerting.alertmanagers[0].dns_sd_configs, [peers], "alerts go to every member");
@@ -203,7 +205,7 @@ for (const stack of STACKS) {
                 assert.deepEqual(jobs.prometheus.static_configs.map((g: any) => g.targets[0]), ips.map((ip) => `${ip}:9090`));
                 assert.deepEqual(jobs.prometheus_node.static_configs.map((g: any) => g.targets[0]), ips.map((ip) => `${ip}:9100`));
                 assert.deepEqual(jobs.file_sd.file_sd_configs[0].files, ["/etc/prometheus/targets/*.json"]);
-                assert.deepEqual(config.alerting.alert_relabel_configs, [{ action: "labeldrop", regex: "replica" }]);
+                assert.deepEqual(config.alerting.alert_relabel_configs, [{ action: "labeldrop", regex: "__replica__" }]);
                 assert.equal(`arn:aws:s3:::${spec.targetsBucket}`, targetsBucketArn((await plannedStack(stack)).run));
             }
         });

@@ -9,6 +9,7 @@ import {
     renderSyncScript,
     renderSyncUnits,
 } from "./nodeScripts";
+import { PrometheusConfigInput, renderPrometheusConfig } from "./prometheusConfig";
 
 export const PROMETHEUS_PORT = 9090;
 export const NODE_EXPORTER_PORT = 9100;
@@ -37,7 +38,8 @@ export interface PrometheusNodeSpec {
     retentionTime: string;
     retentionSize?: string;
     externalUrl: string;
-    prometheusYml: string;
+    /** What the node's prometheus.yml is rendered from. */
+    prometheus: PrometheusConfigInput;
     /** Rule file name (e.g. platform.yml) to content. */
     ruleFiles: Record<string, string>;
     syncIntervalSeconds: number;
@@ -60,7 +62,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
     const syncUnits = renderSyncUnits(syncScriptPath, spec.syncIntervalSeconds);
     const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", ...(spec.extraServices ?? [])];
     return [
-        { path: `${NODE_PATHS.configDir}/prometheus.yml`, content: spec.prometheusYml, permissions: "0644" },
+        { path: `${NODE_PATHS.configDir}/prometheus.yml`, content: renderPrometheusConfig(spec.prometheus), permissions: "0644" },
         ...Object.entries(spec.ruleFiles).map(([name, content]) => ({
             path: `${NODE_PATHS.rulesDir}/${name}`, content, permissions: "0644",
         })),

@@ -29,12 +29,29 @@ export interface PrometheusConfigInput {
     nodeExporterPort: number;
     /** Forward proxy the file_sd (PaaS) targets are scraped through, e.g. http://127.0.0.1:8080. */
     paasProxyUrl?: string;
+    /** Subdirectory of targetsDir written by the ECS / Cloud Map discovery function, scraped directly. */
+    discoverySubdir?: string;
+    /** Amazon Managed Service for Prometheus: remote write signed with SigV4 by the node's role. */
+    remoteWrite?: { url: string; region: string };
     /** Scrape configs added by later parts of the platform (e.g. remote discovery). */
     extraScrapeConfigs?: Record<string, unknown>[];
 }
 
-/** Labels that differ between the replicas; dropped from alerts so the three send identical alerts. */
-export const REPLICA_LABELS = ["replica"];
+/**
+ * The label that differs between the replicas. AMP deduplicates the three replicas' samples by
+ * `cluster` and `__replica__`; it is dropped from alerts so the three send identical alerts.
+ */
+export const REPLICA_LABEL = "__replica__";
+
+export const QUEUE_CONFIG = {
+    capacity: 10000,
+    min_shards: 1,
+    max_shards: 50,
+    max_samples_per_send: 2000,
+    batch_send_deadline: "5s",
+    min_backoff: "100ms",
+    max_backoff: "10s",
+};
 
 function alertmanagerServiceDiscovery(targets: AlertmanagerTargets): Record<string, unknown> {
     if (targets.kind === "dns") {
@@ -63,16 +80,20 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         file_sd_configs: [{ files: job.files, refresh_interval: "30s" }],
     }));
     const alertmanagerJob = { job_name: "alertmanager", ...alertmanagerServiceDiscovery(input.alertmanagers) };
+    const discoveryJobs = input.discoverySubdir ? [{
+        job_name: "ecs_discovery",
+        file_sd_configs: [{ files: [`${input.targetsDir}/${input.discoverySubdir}/*.json`], refresh_interval: "30s" }],
+    }] : [];
 
     return {
         global: {
             scrape_interval: input.scrapeInterval,
             evaluation_interval: input.evaluationInterval,
-            external_labels: { stack: input.stack, replica: input.replica },
+            external_labels: { stack: input.stack, cluster: input.stack, [REPLICA_LABEL]: input.replica },
         },
         rule_files: [`${input.rulesDir}/*.yml`],
         alerting: {
-            alert_relabel_configs: [{ action: "labeldrop", regex: REPLICA_LABELS.join("|") }],
+            alert_relabel_configs: [{ action: "labeldrop", regex: REPLICA_LABEL }],
             alertmanagers: [{ scheme: "http", api_version: "v2", ...alertmanagerServiceDiscovery(input.alertmanagers) }],
         },
         scrape_configs: [
@@ -81,7 +102,15 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             alertmanagerJob,
             ...(input.extraScrapeConfigs ?? []),
             ...fileSdJobs,
+            ...discoveryJobs,
         ],
+        ...(input.remoteWrite ? {
+            remote_write: [{
+                url: input.remoteWrite.url,
+                sigv4: { region: input.remoteWrite.region },
+                queue_config: QUEUE_CONFIG,
+            }],
+        } : {}),
     };
 }
 

@@ -272,31 +272,33 @@ export async function previewValue<T>(value: pulumi.Input<T>): Promise<T | undef
 }
 
 export const UNKNOWN_PLACEHOLDER = "(known after apply)";
+export const UNKNOWN_URL_PLACEHOLDER = "https://known-after-apply.invalid/";
 export const SECRET_PLACEHOLDER = "(secret)";
 
 /**
- * Resolves a structure holding Outputs as far as a preview can: an unknown value becomes
- * UNKNOWN_PLACEHOLDER and a secret one SECRET_PLACEHOLDER, so it can be written out safely.
+ * Resolves a structure holding Outputs as far as a preview can: an unknown value becomes a
+ * placeholder (URL-shaped under a key named url or ...Url) and a secret one SECRET_PLACEHOLDER,
+ * so it can be written out safely and still be checked by the tools that read it.
  */
-export async function resolveForPreview(value: unknown): Promise<unknown> {
+export async function resolveForPreview(value: unknown, key = ""): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
         const output = value as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean>; promise(): Promise<unknown> };
         if (!(await output.isKnown)) {
-            return UNKNOWN_PLACEHOLDER;
+            return /(^u|U)rl$/.test(key) ? UNKNOWN_URL_PLACEHOLDER : UNKNOWN_PLACEHOLDER;
         }
         if (await output.isSecret) {
             return SECRET_PLACEHOLDER;
         }
-        return resolveForPreview(await output.promise());
+        return resolveForPreview(await output.promise(), key);
     }
     if (value instanceof Promise) {
-        return resolveForPreview(await value);
+        return resolveForPreview(await value, key);
     }
     if (Array.isArray(value)) {
-        return Promise.all(value.map(resolveForPreview));
+        return Promise.all(value.map((v) => resolveForPreview(v, key)));
     }
     if (value !== null && typeof value === "object") {
-        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveForPreview(v)] as const));
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveForPreview(v, k)] as const));
         return Object.fromEntries(entries);
     }
     return value;

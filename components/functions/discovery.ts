@@ -1,0 +1,264 @@
+// The target discovery function (AWS Lambda, run every minute). For each configured region it
+// lists running ECS tasks whose containers carry a PROMETHEUS_EXPORTER_PORT docker label, and the
+// instances of configured Cloud Map namespaces whose services carry METRICS_PORT, and writes one
+// file_sd JSON per region and source into the targets bucket under its own prefix.
+import { createHash } from "crypto";
+import {
+    DescribeTaskDefinitionCommand,
+    DescribeTasksCommand,
+    ECSClient,
+    ListClustersCommand,
+    ListTasksCommand,
+    Task,
+} from "@aws-sdk/client-ecs";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+    ListInstancesCommand,
+    ListServicesCommand,
+    ListTagsForResourceCommand,
+    ServiceDiscoveryClient,
+} from "@aws-sdk/client-servicediscovery";
+
+export const LABELS = {
+    port: "PROMETHEUS_EXPORTER_PORT",
+    path: "PROMETHEUS_EXPORTER_PATH",
+    scheme: "PROMETHEUS_EXPORTER_SCHEME",
+    job: "PROMETHEUS_EXPORTER_JOB_NAME",
+} as const;
+export const TAGS = { port: "METRICS_PORT", path: "METRICS_PATH" } as const;
+export const METRIC_NAMESPACE = "PrometheusPlatform/TargetDiscovery";
+
+export interface DiscoveryConfig {
+    bucket: string;
+    /** Key prefix the function owns, e.g. "discovery/". */
+    prefix: string;
+    regions: string[];
+    /** Cloud Map namespace IDs to look into, per region. */
+    namespaces: Record<string, string[]>;
+}
+
+export interface TargetGroup {
+    targets: string[];
+    labels: Record<string, string>;
+}
+
+/** The AWS calls the function makes, so tests can stand in for them. */
+export interface Clients {
+    ecs(region: string): Pick<ECSClient, "send">;
+    serviceDiscovery(region: string): Pick<ServiceDiscoveryClient, "send">;
+    s3: Pick<S3Client, "send">;
+}
+
+export interface RegionResult {
+    region: string;
+    source: "ecs" | "cloudmap";
+    key: string;
+    targets: number;
+    written: boolean;
+    error?: string;
+}
+
+type Send = { send(command: unknown): Promise<any> };
+
+/** Follows nextToken until the last page. */
+async function paginate<T>(fetch: (nextToken?: string) => Promise<{ items: T[]; nextToken?: string }>): Promise<T[]> {
+    const all: T[] = [];
+    let token: string | undefined;
+    do {
+        const page = await fetch(token);
+        all.push(...page.items);
+        token = page.nextToken;
+    } while (token);
+    return all;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+    return Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
+
+function taskAddress(task: Task, containerName: string): string | undefined {
+    const container = task.containers?.find((c) => c.name === containerName);
+    const fromContainer = container?.networkInterfaces?.[0]?.privateIpv4Address;
+    if (fromContainer) {
+        return fromContainer;
+    }
+    const eni = task.attachments?.find((a) => a.type === "ElasticNetworkInterface");
+    return eni?.details?.find((d) => d.name === "privateIPv4Address")?.value;
+}
+
+export async function discoverEcs(ecs: Send, region: string): Promise<TargetGroup[]> {
+    const clusters = await paginate(async (nextToken) => {
+        const page = await ecs.send(new ListClustersCommand({ nextToken }));
+        return { items: (page.clusterArns ?? []) as string[], nextToken: page.nextToken };
+    });
+    const definitions = new Map<string, any>();
+    const groups: TargetGroup[] = [];
+    for (const cluster of clusters) {
+        const taskArns = await paginate(async (nextToken) => {
+            const page = await ecs.send(new ListTasksCommand({ cluster, desiredStatus: "RUNNING", nextToken }));
+            return { items: (page.taskArns ?? []) as string[], nextToken: page.nextToken };
+        });
+        for (const batch of chunks(taskArns, 100)) {
+            const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: batch }));
+            for (const task of (described.tasks ?? []) as Task[]) {
+                if (task.lastStatus !== "RUNNING" || !task.taskDefinitionArn) {
+                    continue;
+                }
+                let definition = definitions.get(task.taskDefinitionArn);
+                if (!definition) {
+                    definition = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: task.taskDefinitionArn }))).taskDefinition;
+                    definitions.set(task.taskDefinitionArn, definition);
+                }
+                for (const container of definition?.containerDefinitions ?? []) {
+                    const labels: Record<string, string> = container.dockerLabels ?? {};
+                    const port = labels[LABELS.port];
+                    const address = taskAddress(task, container.name);
+                    if (!port || !/^\d+$/.test(port) || !address) {
+                        continue;
+                    }
+                    groups.push({
+                        targets: [`${address}:${port}`],
+                        labels: {
+                            ...(labels[LABELS.path] ? { __metrics_path__: labels[LABELS.path] } : {}),
+                            ...(labels[LABELS.scheme] ? { __scheme__: labels[LABELS.scheme] } : {}),
+                            ...(labels[LABELS.job] ? { job: labels[LABELS.job] } : {}),
+                            cluster: cluster.split("/").pop() ?? cluster,
+                            service: (task.group ?? "").replace(/^service:/, ""),
+                            task_definition_family: definition.family,
+                            task_definition_revision: String(definition.revision),
+                            container: container.name,
+                            region,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    return groups;
+}
+
+export async function discoverCloudMap(sd: Send, region: string, namespaceIds: string[]): Promise<TargetGroup[]> {
+    const groups: TargetGroup[] = [];
+    for (const namespaceId of namespaceIds) {
+        const services = await paginate(async (nextToken) => {
+            const page = await sd.send(new ListServicesCommand({ NextToken: nextToken, Filters: [{ Name: "NAMESPACE_ID", Values: [namespaceId], Condition: "EQ" }] }));
+            return { items: (page.Services ?? []) as { Id: string; Arn: string; Name: string }[], nextToken: page.NextToken };
+        });
+        for (const service of services) {
+            const tags = Object.fromEntries(((await sd.send(new ListTagsForResourceCommand({ ResourceARN: service.Arn }))).Tags ?? [])
+                .map((t: { Key: string; Value: string }) => [t.Key, t.Value]));
+            const port = tags[TAGS.port];
+            if (!port || !/^\d+$/.test(port)) {
+                continue;
+            }
+            const instances = await paginate(async (nextToken) => {
+                const page = await sd.send(new ListInstancesCommand({ ServiceId: service.Id, NextToken: nextToken }));
+                return { items: (page.Instances ?? []) as { Id: string; Attributes?: Record<string, string> }[], nextToken: page.NextToken };
+            });
+            for (const instance of instances) {
+                const address = instance.Attributes?.AWS_INSTANCE_IPV4;
+                if (!address) {
+                    continue;
+                }
+                groups.push({
+                    targets: [`${address}:${port}`],
+                    labels: {
+                        ...(tags[TAGS.path] ? { __metrics_path__: tags[TAGS.path] } : {}),
+                        namespace_id: namespaceId,
+                        service: service.Name,
+                        instance_id: instance.Id,
+                        region,
+                    },
+                });
+            }
+        }
+    }
+    return groups;
+}
+
+/** The file's content: deterministic, so unchanged targets give identical bytes. */
+export function renderTargets(groups: TargetGroup[]): string {
+    const sorted = [...groups].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    for (const group of sorted) {
+        if (!Array.isArray(group.targets) || group.targets.some((t) => !/^[^\s:]+:\d+$/.test(t))) {
+            throw new Error(`refusing to write a malformed target group: ${JSON.stringify(group)}`);
+        }
+    }
+    return `${JSON.stringify(sorted, null, 2)}\n`;
+}
+
+/** Puts the object unless it already holds exactly this content (its ETag is the MD5 of one PUT). */
+export async function writeIfChanged(s3: Send, bucket: string, key: string, body: string): Promise<boolean> {
+    const md5 = createHash("md5").update(body).digest("hex");
+    try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        if (head.ETag?.replace(/"/g, "") === md5) {
+            return false;
+        }
+    } catch (err) {
+        if ((err as { name?: string }).name !== "NotFound" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) {
+            throw err;
+        }
+    }
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: "application/json" }));
+    return true;
+}
+
+/** A CloudWatch embedded-metric log line, so a failing region is a metric an alarm can watch. */
+export function errorMetricLine(region: string, source: string, message: string): string {
+    return JSON.stringify({
+        _aws: {
+            Timestamp: Date.now(),
+            // Per region and source, and once without dimensions for the stack's alarm.
+            CloudWatchMetrics: [{ Namespace: METRIC_NAMESPACE, Dimensions: [["Region", "Source"], []], Metrics: [{ Name: "DiscoveryErrors", Unit: "Count" }] }],
+        },
+        Region: region,
+        Source: source,
+        DiscoveryErrors: 1,
+        message,
+    });
+}
+
+/** One run: every region and source; a failing one keeps its previous file and is reported. */
+export async function runDiscovery(config: DiscoveryConfig, clients: Clients, log: (line: string) => void = console.log): Promise<RegionResult[]> {
+    const results: RegionResult[] = [];
+    for (const region of config.regions) {
+        const sources: [RegionResult["source"], () => Promise<TargetGroup[]>][] = [
+            ["ecs", () => discoverEcs(clients.ecs(region), region)],
+            ...((config.namespaces[region] ?? []).length > 0
+                ? [["cloudmap", () => discoverCloudMap(clients.serviceDiscovery(region), region, config.namespaces[region])] as [RegionResult["source"], () => Promise<TargetGroup[]>]]
+                : []),
+        ];
+        for (const [source, discover] of sources) {
+            const key = `${config.prefix}${region}-${source}.json`;
+            try {
+                const groups = await discover();
+                const written = await writeIfChanged(clients.s3, config.bucket, key, renderTargets(groups));
+                results.push({ region, source, key, targets: groups.length, written });
+            } catch (err) {
+                const message = (err as Error).message;
+                log(errorMetricLine(region, source, message));
+                results.push({ region, source, key, targets: 0, written: false, error: message });
+            }
+        }
+    }
+    return results;
+}
+
+/** The Lambda entry point; its configuration comes from the environment the program sets. */
+export async function handler(): Promise<RegionResult[]> {
+    const config: DiscoveryConfig = {
+        bucket: process.env.TARGETS_BUCKET ?? "",
+        prefix: process.env.TARGETS_PREFIX ?? "discovery/",
+        regions: (process.env.DISCOVERY_REGIONS ?? "").split(",").filter((r) => r),
+        namespaces: JSON.parse(process.env.CLOUD_MAP_NAMESPACES ?? "{}"),
+    };
+    const s3 = new S3Client({});
+    const results = await runDiscovery(config, {
+        ecs: (region) => new ECSClient({ region }),
+        serviceDiscovery: (region) => new ServiceDiscoveryClient({ region }),
+        s3,
+    });
+    console.log(JSON.stringify({ results }));
+    return results;
+}

@@ -1,0 +1,161 @@
+import * as path from "path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { buildSync } from "esbuild";
+import { METRIC_NAMESPACE } from "./functions/discovery";
+
+export const DISCOVERY_PREFIX = "discovery/";
+export const DISCOVERY_SCHEDULE = "rate(1 minute)";
+const SOURCE = path.join(__dirname, "functions", "discovery.ts");
+
+/** The function's code, bundled with its AWS SDK clients into one deterministic file. */
+export function bundleDiscoveryFunction(): string {
+    const result = buildSync({
+        entryPoints: [SOURCE],
+        bundle: true,
+        platform: "node",
+        target: "node22",
+        format: "cjs",
+        write: false,
+        legalComments: "none",
+        logLevel: "silent",
+    });
+    return result.outputFiles[0].text;
+}
+
+/** Exactly what the function does, and nothing on `*` but the List/Describe calls that take no resource. */
+export function discoveryPolicy(bucketArn: string, logGroupArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "DiscoverEcsTasks",
+                Effect: "Allow",
+                Action: ["ecs:ListClusters", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"],
+                Resource: "*",
+            },
+            {
+                Sid: "DiscoverCloudMapInstances",
+                Effect: "Allow",
+                Action: ["servicediscovery:ListServices", "servicediscovery:ListInstances", "servicediscovery:ListTagsForResource"],
+                Resource: "*",
+            },
+            {
+                // Lets a missing object read as 404 rather than 403, under the prefix only.
+                Sid: "ListOwnTargets",
+                Effect: "Allow",
+                Action: ["s3:ListBucket"],
+                Resource: [bucketArn],
+                Condition: { StringLike: { "s3:prefix": [`${DISCOVERY_PREFIX}*`] } },
+            },
+            {
+                Sid: "WriteOwnTargets",
+                Effect: "Allow",
+                Action: ["s3:PutObject", "s3:GetObject"],
+                Resource: [`${bucketArn}/${DISCOVERY_PREFIX}*`],
+            },
+            {
+                Sid: "Logs",
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+                Resource: [`${logGroupArn}:*`],
+            },
+        ],
+    };
+}
+
+export interface TargetDiscoveryArgs {
+    functionName: string;
+    bucketName: pulumi.Input<string>;
+    bucketArn: pulumi.Input<string>;
+    regions: string[];
+    cloudMapNamespaces: Record<string, string[]>;
+    region: string;
+    accountId: string;
+    partition?: string;
+    alarmTopicArn?: string;
+    tags?: Record<string, string>;
+}
+
+/**
+ * The ECS / Cloud Map target discovery: a Lambda run every minute that writes file_sd JSON into
+ * the targets bucket under discovery/, its least-privilege role, its logs, and an alarm on the
+ * errors it reports when a region's API fails.
+ */
+export class TargetDiscovery extends pulumi.ComponentResource {
+    readonly functionName: pulumi.Output<string>;
+    readonly roleArn: pulumi.Output<string>;
+
+    constructor(name: string, args: TargetDiscoveryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:discovery:TargetDiscovery", name, {}, opts);
+        const parent = { parent: this };
+        const partition = args.partition ?? "aws";
+        const logGroupName = `/aws/lambda/${args.functionName}`;
+        const logGroupArn = `arn:${partition}:logs:${args.region}:${args.accountId}:log-group:${logGroupName}`;
+        const logs = new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: 30, tags: args.tags }, parent);
+
+        const role = new aws.iam.Role(name, {
+            description: "Target discovery function: list ECS tasks and Cloud Map instances, write its own file_sd files",
+            assumeRolePolicy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+            tags: args.tags,
+        }, parent);
+        const policy = new aws.iam.RolePolicy(name, {
+            role: role.name,
+            policy: pulumi.output(args.bucketArn).apply((bucketArn) => JSON.stringify(discoveryPolicy(bucketArn, logGroupArn))),
+        }, parent);
+
+        const fn = new aws.lambda.Function(name, {
+            name: args.functionName,
+            description: "Writes ECS and Cloud Map targets as file_sd JSON into the targets bucket",
+            runtime: "nodejs22.x",
+            handler: "index.handler",
+            role: role.arn,
+            code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundleDiscoveryFunction()) }),
+            timeout: 50,
+            memorySize: 256,
+            reservedConcurrentExecutions: 1,
+            environment: {
+                variables: {
+                    TARGETS_BUCKET: args.bucketName,
+                    TARGETS_PREFIX: DISCOVERY_PREFIX,
+                    DISCOVERY_REGIONS: args.regions.join(","),
+                    CLOUD_MAP_NAMESPACES: JSON.stringify(args.cloudMapNamespaces),
+                },
+            },
+            tags: args.tags,
+        }, { parent: this, dependsOn: [logs, policy] });
+
+        const schedule = new aws.cloudwatch.EventRule(name, {
+            description: "Run the target discovery every minute",
+            scheduleExpression: DISCOVERY_SCHEDULE,
+            tags: args.tags,
+        }, parent);
+        new aws.cloudwatch.EventTarget(name, { rule: schedule.name, arn: fn.arn }, parent);
+        new aws.lambda.Permission(name, {
+            action: "lambda:InvokeFunction",
+            function: fn.name,
+            principal: "events.amazonaws.com",
+            sourceArn: schedule.arn,
+        }, parent);
+        new aws.cloudwatch.MetricAlarm(`${name}-errors`, {
+            alarmDescription: "A region's ECS or Cloud Map API failed: its targets file is stale (see the function's logs)",
+            namespace: METRIC_NAMESPACE,
+            metricName: "DiscoveryErrors",
+            statistic: "Sum",
+            period: 300,
+            evaluationPeriods: 1,
+            threshold: 1,
+            comparisonOperator: "GreaterThanOrEqualToThreshold",
+            treatMissingData: "notBreaching",
+            alarmActions: args.alarmTopicArn ? [args.alarmTopicArn] : [],
+            tags: args.tags,
+        }, parent);
+
+        this.functionName = fn.name;
+        this.roleArn = role.arn;
+        this.registerOutputs({ functionName: this.functionName, roleArn: this.roleArn });
+    }
+}
