@@ -91,6 +91,27 @@ const AUTONAMED: Record<string, string> = {
     "aws:cloudwatch/logGroup:LogGroup": "name",
 };
 
+/** Outputs a provider computes that the programs read: unknown in a preview, made up otherwise. */
+function computed(type: string, state: Record<string, unknown>, preview: boolean): Record<string, unknown> {
+    switch (type) {
+        case "aws:acm/certificate:Certificate": {
+            const domain = String(state.domainName).replace(/^\*\./, "");
+            return {
+                domainValidationOptions: preview ? UNKNOWN : [{
+                    domainName: state.domainName,
+                    resourceRecordName: `_0123456789abcdef.${domain}.`,
+                    resourceRecordType: "CNAME",
+                    resourceRecordValue: "_fedcba9876543210.acm-validations.aws.",
+                }],
+            };
+        }
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return { dnsName: preview ? UNKNOWN : "platform-0123456789.eu-west-1.elb.amazonaws.com" };
+        default:
+            return {};
+    }
+}
+
 function autoname(name: string, stack: string): string {
     const suffix = crypto.createHash("sha256").update(`${stack}/${name}`).digest("hex").slice(0, 7);
     return `${name}-${suffix}`.toLowerCase();
@@ -173,6 +194,11 @@ export interface RunOptions {
     config?: Record<string, string>;
     /** Secret keys (of the project) to give placeholders when the stack file does not set them. */
     placeholderSecrets?: string[];
+    /**
+     * false: run as an update would, with made-up IDs and ARNs, so that values built from them
+     * can be inspected (tests only; the plan and the policy check always preview).
+     */
+    preview?: boolean;
 }
 
 /** Runs the program once. Each call starts from a fresh mock monitor. */
@@ -194,6 +220,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
 
     const resources: CapturedResource[] = [];
     const stack = options.stack;
+    const preview = options.preview ?? true;
     await pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs) {
             const state: Record<string, unknown> = { ...args.inputs };
@@ -202,14 +229,16 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
                 if (autoProp && state[autoProp] === undefined && state[`${autoProp}Prefix`] === undefined) {
                     state[autoProp] = autoname(args.name, stack);
                 }
-                state.arn = UNKNOWN;
+                const [pkg, module] = args.type.split(":");
+                state.arn = preview ? UNKNOWN : `arn:aws:${module.split("/")[0]}:${region}:${MOCK_ACCOUNT}:${pkg}/${args.name}`;
+                Object.assign(state, computed(args.type, state, preview));
             }
-            return { id: undefined as unknown as string, state };
+            return { id: (preview ? undefined : `${args.name}-id`) as string, state };
         },
         call(args: pulumi.runtime.MockCallArgs) {
             return invoke(args.token, args.inputs as Record<string, unknown>, region);
         },
-    }, project, stack, true);
+    }, project, stack, preview);
     pulumi.runtime.setAllConfig(config, secrets);
 
     const monitor = settings.getMonitor() as unknown as {
@@ -242,6 +271,11 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     };
 
     let outputs: Record<string, unknown>;
+    // A failure inside an apply surfaces as an unhandled rejection: it fails the run, not the process.
+    let failed: (err: unknown) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => { failed = reject; });
+    const onRejection = (err: unknown) => failed(err);
+    process.on("unhandledRejection", onRejection);
     try {
         let exported: unknown;
         if (typeof options.program === "string") {
@@ -254,10 +288,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
         if (typeof exported === "function") {
             exported = (exported as () => unknown)();
         }
-        outputs = ((await exported) ?? {}) as Record<string, unknown>;
-        await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+        outputs = ((await Promise.race([exported, failure])) ?? {}) as Record<string, unknown>;
+        await Promise.race([(settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs(), failure]);
     } catch (err) {
         throw new ProgramError(err as Error, resources);
+    } finally {
+        process.off("unhandledRejection", onRejection);
     }
     return { stack, project, resources, outputs, placeholderSecrets: secrets };
 }

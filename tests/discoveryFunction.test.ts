@@ -1,0 +1,216 @@
+// The discovery function's own tests: AWS SDK clients stood in for, then a real S3 (s3rver) and
+// promtool's own file_sd reading of what it writes.
+import { strict as assert } from "assert";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import {
+    DescribeTaskDefinitionCommand,
+    DescribeTasksCommand,
+    ListClustersCommand,
+    ListTasksCommand,
+} from "@aws-sdk/client-ecs";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListInstancesCommand, ListServicesCommand, ListTagsForResourceCommand } from "@aws-sdk/client-servicediscovery";
+import { Clients, DiscoveryConfig, renderTargets, runDiscovery } from "../components/functions/discovery";
+import { expectSuccess, requireTool, run } from "./helpers/tools";
+
+type Handler = (input: any) => any;
+
+/** A client whose send() answers each command class with a handler, and records the calls. */
+function fakeClient(handlers: Map<unknown, Handler>) {
+    const calls: { command: string; input: any }[] = [];
+    return {
+        calls,
+        async send(command: any) {
+            calls.push({ command: command.constructor.name, input: command.input });
+            const handler = handlers.get(command.constructor);
+            if (!handler) {
+                throw new Error(`unexpected ${command.constructor.name}`);
+            }
+            return handler(command.input);
+        },
+    };
+}
+
+/** An ECS account: `clusters` clusters, each with `tasksPerCluster` running tasks of one definition. */
+function fakeEcs(clusters: number, tasksPerCluster: number, labels: Record<string, string>) {
+    const page = <T>(items: T[], token: string | undefined, size: number) => {
+        const start = token ? Number(token) : 0;
+        const next = start + size < items.length ? String(start + size) : undefined;
+        return { items: items.slice(start, start + size), next };
+    };
+    const clusterArns = Array.from({ length: clusters }, (_, i) => `arn:aws:ecs:eu-west-1:1:cluster/c${i}`);
+    return fakeClient(new Map<unknown, Handler>([
+        [ListClustersCommand, (input) => {
+            const { items, next } = page(clusterArns, input.nextToken, 2);
+            return { clusterArns: items, nextToken: next };
+        }],
+        [ListTasksCommand, (input) => {
+            const tasks = Array.from({ length: tasksPerCluster }, (_, i) => `${input.cluster}/task/t${i}`);
+            const { items, next } = page(tasks, input.nextToken, 100);
+            return { taskArns: items, nextToken: next };
+        }],
+        [DescribeTasksCommand, (input) => {
+            assert.ok(input.tasks.length <= 100, "DescribeTasks takes at most 100 tasks");
+            return {
+                tasks: input.tasks.map((arn: string, i: number) => ({
+                    taskArn: arn,
+                    lastStatus: "RUNNING",
+                    group: "service:api",
+                    taskDefinitionArn: "arn:aws:ecs:eu-west-1:1:task-definition/api:7",
+                    containers: [{ name: "app", networkInterfaces: [{ privateIpv4Address: `10.0.${Math.floor(i / 250)}.${i % 250}` }] }],
+                })),
+            };
+        }],
+        [DescribeTaskDefinitionCommand, () => ({
+            taskDefinition: {
+                family: "api",
+                revision: 7,
+                containerDefinitions: [{ name: "app", dockerLabels: labels }, { name: "sidecar", dockerLabels: {} }],
+            },
+        })],
+    ]));
+}
+
+/** An S3 keeping objects in memory, with MD5 ETags like a single PUT. */
+function fakeS3() {
+    const objects = new Map<string, string>();
+    const client = fakeClient(new Map<unknown, Handler>([
+        [HeadObjectCommand, (input) => {
+            const body = objects.get(input.Key);
+            if (body === undefined) {
+                throw Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } });
+            }
+            return { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
+        }],
+        [PutObjectCommand, (input) => { objects.set(input.Key, input.Body); return {}; }],
+    ]));
+    return { ...client, objects };
+}
+
+const CONFIG: DiscoveryConfig = { bucket: "targets", prefix: "discovery/", regions: ["eu-west-1"], namespaces: {} };
+const LABELS = { PROMETHEUS_EXPORTER_PORT: "9102", PROMETHEUS_EXPORTER_PATH: "/internal/metrics", PROMETHEUS_EXPORTER_JOB_NAME: "api" };
+
+function clients(ecs: (region: string) => any, s3: any, sd: (region: string) => any = () => fakeClient(new Map())): Clients {
+    return { ecs, serviceDiscovery: sd, s3 };
+}
+
+describe("discovery function (stubbed AWS)", () => {
+    it("pages through every cluster and task and labels each exporter", async () => {
+        const ecs = fakeEcs(5, 230, LABELS);
+        const s3 = fakeS3();
+        const results = await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
+        assert.deepEqual(results, [{ region: "eu-west-1", source: "ecs", key: "discovery/eu-west-1-ecs.json", targets: 1150, written: true }]);
+        assert.equal(ecs.calls.filter((c) => c.command === "ListClustersCommand").length, 3);
+        assert.equal(ecs.calls.filter((c) => c.command === "ListTasksCommand").length, 15);
+        assert.equal(ecs.calls.filter((c) => c.command === "DescribeTasksCommand").length, 15);
+        assert.equal(ecs.calls.filter((c) => c.command === "DescribeTaskDefinitionCommand").length, 1, "definitions are cached");
+        const groups = JSON.parse(s3.objects.get("discovery/eu-west-1-ecs.json")!);
+        assert.equal(groups.length, 1150);
+        const first = groups.find((g: any) => g.targets[0] === "10.0.0.0:9102" && g.labels.cluster === "c0");
+        assert.deepEqual(first.labels, {
+            __metrics_path__: "/internal/metrics", job: "api", cluster: "c0", service: "api",
+            task_definition_family: "api", task_definition_revision: "7", container: "app", region: "eu-west-1",
+        });
+    });
+
+    it("skips containers without a usable PROMETHEUS_EXPORTER_PORT label", async () => {
+        for (const labels of [{}, { PROMETHEUS_EXPORTER_PORT: "http" }, { PROMETHEUS_EXPORTER_PATH: "/metrics" }] as Record<string, string>[]) {
+            const s3 = fakeS3();
+            const [result] = await runDiscovery(CONFIG, clients(() => fakeEcs(1, 3, labels), s3), () => undefined);
+            assert.equal(result.targets, 0);
+            assert.deepEqual(JSON.parse(s3.objects.get("discovery/eu-west-1-ecs.json")!), []);
+        }
+    });
+
+    it("keeps a failing region's previous file and reports the error as a metric line", async () => {
+        const s3 = fakeS3();
+        s3.objects.set("discovery/eu-west-2-ecs.json", "previous\n");
+        const failing = fakeClient(new Map<unknown, Handler>([[ListClustersCommand, () => { throw new Error("AccessDenied"); }]]));
+        const lines: string[] = [];
+        const results = await runDiscovery({ ...CONFIG, regions: ["eu-west-1", "eu-west-2"] },
+            clients((region) => region === "eu-west-2" ? failing : fakeEcs(1, 2, LABELS), s3), (line) => lines.push(line));
+        assert.deepEqual(results.map((r) => [r.region, r.written, r.error]), [["eu-west-1", true, undefined], ["eu-west-2", false, "AccessDenied"]]);
+        assert.equal(s3.objects.get("discovery/eu-west-2-ecs.json"), "previous\n");
+        assert.equal(lines.length, 1);
+        const metric = JSON.parse(lines[0]);
+        assert.equal(metric.DiscoveryErrors, 1);
+        assert.equal(metric.Region, "eu-west-2");
+        assert.equal(metric._aws.CloudWatchMetrics[0].Metrics[0].Name, "DiscoveryErrors");
+    });
+
+    it("does not rewrite a file whose content is unchanged", async () => {
+        const s3 = fakeS3();
+        const ecs = fakeEcs(2, 5, LABELS);
+        await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
+        const [again] = await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
+        assert.equal(again.written, false);
+        assert.equal(s3.calls.filter((c) => c.command === "PutObjectCommand").length, 1);
+    });
+
+    it("lists Cloud Map instances of services tagged METRICS_PORT", async () => {
+        const sd = fakeClient(new Map<unknown, Handler>([
+            [ListServicesCommand, (input) => input.NextToken
+                ? { Services: [{ Id: "srv-2", Arn: "arn:srv-2", Name: "untagged" }] }
+                : { Services: [{ Id: "srv-1", Arn: "arn:srv-1", Name: "billing" }], NextToken: "p2" }],
+            [ListTagsForResourceCommand, (input) => ({ Tags: input.ResourceARN === "arn:srv-1" ? [{ Key: "METRICS_PORT", Value: "8080" }, { Key: "METRICS_PATH", Value: "/m" }] : [] })],
+            [ListInstancesCommand, () => ({ Instances: [{ Id: "i-1", Attributes: { AWS_INSTANCE_IPV4: "10.1.0.5" } }, { Id: "i-2", Attributes: {} }] })],
+        ]));
+        const s3 = fakeS3();
+        const results = await runDiscovery({ ...CONFIG, namespaces: { "eu-west-1": ["ns-0123456789abcdef"] } },
+            clients(() => fakeEcs(1, 1, {}), s3, () => sd), () => undefined);
+        assert.deepEqual(results.map((r) => [r.source, r.targets]), [["ecs", 0], ["cloudmap", 1]]);
+        assert.deepEqual(JSON.parse(s3.objects.get("discovery/eu-west-1-cloudmap.json")!), [{
+            targets: ["10.1.0.5:8080"],
+            labels: { __metrics_path__: "/m", namespace_id: "ns-0123456789abcdef", service: "billing", instance_id: "i-1", region: "eu-west-1" },
+        }]);
+    });
+
+    it("never writes a malformed target", () => {
+        assert.throws(() => renderTargets([{ targets: ["10.0.0.1"], labels: {} }]), /malformed/);
+    });
+});
+
+describe("discovery function against a local S3 (s3rver), read by promtool as file_sd", function () {
+    this.timeout(60000);
+    let dir: string;
+    let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
+    let endpoint: string;
+
+    before(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "discovery-s3-"));
+        const S3rver = require("s3rver");
+        server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: path.join(dir, "s3"), configureBuckets: [{ name: "targets" }] });
+        endpoint = `http://127.0.0.1:${(await server.run()).port}`;
+    });
+    after(async () => {
+        await server.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("writes once, leaves unchanged content alone, and Prometheus discovers what it wrote", async function () {
+        const s3 = new S3Client({ endpoint, forcePathStyle: true, region: "eu-west-1", credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        const ecs = fakeEcs(1, 3, LABELS);
+        const [first] = await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
+        const [second] = await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
+        assert.deepEqual([first.written, second.written], [true, false]);
+
+        const object = await s3.send(new GetObjectCommand({ Bucket: "targets", Key: "discovery/eu-west-1-ecs.json" }));
+        const targetsDir = path.join(dir, "targets");
+        fs.mkdirSync(targetsDir);
+        fs.writeFileSync(path.join(targetsDir, "eu-west-1-ecs.json"), await object.Body!.transformToString());
+
+        const promtool = requireTool(this, "promtool");
+        const config = path.join(dir, "prometheus.yml");
+        fs.writeFileSync(config, `scrape_configs:\n  - job_name: ecs_discovery\n    file_sd_configs:\n      - files: ["${targetsDir}/*.json"]\n`);
+        const said = expectSuccess(run(promtool, ["check", "service-discovery", config, "ecs_discovery", "--timeout=5s"]), "promtool check service-discovery");
+        const discovered = JSON.parse(said.slice(said.indexOf("[")));
+        assert.deepEqual(discovered.map((t: any) => t.labels.__address__).sort(), ["10.0.0.0:9102", "10.0.0.1:9102", "10.0.0.2:9102"]);
+        const labels = discovered[0].labels;
+        assert.equal(labels.job, "api", "the job label from PROMETHEUS_EXPORTER_JOB_NAME wins");
+        assert.equal(labels.__metrics_path__, "/internal/metrics");
+        assert.equal(labels.task_definition_family, "api");
+    });
+});
