@@ -1,13 +1,16 @@
 // The platform's policy pack: `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
 import { PolicyPack } from "@pulumi/policy";
+import { ampWorkspacePerStack } from "./rules/ampWorkspacePerStack";
 import { ebsEncryption } from "./rules/ebsEncryption";
 import { imdsv2Required } from "./rules/imdsv2Required";
 import { noPublicIngress } from "./rules/noPublicIngress";
 import { noSsh } from "./rules/noSsh";
+import { noWildcardIam } from "./rules/noWildcardIam";
 import { officeIpOnlyAlbRules } from "./rules/officeIpOnlyAlbRules";
 import { s3BucketPrivate } from "./rules/s3BucketPrivate";
 import { threeAzSpread } from "./rules/threeAzSpread";
 
-export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh];
+export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh,
+    noWildcardIam, ampWorkspacePerStack];
 
 new PolicyPack("prometheus-platform", { policies: POLICIES });

@@ -27,6 +27,8 @@ const EXPECTED: Record<string, string> = {
     "world-open-port": "no-public-ingress",
     "public-bucket": "s3-bucket-private",
     "imdsv1": "imdsv2-required",
+    "wildcard-iam": "no-wildcard-iam",
+    "shared-workspace": "amp-workspace-per-stack",
 };
 
 function summary(violations: Violation[]): string {
