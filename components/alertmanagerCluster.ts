@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceTrustPolicy } from "./iamDocuments";
 import { ALERTMANAGER_PORT, alertmanagerContainer } from "./render/alertmanagerTask";
 
 export interface AlertmanagerMemberArgs {
@@ -98,10 +99,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
 
         const executionRole = new aws.iam.Role(`${name}-execution`, {
             description: "ECS pulls the Alertmanager image, reads its config parameter, writes its logs",
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "ecs-tasks.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
+            assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
             tags,
         }, parent);
         new aws.iam.RolePolicyAttachment(`${name}-execution`, {

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { principalsTrustPolicy } from "./iamDocuments";
 
 export interface ManagedPrometheusArgs {
     /** Names the workspace after its stack: one workspace per stack, never shared. */
@@ -41,10 +42,7 @@ export class ManagedPrometheus extends pulumi.ComponentResource {
         }, parent);
         const producerRole = new aws.iam.Role(`${name}-producer`, {
             description: `Serverless producers remote-writing into ${args.alias}`,
-            assumeRolePolicy: pulumi.all(args.producerPrincipals).apply((principals) => JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { AWS: principals }, Action: "sts:AssumeRole" }],
-            })),
+            assumeRolePolicy: principalsTrustPolicy(args.producerPrincipals),
             tags: args.tags,
         }, parent);
         new aws.iam.RolePolicyAttachment(`${name}-producer`, { role: producerRole.name, policyArn: policy.arn }, parent);

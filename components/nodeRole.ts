@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceTrustPolicy } from "./iamDocuments";
 
 export const SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore";
 
@@ -21,10 +22,7 @@ export class NodeRole extends pulumi.ComponentResource {
         const parent = { parent: this };
         const role = new aws.iam.Role(name, {
             description: "Prometheus nodes: SSM Session Manager and the policies attached beside it",
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
+            assumeRolePolicy: serviceTrustPolicy("ec2.amazonaws.com"),
             tags: args.tags,
         }, parent);
         const managed = `arn:${args.partition ?? "aws"}:iam::aws:policy/${SSM_CORE_POLICY}`;

@@ -55,9 +55,9 @@ export class SecurityGroups extends pulumi.ComponentResource {
             securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: INGRESS_PORT, toPort: INGRESS_PORT,
             referencedSecurityGroupId: alb.id, description: "nginx auth-proxy, from the ALB only",
         }, parent);
-        [["prometheus", args.prometheusPort], ["node-exporter", args.nodeExporterPort]].forEach(([label, port]) => {
+        ([["prometheus", args.prometheusPort], ["node-exporter", args.nodeExporterPort]] as const).forEach(([label, port]) => {
             new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${label}`, {
-                securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: port as number, toPort: port as number,
+                securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: port, toPort: port,
                 referencedSecurityGroupId: nodes.id, description: `${label}, scraped by the other nodes`,
             }, parent);
         });
@@ -70,10 +70,10 @@ export class SecurityGroups extends pulumi.ComponentResource {
             securityGroupId: alb.id, ipProtocol: "tcp", fromPort: args.alertmanagerPort, toPort: args.alertmanagerPort,
             referencedSecurityGroupId: alertmanagers.id, description: "to the Alertmanagers",
         }, parent);
-        [["alb", alb], ["nodes", nodes]].forEach(([label, source]) => {
+        ([["alb", alb], ["nodes", nodes]] as const).forEach(([label, source]) => {
             new aws.vpc.SecurityGroupIngressRule(`${name}-alertmanager-from-${label}`, {
                 securityGroupId: alertmanagers.id, ipProtocol: "tcp", fromPort: args.alertmanagerPort, toPort: args.alertmanagerPort,
-                referencedSecurityGroupId: (source as aws.ec2.SecurityGroup).id, description: `Alertmanager API, from the ${label}`,
+                referencedSecurityGroupId: source.id, description: `Alertmanager API, from the ${label}`,
             }, parent);
         });
         ["tcp", "udp"].forEach((protocol) => {

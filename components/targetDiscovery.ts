@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceTrustPolicy } from "./iamDocuments";
 import { buildSync } from "esbuild";
 import { METRIC_NAMESPACE } from "./functions/discovery";
 
@@ -96,10 +97,7 @@ export class TargetDiscovery extends pulumi.ComponentResource {
 
         const role = new aws.iam.Role(name, {
             description: "Target discovery function: list ECS tasks and Cloud Map instances, write its own file_sd files",
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
+            assumeRolePolicy: serviceTrustPolicy("lambda.amazonaws.com"),
             tags: args.tags,
         }, parent);
         const policy = new aws.iam.RolePolicy(name, {

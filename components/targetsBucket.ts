@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { principalsTrustPolicy } from "./iamDocuments";
 import { createPrivateBucket } from "./privateBucket";
 
 export interface TargetsBucketArgs {
@@ -86,10 +87,7 @@ export class TargetsBucket extends pulumi.ComponentResource {
         }, parent);
         const writerRole = new aws.iam.Role(`${name}-writer`, {
             description: "Assumed by the service broker to publish file_sd targets",
-            assumeRolePolicy: pulumi.all(args.writerPrincipals).apply((principals) => JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { AWS: principals }, Action: "sts:AssumeRole" }],
-            })),
+            assumeRolePolicy: principalsTrustPolicy(args.writerPrincipals),
             tags,
         }, parent);
         new aws.iam.RolePolicyAttachment(`${name}-writer`, { role: writerRole.name, policyArn: writePolicy.arn }, parent);

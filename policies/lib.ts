@@ -69,25 +69,22 @@ export const TYPES = {
     bucketAcl: "aws:s3/bucketAcl:BucketAcl",
 } as const;
 
-/** The Prometheus nodes: instances built by PrometheusNode, or tagged as a replica. */
-export function isPrometheusNode(resource: PolicyResource): boolean {
-    if (resource.type !== TYPES.instance) {
+/** A resource of `type` built by a component of `parentType`, or carrying the tag `tag`. */
+function memberOf(resource: PolicyResource, type: string, parentType: string, tag: string): boolean {
+    if (resource.type !== type) {
         return false;
     }
     const tags = read(() => resource.props.tags as Record<string, string> | undefined);
-    return resource.parent?.type === "platform:prometheus:PrometheusNode"
-        || (tags.known && tags.value !== undefined && "prometheus-replica" in tags.value);
+    return resource.parent?.type === parentType || (tags.known && tags.value !== undefined && tag in tags.value);
 }
 
+/** The Prometheus nodes: instances built by PrometheusNode, or tagged as a replica. */
+export const isPrometheusNode = (resource: PolicyResource) =>
+    memberOf(resource, TYPES.instance, "platform:prometheus:PrometheusNode", "prometheus-replica");
+
 /** The Alertmanager members: ECS services built by AlertmanagerCluster, or tagged as a member. */
-export function isAlertmanagerMember(resource: PolicyResource): boolean {
-    if (resource.type !== TYPES.ecsService) {
-        return false;
-    }
-    const tags = read(() => resource.props.tags as Record<string, string> | undefined);
-    return resource.parent?.type === "platform:alerting:AlertmanagerCluster"
-        || (tags.known && tags.value !== undefined && "alertmanager-member" in tags.value);
-}
+export const isAlertmanagerMember = (resource: PolicyResource) =>
+    memberOf(resource, TYPES.ecsService, "platform:alerting:AlertmanagerCluster", "alertmanager-member");
 
 export interface IngressRule {
     resource: PolicyResource;
