@@ -60,9 +60,14 @@ function options(resource: CapturedResource): proto.AnalyzerResourceOptions {
 }
 
 function diagnostics(list: proto.AnalyzeDiagnostic[]): Violation[] {
+    // @pulumi/policy sends "<policy description>\n<message>"; the message alone says what is wrong.
+    const own = (d: proto.AnalyzeDiagnostic) => {
+        const prefix = `${d.getDescription()}\n`;
+        return d.getMessage().startsWith(prefix) ? d.getMessage().slice(prefix.length) : d.getMessage();
+    };
     return list.map((d) => ({
         policy: d.getPolicyname(),
-        message: d.getMessage(),
+        message: own(d),
         level: LEVELS[d.getEnforcementlevel()] ?? "advisory",
         urn: d.getUrn(),
     }));
