@@ -124,12 +124,11 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         meshPort: MESH_PORT,
         tags,
     });
-    const writerPrincipals = env.targets.writerPrincipals.length > 0
-        ? env.targets.writerPrincipals
-        : [`arn:${partition}:iam::${identity.accountId}:root`];
+    // Roles others assume: the listed principals, or anyone in this account allowed to.
+    const principalsOrAccount = (principals: string[]) => principals.length > 0 ? principals : [`arn:${partition}:iam::${identity.accountId}:root`];
     const targets = new TargetsBucket("targets", {
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
-        writerPrincipals,
+        writerPrincipals: principalsOrAccount(env.targets.writerPrincipals),
         protect: env.protectData,
         partition,
         tags,
@@ -138,9 +137,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         ? new ManagedPrometheus("long-term-store", {
             alias: `${pulumi.getProject()}-${env.stack}`,
             region: env.region,
-            producerPrincipals: env.remoteWrite.producerPrincipals.length > 0
-                ? env.remoteWrite.producerPrincipals
-                : [`arn:${partition}:iam::${identity.accountId}:root`],
+            producerPrincipals: principalsOrAccount(env.remoteWrite.producerPrincipals),
             tags,
         })
         : undefined;
