@@ -53,7 +53,7 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     }
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
         .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
-    const config = secretsArePlaceholders ? await (platform.alertmanagerConfig as unknown as { promise(): Promise<string> }).promise() : undefined;
+    const config = secretsArePlaceholders ? await previewValue(platform.alertmanagerConfig) : undefined;
     if (config !== undefined) {
         writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
         written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });

@@ -5,7 +5,7 @@
 //
 // Addresses, ports and paths are remapped to loopback and a temp dir, and every interval and
 // `for:` is divided by FACTOR so the run takes minutes, not hours.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -18,7 +18,8 @@ import { ALERT_RESEND_DELAY } from "../components/render/cloudInit";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { previewValue } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
-import { remapAlertmanagerConfig, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/rehearsalConfig";
+import { randomStyleBcryptHash } from "./lib/bcrypt";
+import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/rehearsalConfig";
 import { writeRendered } from "./plan";
 
 export const FACTOR = 20;
@@ -268,24 +269,17 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
 
         // 6. nginx with the generated auth-proxy: office = 127.0.4.0/24, the ALB = 127.0.5.0/24.
         const password = crypto.randomBytes(18).toString("base64url");
-        const generated = spawnSync("htpasswd", ["-nbB", "-C", "10", env.ingress.basicAuthUser, password], { encoding: "utf8" });
-        const hash = generated.stdout.trim().split(":")[1].replace(/^\$2y\$/, "$2a$");
+        const hash = randomStyleBcryptHash(password);
         const nginxDir = path.join(work, "nginx");
         fs.mkdirSync(nginxDir, { mode: 0o755 });
         fs.writeFileSync(path.join(nginxDir, "htpasswd"), htpasswdLine(env.ingress.basicAuthUser, hash), { mode: 0o644 });
-        let nginxConf = replaceAll(read("prom-1", "etc/nginx/nginx.conf"), [
+        const nginxConf = remapNginxPaths(replaceAll(read("prom-1", "etc/nginx/nginx.conf"), [
             ...env.officeCidrs.map((c): [string, string] => [` ${c};`, ` ${ADDRESSES.officeCidr};`]),
             ...env.zones.map((z): [string, string] => [` ${z.publicSubnetCidr};`, ` ${ADDRESSES.albCidr};`]),
             ["listen 80 default_server;", `listen ${ADDRESSES.nginx}:${NGINX_PORT} default_server;`],
             ["listen 127.0.0.1:8080;", `listen ${ADDRESSES.nginx}:${PAAS_PROXY_PORT};`],
             ["http://127.0.0.1:9090", `http://${ADDRESSES.prometheus(1)}:9090`],
-            ["/run/nginx.pid", path.join(nginxDir, "nginx.pid")],
-            ["/var/log/nginx/", `${nginxDir}/`],
-            ["/etc/nginx/htpasswd", path.join(nginxDir, "htpasswd")],
-        ]);
-        if (process.getuid?.() !== 0) {
-            nginxConf = nginxConf.replace(/^user .*;\n/m, "");
-        }
+        ]), nginxDir, process.getuid?.() === 0);
         fs.writeFileSync(path.join(nginxDir, "nginx.conf"), nginxConf, { mode: 0o644 });
         processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"]);
 
@@ -405,7 +399,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const belowThreshold = () => received.filter((r) => r.receiver === "pagerduty" && r.body.includes("RE_Observe_Prometheus_Below_Threshold"));
         processes.kill("prom-3");
         const killedOne = now();
-        await sleep(durationMsScaled("5m") + 8000);
+        await sleep(durationMs("5m") / FACTOR + 8000);
         const beatsAfterOne = heartbeats().filter((r) => r.at > killedOne).length;
         check("with one Prometheus killed the others still alert, and two of three is not below threshold",
             beatsAfterOne > 0 && belowThreshold().length === 0, `${beatsAfterOne} heartbeats since, ${belowThreshold().length} below-threshold pages`);
@@ -428,10 +422,6 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         }
     }
     return { stack, factor: FACTOR, checks, figures, ok: checks.every((c) => c.ok) };
-}
-
-function durationMsScaled(duration: string): number {
-    return Number(scaleDuration(duration, FACTOR).replace(/ms$/, ""));
 }
 
 async function main(): Promise<void> {

@@ -111,3 +111,16 @@ export function remapAlertmanagerConfig(text: string, factor: number, receiverBa
 export function replaceAll(text: string, pairs: [string, string][]): string {
     return [...pairs].sort(([a], [b]) => b.length - a.length).reduce((t, [from, to]) => t.split(from).join(to), text);
 }
+
+/**
+ * A node's nginx.conf with its pid file, logs and htpasswd moved into `dir`, runnable by a user
+ * who is not root (the `user` directive only applies to a root master).
+ */
+export function remapNginxPaths(text: string, dir: string, runningAsRoot: boolean): string {
+    const remapped = replaceAll(text, [
+        ["/run/nginx.pid", `${dir}/nginx.pid`],
+        ["/var/log/nginx/", `${dir}/`],
+        ["/etc/nginx/htpasswd", `${dir}/htpasswd`],
+    ]);
+    return runningAsRoot ? remapped : remapped.replace(/^user .*;\n/m, "");
+}
