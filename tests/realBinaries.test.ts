@@ -87,6 +87,31 @@ for (const stack of STACKS) {
             }
         });
 
+        it("systemd accepts each node's units and timer, warning about nothing", function () {
+            const systemdAnalyze = requireTool(this, "systemd-analyze");
+            const work = fs.mkdtempSync(path.join(os.tmpdir(), "units-"));
+            try {
+                // Stand-ins for the binaries the units start, which the node installs at boot.
+                const bin = path.join(work, "bin");
+                fs.mkdirSync(bin);
+                const unitsDir = path.join(out, "prom-1", "files/etc/systemd/system");
+                const units = fs.readdirSync(unitsDir);
+                assert.deepEqual(units.sort(), ["node_exporter.service", "prometheus-targets-sync.service", "prometheus-targets-sync.timer", "prometheus.service"]);
+                for (const unit of units) {
+                    const text = fs.readFileSync(path.join(unitsDir, unit), "utf8");
+                    for (const [, command] of text.matchAll(/^ExecStart=\/usr\/local\/s?bin\/(\S+)/gm)) {
+                        fs.writeFileSync(path.join(bin, command), "#!/bin/sh\n", { mode: 0o755 });
+                    }
+                    fs.writeFileSync(path.join(work, unit), text.replace(/\/usr\/local\/s?bin\//g, `${bin}/`));
+                }
+                const result = run(systemdAnalyze, ["verify", "--man=no", ...units.map((u) => path.join(work, u))]);
+                expectSuccess(result, "systemd-analyze verify");
+                assert.equal(`${result.stdout}${result.stderr}`.trim(), "", "systemd-analyze verify had something to say");
+            } finally {
+                fs.rmSync(work, { recursive: true, force: true });
+            }
+        });
+
         it("cloud-init accepts each node's user data", function () {
             const cloudInit = requireTool(this, "cloud-init");
             for (const node of nodes) {
