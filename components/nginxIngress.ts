@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createPrivateBucket } from "./privateBucket";
+import { ALB_LOG_PREFIX } from "./accessLogsBucket";
 import { INGRESS_PORT } from "./securityGroups";
 
 /** Tag on every target group telling the policy pack who may reach it. */
@@ -8,8 +8,8 @@ export const ACCESS_TAG = "platform:access";
 export type Access = "basic-auth-proxy" | "office-only";
 
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-/** An ALB rule evaluates at most five condition values: one host header leaves four source CIDRs. */
-export const SOURCE_CIDRS_PER_RULE = 4;
+/** An ALB condition holds at most three values (and a rule five): one host, three source CIDRs. */
+export const SOURCE_CIDRS_PER_RULE = 3;
 
 export interface NginxIngressArgs {
     vpcId: pulumi.Input<string>;
@@ -25,9 +25,9 @@ export interface NginxIngressArgs {
     alertmanagerHosts: string[];
     alertmanagerHost: string;
     alertmanagerPort: number;
-    accessLogRetentionDays: number;
-    protectLogs: boolean;
-    partition?: string;
+    /** The access-log bucket, and what must exist before the ALB may write there. */
+    accessLogsBucketName: pulumi.Input<string>;
+    accessLogsReady: pulumi.Resource;
     tags?: Record<string, string>;
 }
 
@@ -49,7 +49,6 @@ export class NginxIngress extends pulumi.ComponentResource {
     readonly loadBalancerArn: pulumi.Output<string>;
     readonly alertmanagerTargetGroupArns: pulumi.Output<string>[];
     readonly alertmanagerAllTargetGroupArn: pulumi.Output<string>;
-    readonly accessLogsBucket: pulumi.Output<string>;
     /** Resources a service registering in the target groups must wait for. */
     readonly listenerRules: aws.lb.ListenerRule[] = [];
 
@@ -57,20 +56,6 @@ export class NginxIngress extends pulumi.ComponentResource {
         super("platform:ingress:NginxIngress", name, {}, opts);
         const parent = { parent: this };
         const tags = { ...args.tags };
-        const elbAccount = aws.elb.getServiceAccountOutput({}, parent);
-
-        const logs = createPrivateBucket(`${name}-access-logs`, {
-            protect: args.protectLogs,
-            partition: args.partition,
-            tags,
-            extraStatements: (bucketArn) => elbAccount.arn.apply((account) => [
-                { Sid: "ElbLogDelivery", Effect: "Allow", Principal: { AWS: account }, Action: "s3:PutObject", Resource: `${bucketArn}/alb/*` },
-            ]),
-        }, this);
-        new aws.s3.BucketLifecycleConfiguration(`${name}-access-logs`, {
-            bucket: logs.bucket.id,
-            rules: [{ id: "expire-access-logs", status: "Enabled", filter: {}, expiration: { days: args.accessLogRetentionDays } }],
-        }, parent);
 
         const alb = new aws.lb.LoadBalancer(name, {
             loadBalancerType: "application",
@@ -79,9 +64,9 @@ export class NginxIngress extends pulumi.ComponentResource {
             securityGroups: [args.securityGroupId],
             dropInvalidHeaderFields: true,
             idleTimeout: 120,
-            accessLogs: { bucket: logs.name, prefix: "alb", enabled: true },
+            accessLogs: { bucket: args.accessLogsBucketName, prefix: ALB_LOG_PREFIX, enabled: true },
             tags,
-        }, { parent: this, dependsOn: [logs.policy] });
+        }, { parent: this, dependsOn: [args.accessLogsReady] });
 
         new aws.lb.Listener(`${name}-http`, {
             loadBalancerArn: alb.arn,
@@ -151,10 +136,6 @@ export class NginxIngress extends pulumi.ComponentResource {
         this.loadBalancerArn = alb.arn;
         this.alertmanagerTargetGroupArns = memberGroups.map((g) => g.arn);
         this.alertmanagerAllTargetGroupArn = allGroup.arn;
-        this.accessLogsBucket = logs.name;
-        this.registerOutputs({
-            loadBalancerDnsName: this.loadBalancerDnsName,
-            accessLogsBucket: this.accessLogsBucket,
-        });
+        this.registerOutputs({ loadBalancerDnsName: this.loadBalancerDnsName });
     }
 }

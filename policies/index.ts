@@ -1,5 +1,6 @@
 // The platform's policy pack: `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
 import { PolicyPack } from "@pulumi/policy";
+import { albRuleConditionLimits } from "./rules/albRuleConditionLimits";
 import { ampWorkspacePerStack } from "./rules/ampWorkspacePerStack";
 import { ebsEncryption } from "./rules/ebsEncryption";
 import { imdsv2Required } from "./rules/imdsv2Required";
@@ -11,6 +12,6 @@ import { s3BucketPrivate } from "./rules/s3BucketPrivate";
 import { threeAzSpread } from "./rules/threeAzSpread";
 
 export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh,
-    noWildcardIam, ampWorkspacePerStack];
+    noWildcardIam, ampWorkspacePerStack, albRuleConditionLimits];
 
 new PolicyPack("prometheus-platform", { policies: POLICIES });

@@ -29,6 +29,7 @@ const EXPECTED: Record<string, string> = {
     "imdsv1": "imdsv2-required",
     "wildcard-iam": "no-wildcard-iam",
     "shared-workspace": "amp-workspace-per-stack",
+    "alerts-rule-too-many-cidrs": "alb-rule-condition-limits",
 };
 
 function summary(violations: Violation[]): string {
