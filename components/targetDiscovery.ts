@@ -7,6 +7,10 @@ import { METRIC_NAMESPACE } from "./functions/discovery";
 
 export const DISCOVERY_PREFIX = "discovery/";
 export const DISCOVERY_SCHEDULE = "rate(1 minute)";
+export const DISCOVERY_PERIOD_SECONDS = 60;
+/** Shorter than the period, so a run ends before the next one is due. */
+export const DISCOVERY_TIMEOUT_SECONDS = 50;
+export const DISCOVERY_RUNTIME = "nodejs24.x";
 const SOURCE = path.join(__dirname, "functions", "discovery.ts");
 
 /** The function's code, bundled with its AWS SDK clients into one deterministic file. */
@@ -15,7 +19,7 @@ export function bundleDiscoveryFunction(): string {
         entryPoints: [SOURCE],
         bundle: true,
         platform: "node",
-        target: "node22",
+        target: "node24",
         format: "cjs",
         write: false,
         legalComments: "none",
@@ -108,13 +112,16 @@ export class TargetDiscovery extends pulumi.ComponentResource {
         const fn = new aws.lambda.Function(name, {
             name: args.functionName,
             description: "Writes ECS and Cloud Map targets as file_sd JSON into the targets bucket",
-            runtime: "nodejs22.x",
+            runtime: DISCOVERY_RUNTIME,
             handler: "index.handler",
             role: role.arn,
             code: new pulumi.asset.AssetArchive({ "index.js": new pulumi.asset.StringAsset(bundleDiscoveryFunction()) }),
-            timeout: 50,
+            // One run at a time without reserved concurrency (which fails in accounts with a low
+            // quota): a run times out before the next is due, and a missed or failed run is not
+            // retried, so no retry overlaps the next scheduled run. Two runs overlapping anyway
+            // (EventBridge delivers at least once) are harmless: each file is written whole.
+            timeout: DISCOVERY_TIMEOUT_SECONDS,
             memorySize: 256,
-            reservedConcurrentExecutions: 1,
             environment: {
                 variables: {
                     TARGETS_BUCKET: args.bucketName,
@@ -131,7 +138,16 @@ export class TargetDiscovery extends pulumi.ComponentResource {
             scheduleExpression: DISCOVERY_SCHEDULE,
             tags: args.tags,
         }, parent);
-        new aws.cloudwatch.EventTarget(name, { rule: schedule.name, arn: fn.arn }, parent);
+        new aws.cloudwatch.EventTarget(name, {
+            rule: schedule.name,
+            arn: fn.arn,
+            retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: DISCOVERY_PERIOD_SECONDS },
+        }, parent);
+        new aws.lambda.FunctionEventInvokeConfig(name, {
+            functionName: fn.name,
+            maximumRetryAttempts: 0,
+            maximumEventAgeInSeconds: DISCOVERY_PERIOD_SECONDS,
+        }, parent);
         new aws.lambda.Permission(name, {
             action: "lambda:InvokeFunction",
             function: fn.name,

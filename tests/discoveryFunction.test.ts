@@ -74,14 +74,20 @@ function fakeEcs(clusters: number, tasksPerCluster: number, labels: Record<strin
     ]));
 }
 
+/** How S3 answers a HeadObject on a missing key: 404, or 403 where the caller may not list that key. */
+const MISSING_KEY_ANSWERS = {
+    404: () => Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } }),
+    403: () => Object.assign(new Error("Forbidden"), { name: "Forbidden", $metadata: { httpStatusCode: 403 } }),
+};
+
 /** An S3 keeping objects in memory, with MD5 ETags like a single PUT. */
-function fakeS3() {
+function fakeS3(missingKey: keyof typeof MISSING_KEY_ANSWERS = 404) {
     const objects = new Map<string, string>();
     const client = fakeClient(new Map<unknown, Handler>([
         [HeadObjectCommand, (input) => {
             const body = objects.get(input.Key);
             if (body === undefined) {
-                throw Object.assign(new Error("NotFound"), { name: "NotFound", $metadata: { httpStatusCode: 404 } });
+                throw MISSING_KEY_ANSWERS[missingKey]();
             }
             return { ETag: `"${createHash("md5").update(body).digest("hex")}"` };
         }],
@@ -139,6 +145,26 @@ describe("discovery function (stubbed AWS)", () => {
         assert.equal(metric.DiscoveryErrors, 1);
         assert.equal(metric.Region, "eu-west-2");
         assert.equal(metric._aws.CloudWatchMetrics[0].Metrics[0].Name, "DiscoveryErrors");
+    });
+
+    for (const answer of [404, 403] as const) {
+        it(`writes the first file when S3 answers ${answer} for the missing key, then leaves it alone`, async () => {
+            const s3 = fakeS3(answer);
+            const first = await runDiscovery(CONFIG, clients(() => fakeEcs(1, 2, LABELS), s3), () => undefined);
+            assert.deepEqual(first.map((r) => [r.written, r.error]), [[true, undefined]]);
+            assert.equal(JSON.parse(s3.objects.get("discovery/eu-west-1-ecs.json")!).length, 2);
+            const second = await runDiscovery(CONFIG, clients(() => fakeEcs(1, 2, LABELS), s3), () => undefined);
+            assert.deepEqual(second.map((r) => [r.written, r.error]), [[false, undefined]]);
+        });
+    }
+
+    it("reports any other HeadObject failure instead of writing blind", async () => {
+        const s3 = fakeClient(new Map<unknown, Handler>([
+            [HeadObjectCommand, () => { throw Object.assign(new Error("SlowDown"), { name: "SlowDown", $metadata: { httpStatusCode: 503 } }); }],
+            [PutObjectCommand, () => assert.fail("must not write after an unexplained HeadObject failure")],
+        ]));
+        const results = await runDiscovery(CONFIG, clients(() => fakeEcs(1, 2, LABELS), s3), () => undefined);
+        assert.deepEqual(results.map((r) => [r.written, r.error]), [[false, "SlowDown"]]);
     });
 
     it("does not rewrite a file whose content is unchanged", async () => {

@@ -196,7 +196,11 @@ export async function writeIfChanged(s3: Send, bucket: string, key: string, body
             return false;
         }
     } catch (err) {
-        if ((err as { name?: string }).name !== "NotFound" && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) {
+        // A missing key answers 404, or 403 where listing is not granted for it: either way
+        // there is nothing to compare with, so the file is written. The PUT says if it may not be.
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const name = (err as { name?: string }).name;
+        if (!(name === "NotFound" || name === "Forbidden" || status === 404 || status === 403)) {
             throw err;
         }
     }
