@@ -23,6 +23,10 @@ export interface AlertmanagerClusterArgs {
     config: pulumi.Input<string>;
     /** SSM parameter name for the configuration, e.g. /dev/alertmanager/config. */
     configParameterName: string;
+    /** Standard (up to 4 KB, no charge) unless the configuration needs Advanced (8 KB). */
+    configParameterTier: SsmTier;
+    /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
+    physicalNamePrefix: string;
     accountId: string;
     /** Cloud Map private DNS namespace, e.g. dev.monitoring.internal. */
     namespace: string;
@@ -35,6 +39,12 @@ export interface AlertmanagerClusterArgs {
 }
 
 const SERVICE_NAME = "alertmanager";
+
+export type SsmTier = "Standard" | "Advanced";
+/** The largest value (bytes) each SSM parameter tier stores. */
+export const SSM_TIER_LIMIT_BYTES: Record<SsmTier, number> = { Standard: 4096, Advanced: 8192 };
+/** A configuration this close to its tier's limit fails the plan, before a new receiver breaks a deploy. */
+export const SSM_HEADROOM = 0.9;
 
 /**
  * Three Alertmanagers on ECS Fargate, one service with one task per zone. They find each other
@@ -89,12 +99,12 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             name: args.configParameterName,
             description: "alertmanager.yml (receiver keys and URLs)",
             type: "SecureString",
-            tier: "Advanced",
+            tier: args.configParameterTier,
             value: pulumi.secret(args.config),
             tags,
         }, parent);
         const parameterArn = `arn:${partition}:ssm:${args.region}:${args.accountId}:parameter${args.configParameterName}`;
-        const logGroupName = `/ecs/${name}`;
+        const logGroupName = `/ecs/${args.physicalNamePrefix}/${name}`;
         new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: args.logRetentionDays, tags }, parent);
 
         const executionRole = new aws.iam.Role(`${name}-execution`, {
@@ -117,7 +127,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         this.serviceNames = args.members.map((member, i) => {
             const memberName = `${name}-${i + 1}`;
             const taskDefinition = new aws.ecs.TaskDefinition(memberName, {
-                family: memberName,
+                family: `${args.physicalNamePrefix}-${memberName}`,
                 cpu: String(args.cpu),
                 memory: String(args.memory),
                 networkMode: "awsvpc",

@@ -35,6 +35,8 @@ export interface PrometheusNodeArgs {
     kmsKeyId?: pulumi.Input<string>;
     /** Production: the data volume cannot be deleted through Pulumi. */
     protectData: boolean;
+    /** Tags only the data volume carries, e.g. the one its snapshot policy targets. */
+    dataVolumeTags?: Record<string, string>;
     /**
      * Whether this update may apply a new AMI or user data to the node (replacing it). Only one
      * node at a time should: the others keep running what they run and ignore such changes.
@@ -78,7 +80,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
             encrypted: true,
             kmsKeyId: args.kmsKeyId,
             finalSnapshot: true,
-            tags: { ...tags, Name: `${name}-data` },
+            tags: { ...tags, ...args.dataVolumeTags, Name: `${name}-data` },
         }, { parent: this, protect: args.protectData, retainOnDelete: true });
 
         this.specInput = args.spec;
@@ -103,11 +105,12 @@ export class PrometheusNode extends pulumi.ComponentResource {
                 volumeType: "gp3",
                 volumeSize: args.rootVolumeGiB,
                 deleteOnTermination: true,
+                // Not volumeTags: those would also claim the data volume's tags and flip them on every refresh.
+                tags: { ...tags, Name: `${name}-root` },
             },
             userDataBase64: this.cloudConfig.apply(encodeUserData),
             userDataReplaceOnChange: true,
             tags,
-            volumeTags: { ...tags, Name: `${name}-root` },
         }, {
             parent: this,
             // The fixed private IP and the data volume can only move once the old instance is gone.

@@ -10,6 +10,8 @@ export interface TargetsBucketArgs {
     writerPrincipals: pulumi.Input<string>[];
     /** Keep the bucket when the stack is destroyed or the resource is replaced. */
     protect: boolean;
+    /** Where the bucket's server access logs go: who read or changed which target file. */
+    accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
     /** AWS partition of the bucket ARN (aws, aws-cn, aws-us-gov). */
     partition?: string;
     tags?: Record<string, string>;
@@ -76,6 +78,12 @@ export class TargetsBucket extends pulumi.ComponentResource {
                 abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
             }],
         }, { parent: this, dependsOn: [versioning] });
+
+        new aws.s3.BucketLogging(`${name}-access-logs`, {
+            bucket: bucket.id,
+            targetBucket: args.accessLogs.bucketName,
+            targetPrefix: `${args.accessLogs.prefix}${name}/`,
+        }, { parent: this, dependsOn: [args.accessLogs.ready] });
 
         const readPolicy = new aws.iam.Policy(`${name}-read`, {
             description: "Read the Prometheus file_sd targets bucket",

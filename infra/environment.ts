@@ -45,15 +45,19 @@ export interface Environment {
         cpu: number;
         memory: number;
         logRetentionDays: number;
+        /** SSM tier of the config parameter: Standard holds 4 KB, Advanced 8 KB. */
+        configParameterTier: "Standard" | "Advanced";
     };
     receivers: {
         ticket: "webhook" | "email";
         /** Where tickets are mailed (e.g. the helpdesk), when ticket is email. */
-        email?: { to: string; from: string; smarthost: string; authUsername: string };
+        email?: { to: string; from: string; smarthost: string };
         /** Slack channel that sees every page and ticket with its runbook; absent: no Slack. */
         slackChannel?: string;
     };
     ingress: { basicAuthUser: string; accessLogRetentionDays: number };
+    /** Daily snapshots of the data volumes by Data Lifecycle Manager. */
+    backup: { snapshotTime: string; retainDays: number };
     /** docs/runbooks.md as published; alerts link <runbookBaseUrl>#<alert>. */
     runbookBaseUrl: string;
     /** Amazon Managed Service for Prometheus as long-term store (opt-in). */
@@ -111,6 +115,21 @@ const SHA256 = "^[0-9a-f]{64}$";
 const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
 const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
 const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
+
+/** The memory sizes (MiB) Fargate accepts for each task CPU size (CPU units). */
+export const FARGATE_MEMORY: Record<number, number[]> = {
+    256: [512, 1024, 2048],
+    512: steps(1024, 4096, 1024),
+    1024: steps(2048, 8192, 1024),
+    2048: steps(4096, 16384, 1024),
+    4096: steps(8192, 30720, 1024),
+    8192: steps(16384, 61440, 4096),
+    16384: steps(32768, 122880, 8192),
+};
+
+function steps(from: number, to: number, step: number): number[] {
+    return Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+}
 
 const schema = {
     type: "object",
@@ -179,9 +198,10 @@ const schema = {
             properties: {
                 version: { type: "string", pattern: VERSION },
                 image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "quay.io/prometheus/alertmanager" },
-                cpu: { enum: [256, 512, 1024], default: 256 },
-                memory: { type: "integer", minimum: 512, maximum: 8192, default: 512 },
+                cpu: { enum: Object.keys(FARGATE_MEMORY).map(Number), default: 256 },
+                memory: { type: "integer", default: 512 },
                 logRetentionDays: { enum: [7, 14, 30, 60, 90, 180, 365], default: 30 },
+                configParameterTier: { enum: ["Standard", "Advanced"], default: "Standard" },
             },
         },
         receivers: {
@@ -193,12 +213,11 @@ const schema = {
                 email: {
                     type: "object",
                     additionalProperties: false,
-                    required: ["to", "from", "smarthost", "authUsername"],
+                    required: ["to", "from", "smarthost"],
                     properties: {
                         to: { type: "string", pattern: EMAIL },
                         from: { type: "string", pattern: EMAIL },
                         smarthost: { type: "string", pattern: "^[a-z0-9.-]+:[0-9]+$" },
-                        authUsername: { type: "string", minLength: 1 },
                     },
                 },
                 slackChannel: { type: "string", pattern: "^#[a-z0-9_-]+$" },
@@ -211,6 +230,15 @@ const schema = {
             properties: {
                 basicAuthUser: { type: "string", pattern: "^[A-Za-z0-9._-]+$", default: "grafana" },
                 accessLogRetentionDays: { type: "integer", minimum: 1, maximum: 3650, default: 90 },
+            },
+        },
+        backup: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                snapshotTime: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", default: "03:00" },
+                retainDays: { type: "integer", minimum: 1, maximum: 365, default: 7 },
             },
         },
         remoteWrite: {
@@ -268,6 +296,12 @@ const schema = {
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 const validateShape = ajv.compile(schema);
+
+/** Keys that used to live here, and where they went. */
+const MOVED_KEYS: Record<string, string> = {
+    "receivers.email.authUsername": "no longer read from here: an SES SMTP user name is a credential; "
+        + "set it with `pulumi config set --secret smtpUsername <name>`",
+};
 
 function keyOf(error: ErrorObject): string {
     const base = error.instancePath.replace(/^\//, "").replace(/\//g, ".");
@@ -417,8 +451,12 @@ function semanticProblems(env: Environment): string[] {
     if (volume.type === "io2" && volume.iops === undefined) {
         problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
     }
+    const { cpu, memory } = env.alertmanager;
+    if (!FARGATE_MEMORY[cpu].includes(memory)) {
+        problems.push(`alertmanager.memory: Fargate does not run ${memory} MiB with cpu ${cpu}; valid for cpu ${cpu}: ${FARGATE_MEMORY[cpu].join(", ")}`);
+    }
     if (env.receivers.ticket === "email" && env.receivers.email === undefined) {
-        problems.push(`receivers.email: missing; tickets are sent by email, so to, from, smarthost and authUsername are needed`);
+        problems.push(`receivers.email: missing; tickets are sent by email, so to, from and smarthost are needed`);
     }
     if (env.receivers.ticket !== "email" && env.receivers.email !== undefined) {
         problems.push(`receivers.email: only used when receivers.ticket is email`);
@@ -447,7 +485,7 @@ export function validateEnvironment(raw: unknown, file: string, stack: string): 
     }
     const data = structuredClone(raw) as Record<string, unknown>;
     if (!validateShape(data)) {
-        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${describe(e)}`);
+        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${MOVED_KEYS[keyOf(e)] ?? describe(e)}`);
         throw new EnvironmentError(file, [...new Set(problems)]);
     }
     const env = data as unknown as Environment;

@@ -2,9 +2,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { AlertmanagerCluster } from "../components/alertmanagerCluster";
+import { AccessLogsBucket, S3_LOG_PREFIX } from "../components/accessLogsBucket";
+import { AlertmanagerCluster, SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCluster";
 import { ValidatedCertificate } from "../components/certificate";
 import { CloudflareDns } from "../components/cloudflareDns";
+import { DataVolumeBackup } from "../components/dataVolumeBackup";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
@@ -29,6 +31,7 @@ export const VOLUME_WAIT_SECONDS = 300;
 export interface Platform {
     env: LoadedEnvironment;
     network: Network;
+    accessLogs: AccessLogsBucket;
     securityGroups: SecurityGroups;
     targets: TargetsBucket;
     nodeRole: NodeRole;
@@ -41,6 +44,7 @@ export interface Platform {
     alertmanagerConfig: pulumi.Output<string>;
     managedPrometheus?: ManagedPrometheus;
     discovery?: TargetDiscovery;
+    backup: DataVolumeBackup;
 }
 
 export const hosts = {
@@ -59,19 +63,36 @@ function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets): pul
         pagerduty: secrets.pagerdutyRoutingKey,
         heartbeat: secrets.heartbeatUrl,
         ticketUrl: secrets.ticketWebhookUrl ?? "",
+        smtpUsername: secrets.smtpUsername ?? "",
         smtpPassword: secrets.smtpPassword ?? "",
         slackUrl: secrets.slackWebhookUrl ?? "",
     }).apply((s) => {
         const ticket: TicketReceiver = env.receivers.email
-            ? { kind: "email", ...env.receivers.email, authPassword: s.smtpPassword }
+            ? { kind: "email", ...env.receivers.email, authUsername: s.smtpUsername, authPassword: s.smtpPassword }
             : { kind: "webhook", url: s.ticketUrl };
-        return renderAlertmanagerConfig({
+        const config = renderAlertmanagerConfig({
             pagerdutyRoutingKey: s.pagerduty,
             heartbeatUrl: s.heartbeat,
             ticket,
             slack: env.receivers.slackChannel ? { webhookUrl: s.slackUrl, channel: env.receivers.slackChannel } : undefined,
         });
+        checkParameterSize(env, Buffer.byteLength(config, "utf8"));
+        return config;
     });
+}
+
+/** Fails while the configuration still fits its SSM tier, naming the setting that makes room. */
+export function checkParameterSize(env: LoadedEnvironment, bytes: number): void {
+    const tier = env.alertmanager.configParameterTier;
+    const limit = SSM_TIER_LIMIT_BYTES[tier];
+    if (bytes >= limit * SSM_HEADROOM) {
+        const remedy = tier === "Standard"
+            ? "set alertmanager.configParameterTier: Advanced (8 KB)"
+            : "shorten the receivers or templates: Advanced is the largest tier";
+        throw new EnvironmentError(env.file, [
+            `alertmanager.configParameterTier: alertmanager.yml is ${bytes} bytes, over ${Math.round(SSM_HEADROOM * 100)}% of the SSM ${tier} tier's ${limit}; ${remedy}`,
+        ]);
+    }
 }
 
 /** Checks what only the cloud knows (region, zones) before any resource is registered. */
@@ -126,7 +147,15 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     });
     // Roles others assume: the listed principals, or anyone in this account allowed to.
     const principalsOrAccount = (principals: string[]) => principals.length > 0 ? principals : [`arn:${partition}:iam::${identity.accountId}:root`];
+    const accessLogs = new AccessLogsBucket("access-logs", {
+        retentionDays: env.ingress.accessLogRetentionDays,
+        accountId: identity.accountId,
+        protect: env.protectData,
+        partition,
+        tags,
+    });
     const targets = new TargetsBucket("targets", {
+        accessLogs: { bucketName: accessLogs.bucketName, prefix: S3_LOG_PREFIX, ready: accessLogs.policy },
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
         writerPrincipals: principalsOrAccount(env.targets.writerPrincipals),
         protect: env.protectData,
@@ -157,6 +186,15 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         : undefined;
     const nodeRole = new NodeRole("prometheus-node", {
         policyArns: [targets.readPolicyArn, ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
+        partition,
+        tags,
+    });
+
+    const backupTag = { key: "platform:backup", value: `${pulumi.getProject()}-${env.stack}-prometheus-data` };
+    const backup = new DataVolumeBackup("prometheus-data", {
+        targetTag: backupTag,
+        snapshotTime: env.backup.snapshotTime,
+        retainDays: env.backup.retainDays,
         partition,
         tags,
     });
@@ -207,6 +245,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             rootVolumeGiB: env.prometheus.rootVolumeGiB,
             dataVolume: env.prometheus.dataVolume,
             protectData: env.protectData,
+            dataVolumeTags: { [backupTag.key]: backupTag.value },
             applyUpdates: env.prometheus.rolloutNode === zone.index,
             spec: {
                 name,
@@ -255,9 +294,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         alertmanagerHosts: env.zones.map((z) => hosts.alertmanager(env, z.index)),
         alertmanagerHost: hosts.alertmanagers(env),
         alertmanagerPort: ALERTMANAGER_PORT,
-        accessLogRetentionDays: env.ingress.accessLogRetentionDays,
-        protectLogs: env.protectData,
-        partition,
+        accessLogsBucketName: accessLogs.bucketName,
+        accessLogsReady: accessLogs.policy,
         tags,
     });
     const alertmanagerConfig = alertmanagerYaml(env, secrets);
@@ -273,7 +311,9 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         allTargetGroupArn: ingress.alertmanagerAllTargetGroupArn,
         image: `${env.alertmanager.image}:v${env.alertmanager.version}`,
         config: alertmanagerConfig,
-        configParameterName: `/${env.stack}/alertmanager/config`,
+        configParameterName: `/${pulumi.getProject()}/${env.stack}/alertmanager/config`,
+        configParameterTier: env.alertmanager.configParameterTier,
+        physicalNamePrefix: `${pulumi.getProject()}-${env.stack}`,
         accountId: identity.accountId,
         namespace: alertmanagerNamespace(env),
         region: env.region,
@@ -294,8 +334,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     });
 
     return {
-        env, network, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuthUser, basicAuthPassword, alertmanagerConfig, managedPrometheus, discovery,
+        env, network, accessLogs, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
+        basicAuthUser, basicAuthPassword, alertmanagerConfig, managedPrometheus, discovery, backup,
     };
 }
 
@@ -319,6 +359,7 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         basicAuthUser: platform.basicAuthUser,
         basicAuthPassword: pulumi.secret(platform.basicAuthPassword.result),
         loadBalancerDnsName: platform.ingress.loadBalancerDnsName,
+        dataSnapshotPolicyId: platform.backup.policyId,
         ...(platform.managedPrometheus ? {
             ampWorkspaceId: platform.managedPrometheus.workspaceId,
             ampQueryUrl: platform.managedPrometheus.queryUrl,

@@ -6,6 +6,7 @@ export interface PlatformSecrets {
     pagerdutyRoutingKey: pulumi.Output<string>;
     heartbeatUrl: pulumi.Output<string>;
     ticketWebhookUrl?: pulumi.Output<string>;
+    smtpUsername?: pulumi.Output<string>;
     smtpPassword?: pulumi.Output<string>;
     slackWebhookUrl?: pulumi.Output<string>;
 }
@@ -14,6 +15,7 @@ export const SECRET_DESCRIPTIONS: Record<keyof PlatformSecrets, string> = {
     pagerdutyRoutingKey: "PagerDuty Events API v2 integration key of this stack's service",
     heartbeatUrl: "dead man's switch URL (e.g. Cronitor) the always-firing heartbeat is sent to",
     ticketWebhookUrl: "webhook the ticket receiver posts to (receivers.ticket: webhook)",
+    smtpUsername: "SMTP user name for ticket mail (receivers.ticket: email); for SES, the SMTP credentials' access key ID",
     smtpPassword: "SMTP password for ticket mail (receivers.ticket: email)",
     slackWebhookUrl: "Slack incoming webhook (receivers.slackChannel set)",
 };
@@ -24,19 +26,44 @@ export function requiredSecretKeys(env: LoadedEnvironment): (keyof PlatformSecre
         "pagerdutyRoutingKey",
         "heartbeatUrl",
         ...(env.receivers.ticket === "webhook" ? ["ticketWebhookUrl" as const] : []),
-        ...(env.receivers.ticket === "email" ? ["smtpPassword" as const] : []),
+        ...(env.receivers.ticket === "email" ? ["smtpUsername" as const, "smtpPassword" as const] : []),
         ...(env.receivers.slackChannel ? ["slackWebhookUrl" as const] : []),
     ];
 }
 
-/** Reads the secrets, failing with one error naming every missing key before any resource exists. */
+/** SES SMTP endpoints: email-smtp.<region>.amazonaws.com (or the FIPS variant). */
+const SES_SMARTHOST = /^email-smtp(-fips)?\.[a-z0-9-]+\.amazonaws\.com:[0-9]+$/;
+/** SES SMTP credentials are IAM access keys: the user name is the 20-character key ID. */
+export const SES_SMTP_USERNAME = /^AKIA[A-Z2-7]{16}$/;
+
+/** Shapes a secret must have in this environment; the message never shows the value. */
+function shapeProblem(env: LoadedEnvironment, key: keyof PlatformSecrets, value: string): string | undefined {
+    if (key === "smtpUsername" && SES_SMARTHOST.test(env.receivers.email?.smarthost ?? "") && !SES_SMTP_USERNAME.test(value)) {
+        return `not an SES SMTP user name (receivers.email.smarthost ${env.receivers.email?.smarthost} is SES, whose SMTP user `
+            + `names are 20-character access key IDs starting with AKIA, as the SES console shows them); the value is not printed`;
+    }
+    return undefined;
+}
+
+/** Stand-ins for offline runs, for the secrets whose shape is checked. */
+export const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
+    smtpUsername: "AKIAPLACEHOLDER23456",
+};
+
+/** Reads the secrets, failing with one error naming every missing or malformed key before any resource exists. */
 export function readSecrets(env: LoadedEnvironment): PlatformSecrets {
     const config = new pulumi.Config();
     const keys = requiredSecretKeys(env);
-    const missing = keys.filter((key) => config.get(key) === undefined);
-    if (missing.length > 0) {
-        throw new EnvironmentError(`Pulumi.${env.stack}.yaml`, missing.map((key) =>
-            `${config.name}:${key}: missing secret (${SECRET_DESCRIPTIONS[key]}); set it with: pulumi config set --secret ${key} <value>`));
+    const problems = keys.flatMap((key) => {
+        const value = config.get(key);
+        if (value === undefined) {
+            return [`${config.name}:${key}: missing secret (${SECRET_DESCRIPTIONS[key]}); set it with: pulumi config set --secret ${key} <value>`];
+        }
+        const problem = shapeProblem(env, key, value);
+        return problem ? [`${config.name}:${key}: ${problem}`] : [];
+    });
+    if (problems.length > 0) {
+        throw new EnvironmentError(`Pulumi.${env.stack}.yaml`, problems);
     }
     return Object.fromEntries(keys.map((key) => [key, config.requireSecret(key)])) as unknown as PlatformSecrets;
 }

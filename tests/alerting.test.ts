@@ -75,7 +75,7 @@ for (const stack of STACKS) {
                 assert.deepEqual(container.environment, []);
                 assert.deepEqual(container.secrets, [{
                     name: "ALERTMANAGER_CONFIG",
-                    valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/${stack}/alertmanager/config`,
+                    valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/prometheus-platform/${stack}/alertmanager/config`,
                 }]);
                 assert.deepEqual(container.portMappings.map((p: any) => `${p.containerPort}/${p.protocol}`), ["9093/tcp", "9094/tcp", "9094/udp"]);
                 assert.equal(container.image, `quay.io/prometheus/alertmanager:v${env.alertmanager.version}`);

@@ -5,7 +5,7 @@ import * as yaml from "js-yaml";
 import { bundleDiscoveryFunction, DISCOVERY_SCHEDULE } from "../components/targetDiscovery";
 import { renderPrometheusConfig } from "../components/render/prometheusConfig";
 import { loadEnvironment } from "../infra/environment";
-import { requiredSecretKeys } from "../infra/secrets";
+import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
 import { ProgramRun, runProgram } from "../scripts/lib/offline";
 import { previewNodeSpec } from "../scripts/plan";
@@ -18,7 +18,7 @@ const applied = new Map<string, Promise<ProgramRun>>();
 function appliedStack(stack: string): Promise<ProgramRun> {
     if (!applied.has(stack)) {
         applied.set(stack, plannedStack(stack).then(() => runProgram({
-            stack, preview: false, program: () => runStack(), placeholderSecrets: requiredSecretKeys(loadEnvironment(stack)),
+            stack, preview: false, program: () => runStack(), ...placeholderSecretOptions(stack),
         })));
     }
     return applied.get(stack)!;

@@ -85,6 +85,16 @@ describe("environments", () => {
         ["an unpinned version", (e) => { e.prometheus.version = "latest"; }, /^prometheus\.version: malformed value/],
         ["a bad retention", (e) => { e.prometheus.retentionTime = "15 days"; }, /^prometheus\.retentionTime: malformed value/],
         ["a bad NAT mode", (e) => { e.natGateways = "none"; }, /^natGateways: must be one of single, perAz$/],
+        ["a Fargate memory the CPU cannot have (1024/1024)", (e) => { e.alertmanager.cpu = 1024; e.alertmanager.memory = 1024; },
+            /^alertmanager\.memory: Fargate does not run 1024 MiB with cpu 1024; valid for cpu 1024: 2048, 3072, 4096, 5120, 6144, 7168, 8192$/],
+        ["a Fargate memory above the CPU's range (256/4096)", (e) => { e.alertmanager.cpu = 256; e.alertmanager.memory = 4096; },
+            /^alertmanager\.memory: Fargate does not run 4096 MiB with cpu 256; valid for cpu 256: 512, 1024, 2048$/],
+        ["a Fargate CPU size that does not exist", (e) => { e.alertmanager.cpu = 768; }, /^alertmanager\.cpu: must be one of 256, 512, 1024, 2048, 4096, 8192, 16384$/],
+        ["an SMTP user name in the environment", (e) => {
+            e.receivers = { ticket: "email", email: { to: "a@example.net", from: "b@example.net", smarthost: "email-smtp.eu-west-1.amazonaws.com:587", authUsername: "alertmanager-smtp" } };
+        }, /^receivers\.email\.authUsername: no longer read from here: .*pulumi config set --secret smtpUsername/],
+        ["an unknown SSM tier", (e) => { e.alertmanager.configParameterTier = "Intelligent-Tiering"; }, /^alertmanager\.configParameterTier: must be one of Standard, Advanced$/],
+        ["a snapshot time that is not HH:MM", (e) => { e.backup = { snapshotTime: "3am" }; }, /^backup\.snapshotTime: malformed value/],
         ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
     ];
     for (const [what, mutate, expected] of cases) {
@@ -119,12 +129,37 @@ describe("environments", () => {
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
         assert.equal(error.message.split("\n")[0], "Pulumi.production.yaml is not valid:");
-        for (const key of ["pagerdutyRoutingKey", "heartbeatUrl", "smtpPassword", "slackWebhookUrl"]) {
+        for (const key of ["pagerdutyRoutingKey", "heartbeatUrl", "smtpUsername", "smtpPassword", "slackWebhookUrl"]) {
             assert.match(error.message, new RegExp(`prometheus-platform:${key}: missing secret .*pulumi config set --secret ${key} <value>`));
         }
         assert.doesNotMatch(error.message, /ticketWebhookUrl/, "production mails its tickets");
         assert.deepEqual(error.resources, []);
     });
+
+    for (const [what, username, accepted] of [
+        ["an SES access key ID", "AKIAIOSFODNN7EXAMPLE", true],
+        ["a plain user name", "alertmanager-smtp", false],
+        ["a key ID one character short", "AKIAIOSFODNN7EXAMPL", false],
+    ] as const) {
+        it(`${accepted ? "accepts" : "rejects"} ${what} as the SES SMTP user name, never printing it`, async () => {
+            const env = loadEnvironment("production");
+            const error = await runProgram({
+                stack: "production",
+                config: { "prometheus-platform:smtpUsername": username },
+                secretPlaceholder: () => "placeholder",
+                placeholderSecrets: requiredSecretKeys(env).filter((key) => key !== "smtpUsername"),
+                program: () => createPlatform(env),
+            }).then(() => undefined, (err: unknown) => err);
+            if (accepted) {
+                assert.equal(error, undefined, String(error));
+                return;
+            }
+            assert.ok(error instanceof ProgramError);
+            assert.match(error.message, /^Pulumi\.production\.yaml is not valid:\n {2}- prometheus-platform:smtpUsername: not an SES SMTP user name \(receivers\.email\.smarthost email-smtp\.eu-west-1\.amazonaws\.com:587 is SES/);
+            assert.equal(error.message.includes(username), false, "the secret must not be printed");
+            assert.deepEqual(error.resources, []);
+        });
+    }
 
     it("rejects a stack whose aws:region differs from its environment", async () => {
         const error = await runProgram({

@@ -117,16 +117,17 @@ function autoname(name: string, stack: string): string {
     return `${name}-${suffix}`.toLowerCase();
 }
 
-/** A stand-in of the right shape for a secret that cannot be read offline. */
-export function secretPlaceholder(key: string, stack: string): string {
-    const name = key.split(":").pop() ?? key;
-    return /url$/i.test(name)
-        ? `https://placeholder.invalid/${stack}/${name}`
-        : `placeholder-${stack}-${name}`;
+/** Gives a secret that cannot be read offline a stand-in of its shape, from its key and the stack. */
+export type SecretPlaceholder = (key: string, stack: string) => string;
+
+/** A stand-in for any program's secret: a URL where the key names one, a plain string otherwise. */
+export function genericPlaceholder(key: string, stack: string): string {
+    return /url$/i.test(key) ? `https://placeholder.invalid/${stack}/${key}` : `placeholder-${stack}-${key}`;
 }
 
 /** Reads Pulumi.<stack>.yaml's config; secure values become placeholders. */
-export function stackConfig(projectDir: string, stack: string, project: string): { config: Record<string, string>; secrets: string[] } {
+export function stackConfig(projectDir: string, stack: string, project: string,
+    secretPlaceholder: SecretPlaceholder = genericPlaceholder): { config: Record<string, string>; secrets: string[] } {
     const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
     if (!fs.existsSync(file)) {
         throw new Error(`${path.relative(process.cwd(), file)}: no such stack file`);
@@ -137,7 +138,7 @@ export function stackConfig(projectDir: string, stack: string, project: string):
     for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
         const key = rawKey.includes(":") ? rawKey : `${project}:${rawKey}`;
         if (value !== null && typeof value === "object" && "secure" in (value as object)) {
-            config[key] = secretPlaceholder(key, stack);
+            config[key] = secretPlaceholder(key.split(":").pop() ?? key, stack);
             secrets.push(key);
         } else {
             config[key] = typeof value === "string" ? value : JSON.stringify(value);
@@ -194,6 +195,8 @@ export interface RunOptions {
     config?: Record<string, string>;
     /** Secret keys (of the project) to give placeholders when the stack file does not set them. */
     placeholderSecrets?: string[];
+    /** The stand-in of a secret's shape; generic by default. */
+    secretPlaceholder?: SecretPlaceholder;
     /**
      * false: run as an update would, with made-up IDs and ARNs, so that values built from them
      * can be inspected (tests only; the plan and the policy check always preview).
@@ -205,13 +208,14 @@ export interface RunOptions {
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     const projectDir = options.projectDir ?? path.resolve(__dirname, "..", "..");
     const project = options.project ?? (yaml.load(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+    const placeholder = options.secretPlaceholder ?? genericPlaceholder;
     const { config, secrets } = fs.existsSync(path.join(projectDir, `Pulumi.${options.stack}.yaml`))
-        ? stackConfig(projectDir, options.stack, project)
+        ? stackConfig(projectDir, options.stack, project, placeholder)
         : { config: {}, secrets: [] };
     for (const key of options.placeholderSecrets ?? []) {
         const qualified = `${project}:${key}`;
         if (config[qualified] === undefined) {
-            config[qualified] = secretPlaceholder(qualified, options.stack);
+            config[qualified] = placeholder(key, options.stack);
             secrets.push(qualified);
         }
     }

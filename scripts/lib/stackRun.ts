@@ -1,14 +1,22 @@
 // Runs this project's program for a stack (or another program, for fixtures) offline.
 import { loadEnvironment } from "../../infra/environment";
 import { Platform } from "../../infra/platform";
-import { requiredSecretKeys } from "../../infra/secrets";
+import { requiredSecretKeys, SHAPED_PLACEHOLDERS } from "../../infra/secrets";
 import { runStack } from "../../infra/stack";
-import { ProgramRun, runProgram } from "./offline";
+import { genericPlaceholder, ProgramRun, RunOptions, runProgram } from "./offline";
 
 export interface StackRun {
     run: ProgramRun;
     /** The components built, when the program was this project's own. */
     platform?: Platform;
+}
+
+/** The stack's secrets that the stack file does not set, as placeholders of the shape each must have. */
+export function placeholderSecretOptions(stack: string): Pick<RunOptions, "placeholderSecrets" | "secretPlaceholder"> {
+    return {
+        placeholderSecrets: requiredSecretKeys(loadEnvironment(stack)),
+        secretPlaceholder: (key, name) => SHAPED_PLACEHOLDERS[key] ?? genericPlaceholder(key, name),
+    };
 }
 
 /** Missing secrets of this project's stacks get placeholders; another program runs as it is. */
@@ -17,7 +25,7 @@ export async function runStackOffline(stack: string, program?: string): Promise<
     const run = await runProgram({
         stack,
         program: program ?? (() => runStack((p) => { platform = p; })),
-        placeholderSecrets: program ? [] : requiredSecretKeys(loadEnvironment(stack)),
+        ...(program ? {} : placeholderSecretOptions(stack)),
     });
     return { run, platform };
 }
