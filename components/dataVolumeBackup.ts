@@ -20,6 +20,7 @@ export interface DataVolumeBackupArgs {
  */
 export class DataVolumeBackup extends pulumi.ComponentResource {
     readonly policyId: pulumi.Output<string>;
+    readonly targetTag: { key: string; value: string };
     /** What the plan shows: which volumes, when, how long. */
     readonly summary: string;
 
@@ -55,6 +56,7 @@ export class DataVolumeBackup extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [attachment] });
 
         this.policyId = policy.id;
+        this.targetTag = args.targetTag;
         this.summary = `daily at ${args.snapshotTime} UTC, kept ${args.retainDays} days: volumes tagged ${args.targetTag.key}=${args.targetTag.value}`;
         this.registerOutputs({ policyId: this.policyId, summary: this.summary });
     }

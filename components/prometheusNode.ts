@@ -35,6 +35,8 @@ export interface PrometheusNodeArgs {
     kmsKeyId?: pulumi.Input<string>;
     /** Production: the data volume cannot be deleted through Pulumi. */
     protectData: boolean;
+    /** Recreate the data volume from this snapshot (a restore); the old volume is retained. */
+    dataVolumeSnapshotId?: string;
     /** Tags only the data volume carries, e.g. the one its snapshot policy targets. */
     dataVolumeTags?: Record<string, string>;
     /**
@@ -79,6 +81,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
             throughput: args.dataVolume.throughputMiBps,
             encrypted: true,
             kmsKeyId: args.kmsKeyId,
+            snapshotId: args.dataVolumeSnapshotId,
             finalSnapshot: true,
             tags: { ...tags, ...args.dataVolumeTags, Name: `${name}-data` },
         }, { parent: this, protect: args.protectData, retainOnDelete: true });

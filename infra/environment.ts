@@ -37,6 +37,8 @@ export interface Environment {
         evaluationInterval: string;
         /** The one node (1-3) whose AMI and user-data changes this update applies; absent: none. */
         rolloutNode?: number;
+        /** Node number -> snapshot its data volume is recreated from (docs/runbooks.md, restore). */
+        restoreSnapshots: Record<string, string>;
     };
     nodeExporter: { version: string; sha256?: string };
     alertmanager: {
@@ -180,6 +182,12 @@ const schema = {
                 scrapeInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
                 evaluationInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
                 rolloutNode: { type: "integer", minimum: 1, maximum: 3 },
+                restoreSnapshots: {
+                    type: "object",
+                    propertyNames: { enum: ["1", "2", "3"] },
+                    additionalProperties: { type: "string", pattern: "^snap-[0-9a-f]{8,17}$" },
+                    default: {},
+                },
             },
         },
         nodeExporter: {
@@ -450,6 +458,12 @@ function semanticProblems(env: Environment): string[] {
     }
     if (volume.type === "io2" && volume.iops === undefined) {
         problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
+    }
+    for (const node of Object.keys(env.prometheus.restoreSnapshots)) {
+        if (env.prometheus.rolloutNode !== Number(node)) {
+            problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so node ${node} must be the rolloutNode `
+                + `(set prometheus.rolloutNode: ${node}); restore one node at a time`);
+        }
     }
     const { cpu, memory } = env.alertmanager;
     if (!FARGATE_MEMORY[cpu].includes(memory)) {

@@ -246,6 +246,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             dataVolume: env.prometheus.dataVolume,
             protectData: env.protectData,
             dataVolumeTags: { [backupTag.key]: backupTag.value },
+            dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
             applyUpdates: env.prometheus.rolloutNode === zone.index,
             spec: {
                 name,

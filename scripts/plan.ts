@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../infra/platform";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { requiredSecretKeys } from "../infra/secrets";
-import { CapturedResource, previewValue, ProgramRun, resolveForPreview } from "./lib/offline";
+import { CapturedResource, previewValue, ProgramRun, resolveForPreview, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
 import { checkResources, formatViolations, mandatory, PolicyResult } from "./policy";
 
@@ -89,17 +89,33 @@ function summary(resources: CapturedResource[]): Record<string, number> {
     return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+export interface BackupPlan {
+    policy: string;
+    /** The volumes carrying the policy's target tag. */
+    volumes: string[];
+}
+
 export interface PlanResult {
     run: ProgramRun;
     rendered: RenderedNode[];
     policy: PolicyResult;
+    backup?: BackupPlan;
+}
+
+/** What the snapshot policy will back up: the planned volumes that carry its tag. */
+function backupPlan(run: ProgramRun, platform: Platform): BackupPlan {
+    const { key, value } = platform.backup.targetTag;
+    const volumes = run.resources
+        .filter((r) => r.type === "aws:ebs/volume:Volume" && unwrapSecrets<{ tags?: Record<string, string> }>(r.inputs).tags?.[key] === value)
+        .map((r) => r.name);
+    return { policy: platform.backup.summary, volumes };
 }
 
 export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
     const { run, platform } = await runStackOffline(stack, options.program);
     const rendered = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : [];
     const policy = await checkResources(run.resources, stack);
-    return { run, rendered, policy };
+    return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined };
 }
 
 async function main(): Promise<void> {
@@ -114,7 +130,7 @@ async function main(): Promise<void> {
     if (!values.stack) {
         throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR]");
     }
-    const { run, rendered, policy } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, policy, backup } = await plan(values.stack, { program: values.program, outDir: values.out });
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({
@@ -124,6 +140,7 @@ async function main(): Promise<void> {
             summary: { total: run.resources.length, byType: counts },
             rendered: rendered.map((n) => ({ node: n.name, dir: n.dir, files: n.files })),
             placeholderSecrets: run.placeholderSecrets,
+            backup,
             policy,
         }, null, 2)}\n`);
         process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -142,6 +159,10 @@ async function main(): Promise<void> {
     }
     if (rendered.length > 0) {
         console.log(`(data volume IDs are known only after apply: the rendered files use ${VOLUME_ID_PLACEHOLDER})`);
+    }
+    if (backup) {
+        console.log(`\nBackups: snapshots ${backup.policy}`);
+        console.log(`  backed up: ${backup.volumes.join(", ") || "no volume (check the data volumes' tags)"}`);
     }
     console.log(`\nPolicy pack verdicts (${policy.configFile ? path.relative(process.cwd(), policy.configFile) : "no policy config"}):`);
     formatViolations(policy.violations).forEach((line) => console.log(`  ${line}`));

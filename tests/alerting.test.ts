@@ -13,8 +13,11 @@ import { byUrn, inputsOf, named, ofType, plannedStack, source, STACKS } from "./
 
 const RUNBOOKS = fs.readFileSync(path.resolve(__dirname, "..", "docs", "runbooks.md"), "utf8");
 
-function runbookAnchors(): Set<string> {
-    return new Set([...RUNBOOKS.matchAll(/^## (.+)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^a-z0-9_ -]/g, "").replace(/ /g, "-")));
+/** Anchors of the sections before `# Procedures` (one per alert), or of the procedures after it. */
+function runbookAnchors(part: "alerts" | "procedures" = "alerts"): Set<string> {
+    const [alerts, procedures = ""] = RUNBOOKS.split(/^# Procedures$/m);
+    return new Set([...(part === "alerts" ? alerts : procedures).matchAll(/^## (.+)$/gm)]
+        .map((m) => m[1].trim().toLowerCase().replace(/[^a-z0-9_ -]/g, "").replace(/ /g, "-")));
 }
 
 for (const stack of STACKS) {
@@ -267,7 +270,8 @@ describe("alert rules", () => {
             assert.equal(url.hash.slice(1), runbookAnchor(rule.alert));
             assert.ok(anchors.has(url.hash.slice(1)), `docs/runbooks.md has no section ${url.hash}`);
         }
-        assert.equal(anchors.size, allAlerts().length, "every runbook section belongs to an alert");
+        assert.equal(anchors.size, allAlerts().length, "every runbook section before Procedures belongs to an alert");
+        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot"]);
     });
 
     it("uses current metric names", () => {

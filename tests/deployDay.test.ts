@@ -8,7 +8,8 @@ import { SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCl
 import { renderAlertmanagerConfig } from "../components/render/alertmanagerConfig";
 import { DISCOVERY_PERIOD_SECONDS, DISCOVERY_RUNTIME } from "../components/targetDiscovery";
 import { loadEnvironment } from "../infra/environment";
-import { checkParameterSize } from "../infra/platform";
+import { checkParameterSize, createPlatform } from "../infra/platform";
+import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { PolicyPackServer, readPolicyConfig } from "../scripts/lib/analyzer";
 import { CapturedResource, ProgramRun, runProgram } from "../scripts/lib/offline";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
@@ -162,6 +163,19 @@ describe("deploy day: backups and access logs", function () {
             assert.equal(JSON.parse(inputsOf(role).assumeRolePolicy).Statement[0].Principal.Service, "dlm.amazonaws.com");
             const attachment = inputsOf(named(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "prometheus-data"));
             assert.equal(attachment.policyArn, `arn:aws:iam::aws:policy/${DLM_SERVICE_POLICY}`);
+        });
+
+        it(`${stack}: restores one node's data volume from a snapshot, replacing that node alone`, async () => {
+            const env = loadEnvironment(stack);
+            env.prometheus.rolloutNode = 2;
+            env.prometheus.restoreSnapshots = { 2: "snap-0123456789abcdef0" };
+            const run = await runProgram({ stack, program: () => createPlatform(env), ...placeholderSecretOptions(stack) });
+            const byName = (type: string) => ofType(run, type).sort((a, b) => a.name.localeCompare(b.name));
+            assert.deepEqual(byName("aws:ebs/volume:Volume").map((v) => [v.name, inputsOf(v).snapshotId]),
+                [["prom-1-data", undefined], ["prom-2-data", "snap-0123456789abcdef0"], ["prom-3-data", undefined]]);
+            assert.deepEqual(byName("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
+                [["prom-1", ["ami", "userDataBase64"]], ["prom-2", []], ["prom-3", ["ami", "userDataBase64"]]]);
+            assert.ok(ofType(run, "aws:ebs/volume:Volume").every((v) => v.retainOnDelete), "the replaced volume is kept");
         });
 
         it(`${stack}: logs access to the targets bucket into the access-log bucket, which the log services may write`, async () => {

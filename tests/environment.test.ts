@@ -95,6 +95,10 @@ describe("environments", () => {
         }, /^receivers\.email\.authUsername: no longer read from here: .*pulumi config set --secret smtpUsername/],
         ["an unknown SSM tier", (e) => { e.alertmanager.configParameterTier = "Intelligent-Tiering"; }, /^alertmanager\.configParameterTier: must be one of Standard, Advanced$/],
         ["a snapshot time that is not HH:MM", (e) => { e.backup = { snapshotTime: "3am" }; }, /^backup\.snapshotTime: malformed value/],
+        ["a restore of a node that is not the rollout node", (e) => { e.prometheus.restoreSnapshots = { 2: "snap-0123456789abcdef0" }; },
+            /^prometheus\.restoreSnapshots\.2: node 2's volume is recreated, so node 2 must be the rolloutNode \(set prometheus\.rolloutNode: 2\)/],
+        ["a restore from something that is not a snapshot", (e) => { e.prometheus.rolloutNode = 2; e.prometheus.restoreSnapshots = { 2: "vol-0123456789abcdef0" }; },
+            /^prometheus\.restoreSnapshots\.2: malformed value/],
         ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
     ];
     for (const [what, mutate, expected] of cases) {

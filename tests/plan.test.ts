@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { loadEnvironment } from "../infra/environment";
 import { STACKS } from "./helpers/stacks";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -32,6 +33,11 @@ describe("offline plan (npm run plan)", function () {
             }
             assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "alertmanager"]);
             assert.ok(report.placeholderSecrets.includes("prometheus-platform:pagerdutyRoutingKey"));
+            const env = loadEnvironment(stack);
+            assert.deepEqual(report.backup, {
+                policy: `daily at ${env.backup.snapshotTime} UTC, kept ${env.backup.retainDays} days: volumes tagged platform:backup=prometheus-platform-${stack}-prometheus-data`,
+                volumes: ["prom-1-data", "prom-2-data", "prom-3-data"],
+            });
             const alertmanager = fs.readFileSync(path.join(report.rendered[3].dir, "alertmanager.yml"), "utf8");
             assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
             for (const node of report.rendered.slice(0, 3)) {
@@ -50,6 +56,7 @@ describe("offline plan (npm run plan)", function () {
         assert.match(result.stdout, /^\+ platform:prometheus:PrometheusNode prom-1$/m);
         assert.match(result.stdout, /^ {2}\+ aws:ebs\/volume:Volume prom-1-data \[retained\]$/m);
         assert.match(result.stdout, /^ +3 {2}aws:ec2\/instance:Instance$/m);
+        assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data$/m);
     });
 
     it("fails with one clear message for a stack without an environment", () => {
