@@ -22,11 +22,18 @@ apt-get install -y -qq --no-install-recommends \
 # The tests run nginx themselves; the package's own service is not wanted.
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
 
-# Sid's packages through a private apt state, leaving the system's sources alone.
+# Sid's packages through a private apt state, leaving the system's sources alone, from the
+# Debian mirror this machine's own apt configuration uses.
+# shellcheck disable=SC2016 # apt's own format placeholders
+mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' | grep -v -- '-security/$' | head -n 1)
+if [ -z "$mirror" ]; then
+  echo "install-tools: no Debian mirror in this machine's apt sources" >&2
+  exit 1
+fi
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$unpacked"
 cat > "$apt_dir/sid.sources" <<SOURCES
 Types: deb
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: sid
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
