@@ -77,7 +77,6 @@ export interface Environment {
         /** SNS topic the discovery-errors alarm notifies; none: the alarm only shows in CloudWatch. */
         alarmTopicArn?: string;
     };
-    packages: { nginx: string; awscli: string };
     targets: {
         /** Extra targets regions: each gets its own file_sd job reading <region>/*.json. */
         regions: string[];
@@ -137,7 +136,7 @@ const schema = {
     type: "object",
     additionalProperties: false,
     required: ["region", "availabilityZones", "vpcCidr", "officeCidrs", "domain", "cloudflareZoneId", "prometheus", "nodeExporter",
-        "packages", "alertmanager", "receivers"],
+        "alertmanager", "receivers"],
     properties: {
         region: { type: "string", pattern: REGION },
         availabilityZones: { type: "array", items: { type: "string" } },
@@ -153,8 +152,9 @@ const schema = {
             additionalProperties: false,
             default: {},
             properties: {
-                namePattern: { type: "string", minLength: 1, default: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*" },
-                owner: { type: "string", pattern: "^[0-9]{12}$", default: "099720109477" },
+                // Debian's official AMIs: the release the first-boot rehearsal boots.
+                namePattern: { type: "string", minLength: 1, default: "debian-13-amd64-*" },
+                owner: { type: "string", pattern: "^[0-9]{12}$", default: "136693071363" },
             },
         },
         prometheus: {
@@ -275,15 +275,6 @@ const schema = {
             },
         },
         runbookBaseUrl: { type: "string", pattern: "^https://[^#\\s]+$", default: "https://github.com/example-org/prometheus-platform/blob/main/docs/runbooks.md" },
-        packages: {
-            type: "object",
-            additionalProperties: false,
-            required: ["nginx", "awscli"],
-            properties: {
-                nginx: { type: "string", pattern: "^[0-9][A-Za-z0-9.+~:-]*$" },
-                awscli: { type: "string", pattern: "^[0-9][A-Za-z0-9.+~:-]*$" },
-            },
-        },
         targets: {
             type: "object",
             additionalProperties: false,
@@ -309,6 +300,8 @@ const validateShape = ajv.compile(schema);
 const MOVED_KEYS: Record<string, string> = {
     "receivers.email.authUsername": "no longer read from here: an SES SMTP user name is a credential; "
         + "set it with `pulumi config set --secret smtpUsername <name>`",
+    "packages": "no longer set here: the nodes install their packages unpinned from Debian's archive, "
+        + "so point releases and security updates apply; remove the key",
 };
 
 function keyOf(error: ErrorObject): string {

@@ -25,6 +25,9 @@ import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
 
+/** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
+export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"];
+
 /** How long a booting node waits for its data volume before failing the boot. */
 export const VOLUME_WAIT_SECONDS = 300;
 
@@ -257,7 +260,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 prometheusSha256: env.prometheus.sha256,
                 nodeExporterVersion: env.nodeExporter.version,
                 nodeExporterSha256: env.nodeExporter.sha256,
-                packages: { nginx: env.packages.nginx, awscli: env.packages.awscli },
+                packages: NODE_PACKAGES,
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,

@@ -6,7 +6,7 @@ import * as path from "path";
 import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, renderAlertRules } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
-import { remapNginxPaths } from "../scripts/lib/rehearsalConfig";
+import { remapNginxPaths } from "../rehearsals/lib/remap";
 import { writeRendered } from "../scripts/plan";
 import { inputsOf, ofType, plannedStack, STACKS } from "./helpers/stacks";
 import { expectSuccess, requireTool, run } from "./helpers/tools";

@@ -1,9 +1,60 @@
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import * as net from "net";
 import * as path from "path";
 import { requireTool } from "./helpers/tools";
 
 const ROOT = path.resolve(__dirname, "..");
+
+/** Runs the rehearsal to its end without blocking this process (a test may serve a port meanwhile). */
+function rehearseAsync(env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; report: any; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", "rehearsals/loopback.ts", "--stack", "dev", "--json"], { cwd: ROOT, env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => { stdout += chunk; });
+        child.stderr.on("data", (chunk) => { stderr += chunk; });
+        child.on("exit", (status) => resolve({ status, report: stdout ? JSON.parse(stdout) : undefined, stderr }));
+    });
+}
+
+/** Processes a rehearsal started (they run from or with its work dir) that are still alive. */
+function leftovers(): string {
+    return spawnSync("pgrep", ["-af", "rehearsal-dev-"], { encoding: "utf8" }).stdout.split("\n")
+        .filter((line) => line && !line.includes("pgrep")).join("\n");
+}
+
+describe("rehearsal in bad states", function () {
+    this.timeout(120000);
+
+    it("names a missing tool with the install hint, and starts nothing", async function () {
+        requireTool(this, "prometheus");
+        const { status, report } = await rehearseAsync({ ...process.env, PATH: "/usr/bin:/bin" });
+        assert.equal(status, 1);
+        const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
+        assert.equal(failed.length, 1);
+        assert.match(failed[0].detail, /^missing nginx: run scripts\/install-tools\.sh \(as root\) first$/);
+        assert.equal(leftovers(), "");
+    });
+
+    it("names the address in use and stops everything it had started", async function () {
+        for (const tool of ["prometheus", "alertmanager", "nginx", "aws", "rsync"]) {
+            requireTool(this, tool);
+        }
+        const squatter = net.createServer((socket) => socket.end("HTTP/1.1 401 Unauthorized\r\n\r\n"));
+        await new Promise<void>((resolve) => squatter.listen(18080, "127.0.3.1", resolve));
+        try {
+            const { status, report } = await rehearseAsync();
+            assert.equal(status, 1);
+            const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
+            assert.equal(failed.length, 1, JSON.stringify(failed));
+            assert.match(failed[0].detail, /^127\.0\.3\.1:18080, which nginx is to listen on, is already in use/);
+        } finally {
+            squatter.close();
+        }
+        assert.equal(leftovers(), "", "the Alertmanagers and Prometheus servers started before nginx are stopped");
+    });
+});
 
 describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)", function () {
     this.timeout(420000);
@@ -12,16 +63,18 @@ describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)
         for (const tool of ["prometheus", "alertmanager", "nginx", "htpasswd", "aws", "rsync", "wget"]) {
             requireTool(this, tool);
         }
-        const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/rehearse.ts", "--stack", "dev", "--json"],
+        const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/loopback.ts", "--stack", "dev", "--json"],
             { cwd: ROOT, encoding: "utf8", timeout: 400000 });
         const report = JSON.parse(result.stdout);
+        assert.equal(leftovers(), "", "nothing outlives the run");
         const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
         assert.deepEqual(failed, [], JSON.stringify(report, null, 2));
         assert.equal(result.status, 0);
         const names = report.checks.map((c: { name: string }) => c.name).join("\n");
         for (const expected of [/mesh/, /heartbeat reaches/, /at most one heartbeat per group interval/, /no-file_sd-targets/,
             /page sent to all three Alertmanagers arrives once/, /scraped within 60 s/, /removes the target/,
-            /forging X-Forwarded-For/, /one Alertmanager killed/, /two Prometheus killed/]) {
+            /forging X-Forwarded-For/, /one Alertmanager killed/, /two Prometheus killed/, /alive and owns the address/,
+            /office address, POST \/-\/quit gets 403/, /office address, POST \/-\/reload gets 403/, /refuses \/-\/quit itself/]) {
             assert.match(names, expected);
         }
         for (const figure of ["heartbeatFirstDeliverySeconds", "heartbeatsPerGroupInterval", "pageDeliverySeconds", "targetDiscoverySeconds", "totalSeconds"]) {

@@ -33,8 +33,8 @@ export interface PrometheusNodeSpec {
     prometheusSha256?: string;
     nodeExporterVersion: string;
     nodeExporterSha256?: string;
-    /** Debian package name to exact version, installed by cloud-init. */
-    packages: Record<string, string>;
+    /** Debian packages cloud-init installs, unpinned: the archive's current version, security fixes included. */
+    packages: string[];
     retentionTime: string;
     retentionSize?: string;
     externalUrl: string;
@@ -122,14 +122,15 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
     ];
 }
 
-/** The #cloud-config document: pinned packages, the files, then the bootstrap script. */
+/** The #cloud-config document: the packages, the files, then the bootstrap script. */
 export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
     const files = prometheusNodeFiles(spec);
     const bootstrap = files[files.length - 1].path;
     const document = {
         hostname: spec.name,
         package_update: true,
-        packages: Object.entries(spec.packages).map(([name, version]) => [name, version]),
+        package_upgrade: true,
+        packages: spec.packages,
         // Deferred: written after the packages are installed, so they win over package defaults
         // and may belong to users the packages create.
         write_files: files.map((file) => ({

@@ -74,6 +74,11 @@ http {
             proxy_pass http://${input.prometheusUpstream}/-/healthy;
         }
 
+        # Lifecycle and admin endpoints are the node's own business: nobody reaches them through here.
+        location ~ ^/(-/(reload|quit)|api/v1/admin/) {
+            return 403;
+        }
+
         location / {
             satisfy any;
             ${lines("allow", input.officeCidrs, 12)}

@@ -190,7 +190,7 @@ export function renderPrometheusUnit(input: PrometheusUnitInput): string {
         `--web.listen-address=0.0.0.0:${input.port}`,
         `--web.external-url=${input.externalUrl}`,
         `--rules.alert.resend-delay=${input.alertResendDelay}`,
-        "--web.enable-lifecycle",
+        // No lifecycle or admin API: the node reloads with SIGHUP (systemctl reload), nobody can quit it over HTTP.
     ];
     return `[Unit]
 Description=Prometheus

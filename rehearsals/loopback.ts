@@ -16,11 +16,12 @@ import { parseArgs } from "util";
 import { ALERTMANAGER_PORT, MESH_PORT, MESH_TIMING, renderEntrypoint } from "../components/render/alertmanagerTask";
 import { ALERT_RESEND_DELAY } from "../components/render/cloudInit";
 import { htpasswdLine } from "../components/render/nginxConfig";
-import { previewValue } from "./lib/offline";
-import { runStackOffline } from "./lib/stackRun";
-import { randomStyleBcryptHash } from "./lib/bcrypt";
-import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/rehearsalConfig";
-import { writeRendered } from "./plan";
+import { previewValue } from "../scripts/lib/offline";
+import { runStackOffline } from "../scripts/lib/stackRun";
+import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
+import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
+import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/remap";
+import { writeRendered } from "../scripts/plan";
 
 export const FACTOR = 20;
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
@@ -91,42 +92,6 @@ function request(options: http.RequestOptions & { body?: string }): Promise<{ st
     });
 }
 
-/** Every process the rehearsal starts, each logging to its own file, all stopped at the end. */
-class Processes {
-    private readonly running = new Map<string, ChildProcess>();
-    constructor(private readonly logDir: string) {}
-
-    start(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
-        const log = fs.openSync(path.join(this.logDir, `${name}.log`), "a");
-        // Its own process group, so that stopping it stops its children too (nginx's workers).
-        const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", log, log], detached: true });
-        this.running.set(name, child);
-    }
-
-    kill(name: string, signal: NodeJS.Signals = "SIGKILL"): void {
-        const child = this.running.get(name);
-        if (child?.pid !== undefined && child.exitCode === null) {
-            try {
-                process.kill(-child.pid, signal);
-            } catch {
-                // already gone
-            }
-        }
-        this.running.delete(name);
-    }
-
-    stopAll(): void {
-        for (const name of [...this.running.keys()]) {
-            this.kill(name, "SIGKILL");
-        }
-    }
-
-    log(name: string): string {
-        const file = path.join(this.logDir, `${name}.log`);
-        return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").slice(-20).join("\n") : "";
-    }
-}
-
 function listen(server: http.Server, host: string): Promise<number> {
     return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));
 }
@@ -143,9 +108,16 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
     const received: Received[] = [];
     const servers: http.Server[] = [];
     const syncLoops: NodeJS.Timeout[] = [];
+    const syncRuns = new Set<ChildProcess>();
     let s3: { close(): Promise<void> } | undefined;
 
     try {
+        // 0. Every binary it runs, before anything starts.
+        const missing = [path.join(TOOLS, "prometheus"), path.join(TOOLS, "prometheus-alertmanager"), "nginx", "aws", "rsync"]
+            .filter((tool) => resolveCommand(tool) === undefined);
+        if (missing.length > 0) {
+            throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
+        }
         // 1. Render the stack as the plan does, then remap it.
         const { run, platform } = await runStackOffline(stack);
         if (!platform) {
@@ -219,9 +191,12 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
                 pushPullInterval: scaleDuration(MESH_TIMING.pushPullInterval, FACTOR),
                 externalUrl: `https://alerts-${i}.${env.domain}/`,
             });
-            processes.start(`alertmanager-${i}`, "sh", ["-c", entrypoint], {
-                ALERTMANAGER_CONFIG: alertmanagerConfig,
-                ECS_CONTAINER_METADATA_URI_V4: `http://${ADDRESSES.recorder}:${recorderPort}/metadata/${i}`,
+            await processes.start(`alertmanager-${i}`, "sh", ["-c", entrypoint], {
+                env: {
+                    ALERTMANAGER_CONFIG: alertmanagerConfig,
+                    ECS_CONTAINER_METADATA_URI_V4: `http://${ADDRESSES.recorder}:${recorderPort}/metadata/${i}`,
+                },
+                address: { host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT },
             });
         }
 
@@ -246,7 +221,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
                 [`--rules.alert.resend-delay=${ALERT_RESEND_DELAY}`, `--rules.alert.resend-delay=${scaleDuration(ALERT_RESEND_DELAY, FACTOR)}`],
             ]);
             const execStart = /^ExecStart=([\s\S]*?)\n(?=\S)/m.exec(unit)![1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
-            processes.start(node, execStart[0], execStart.slice(1));
+            await processes.start(node, execStart[0], execStart.slice(1), { address: { host: ADDRESSES.prometheus(i), port: 9090 } });
 
             // The generated sync script, on a loop standing for its systemd timer.
             const sync = replaceAll(read(node, "usr/local/sbin/sync-prometheus-targets.sh"), [
@@ -262,8 +237,9 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
                     return;
                 }
                 busy = true;
-                const child = spawn("bash", [syncScript], { env: { ...process.env, ...awsEnv, TARGETS_S3_ENDPOINT: s3Endpoint }, stdio: "ignore" });
-                child.on("exit", () => { busy = false; });
+                const child = spawn("bash", [syncScript], { env: { ...process.env, ...awsEnv, TARGETS_S3_ENDPOINT: s3Endpoint }, stdio: "ignore", detached: true });
+                syncRuns.add(child);
+                child.on("exit", () => { busy = false; syncRuns.delete(child); });
             }, intervalMs));
         }
 
@@ -281,7 +257,8 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             ["http://127.0.0.1:9090", `http://${ADDRESSES.prometheus(1)}:9090`],
         ]), nginxDir, process.getuid?.() === 0);
         fs.writeFileSync(path.join(nginxDir, "nginx.conf"), nginxConf, { mode: 0o644 });
-        processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"]);
+        await processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"],
+            { address: { host: ADDRESSES.nginx, port: NGINX_PORT } });
 
         // 7. Wait for everything, and for the mesh to form.
         const started = now();
@@ -296,6 +273,9 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             return status.cluster.peers.length === 3 ? status.cluster.peers.map((p: { address: string }) => p.address) : undefined;
         }, 30000);
         check("the Alertmanagers mesh through their generated cluster settings", true, `peers ${peers.join(", ")}`);
+        const notOwned = processes.verify();
+        check("every process started is alive and owns the address it was given", notOwned.length === 0,
+            notOwned.join("; ") || "3 Alertmanagers, 3 Prometheus servers and nginx, each listening where it was told");
 
         // 8. The heartbeat: first arrival, then one notification per interval despite 3 x 3 senders.
         const heartbeats = () => received.filter((r) => r.receiver === "heartbeat");
@@ -372,8 +352,8 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         check("removing the target file removes the target", true, `${figures.targetRemovalSeconds} s`);
 
         // 12. The ingress.
-        const get = (from: string, headers: Record<string, string> = {}, urlPath = "/api/v1/status/buildinfo") =>
-            request({ host: ADDRESSES.nginx, port: NGINX_PORT, path: urlPath, localAddress: from, headers });
+        const get = (from: string, headers: Record<string, string> = {}, urlPath = "/api/v1/status/buildinfo", method = "GET") =>
+            request({ host: ADDRESSES.nginx, port: NGINX_PORT, path: urlPath, localAddress: from, headers, method });
         const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUser}:${password}`).toString("base64")}` };
         const ingress: [string, Promise<{ status: number }>, number][] = [
             ["office address, no credentials", get(ADDRESSES.officeClient), 200],
@@ -385,11 +365,19 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             ["the ALB forwarding an office address forged before another client", get(ADDRESSES.albClient, { "x-forwarded-for": `${ADDRESSES.officeClient}, ${ADDRESSES.outsider}` }), 401],
             ["the ALB's health check", get(ADDRESSES.albClient, {}, "/health"), 200],
             ["a health check from elsewhere", get(ADDRESSES.outsider, {}, "/health"), 403],
+            ["office address, POST /-/quit", get(ADDRESSES.officeClient, {}, "/-/quit", "POST"), 403],
+            ["office address, POST /-/reload", get(ADDRESSES.officeClient, {}, "/-/reload", "POST"), 403],
+            ["other address with basic auth, POST /-/reload", get(ADDRESSES.outsider, basic, "/-/reload", "POST"), 403],
+            ["office address, admin API", get(ADDRESSES.officeClient, {}, "/api/v1/admin/tsdb/snapshot", "POST"), 403],
         ];
         for (const [what, response, expected] of ingress) {
             const { status } = await response;
             check(`ingress: ${what} gets ${expected}`, status === expected, `got ${status}`);
         }
+        // Even on the node, Prometheus has no lifecycle API to quit through: it reloads by SIGHUP.
+        const quit = await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/-/quit", method: "POST" });
+        const stillUp = await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/-/healthy" });
+        check("Prometheus refuses /-/quit itself and keeps running", quit.status !== 200 && stillUp.status === 200, `quit answered ${quit.status}`);
 
         // 13. Failures: one Alertmanager gone, then Prometheus servers gone.
         processes.kill("alertmanager-3");
@@ -412,6 +400,8 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         check("the rehearsal ran to its end", false, (err as Error).message);
     } finally {
         syncLoops.forEach(clearInterval);
+        // A sync still running (its aws and rsync too) is stopped with its process group.
+        syncRuns.forEach((child) => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } });
         processes.stopAll();
         await s3?.close().catch(() => undefined);
         servers.forEach((s) => s.close());
@@ -429,6 +419,7 @@ async function main(): Promise<void> {
     if (!values.stack) {
         throw new Error("usage: npm run rehearse -- --stack <dev|staging> [--json] [--keep]");
     }
+    stopAllOnSignals();
     const started = now();
     const report = await rehearse(values.stack, values.keep);
     report.figures.totalSeconds = Number(((now() - started) / 1000).toFixed(1));
