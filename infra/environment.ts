@@ -4,8 +4,10 @@ import * as path from "path";
 import Ajv, { ErrorObject } from "ajv";
 import * as ipaddr from "ipaddr.js";
 import * as yaml from "js-yaml";
+import { dearmorPublicKey } from "../components/render/openpgp";
 
-export const ENVIRONMENTS_DIR = path.resolve(__dirname, "..", "environments");
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export const ENVIRONMENTS_DIR = path.join(PROJECT_ROOT, "environments");
 
 export interface DataVolumeSettings {
     sizeGiB: number;
@@ -58,6 +60,13 @@ export interface Environment {
         slackChannel?: string;
     };
     ingress: { basicAuthUser: string; accessLogRetentionDays: number };
+    /** Where the nodes get the SSM agent, and the key its package must be signed with. */
+    ssmAgent: {
+        /** Default: AWS's bucket in the stack's region. */
+        baseUrl?: string;
+        /** An ASCII-armoured public key, relative to the project root. */
+        signingKeyFile: string;
+    };
     /** Daily snapshots of the data volumes by Data Lifecycle Manager. */
     backup: { snapshotTime: string; retainDays: number };
     /** docs/runbooks.md as published; alerts link <runbookBaseUrl>#<alert>. */
@@ -238,6 +247,15 @@ const schema = {
             properties: {
                 basicAuthUser: { type: "string", pattern: "^[A-Za-z0-9._-]+$", default: "grafana" },
                 accessLogRetentionDays: { type: "integer", minimum: 1, maximum: 3650, default: 90 },
+            },
+        },
+        ssmAgent: {
+            type: "object",
+            additionalProperties: false,
+            default: {},
+            properties: {
+                baseUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
+                signingKeyFile: { type: "string", minLength: 1, default: "components/keys/amazon-ssm-agent.asc" },
             },
         },
         backup: {
@@ -457,6 +475,11 @@ function semanticProblems(env: Environment): string[] {
             problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so node ${node} must be the rolloutNode `
                 + `(set prometheus.rolloutNode: ${node}); restore one node at a time`);
         }
+    }
+    try {
+        dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8"));
+    } catch (err) {
+        problems.push(`ssmAgent.signingKeyFile: ${env.ssmAgent.signingKeyFile} is not a usable public key: ${(err as Error).message}`);
     }
     const { cpu, memory } = env.alertmanager;
     if (!FARGATE_MEMORY[cpu].includes(memory)) {

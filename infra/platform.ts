@@ -1,4 +1,6 @@
 // Composes the platform's components for one stack.
+import * as fs from "fs";
+import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -15,6 +17,7 @@ import { PrometheusNode } from "../components/prometheusNode";
 import { renderAlertmanagerConfig, TicketReceiver } from "../components/render/alertmanagerConfig";
 import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
 import { renderAlertRules } from "../components/render/alertRules";
+import { dearmorPublicKey } from "../components/render/openpgp";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { htpasswdLine, NGINX_DEFAULTS, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
@@ -22,7 +25,7 @@ import { PrometheusConfigInput } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
 import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
-import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
 
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
@@ -261,6 +264,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 nodeExporterVersion: env.nodeExporter.version,
                 nodeExporterSha256: env.nodeExporter.sha256,
                 packages: NODE_PACKAGES,
+                ssmAgent: {
+                    baseUrl: env.ssmAgent.baseUrl ?? `https://s3.${env.region}.amazonaws.com/amazon-ssm-${env.region}/latest/debian_amd64`,
+                    signingKeyBase64: dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8")).toString("base64"),
+                },
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,

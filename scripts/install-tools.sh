@@ -18,7 +18,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd >/dev/null
+  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv >/dev/null
 # The tests run nginx themselves; the package's own service is not wanted.
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
 
@@ -91,7 +91,7 @@ if grep -q "^alertmanager:" environments/dev.yaml; then
   check_minor amtool "$unpacked/usr/bin/amtool" alertmanager.version
   check_minor alertmanager "$unpacked/usr/bin/prometheus-alertmanager" alertmanager.version
 fi
-for tool in nginx cloud-init shellcheck aws htpasswd rsync systemd-analyze; do
+for tool in nginx cloud-init shellcheck aws htpasswd rsync systemd-analyze gpg gpgv; do
   command -v "$tool" >/dev/null || { echo "install-tools: $tool missing after install" >&2; exit 1; }
 done
 echo "install-tools: done; project binaries in tools/debian/usr/bin"

@@ -22,12 +22,12 @@ export interface RenderedNode {
     files: string[];
 }
 
-function writeFiles(dir: string, files: { path: string; content: string }[]): void {
+function writeFiles(dir: string, files: { path: string; content: string; encoding?: "b64" }[]): void {
     fs.rmSync(dir, { recursive: true, force: true });
     for (const file of files) {
         const target = path.join(dir, file.path);
         fs.mkdirSync(path.dirname(target), { recursive: true });
-        fs.writeFileSync(target, file.content, { mode: 0o600 });
+        fs.writeFileSync(target, file.encoding === "b64" ? Buffer.from(file.content, "base64") : file.content, { mode: 0o600 });
     }
 }
 
@@ -47,7 +47,7 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     for (const node of platform.nodes) {
         const spec = await previewNodeSpec(node);
         const files = [{ path: "cloud-config.yaml", content: renderNodeCloudConfig(spec) },
-            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content }))];
+            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding }))];
         writeFiles(path.join(dir, node.name), files);
         written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
     }

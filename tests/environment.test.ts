@@ -99,6 +99,9 @@ describe("environments", () => {
             /^prometheus\.restoreSnapshots\.2: node 2's volume is recreated, so node 2 must be the rolloutNode \(set prometheus\.rolloutNode: 2\)/],
         ["a restore from something that is not a snapshot", (e) => { e.prometheus.rolloutNode = 2; e.prometheus.restoreSnapshots = { 2: "vol-0123456789abcdef0" }; },
             /^prometheus\.restoreSnapshots\.2: malformed value/],
+        ["an SSM agent signing key that is not a key", (e) => { e.ssmAgent = { signingKeyFile: "README.md" }; },
+            /^ssmAgent\.signingKeyFile: README\.md is not a usable public key: not an ASCII-armoured PGP public key block$/],
+        ["pinned node packages", (e) => { e.packages = { nginx: "1.24.0-2ubuntu7" }; }, /^packages: no longer set here: the nodes install their packages unpinned/],
         ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
     ];
     for (const [what, mutate, expected] of cases) {

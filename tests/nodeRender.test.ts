@@ -39,8 +39,18 @@ describe("Prometheus node rendering", function () {
             "/etc/systemd/system/prometheus-targets-sync.timer",
             "/etc/nginx/nginx.conf",
             "/etc/nginx/htpasswd",
+            "/usr/local/share/keyrings/amazon-ssm-agent.gpg",
+            "/usr/local/sbin/install-ssm-agent.sh",
             "/usr/local/sbin/bootstrap-prometheus-node.sh",
         ]);
+        const keyring = doc.write_files.find((f: any) => f.path.endsWith("amazon-ssm-agent.gpg"));
+        assert.equal(keyring.encoding, "b64");
+        assert.equal(Buffer.from(keyring.content, "base64")[0] & 0x80, 0x80, "a binary OpenPGP packet, as gpgv reads it");
+        const ssmScript = doc.write_files.find((f: any) => f.path.endsWith("install-ssm-agent.sh")).content;
+        assert.match(ssmScript, /^base_url='https:\/\/s3\.eu-west-1\.amazonaws\.com\/amazon-ssm-eu-west-1\/latest\/debian_amd64'$/m);
+        const bootstrapScript = doc.write_files[doc.write_files.length - 1].content;
+        assert.ok(bootstrapScript.indexOf("install-ssm-agent.sh") < bootstrapScript.indexOf("mount-prometheus-data.sh"),
+            "the agent comes first, so a node whose boot fails later can still be reached");
         assert.ok(doc.write_files.every((f: any) => f.defer === true), "files are written after the packages are installed");
         const htpasswd = doc.write_files.find((f: any) => f.path === "/etc/nginx/htpasswd");
         assert.deepEqual([htpasswd.owner, htpasswd.permissions], ["root:www-data", "0640"]);

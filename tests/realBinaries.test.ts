@@ -124,7 +124,7 @@ for (const stack of STACKS) {
             const shellcheck = requireTool(this, "shellcheck");
             const scripts = walk(path.join(out, "prom-1", "files")).filter((f) => f.endsWith(".sh"));
             assert.deepEqual(scripts.map((f) => path.basename(f)).sort(),
-                ["bootstrap-prometheus-node.sh", "mount-prometheus-data.sh", "sync-prometheus-targets.sh"]);
+                ["bootstrap-prometheus-node.sh", "install-ssm-agent.sh", "mount-prometheus-data.sh", "sync-prometheus-targets.sh"]);
             for (const script of scripts) {
                 expectSuccess(run(shellcheck, ["--shell=bash", "--severity=style", script]), `shellcheck ${path.basename(script)}`);
             }

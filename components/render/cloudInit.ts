@@ -6,6 +6,7 @@ import {
     renderMountScript,
     renderNodeExporterUnit,
     renderPrometheusUnit,
+    renderSsmAgentScript,
     renderSyncScript,
     renderSyncUnits,
 } from "./nodeScripts";
@@ -18,6 +19,8 @@ export const ALERT_RESEND_DELAY = "1m";
 export interface NodeFile {
     path: string;
     content: string;
+    /** b64: content is base64 of binary data (cloud-init decodes it). */
+    encoding?: "b64";
     permissions: string;
     /** user:group; root:root when absent. */
     owner?: string;
@@ -38,6 +41,8 @@ export interface PrometheusNodeSpec {
     retentionTime: string;
     retentionSize?: string;
     externalUrl: string;
+    /** The SSM agent's package location and its signer's public key (binary, base64). */
+    ssmAgent: { baseUrl: string; signingKeyBase64: string };
     /** What the node's prometheus.yml is rendered from. */
     prometheus: PrometheusConfigInput;
     /** Rule file name (e.g. platform.yml) to content. */
@@ -53,12 +58,14 @@ export interface PrometheusNodeSpec {
 }
 
 const SCRIPT = (name: string) => `${NODE_PATHS.scriptsDir}/${name}`;
+export const SSM_AGENT_KEYRING = "/usr/local/share/keyrings/amazon-ssm-agent.gpg";
 const UNIT = (name: string) => `/etc/systemd/system/${name}`;
 
 /** Every file the node's cloud-init writes, in write order. */
 export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
     const syncScriptPath = SCRIPT("sync-prometheus-targets.sh");
     const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
+    const ssmAgentScriptPath = SCRIPT("install-ssm-agent.sh");
     const syncUnits = renderSyncUnits(syncScriptPath, spec.syncIntervalSeconds);
     const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", ...(spec.extraServices ?? [])];
     return [
@@ -104,6 +111,8 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
         { path: UNIT("prometheus-targets-sync.service"), permissions: "0644", content: syncUnits.service },
         { path: UNIT("prometheus-targets-sync.timer"), permissions: "0644", content: syncUnits.timer },
         ...(spec.extraFiles ?? []),
+        { path: SSM_AGENT_KEYRING, content: spec.ssmAgent.signingKeyBase64, encoding: "b64", permissions: "0644" },
+        { path: ssmAgentScriptPath, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
         {
             path: SCRIPT("bootstrap-prometheus-node.sh"),
             permissions: "0755",
@@ -114,6 +123,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 nodeExporterSha256: spec.nodeExporterSha256,
                 arch: spec.arch,
                 mountScriptPath,
+                ssmAgentScriptPath,
                 binDir: NODE_PATHS.binDir,
                 checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
                 services,
@@ -134,7 +144,8 @@ export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
         // Deferred: written after the packages are installed, so they win over package defaults
         // and may belong to users the packages create.
         write_files: files.map((file) => ({
-            path: file.path, permissions: file.permissions, owner: file.owner ?? "root:root", content: file.content, defer: true,
+            path: file.path, permissions: file.permissions, owner: file.owner ?? "root:root", content: file.content,
+            ...(file.encoding ? { encoding: file.encoding } : {}), defer: true,
         })),
         runcmd: [[bootstrap]],
     };

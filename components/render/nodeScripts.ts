@@ -115,6 +115,8 @@ export interface BootstrapInput {
     nodeExporterSha256?: string;
     arch: "amd64" | "arm64";
     mountScriptPath: string;
+    /** Installs the verified SSM agent first, so a node that fails later can still be reached. */
+    ssmAgentScriptPath: string;
     binDir: string;
     /** Commands that must accept the rendered configuration before anything starts. */
     checks: string[];
@@ -152,6 +154,8 @@ install_release() {
   find "$work/$name" -maxdepth 1 -type f -perm -u+x -exec install -m 0755 -o root -g root {} "$bin_dir/" \\;
   rm -rf "$work"
 }
+
+${shellQuote(input.ssmAgentScriptPath)}
 
 for user in prometheus node_exporter; do
   id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
@@ -255,4 +259,36 @@ AccuracySec=1s
 WantedBy=timers.target
 `,
     };
+}
+
+export interface SsmAgentScriptInput {
+    /** Where amazon-ssm-agent.deb and its .sig are served (AWS's regional bucket). */
+    baseUrl: string;
+    /** The signer's public key, binary (dearmored), as gpgv reads it. */
+    keyringPath: string;
+}
+
+/**
+ * Installs the SSM agent (Debian's AMIs have none) only when its package's detached signature
+ * verifies against the pinned signer key; a bad or missing signature stops the boot.
+ */
+export function renderSsmAgentScript(input: SsmAgentScriptInput): string {
+    return `#!/bin/bash
+# Installs amazon-ssm-agent from ${input.baseUrl}, verified with gpgv against ${input.keyringPath}.
+set -euo pipefail
+
+base_url=${shellQuote(input.baseUrl)}
+keyring=${shellQuote(input.keyringPath)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+curl --fail --silent --show-error --location --retry 5 -o "$work/amazon-ssm-agent.deb" "$base_url/amazon-ssm-agent.deb"
+curl --fail --silent --show-error --location --retry 5 -o "$work/amazon-ssm-agent.deb.sig" "$base_url/amazon-ssm-agent.deb.sig"
+if ! gpgv --keyring "$keyring" "$work/amazon-ssm-agent.deb.sig" "$work/amazon-ssm-agent.deb"; then
+  echo "FATAL: amazon-ssm-agent.deb from $base_url is not signed by the pinned SSM agent key; not installing it" >&2
+  exit 1
+fi
+dpkg -i "$work/amazon-ssm-agent.deb"
+systemctl enable --now amazon-ssm-agent
+`;
 }
