@@ -30,6 +30,10 @@ export interface Environment {
     prometheus: {
         version: string;
         sha256?: string;
+        /** Where the Prometheus and node_exporter release tarballs are downloaded from. */
+        releaseBaseUrl: string;
+        /** How long a booting node waits for its data volume before failing the boot. */
+        volumeWaitSeconds: number;
         instanceType: string;
         rootVolumeGiB: number;
         dataVolume: DataVolumeSettings;
@@ -93,6 +97,8 @@ export interface Environment {
         noncurrentVersionDays: number;
         /** IAM principals allowed to assume the writer role; empty: this account's root. */
         writerPrincipals: string[];
+        /** The bucket's S3 endpoint when not the region's own (rehearsals: a local S3). */
+        endpointUrl?: string;
     };
 }
 
@@ -173,6 +179,8 @@ const schema = {
             properties: {
                 version: { type: "string", pattern: VERSION },
                 sha256: { type: "string", pattern: SHA256 },
+                releaseBaseUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$", default: "https://github.com/prometheus" },
+                volumeWaitSeconds: { type: "integer", minimum: 5, maximum: 900, default: 300 },
                 instanceType: { type: "string", pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" },
                 rootVolumeGiB: { type: "integer", minimum: 8, maximum: 1024, default: 20 },
                 dataVolume: {
@@ -306,6 +314,7 @@ const schema = {
                     items: { type: "string", pattern: IAM_PRINCIPAL },
                     default: [],
                 },
+                endpointUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
             },
         },
     },

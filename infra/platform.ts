@@ -31,8 +31,6 @@ import { PlatformSecrets, readSecrets } from "./secrets";
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
 export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"];
 
-/** How long a booting node waits for its data volume before failing the boot. */
-export const VOLUME_WAIT_SECONDS = 300;
 
 export interface Platform {
     env: LoadedEnvironment;
@@ -258,6 +256,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 name,
                 region: env.region,
                 targetsBucket: targets.bucketName,
+                targetsEndpointUrl: env.targets.endpointUrl,
+                releaseBaseUrl: env.prometheus.releaseBaseUrl,
                 arch: "amd64",
                 prometheusVersion: env.prometheus.version,
                 prometheusSha256: env.prometheus.sha256,
@@ -287,7 +287,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 extraServices: ["nginx.service"],
                 extraChecks: ["nginx -t -q"],
                 syncIntervalSeconds: env.targets.syncIntervalSeconds,
-                volumeWaitSeconds: VOLUME_WAIT_SECONDS,
+                volumeWaitSeconds: env.prometheus.volumeWaitSeconds,
             },
             tags,
         });

@@ -31,7 +31,11 @@ export interface PrometheusNodeSpec {
     region: string;
     volumeId: string;
     targetsBucket: string;
+    /** S3 endpoint of the targets bucket when not the region's own. */
+    targetsEndpointUrl?: string;
     arch: "amd64" | "arm64";
+    /** Base of the release downloads, e.g. https://github.com/prometheus. */
+    releaseBaseUrl: string;
     prometheusVersion: string;
     prometheusSha256?: string;
     nodeExporterVersion: string;
@@ -89,6 +93,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
             content: renderSyncScript({
                 bucket: spec.targetsBucket,
                 region: spec.region,
+                endpointUrl: spec.targetsEndpointUrl,
                 targetsDir: NODE_PATHS.targetsDir,
                 stagingDir: NODE_PATHS.targetsStagingDir,
             }),
@@ -117,6 +122,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
             path: SCRIPT("bootstrap-prometheus-node.sh"),
             permissions: "0755",
             content: renderBootstrapScript({
+                releaseBaseUrl: spec.releaseBaseUrl,
                 prometheusVersion: spec.prometheusVersion,
                 prometheusSha256: spec.prometheusSha256,
                 nodeExporterVersion: spec.nodeExporterVersion,

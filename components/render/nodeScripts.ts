@@ -76,6 +76,8 @@ echo "data volume $volume_id ($device) mounted at $mount_point"
 export interface SyncScriptInput {
     bucket: string;
     region: string;
+    /** An S3 endpoint other than the region's own (a local S3 in rehearsals). */
+    endpointUrl?: string;
     targetsDir: string;
     stagingDir: string;
 }
@@ -83,7 +85,7 @@ export interface SyncScriptInput {
 /**
  * Mirrors the targets bucket into the file_sd directory. Objects land in a staging copy first and
  * reach Prometheus by rename, so it never reads a half-written file; removed objects disappear.
- * TARGETS_S3_ENDPOINT overrides the S3 endpoint (a local S3 in rehearsals).
+ * TARGETS_S3_ENDPOINT overrides the S3 endpoint (a local S3 in the loopback rehearsal).
  */
 export function renderSyncScript(input: SyncScriptInput): string {
     return `#!/bin/bash
@@ -95,9 +97,10 @@ region=${shellQuote(input.region)}
 targets_dir=${shellQuote(input.targetsDir)}
 staging_dir=${shellQuote(input.stagingDir)}
 
+endpoint=\${TARGETS_S3_ENDPOINT:-${shellQuote(input.endpointUrl ?? "")}}
 endpoint_args=()
-if [ -n "\${TARGETS_S3_ENDPOINT:-}" ]; then
-  endpoint_args=(--endpoint-url "$TARGETS_S3_ENDPOINT")
+if [ -n "$endpoint" ]; then
+  endpoint_args=(--endpoint-url "$endpoint")
 fi
 
 mkdir -p "$staging_dir" "$targets_dir"
@@ -109,6 +112,8 @@ rsync --recursive --times --delete --delay-updates --include='*/' --include='*.j
 }
 
 export interface BootstrapInput {
+    /** Where the release tarballs are, laid out as GitHub's: <base>/<project>/releases/download/v<version>/. */
+    releaseBaseUrl: string;
     prometheusVersion: string;
     prometheusSha256?: string;
     nodeExporterVersion: string;
@@ -134,6 +139,7 @@ set -euo pipefail
 
 arch=${shellQuote(input.arch)}
 bin_dir=${shellQuote(input.binDir)}
+release_base_url=${shellQuote(input.releaseBaseUrl)}
 
 # install_release PROJECT VERSION PINNED_SHA256
 # Downloads PROJECT's release tarball, checks it against the release's sha256sums.txt and, when
@@ -141,7 +147,7 @@ bin_dir=${shellQuote(input.binDir)}
 install_release() {
   local project=$1 version=$2 pinned=$3
   local name="$project-$version.linux-$arch"
-  local base="https://github.com/prometheus/$project/releases/download/v$version"
+  local base="$release_base_url/$project/releases/download/v$version"
   local work
   work=$(mktemp -d)
   curl --fail --silent --show-error --location --retry 5 -o "$work/$name.tar.gz" "$base/$name.tar.gz"

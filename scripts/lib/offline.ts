@@ -202,6 +202,8 @@ export interface RunOptions {
      * can be inspected (tests only; the plan and the policy check always preview).
      */
     preview?: boolean;
+    /** Values a provider would compute for a resource, beyond the mock's own (e.g. a password and its hash). */
+    computedState?: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
 }
 
 /** Runs the program once. Each call starts from a fresh mock monitor. */
@@ -235,7 +237,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
                 }
                 const [pkg, module] = args.type.split(":");
                 state.arn = preview ? UNKNOWN : `arn:aws:${module.split("/")[0]}:${region}:${MOCK_ACCOUNT}:${pkg}/${args.name}`;
-                Object.assign(state, computed(args.type, state, preview));
+                Object.assign(state, computed(args.type, state, preview), options.computedState?.(args.type, args.name, args.inputs));
             }
             return { id: (preview ? undefined : `${args.name}-id`) as string, state };
         },
