@@ -18,7 +18,8 @@ export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv >/dev/null
+  nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv \
+  debootstrap systemd-container >/dev/null
 # The tests run nginx themselves; the package's own service is not wanted.
 systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
 
@@ -50,7 +51,7 @@ apt-get "${apt_opts[@]}" update -qq
 (
   cd "$apt_dir/cache/archives"
   rm -f ./*.deb
-  apt-get "${apt_opts[@]}" download prometheus promtool prometheus-alertmanager >/dev/null
+  apt-get "${apt_opts[@]}" download prometheus promtool prometheus-alertmanager prometheus-node-exporter >/dev/null
   for deb in ./*.deb; do dpkg-deb -x "$deb" "$unpacked"; done
 )
 

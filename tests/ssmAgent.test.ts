@@ -91,6 +91,9 @@ describe("SSM agent install at boot, against a stand-in key and package", functi
     });
     after(() => {
         server?.close();
+        for (const homedir of ["gnupg", "other"]) {
+            spawnSync("gpgconf", ["--homedir", path.join(work, homedir), "--kill", "gpg-agent"]);
+        }
         fs.rmSync(work, { recursive: true, force: true });
     });
 

@@ -1,0 +1,479 @@
+// First-boot rehearsal: boots a stack's node on Debian 13 under systemd-nspawn with the very user
+// data the stack gives its instance, and checks what the node becomes; then boots it again on the
+// same data volume (the replacement node), and once without any volume.
+//
+//   npm run boot -- --stack dev [--json] [--keep]
+//
+// What differs from AWS comes through stack settings (release downloads, the SSM agent's package
+// and key, the targets bucket's endpoint, the volume wait) or through the machine around the node
+// (its network, an apt proxy, S3 credentials where an instance profile would be); the rendered
+// files are never edited.
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import * as zlib from "zlib";
+import { performance } from "perf_hooks";
+import { parseArgs } from "util";
+import { PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
+import { createPlatform, NODE_PACKAGES } from "../infra/platform";
+import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
+import { runProgram, unwrapSecrets } from "../scripts/lib/offline";
+import { placeholderSecretOptions } from "../scripts/lib/stackRun";
+import { debianMirror, startAptProxy } from "./lib/aptProxy";
+import { ensureDebianImage, unpackImage } from "./lib/debianImage";
+import { INSTALL_HINT, resolveCommand } from "./lib/processes";
+import { TestHost } from "./lib/testHost";
+
+const ROOT = path.resolve(__dirname, "..");
+const CACHE = path.join(ROOT, "tools", "boot");
+const TOOLS = path.join(ROOT, "tools", "debian", "usr", "bin");
+/** The volume wait, scaled down: a boot without its volume fails within it. */
+const VOLUME_WAIT_SECONDS = 15;
+const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001, target: 8002 };
+const OFFICE_CLIENT = "203.0.113.10";
+const OUTSIDER = "198.18.0.10";
+
+interface Check { name: string; ok: boolean; detail: string }
+export interface BootReport { stack: string; checks: Check[]; figures: Record<string, number | string>; ok: boolean }
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function request(options: http.RequestOptions): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ timeout: 5000, ...options }, (res) => {
+            let body = "";
+            res.on("data", (chunk) => { body += chunk; });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.on("timeout", () => req.destroy(new Error("request timed out")));
+        req.end();
+    });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+    const deadline = now() + timeoutMs;
+    for (;;) {
+        const value = await probe().catch(() => undefined);
+        if (value !== undefined) {
+            return value;
+        }
+        if (now() > deadline) {
+            throw new Error(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
+        }
+        await sleep(1000);
+    }
+}
+
+function sh(command: string, args: string[], input?: string): string {
+    const result = spawnSync(command, args, { encoding: "utf8", input, maxBuffer: 64 * 1024 * 1024 });
+    if (result.status !== 0) {
+        throw new Error(`${command} ${args.join(" ")} failed (exit ${result.status}): ${result.stderr}`);
+    }
+    return result.stdout;
+}
+
+/** Release tarballs laid out as GitHub serves them, holding the real binaries, with sha256sums.txt. */
+function buildReleases(dir: string, env: LoadedEnvironment): Map<string, string> {
+    const files = new Map<string, string>();
+    const release = (project: string, version: string, binaries: [string, string][]) => {
+        const name = `${project}-${version}.linux-amd64`;
+        const stage = path.join(dir, "stage", name);
+        fs.mkdirSync(stage, { recursive: true });
+        for (const [from, to] of binaries) {
+            fs.copyFileSync(from, path.join(stage, to));
+            fs.chmodSync(path.join(stage, to), 0o755);
+        }
+        const urlDir = `/${project}/releases/download/v${version}`;
+        const tarball = path.join(dir, `${name}.tar.gz`);
+        sh("tar", ["-czf", tarball, "-C", path.join(dir, "stage"), name]);
+        const sum = crypto.createHash("sha256").update(fs.readFileSync(tarball)).digest("hex");
+        const sums = path.join(dir, `${project}-sha256sums.txt`);
+        fs.writeFileSync(sums, `${sum}  ${name}.tar.gz\n`);
+        files.set(`${urlDir}/${name}.tar.gz`, tarball);
+        files.set(`${urlDir}/sha256sums.txt`, sums);
+    };
+    release("prometheus", env.prometheus.version, [[path.join(TOOLS, "prometheus"), "prometheus"], [path.join(TOOLS, "promtool"), "promtool"]]);
+    release("node_exporter", env.nodeExporter.version, [[path.join(TOOLS, "prometheus-node-exporter"), "node_exporter"]]);
+    return files;
+}
+
+/** A stand-in SSM agent package (a service that idles) signed by a stand-in key; returns the served files and the key. */
+function buildSsmAgentStandIn(dir: string): { files: Map<string, string>; keyFile: string } {
+    const pkg = path.join(dir, "pkg");
+    fs.mkdirSync(path.join(pkg, "DEBIAN"), { recursive: true });
+    fs.mkdirSync(path.join(pkg, "usr", "lib", "systemd", "system"), { recursive: true });
+    fs.writeFileSync(path.join(pkg, "DEBIAN", "control"), [
+        "Package: amazon-ssm-agent", "Version: 0.0.0-standin", "Architecture: amd64", "Maintainer: rehearsal <rehearsal@example.invalid>",
+        "Description: stand-in for the SSM agent in the first-boot rehearsal", ""].join("\n"));
+    fs.writeFileSync(path.join(pkg, "usr", "lib", "systemd", "system", "amazon-ssm-agent.service"),
+        "[Unit]\nDescription=SSM agent stand-in\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n");
+    const deb = path.join(dir, "amazon-ssm-agent.deb");
+    sh("dpkg-deb", ["--root-owner-group", "--build", pkg, deb]);
+    const home = path.join(dir, "gnupg");
+    fs.mkdirSync(home, { mode: 0o700 });
+    const gpg = (args: string[]) => sh("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", "", ...args]);
+    gpg(["--quick-gen-key", "Rehearsal SSM agent signer <ssm-standin@example.invalid>", "rsa2048", "sign", "1d"]);
+    gpg(["--detach-sign", "-o", `${deb}.sig`, deb]);
+    const keyFile = path.join(dir, "standin-signer.asc");
+    fs.writeFileSync(keyFile, gpg(["--armor", "--export", "ssm-standin@example.invalid"]));
+    spawnSync("gpgconf", ["--homedir", home, "--kill", "gpg-agent"]);
+    return { files: new Map([["/ssm/amazon-ssm-agent.deb", deb], ["/ssm/amazon-ssm-agent.deb.sig", `${deb}.sig`]]), keyFile };
+}
+
+function fileServer(files: Map<string, string>): http.Server {
+    return http.createServer((req, res) => {
+        const file = files.get(req.url ?? "");
+        if (!file) {
+            res.writeHead(404).end("not found");
+            return;
+        }
+        res.writeHead(200, { "content-length": fs.statSync(file).size });
+        fs.createReadStream(file).pipe(res);
+    });
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => resolve());
+    });
+}
+
+/** The user data the stack gives node 1's instance, as EC2 would hand it over (decoded). */
+async function userDataOf(env: LoadedEnvironment, stack: string, password: string): Promise<{ userData: string; volumeId: string }> {
+    const bcryptHash = randomStyleBcryptHash(password);
+    const run = await runProgram({
+        stack,
+        preview: false,
+        program: () => createPlatform(env),
+        ...placeholderSecretOptions(stack),
+        computedState: (type) => type === "random:index/randomPassword:RandomPassword" ? { result: password, bcryptHash } : undefined,
+    });
+    const instance = run.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === "prom-1");
+    const volume = run.resources.find((r) => r.type === "aws:ebs/volume:Volume" && r.name === "prom-1-data");
+    if (!instance || !volume) {
+        throw new Error("the program planned no prom-1 instance and data volume");
+    }
+    const userData = zlib.gunzipSync(Buffer.from(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64, "base64")).toString("utf8");
+    return { userData, volumeId: `${volume.name}-id` };
+}
+
+/** One boot of the node: a fresh root, the NoCloud seed, and optionally the data volume. */
+class NodeBoot {
+    private child?: ChildProcess;
+    readonly root: string;
+    readonly started = now();
+
+    constructor(readonly name: string, work: string, private readonly host: TestHost) {
+        this.root = path.join(work, name);
+    }
+
+    start(image: string, userData: string, volume?: { loop: string; devicePath: string }): void {
+        unpackImage(image, this.root);
+        const seed = path.join(this.root, "var", "lib", "cloud", "seed", "nocloud");
+        fs.mkdirSync(seed, { recursive: true });
+        fs.writeFileSync(path.join(seed, "user-data"), userData);
+        fs.writeFileSync(path.join(seed, "meta-data"), `instance-id: i-${this.name}\nlocal-hostname: ${this.name}\n`);
+        fs.writeFileSync(path.join(this.root, "etc", "cloud", "cloud.cfg.d", "90-datasource.cfg"), "datasource_list: [ NoCloud, None ]\n");
+        // The machine around the node: its network is given from outside (as a VPC's is), apt
+        // reaches the archive through the proxy, and S3 credentials stand for the instance profile.
+        fs.writeFileSync(path.join(this.root, "etc", "apt", "apt.conf.d", "90-rehearsal-proxy"),
+            `Acquire::http::Proxy "http://${this.host.addresses.gateway}:${PORTS.aptProxy}/";\n`);
+        fs.mkdirSync(path.join(this.root, "root", ".aws"), { recursive: true });
+        fs.writeFileSync(path.join(this.root, "root", ".aws", "credentials"), "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n");
+        fs.writeFileSync(path.join(this.root, "etc", "hostname"), `${this.name}\n`);
+        const log = fs.openSync(path.join(path.dirname(this.root), `${this.name}.console.log`), "w");
+        this.child = spawn("systemd-nspawn", [
+            "-b", "--register=no", "--keep-unit", "--console=read-only", "-D", this.root, `--machine=${this.name}`,
+            `--network-namespace-path=${this.host.namespacePath}`,
+            ...(volume ? [`--bind=${volume.loop}`, `--bind=${volume.loop}:${volume.devicePath}`] : []),
+        ], { stdio: ["ignore", log, log], detached: true });
+        fs.closeSync(log);
+    }
+
+    /** The container's init: systemd-nspawn's child. */
+    private initPid(): number | undefined {
+        const pid = this.child?.pid;
+        if (pid === undefined || this.child?.exitCode !== null) {
+            return undefined;
+        }
+        try {
+            const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter((c) => c);
+            return children.length === 1 ? Number(children[0]) : undefined;
+        } catch {
+            return undefined;
+        }
+    }
+
+    /** Runs a command inside the node. */
+    exec(args: string[]): { status: number | null; stdout: string; stderr: string } {
+        const pid = this.initPid();
+        if (pid === undefined) {
+            return { status: null, stdout: "", stderr: "the node is not running" };
+        }
+        const result = spawnSync("nsenter", ["-t", String(pid), "-m", "-u", "-i", "-n", "-p", "--", ...args], { encoding: "utf8" });
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+    }
+
+    /** cloud-init's final status, once it has one. */
+    async cloudInitResult(timeoutMs: number): Promise<{ status: string; errors: string[]; recoverable: string[] }> {
+        return waitFor(`cloud-init on ${this.name} to finish`, async () => {
+            const out = this.exec(["cloud-init", "status", "--format", "json"]);
+            const status = JSON.parse(out.stdout);
+            if (!["done", "error"].includes(status.status)) {
+                return undefined;
+            }
+            const recoverable = Object.entries(status.recoverable_errors ?? {}).flatMap(([level, messages]) =>
+                (messages as string[]).map((m) => `${level}: ${m}`));
+            return { status: status.status, errors: status.errors ?? [], recoverable };
+        }, timeoutMs);
+    }
+
+    /** Stops the node at once, with everything it runs. */
+    kill(): void {
+        if (this.child?.pid !== undefined && this.child.exitCode === null) {
+            try { process.kill(-this.child.pid, "SIGKILL"); } catch { /* gone */ }
+        }
+    }
+
+    async stop(): Promise<void> {
+        if (!this.child || this.child.exitCode !== null) {
+            return;
+        }
+        const exited = new Promise((resolve) => this.child!.once("exit", resolve));
+        // SIGTERM asks the container's systemd to power off in order, as a stopped instance does.
+        this.child.kill("SIGTERM");
+        await Promise.race([exited, sleep(60000)]);
+        if (this.child.exitCode === null && this.child.signalCode === null) {
+            this.kill();
+            await exited;
+        }
+    }
+}
+
+/** What an interrupted run must undo at once: the nodes, the loop device, the test host. */
+const emergencyStops = new Set<() => void>();
+
+export async function rehearseFirstBoot(stack: string, keep = false): Promise<BootReport> {
+    const checks: Check[] = [];
+    const figures: Record<string, number | string> = {};
+    const check = (name: string, ok: boolean, detail: string) => { checks.push({ name, ok, detail }); };
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), `firstboot-${stack}-`));
+    const servers: http.Server[] = [];
+    const boots: NodeBoot[] = [];
+    let loop: string | undefined;
+    let s3: { close(): Promise<void> } | undefined;
+    const base = loadEnvironment(stack);
+    const zone = base.zones[0];
+    const host = new TestHost("ppboot", {
+        node: `${zone.prometheusPrivateIp}/${zone.privateSubnetCidr.split("/")[1]}`,
+        // An address of the ALB's subnet: requests from it are trusted for X-Forwarded-For.
+        gateway: base.zones[0].publicSubnetCidr.replace(/\.0\/\d+$/, ".5"),
+        clients: [OFFICE_CLIENT, OUTSIDER],
+    });
+    const emergencyStop = () => {
+        boots.forEach((boot) => boot.kill());
+        if (loop) {
+            spawnSync("losetup", ["-d", loop]);
+        }
+        host.destroy();
+    };
+    emergencyStops.add(emergencyStop);
+    try {
+        const missing = ["debootstrap", "systemd-nspawn", "nsenter", "losetup", "ip", "gpg", "dpkg-deb", "htpasswd", "aws",
+            path.join(TOOLS, "prometheus"), path.join(TOOLS, "prometheus-node-exporter")].filter((tool) => resolveCommand(tool) === undefined);
+        if (missing.length > 0) {
+            throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
+        }
+        const gateway = host.addresses.gateway;
+
+        // The stack, pointed at what this machine serves in AWS's place.
+        const releases = buildReleases(path.join(work, "releases"), base);
+        const ssm = buildSsmAgentStandIn(path.join(work, "ssm"));
+        const env: LoadedEnvironment = {
+            ...base,
+            prometheus: { ...base.prometheus, releaseBaseUrl: `http://${gateway}:${PORTS.releases}`, volumeWaitSeconds: VOLUME_WAIT_SECONDS },
+            targets: { ...base.targets, endpointUrl: `http://${gateway}:${PORTS.s3}` },
+            ssmAgent: { baseUrl: `http://${gateway}:${PORTS.releases}/ssm`, signingKeyFile: ssm.keyFile },
+        };
+        const password = crypto.randomBytes(18).toString("base64url");
+        const { userData, volumeId } = await userDataOf(env, stack, password);
+        fs.writeFileSync(path.join(work, "user-data"), userData);
+
+        const image = ensureDebianImage(CACHE);
+        host.create();
+        servers.push(await startAptProxy(gateway, PORTS.aptProxy, debianMirror(), path.join(CACHE, "apt-cache")));
+        const files = fileServer(new Map([...releases, ...ssm.files]));
+        await listen(files, gateway, PORTS.releases);
+        servers.push(files);
+        const bucket = /bucket='([^']+)'/.exec(userData)?.[1];
+        const S3rver = require("s3rver");
+        const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"), configureBuckets: [{ name: bucket }] });
+        await s3Server.run();
+        s3 = s3Server;
+        const target = http.createServer((_, res) => res.end("boot_rehearsal_target 1\n"));
+        await listen(target, gateway, PORTS.target);
+        servers.push(target);
+
+        // The data volume: a blank disk, presented where the node waits for it.
+        const disk = path.join(work, "data-volume.img");
+        fs.writeFileSync(disk, "");
+        fs.truncateSync(disk, 2 * 1024 ** 3);
+        loop = sh("losetup", ["--find", "--show", disk]).trim();
+        const volume = { loop, devicePath: `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace(/-/g, "")}` };
+        check("the data volume starts blank", spawnSync("blkid", ["-p", loop]).status === 2, loop);
+
+        // 1. The first boot.
+        const first = new NodeBoot("prom-1", work, host);
+        boots.push(first);
+        first.start(image, userData, volume);
+        const firstResult = await first.cloudInitResult(900000);
+        check("first boot: cloud-init finishes with status done and no errors", firstResult.status === "done" && firstResult.errors.length === 0,
+            `${firstResult.status}; errors: ${firstResult.errors.join("; ") || "none"}; recoverable: ${firstResult.recoverable.length}`);
+        const versions = NODE_PACKAGES.map((pkg) => {
+            const installed = first.exec(["dpkg-query", "-W", "-f", "${Version}", pkg]).stdout.trim();
+            const candidate = /Candidate: (\S+)/.exec(first.exec(["apt-cache", "policy", pkg]).stdout)?.[1];
+            return { pkg, installed, candidate };
+        });
+        check("first boot: every package is installed at the version the archive serves",
+            versions.every((v) => v.installed !== "" && v.installed === v.candidate), versions.map((v) => `${v.pkg} ${v.installed || "missing"}`).join(", "));
+        const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "amazon-ssm-agent.service"];
+        const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
+        check("first boot: prometheus, node_exporter, nginx, the sync timer and the SSM agent are active", states.every((s) => s.endsWith(" active")), states.join(", "));
+        const mount = first.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim();
+        const uuid = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
+        check("first boot: the blank data volume is formatted and mounted at /mnt", /^ext4 prometheus-data$/.test(mount) && uuid !== "", `${mount}, UUID ${uuid}`);
+
+        const node = host.nodeAddress;
+        const ready = await waitFor("prometheus through nginx", async () =>
+            (await request({ host: node, port: 80, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
+        figures.bootToReadySeconds = Number(((now() - first.started) / 1000).toFixed(1));
+        check("first boot: Prometheus answers through nginx", ready, `${figures.bootToReadySeconds} s from boot to ready`);
+        const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUser}:${password}`).toString("base64")}` };
+        const ingress: [string, http.RequestOptions, number][] = [
+            ["an office address passes", { localAddress: OFFICE_CLIENT }, 200],
+            ["another address needs basic auth", { localAddress: OUTSIDER }, 401],
+            ["another address with the stack's password passes", { localAddress: OUTSIDER, headers: basic }, 200],
+            ["the ALB forwarding an office client passes", { localAddress: gateway, headers: { "x-forwarded-for": OFFICE_CLIENT } }, 200],
+            ["an office address cannot POST /-/quit", { localAddress: OFFICE_CLIENT, method: "POST", path: "/-/quit" }, 403],
+        ];
+        for (const [what, options, expected] of ingress) {
+            const { status } = await request({ host: node, port: 80, path: "/api/v1/status/buildinfo", ...options });
+            check(`first boot, ingress: ${what}`, status === expected, `${status}`);
+        }
+
+        // A target put into the bucket reaches file_sd and is scraped.
+        const targetFile = path.join(work, "boot-target.json");
+        fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:${PORTS.target}`], labels: { app: "boot-rehearsal" } }]));
+        const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" };
+        await new Promise<void>((resolve, reject) => spawn("aws", ["--endpoint-url", `http://${gateway}:${PORTS.s3}`, "--region", env.region,
+            "s3", "cp", targetFile, `s3://${bucket}/boot-target.json`], { env: awsEnv, stdio: "ignore" })
+            .on("exit", (code) => code === 0 ? resolve() : reject(new Error(`aws s3 cp exit ${code}`))));
+        const scraped = await waitFor("the bucket's target to be scraped", async () => {
+            const targets = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
+            const found = targets.data.activeTargets.find((t: { labels: Record<string, string> }) => t.labels.app === "boot-rehearsal");
+            return found && found.lastScrape !== "0001-01-01T00:00:00Z" ? found : undefined;
+        }, 180000).catch(() => undefined);
+        check("first boot: a target put into the bucket is synced into file_sd and scraped", scraped !== undefined,
+            scraped ? `job ${scraped.labels.job}, scraped through ${scraped.scrapeUrl ? "the PaaS proxy" : "?"}: ${scraped.health}${scraped.lastError ? ` (${scraped.lastError})` : ""}` : "never scraped");
+
+        // A series written before the replacement, to find again after it.
+        const query = async (at: number) => JSON.parse((await request({ host: node, port: PROMETHEUS_PORT,
+            path: `/api/v1/query?query=${encodeURIComponent(`up{job="prometheus_node"}`)}&time=${at}` })).body).data.result as unknown[];
+        const writtenAt = await waitFor("a node_exporter sample", async () => {
+            const at = Date.now() / 1000;
+            return (await query(at)).length > 0 ? at : undefined;
+        }, 120000);
+        await first.stop();
+
+        // 2. The replacement: a new instance, the same volume.
+        const second = new NodeBoot("prom-1-replacement", work, host);
+        boots.push(second);
+        second.start(image, userData, volume);
+        const secondResult = await second.cloudInitResult(900000);
+        check("replacement boot: cloud-init finishes with status done and no errors", secondResult.status === "done" && secondResult.errors.length === 0,
+            `${secondResult.status}; errors: ${secondResult.errors.join("; ") || "none"}`);
+        const uuidAfter = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
+        check("replacement boot: the volume is mounted again, not reformatted", uuidAfter === uuid
+            && /^ext4 prometheus-data$/.test(second.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim()), `UUID ${uuidAfter}`);
+        await waitFor("the replacement's Prometheus", async () => (await request({ host: node, port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 120000);
+        const before = await query(writtenAt);
+        check("replacement boot: a series written before the replacement can still be queried", before.length > 0,
+            `${before.length} series of up{job="prometheus_node"} at ${new Date(writtenAt * 1000).toISOString()}`);
+        await second.stop();
+
+        // 3. A boot without the volume fails loudly within the wait, and Prometheus never starts.
+        const third = new NodeBoot("prom-1-no-volume", work, host);
+        boots.push(third);
+        third.start(image, userData);
+        const thirdResult = await third.cloudInitResult(900000);
+        const output = third.exec(["cat", "/var/log/cloud-init-output.log"]).stdout;
+        const fatal = /FATAL: data volume \S+ is not attached after (\d+)s; not starting Prometheus/.exec(output);
+        check("boot without the volume: cloud-init reports an error naming the missing volume",
+            thirdResult.status === "error" && fatal !== null, fatal?.[0] ?? `status ${thirdResult.status}`);
+        check(`boot without the volume: it gives up after the stack's wait (${VOLUME_WAIT_SECONDS}s)`, fatal !== null && Number(fatal[1]) === VOLUME_WAIT_SECONDS, fatal?.[1] ?? "-");
+        const started = third.exec(["systemctl", "show", "prometheus.service", "-p", "ActiveEnterTimestampMonotonic", "--value"]).stdout.trim();
+        check("boot without the volume: Prometheus never starts", started === "0" || started === "", `ActiveEnterTimestampMonotonic=${started}`);
+        await third.stop();
+    } catch (err) {
+        check("the first-boot rehearsal ran to its end", false, (err as Error).message);
+    } finally {
+        for (const boot of boots) {
+            await boot.stop().catch(() => undefined);
+        }
+        await s3?.close().catch(() => undefined);
+        servers.forEach((s) => s.close());
+        if (loop) {
+            spawnSync("losetup", ["-d", loop]);
+        }
+        host.destroy();
+        emergencyStops.delete(emergencyStop);
+        if (!keep) {
+            fs.rmSync(work, { recursive: true, force: true });
+        } else {
+            figures.workDir = work;
+        }
+    }
+    return { stack, checks, figures, ok: checks.every((c) => c.ok) };
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({ options: { stack: { type: "string" }, json: { type: "boolean", default: false }, keep: { type: "boolean", default: false } } });
+    if (!values.stack) {
+        throw new Error("usage: npm run boot -- --stack <dev|staging|production> [--json] [--keep]");
+    }
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+        process.once(signal, () => {
+            emergencyStops.forEach((stop) => stop());
+            process.exit(1);
+        });
+    }
+    const started = now();
+    const report = await rehearseFirstBoot(values.stack, values.keep);
+    report.figures.totalSeconds = Number(((now() - started) / 1000).toFixed(1));
+    if (values.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+        console.log(`First-boot rehearsal of stack ${report.stack}'s prom-1 on Debian 13 (systemd-nspawn)`);
+        for (const c of report.checks) {
+            console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`);
+        }
+        for (const [name, value] of Object.entries(report.figures)) {
+            console.log(`  ${name}: ${value}`);
+        }
+    }
+    process.exit(report.ok ? 0 : 1);
+}
+
+if (require.main === module) {
+    main().catch((err: Error) => {
+        console.error(`first-boot rehearsal failed: ${err.message}`);
+        process.exit(1);
+    });
+}

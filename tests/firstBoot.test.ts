@@ -1,0 +1,33 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as path from "path";
+import { requireTool } from "./helpers/tools";
+
+const ROOT = path.resolve(__dirname, "..");
+
+describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", function () {
+    this.timeout(1800000);
+
+    it("boots the rendered user data fresh, as a replacement on the same volume, and without a volume", function () {
+        for (const tool of ["debootstrap", "systemd-nspawn", "prometheus", "gpg", "aws", "htpasswd"]) {
+            requireTool(this, tool);
+        }
+        const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/firstBoot.ts", "--stack", "dev", "--json"],
+            { cwd: ROOT, encoding: "utf8", timeout: 1700000 });
+        const report = JSON.parse(result.stdout);
+        const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
+        assert.deepEqual(failed, [], JSON.stringify(report, null, 2));
+        assert.equal(result.status, 0);
+        const names = report.checks.map((c: { name: string }) => c.name).join("\n");
+        for (const expected of [/first boot: cloud-init finishes with status done and no errors/, /version the archive serves/,
+            /the SSM agent are active/, /formatted and mounted at \/mnt/, /an office address passes/, /another address needs basic auth/,
+            /cannot POST \/-\/quit/, /synced into file_sd and scraped/, /not reformatted/, /written before the replacement can still be queried/,
+            /error naming the missing volume/, /gives up after the stack's wait/, /Prometheus never starts/]) {
+            assert.match(names, expected);
+        }
+        assert.equal(typeof report.figures.bootToReadySeconds, "number");
+        const leftovers = spawnSync("pgrep", ["-af", "systemd-nspawn"], { encoding: "utf8" }).stdout.trim();
+        assert.equal(leftovers, "", "no node outlives the run");
+        assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes("ppboot"), false, "the test host is removed");
+    });
+});
