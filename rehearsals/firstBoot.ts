@@ -436,9 +436,8 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         emergencyStops.delete(emergencyStop);
         if (!keep) {
             fs.rmSync(work, { recursive: true, force: true });
-        } else {
-            figures.workDir = work;
         }
+        figures.workDir = keep ? work : `${work} (removed)`;
     }
     return { stack, checks, figures, ok: checks.every((c) => c.ok) };
 }

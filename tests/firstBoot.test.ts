@@ -29,6 +29,7 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         const leftovers = spawnSync("pgrep", ["-af", "systemd-nspawn"], { encoding: "utf8" }).stdout.trim();
         assert.equal(leftovers, "", "no node outlives the run");
         assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes("ppboot"), false, "the test host is removed");
-        assert.equal(spawnSync("losetup", ["-a"], { encoding: "utf8" }).stdout.includes("firstboot-"), false, "the data volume's loop device is detached");
+        const workDir = String(report.figures.workDir).replace(/ \(removed\)$/, "");
+        assert.equal(spawnSync("losetup", ["-a"], { encoding: "utf8" }).stdout.includes(workDir), false, "the data volume's loop device is detached");
     });
 });
