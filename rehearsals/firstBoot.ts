@@ -346,6 +346,14 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "amazon-ssm-agent.service"];
         const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
         check("first boot: prometheus, node_exporter, nginx, the sync timer and the SSM agent are active", states.every((s) => s.endsWith(" active")), states.join(", "));
+        // Each service is the one listening on its port.
+        const listening = first.exec(["ss", "-Hltnp"]).stdout;
+        const owners = ([[80, "nginx"], [PROMETHEUS_PORT, "prometheus"], [9100, "node_exporter"]] as const).map(([port, process]) => {
+            const line = listening.split("\n").find((l) => new RegExp(`:${port}\\s`).test(l));
+            return { port, process, ok: line !== undefined && line.includes(`(("${process}"`) };
+        });
+        check("first boot: nginx, prometheus and node_exporter each own their port", owners.every((o) => o.ok),
+            owners.map((o) => `${o.port} ${o.ok ? o.process : "not " + o.process}`).join(", "));
         const mount = first.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim();
         const uuid = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
         check("first boot: the blank data volume is formatted and mounted at /mnt", /^ext4 prometheus-data$/.test(mount) && uuid !== "", `${mount}, UUID ${uuid}`);

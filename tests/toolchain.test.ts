@@ -78,7 +78,7 @@ describe("GitHub workflows", () => {
             const doc = yaml.load(fs.readFileSync(file, "utf8")) as { jobs: Record<string, any> };
             for (const [name, job] of Object.entries(doc.jobs)) {
                 const setupNode = (job.steps as any[]).find((s) => String(s.uses ?? "").startsWith("actions/setup-node@"));
-                const nodeFrom = setupNode ? String(setupNode.with["node-version"]) : String(job.container ?? "").replace(/^node:(\d+).*$/, "$1");
+                const nodeFrom = setupNode ? String(setupNode.with["node-version"]) : String(job.container?.image ?? job.container ?? "").replace(/^node:(\d+).*$/, "$1");
                 assert.equal(nodeFrom, NODE_MAJOR, `${path.basename(file)} job ${name}`);
             }
         }
