@@ -12,10 +12,10 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
-import { performance } from "perf_hooks";
 import { parseArgs } from "util";
 import { PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
@@ -27,48 +27,22 @@ import { debianMirror, startAptProxy } from "./lib/aptProxy";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { TestHost } from "./lib/testHost";
+import { now, request, sleep, waitFor } from "./lib/wait";
 
 const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "tools", "boot");
 const TOOLS = path.join(ROOT, "tools", "debian", "usr", "bin");
 /** The volume wait, scaled down: a boot without its volume fails within it. */
 const VOLUME_WAIT_SECONDS = 15;
-const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001, target: 8002 };
+const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001 };
 const OFFICE_CLIENT = "203.0.113.10";
 const OUTSIDER = "198.18.0.10";
 
 interface Check { name: string; ok: boolean; detail: string }
 export interface BootReport { stack: string; checks: Check[]; figures: Record<string, number | string>; ok: boolean }
 
-const now = () => performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function request(options: http.RequestOptions): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = http.request({ timeout: 5000, ...options }, (res) => {
-            let body = "";
-            res.on("data", (chunk) => { body += chunk; });
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("error", reject);
-        req.on("timeout", () => req.destroy(new Error("request timed out")));
-        req.end();
-    });
-}
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = now() + timeoutMs;
-    for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined) {
-            return value;
-        }
-        if (now() > deadline) {
-            throw new Error(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
-        }
-        await sleep(1000);
-    }
-}
 
 function sh(command: string, args: string[], input?: string): string {
     const result = spawnSync(command, args, { encoding: "utf8", input, maxBuffer: 64 * 1024 * 1024 });
@@ -126,6 +100,26 @@ function buildSsmAgentStandIn(dir: string): { files: Map<string, string>; keyFil
     return { files: new Map([["/ssm/amazon-ssm-agent.deb", deb], ["/ssm/amazon-ssm-agent.deb.sig", `${deb}.sig`]]), keyFile };
 }
 
+/**
+ * A PaaS app's stand-in: an HTTPS exporter at an address, with a certificate from a CA of the
+ * rehearsal's own, which the node's image trusts (as the real apps' public CAs are trusted).
+ */
+function tlsTarget(dir: string, address: string): { server: https.Server; caCert: string } {
+    fs.mkdirSync(dir, { recursive: true });
+    const file = (name: string) => path.join(dir, name);
+    sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", "2", "-subj", "/CN=Rehearsal CA"]);
+    sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", file("app.key"), "-out", file("app.csr"), "-subj", `/CN=${address}`]);
+    fs.writeFileSync(file("ext"), `subjectAltName=IP:${address},DNS:${address}\n`);
+    sh("openssl", ["x509", "-req", "-in", file("app.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial",
+        "-out", file("app.crt"), "-days", "2", "-extfile", file("ext")]);
+    const server = https.createServer({ key: fs.readFileSync(file("app.key")), cert: fs.readFileSync(file("app.crt")) },
+        (_, res) => {
+            res.setHeader("content-type", "text/plain; version=0.0.4");
+            res.end("boot_rehearsal_target 1\n");
+        });
+    return { server, caCert: fs.readFileSync(file("ca.crt"), "utf8") };
+}
+
 function fileServer(files: Map<string, string>): http.Server {
     return http.createServer((req, res) => {
         const file = files.get(req.url ?? "");
@@ -138,7 +132,7 @@ function fileServer(files: Map<string, string>): http.Server {
     });
 }
 
-function listen(server: http.Server, host: string, port: number): Promise<void> {
+function listen(server: http.Server | https.Server, host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => resolve());
@@ -174,8 +168,10 @@ class NodeBoot {
         this.root = path.join(work, name);
     }
 
-    start(image: string, userData: string, volume?: { loop: string; devicePath: string }): void {
+    start(image: string, userData: string, trustedCa: string, volume?: { loop: string; devicePath: string }): void {
         unpackImage(image, this.root);
+        fs.writeFileSync(path.join(this.root, "usr", "local", "share", "ca-certificates", "rehearsal-ca.crt"), trustedCa);
+        sh("chroot", [this.root, "update-ca-certificates"]);
         const seed = path.join(this.root, "var", "lib", "cloud", "seed", "nocloud");
         fs.mkdirSync(seed, { recursive: true });
         fs.writeFileSync(path.join(seed, "user-data"), userData);
@@ -232,11 +228,15 @@ class NodeBoot {
             const recoverable = Object.entries(status.recoverable_errors ?? {}).flatMap(([level, messages]) =>
                 (messages as string[]).map((m) => `${level}: ${m}`));
             return { status: status.status, errors: status.errors ?? [], recoverable };
-        }, timeoutMs);
+        }, timeoutMs, 1000);
     }
 
-    /** Stops the node at once, with everything it runs. */
+    /** Stops the node at once, with everything it runs: its init first (that ends its PID namespace), then nspawn. */
     kill(): void {
+        const init = this.initPid();
+        if (init !== undefined) {
+            try { process.kill(init, "SIGKILL"); } catch { /* gone */ }
+        }
         if (this.child?.pid !== undefined && this.child.exitCode === null) {
             try { process.kill(-this.child.pid, "SIGKILL"); } catch { /* gone */ }
         }
@@ -283,10 +283,13 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             spawnSync("losetup", ["-d", loop]);
         }
         host.destroy();
+        if (!keep) {
+            fs.rmSync(work, { recursive: true, force: true });
+        }
     };
     emergencyStops.add(emergencyStop);
     try {
-        const missing = ["debootstrap", "systemd-nspawn", "nsenter", "losetup", "ip", "gpg", "dpkg-deb", "htpasswd", "aws",
+        const missing = ["debootstrap", "systemd-nspawn", "nsenter", "losetup", "ip", "gpg", "dpkg-deb", "htpasswd", "aws", "openssl", "chroot",
             path.join(TOOLS, "prometheus"), path.join(TOOLS, "prometheus-node-exporter")].filter((tool) => resolveCommand(tool) === undefined);
         if (missing.length > 0) {
             throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
@@ -317,9 +320,9 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"), configureBuckets: [{ name: bucket }] });
         await s3Server.run();
         s3 = s3Server;
-        const target = http.createServer((_, res) => res.end("boot_rehearsal_target 1\n"));
-        await listen(target, gateway, PORTS.target);
-        servers.push(target);
+        const target = tlsTarget(path.join(work, "tls"), gateway);
+        await listen(target.server, gateway, 443);
+        servers.push(target.server);
 
         // The data volume: a blank disk, presented where the node waits for it.
         const disk = path.join(work, "data-volume.img");
@@ -332,7 +335,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         // 1. The first boot.
         const first = new NodeBoot("prom-1", work, host);
         boots.push(first);
-        first.start(image, userData, volume);
+        first.start(image, userData, target.caCert, volume);
         const firstResult = await first.cloudInitResult(900000);
         check("first boot: cloud-init finishes with status done and no errors", firstResult.status === "done" && firstResult.errors.length === 0,
             `${firstResult.status}; errors: ${firstResult.errors.join("; ") || "none"}; recoverable: ${firstResult.recoverable.length}`);
@@ -378,7 +381,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
 
         // A target put into the bucket reaches file_sd and is scraped.
         const targetFile = path.join(work, "boot-target.json");
-        fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:${PORTS.target}`], labels: { app: "boot-rehearsal" } }]));
+        fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:443`], labels: { app: "boot-rehearsal" } }]));
         const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" };
         await new Promise<void>((resolve, reject) => spawn("aws", ["--endpoint-url", `http://${gateway}:${PORTS.s3}`, "--region", env.region,
             "s3", "cp", targetFile, `s3://${bucket}/boot-target.json`], { env: awsEnv, stdio: "ignore" })
@@ -386,10 +389,10 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const scraped = await waitFor("the bucket's target to be scraped", async () => {
             const targets = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
             const found = targets.data.activeTargets.find((t: { labels: Record<string, string> }) => t.labels.app === "boot-rehearsal");
-            return found && found.lastScrape !== "0001-01-01T00:00:00Z" ? found : undefined;
+            return found?.health === "up" ? found : undefined;
         }, 180000).catch(() => undefined);
-        check("first boot: a target put into the bucket is synced into file_sd and scraped", scraped !== undefined,
-            scraped ? `job ${scraped.labels.job}, scraped through ${scraped.scrapeUrl ? "the PaaS proxy" : "?"}: ${scraped.health}${scraped.lastError ? ` (${scraped.lastError})` : ""}` : "never scraped");
+        check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
+            scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
 
         // A series written before the replacement, to find again after it.
         const query = async (at: number) => JSON.parse((await request({ host: node, port: PROMETHEUS_PORT,
@@ -403,7 +406,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         // 2. The replacement: a new instance, the same volume.
         const second = new NodeBoot("prom-1-replacement", work, host);
         boots.push(second);
-        second.start(image, userData, volume);
+        second.start(image, userData, target.caCert, volume);
         const secondResult = await second.cloudInitResult(900000);
         check("replacement boot: cloud-init finishes with status done and no errors", secondResult.status === "done" && secondResult.errors.length === 0,
             `${secondResult.status}; errors: ${secondResult.errors.join("; ") || "none"}`);
@@ -419,7 +422,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         // 3. A boot without the volume fails loudly within the wait, and Prometheus never starts.
         const third = new NodeBoot("prom-1-no-volume", work, host);
         boots.push(third);
-        third.start(image, userData);
+        third.start(image, userData, target.caCert);
         const thirdResult = await third.cloudInitResult(900000);
         const output = third.exec(["cat", "/var/log/cloud-init-output.log"]).stdout;
         const fatal = /FATAL: data volume \S+ is not attached after (\d+)s; not starting Prometheus/.exec(output);

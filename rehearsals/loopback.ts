@@ -11,7 +11,6 @@ import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { performance } from "perf_hooks";
 import { parseArgs } from "util";
 import { ALERTMANAGER_PORT, MESH_PORT, MESH_TIMING, renderEntrypoint } from "../components/render/alertmanagerTask";
 import { ALERT_RESEND_DELAY } from "../components/render/cloudInit";
@@ -20,6 +19,7 @@ import { previewValue } from "../scripts/lib/offline";
 import { runStackOffline } from "../scripts/lib/stackRun";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
+import { now, request, sleep, waitFor } from "./lib/wait";
 import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/remap";
 import { writeRendered } from "../scripts/plan";
 
@@ -62,35 +62,8 @@ export interface RehearsalReport {
     ok: boolean;
 }
 
-const now = () => performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-    const deadline = now() + timeoutMs;
-    for (;;) {
-        const value = await probe().catch(() => undefined);
-        if (value !== undefined) {
-            return value;
-        }
-        if (now() > deadline) {
-            throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-        }
-        await sleep(250);
-    }
-}
 
-function request(options: http.RequestOptions & { body?: string }): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = http.request({ timeout: 5000, ...options }, (res) => {
-            let body = "";
-            res.on("data", (chunk) => { body += chunk; });
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on("error", reject);
-        req.on("timeout", () => req.destroy(new Error("request timed out")));
-        req.end(options.body);
-    });
-}
 
 function listen(server: http.Server, host: string): Promise<number> {
     return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));

@@ -12,6 +12,8 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         for (const tool of ["debootstrap", "systemd-nspawn", "prometheus", "gpg", "aws", "htpasswd"]) {
             requireTool(this, tool);
         }
+        const inits = () => spawnSync("pgrep", ["-x", "systemd"], { encoding: "utf8" }).stdout.trim().split("\n").filter((l) => l).length;
+        const initsBefore = inits();
         const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/firstBoot.ts", "--stack", "dev", "--json"],
             { cwd: ROOT, encoding: "utf8", timeout: 1700000 });
         const report = JSON.parse(result.stdout);
@@ -21,13 +23,14 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         const names = report.checks.map((c: { name: string }) => c.name).join("\n");
         for (const expected of [/first boot: cloud-init finishes with status done and no errors/, /version the archive serves/,
             /the SSM agent are active/, /formatted and mounted at \/mnt/, /an office address passes/, /another address needs basic auth/,
-            /cannot POST \/-\/quit/, /synced into file_sd and scraped/, /not reformatted/, /written before the replacement can still be queried/,
+            /cannot POST \/-\/quit/, /synced into file_sd and scraped, through the PaaS proxy over TLS/, /each own their port/, /not reformatted/, /written before the replacement can still be queried/,
             /error naming the missing volume/, /gives up after the stack's wait/, /Prometheus never starts/]) {
             assert.match(names, expected);
         }
         assert.equal(typeof report.figures.bootToReadySeconds, "number");
         const leftovers = spawnSync("pgrep", ["-af", "systemd-nspawn"], { encoding: "utf8" }).stdout.trim();
         assert.equal(leftovers, "", "no node outlives the run");
+        assert.equal(inits(), initsBefore, "no node's systemd outlives the run");
         assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes("ppboot"), false, "the test host is removed");
         const workDir = String(report.figures.workDir).replace(/ \(removed\)$/, "");
         assert.equal(spawnSync("losetup", ["-a"], { encoding: "utf8" }).stdout.includes(workDir), false, "the data volume's loop device is detached");

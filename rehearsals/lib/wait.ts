@@ -1,0 +1,34 @@
+// Time and HTTP for rehearsals: polling until a condition holds, and one plain request.
+import * as http from "http";
+import { performance } from "perf_hooks";
+
+export const now = () => performance.now();
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` every `intervalMs` until it gives a value; a probe that throws counts as not yet. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 250): Promise<T> {
+    const deadline = now() + timeoutMs;
+    for (;;) {
+        const value = await probe().catch(() => undefined);
+        if (value !== undefined) {
+            return value;
+        }
+        if (now() > deadline) {
+            throw new Error(`timed out after ${Math.round(timeoutMs / 1000)}s waiting for ${what}`);
+        }
+        await sleep(intervalMs);
+    }
+}
+
+export function request(options: http.RequestOptions & { body?: string }): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request({ timeout: 5000, ...options }, (res) => {
+            let body = "";
+            res.on("data", (chunk) => { body += chunk; });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on("error", reject);
+        req.on("timeout", () => req.destroy(new Error("request timed out")));
+        req.end(options.body);
+    });
+}
