@@ -13,8 +13,15 @@ export const DISCOVERY_TIMEOUT_SECONDS = 50;
 export const DISCOVERY_RUNTIME = "nodejs24.x";
 const SOURCE = path.join(__dirname, "functions", "discovery.ts");
 
-/** The function's code, bundled with its AWS SDK clients into one deterministic file. */
+let bundled: string | undefined;
+
+/** The function's code, bundled with its AWS SDK clients into one deterministic file (built once per process). */
 export function bundleDiscoveryFunction(): string {
+    bundled ??= buildBundle();
+    return bundled;
+}
+
+function buildBundle(): string {
     const result = buildSync({
         entryPoints: [SOURCE],
         bundle: true,

@@ -16,17 +16,21 @@ export interface PolicyResult {
     configFile?: string;
 }
 
-/** Checks captured resources with the pack; `configFile` defaults to the stack's own, when it has one. */
-export async function checkResources(resources: CapturedResource[], stack: string, configFile?: string): Promise<PolicyResult> {
+/**
+ * Checks captured resources with the pack; `configFile` defaults to the stack's own, when it has
+ * one. A running `server` is reused (and reconfigured); otherwise one is started for this check.
+ */
+export async function checkResources(resources: CapturedResource[], stack: string, configFile?: string, server?: PolicyPackServer): Promise<PolicyResult> {
     const file = configFile ?? (fs.existsSync(policyConfigFile(stack)) ? policyConfigFile(stack) : undefined);
-    const server = await PolicyPackServer.start();
+    const pack = server ?? await PolicyPackServer.start();
     try {
-        if (file) {
-            await server.configure(readPolicyConfig(file));
-        }
-        return { violations: await server.check(resources), resources: resources.length, configFile: file };
+        // A stack without a config runs with every rule's defaults, also on a reused server.
+        await pack.configure(file ? readPolicyConfig(file) : {});
+        return { violations: await pack.check(resources), resources: resources.length, configFile: file };
     } finally {
-        server.close();
+        if (!server) {
+            pack.close();
+        }
     }
 }
 

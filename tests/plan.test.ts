@@ -59,6 +59,16 @@ describe("offline plan (npm run plan)", function () {
         assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data$/m);
     });
 
+    it("plans and checks every stack in one process with --all", () => {
+        const result = plan(["--all", "--out", path.join(out, "all")]);
+        assert.equal(result.status, 0, result.stderr);
+        for (const stack of STACKS) {
+            assert.match(result.stdout, new RegExp(`^stack ${stack}: \\d+ resources, 0 policy violations \\(0 mandatory\\); backups daily at`, "m"));
+            assert.ok(fs.existsSync(path.join(out, "all", stack, "prom-1", "cloud-config.yaml")));
+        }
+        assert.match(result.stdout, /^planned and checked 3 stacks in \d+\.\d\d s$/m);
+    });
+
     it("fails with one clear message for a stack without an environment", () => {
         const result = plan(["--stack", "qa"]);
         assert.equal(result.status, 1);
