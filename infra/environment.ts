@@ -34,6 +34,10 @@ export interface Environment {
         releaseBaseUrl: string;
         /** How long a booting node waits for its data volume before failing the boot. */
         volumeWaitSeconds: number;
+        /** Active series a node is expected to carry: the nodes are sized against it. */
+        expectedSeries: number;
+        /** Samples ingested per second; default: expectedSeries per scrape interval. */
+        samplesPerSecond?: number;
         instanceType: string;
         rootVolumeGiB: number;
         dataVolume: DataVolumeSettings;
@@ -175,12 +179,14 @@ const schema = {
         prometheus: {
             type: "object",
             additionalProperties: false,
-            required: ["version", "instanceType", "dataVolume", "retentionTime"],
+            required: ["version", "instanceType", "dataVolume", "retentionTime", "expectedSeries"],
             properties: {
                 version: { type: "string", pattern: VERSION },
                 sha256: { type: "string", pattern: SHA256 },
                 releaseBaseUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$", default: "https://github.com/prometheus" },
                 volumeWaitSeconds: { type: "integer", minimum: 5, maximum: 900, default: 300 },
+                expectedSeries: { type: "integer", minimum: 1000 },
+                samplesPerSecond: { type: "integer", minimum: 1 },
                 instanceType: { type: "string", pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" },
                 rootVolumeGiB: { type: "integer", minimum: 8, maximum: 1024, default: 20 },
                 dataVolume: {

@@ -27,6 +27,7 @@ import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
+import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
 export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"];
@@ -49,6 +50,8 @@ export interface Platform {
     managedPrometheus?: ManagedPrometheus;
     discovery?: TargetDiscovery;
     backup: DataVolumeBackup;
+    /** The nodes' projected memory and disk, when the platform was sized (sizedPlatform). */
+    sizing?: SizingPlan;
 }
 
 export const hosts = {
@@ -348,6 +351,13 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         env, network, accessLogs, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
         basicAuthUser, basicAuthPassword, alertmanagerConfig, managedPrometheus, discovery, backup,
     };
+}
+
+/** The platform of a stack whose nodes hold its expected load: an undersized stack is refused before anything is created. */
+export async function sizedPlatform(env: LoadedEnvironment): Promise<Platform> {
+    const sizing = projectSizing(env, readCapacityFigures());
+    checkSizing(env, sizing);
+    return { ...await createPlatform(env), sizing };
 }
 
 /** The stack outputs: what operators and the service broker need; the password only as a secret. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadEnvironment } from "./environment";
-import { createPlatform, Platform, platformOutputs } from "./platform";
+import { Platform, platformOutputs, sizedPlatform } from "./platform";
 
 /**
  * The whole program for the selected stack: load and validate environments/<stack>.yaml, build
@@ -8,7 +8,7 @@ import { createPlatform, Platform, platformOutputs } from "./platform";
  */
 export async function runStack(inspect?: (platform: Platform) => void): Promise<Record<string, unknown>> {
     const env = loadEnvironment(pulumi.getStack());
-    const platform = await createPlatform(env);
+    const platform = await sizedPlatform(env);
     inspect?.(platform);
     return platformOutputs(platform);
 }

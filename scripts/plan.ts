@@ -9,6 +9,7 @@ import { performance } from "perf_hooks";
 import { parseArgs } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "../infra/platform";
+import { describeSizing, SizingPlan } from "../infra/sizing";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { requiredSecretKeys } from "../infra/secrets";
 import { CapturedResource, previewValue, ProgramRun, resolveForPreview, unwrapSecrets } from "./lib/offline";
@@ -103,6 +104,7 @@ export interface PlanResult {
     rendered: RenderedNode[];
     policy: PolicyResult;
     backup?: BackupPlan;
+    sizing?: SizingPlan;
 }
 
 /** What the snapshot policy will back up: the planned volumes that carry its tag. */
@@ -118,7 +120,7 @@ export async function plan(stack: string, options: { program?: string; outDir?: 
     const { run, platform } = await runStackOffline(stack, options.program);
     const rendered = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : [];
     const policy = await checkResources(run.resources, stack);
-    return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined };
+    return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
@@ -140,7 +142,7 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
             const result = checked.then(async () => {
                 server = await starting;
                 const policy = await checkResources(run.resources, stack, undefined, server);
-                return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined };
+                return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
             });
             checked = result.catch(() => undefined);
             results.push(result);
@@ -152,10 +154,13 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
 }
 
 function printAll(results: PlanResult[], seconds: number): void {
-    for (const { run, policy, backup } of results) {
+    for (const { run, policy, backup, sizing } of results) {
         const blocking = mandatory(policy.violations).length;
         console.log(`stack ${run.stack}: ${run.resources.length} resources, ${policy.violations.length} policy violations `
             + `(${blocking} mandatory)${backup ? `; backups ${backup.policy}` : ""}`);
+        if (sizing) {
+            describeSizing(sizing).forEach((line) => console.log(`  ${line}`));
+        }
         if (policy.violations.length > 0) {
             formatViolations(policy.violations).forEach((line) => console.log(`  ${line}`));
         }
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
     if (!values.stack) {
         throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR] | --all [--out DIR]");
     }
-    const { run, rendered, policy, backup } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, policy, backup, sizing } = await plan(values.stack, { program: values.program, outDir: values.out });
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({
@@ -193,6 +198,7 @@ async function main(): Promise<void> {
             rendered: rendered.map((n) => ({ node: n.name, dir: n.dir, files: n.files })),
             placeholderSecrets: run.placeholderSecrets,
             backup,
+            sizing,
             policy,
         }, null, 2)}\n`);
         process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -211,6 +217,9 @@ async function main(): Promise<void> {
     }
     if (rendered.length > 0) {
         console.log(`(data volume IDs are known only after apply: the rendered files use ${VOLUME_ID_PLACEHOLDER})`);
+    }
+    if (sizing) {
+        console.log(`\nSizing: ${describeSizing(sizing).join("\n  ")}`);
     }
     if (backup) {
         console.log(`\nBackups: snapshots ${backup.policy}`);

@@ -102,6 +102,7 @@ describe("environments", () => {
         ["an SSM agent signing key that is not a key", (e) => { e.ssmAgent = { signingKeyFile: "README.md" }; },
             /^ssmAgent\.signingKeyFile: README\.md is not a usable public key: not an ASCII-armoured PGP public key block$/],
         ["pinned node packages", (e) => { e.packages = { nginx: "1.24.0-2ubuntu7" }; }, /^packages: no longer set here: the nodes install their packages unpinned/],
+        ["no expected load", (e) => { delete e.prometheus.expectedSeries; }, /^prometheus\.expectedSeries: missing$/],
         ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
     ];
     for (const [what, mutate, expected] of cases) {

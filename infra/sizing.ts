@@ -1,0 +1,130 @@
+// Sizing a stack's nodes from measured figures (infra/capacity.json, written by npm run capacity):
+// projected memory against the instance type's, projected disk for the retention against the volume.
+import * as fs from "fs";
+import * as path from "path";
+import { EnvironmentError, LoadedEnvironment } from "./environment";
+
+export const CAPACITY_FILE = path.resolve(__dirname, "capacity.json");
+export const WARN_RATIO = 0.7;
+/** Hours of samples the write-ahead log holds before they are compacted into a block. */
+const WAL_HOURS = 3;
+
+export interface CapacityStep {
+    targetSeries: number;
+    headSeries: number;
+    residentBytes: number;
+    residentBytesPerSeries: number;
+    cpuSecondsPerMillionSamples: number;
+    walBytesPerSample: number;
+    scrapeDurationSeconds: number;
+    ruleEvaluationSeconds: number;
+}
+
+export interface CapacityFigures {
+    prometheusVersion: string;
+    measuredOn: string;
+    machine: string;
+    scrapeIntervalSeconds: number;
+    steps: CapacityStep[];
+    /** Bytes per sample of a block compacted from the head. */
+    blockBytesPerSample: number;
+}
+
+export function readCapacityFigures(file = CAPACITY_FILE): CapacityFigures {
+    if (!fs.existsSync(file)) {
+        throw new Error(`${path.relative(process.cwd(), file)} is missing: measure the figures with npm run capacity -- --write`);
+    }
+    return JSON.parse(fs.readFileSync(file, "utf8")) as CapacityFigures;
+}
+
+const GIB = 2 ** 30;
+/** vCPUs of each size; memory per vCPU of each family (GiB). */
+const SIZE_VCPUS: Record<string, number> = { large: 2, xlarge: 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48, "16xlarge": 64 };
+const FAMILY_GIB_PER_VCPU: Record<string, number> = { c: 2, m: 4, r: 8 };
+const BURSTABLE_GIB: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, "2xlarge": 32 };
+
+/** An instance type's memory in bytes (t3/t3a/t4g, and the c, m and r families from 5th generation on). */
+export function instanceMemoryBytes(instanceType: string): number | undefined {
+    const [family, size] = instanceType.split(".");
+    if (/^t(3a?|4g)$/.test(family)) {
+        return BURSTABLE_GIB[size] !== undefined ? BURSTABLE_GIB[size] * GIB : undefined;
+    }
+    const kind = /^([cmr])[5-8][a-z]*$/.exec(family)?.[1];
+    return kind && SIZE_VCPUS[size] ? SIZE_VCPUS[size] * FAMILY_GIB_PER_VCPU[kind] * GIB : undefined;
+}
+
+export interface Projection {
+    projectedBytes: number;
+    availableBytes: number;
+    ratio: number;
+}
+
+export interface SizingPlan {
+    expectedSeries: number;
+    samplesPerSecond: number;
+    memory: Projection;
+    disk: Projection;
+    figures: { prometheusVersion: string; measuredOn: string };
+}
+
+function projection(projectedBytes: number, availableBytes: number): Projection {
+    return { projectedBytes, availableBytes, ratio: projectedBytes / availableBytes };
+}
+
+/** The memory and disk a node needs for the stack's expected load, from the measured figures. */
+export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures): SizingPlan {
+    const { expectedSeries, instanceType, dataVolume, retentionTime } = env.prometheus;
+    const memoryBytes = instanceMemoryBytes(instanceType);
+    if (memoryBytes === undefined) {
+        throw new EnvironmentError(env.file, [`prometheus.instanceType: ${instanceType} is not one the sizing knows (t3, t3a, t4g, c/m/r 5th generation on)`]);
+    }
+    // Memory per series at the measured load nearest above the expected one (the largest measured otherwise).
+    const steps = [...figures.steps].sort((a, b) => a.headSeries - b.headSeries);
+    const step = steps.find((s) => s.headSeries >= expectedSeries) ?? steps[steps.length - 1];
+    const scrapeSeconds = durationSeconds(env.prometheus.scrapeInterval);
+    const samplesPerSecond = env.prometheus.samplesPerSecond ?? expectedSeries / scrapeSeconds;
+    const retentionSeconds = durationSeconds(retentionTime);
+    const diskBytes = samplesPerSecond * (retentionSeconds * figures.blockBytesPerSample + WAL_HOURS * 3600 * step.walBytesPerSample);
+    return {
+        expectedSeries,
+        samplesPerSecond,
+        memory: projection(expectedSeries * step.residentBytesPerSeries, memoryBytes),
+        disk: projection(diskBytes, dataVolume.sizeGiB * GIB),
+        figures: { prometheusVersion: figures.prometheusVersion, measuredOn: figures.measuredOn },
+    };
+}
+
+const SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
+
+function durationSeconds(duration: string): number {
+    return [...duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)].reduce((total, [, value, unit]) => total + Number(value) * SECONDS[unit], 0);
+}
+
+/** Refuses a stack whose nodes cannot hold the expected load, naming the file and the keys. */
+export function checkSizing(env: LoadedEnvironment, plan: SizingPlan): void {
+    const problems: string[] = [];
+    const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
+    if (plan.memory.ratio >= 1) {
+        problems.push(`prometheus.expectedSeries: ${plan.expectedSeries} series need about ${gib(plan.memory.projectedBytes)} of memory; `
+            + `prometheus.instanceType ${env.prometheus.instanceType} has ${gib(plan.memory.availableBytes)}: choose a larger type or expect fewer series`);
+    }
+    if (plan.disk.ratio >= 1) {
+        problems.push(`prometheus.expectedSeries: ${Math.round(plan.samplesPerSecond)} samples/s kept ${env.prometheus.retentionTime} need about `
+            + `${gib(plan.disk.projectedBytes)} of disk; prometheus.dataVolume.sizeGiB is ${env.prometheus.dataVolume.sizeGiB}: grow it or shorten prometheus.retentionTime`);
+    }
+    if (problems.length > 0) {
+        throw new EnvironmentError(env.file, problems);
+    }
+}
+
+/** The plan's lines about sizing, with a warning from WARN_RATIO on. */
+export function describeSizing(plan: SizingPlan): string[] {
+    const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
+    const line = (what: string, p: Projection) => `${p.ratio >= WARN_RATIO ? "WARNING " : ""}${what}: ${gib(p.projectedBytes)} of ${gib(p.availableBytes)} `
+        + `(${Math.round(p.ratio * 100)}%)${p.ratio >= WARN_RATIO ? `, over ${WARN_RATIO * 100}%: size up before the load arrives` : ""}`;
+    return [
+        `${plan.expectedSeries} series, ${Math.round(plan.samplesPerSecond)} samples/s (figures of Prometheus ${plan.figures.prometheusVersion}, measured ${plan.figures.measuredOn})`,
+        line("memory per node", plan.memory),
+        line("disk per node for the retention", plan.disk),
+    ];
+}

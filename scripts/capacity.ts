@@ -1,0 +1,204 @@
+// Capacity of one node, measured on the real Prometheus at the deployed version with a node's
+// generated prometheus.yml and rules (remapped as the loopback rehearsal remaps them), scraping
+// synthetic targets on loopback at a rising number of active series. A benchmark, not a test.
+//
+//   npm run capacity [-- --stack dev] [--steps 10000,50000,200000,500000] [--json] [--write]
+//
+// --write stores the table in infra/capacity.json, the figures the plan sizes stacks with.
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import { parseArgs } from "util";
+import { renderAlertRules } from "../components/render/alertRules";
+import { loadEnvironment } from "../infra/environment";
+import { CAPACITY_FILE, CapacityFigures, CapacityStep } from "../infra/sizing";
+import { Processes, INSTALL_HINT, resolveCommand } from "../rehearsals/lib/processes";
+import { durationMs, remapPrometheusConfig, remapRules } from "../rehearsals/lib/remap";
+import { request, sleep, waitFor } from "../rehearsals/lib/wait";
+import { previewNodeSpec } from "./plan";
+import { renderPrometheusConfig } from "../components/render/prometheusConfig";
+import { runProgram } from "./lib/offline";
+import { placeholderSecretOptions } from "./lib/stackRun";
+import { createPlatform, Platform } from "../infra/platform";
+
+const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
+/** Intervals are divided by this: a 30 s scrape becomes 10 s, so a step takes a minute or two. */
+const FACTOR = 3;
+const SERIES_PER_TARGET = 2500;
+const PROMETHEUS = { host: "127.0.11.1", port: 9090 };
+const EXPORTER = { host: "127.0.11.2", port: 9100 };
+
+/**
+ * A target's exposition: counters (a tenth of them with a pod label that churns), a histogram
+ * and gauges, SERIES_PER_TARGET series in all, values moving with every scrape.
+ */
+function exposition(target: number, scrape: number): string {
+    const lines: string[] = [];
+    const pod = `pod-${target}-${Math.floor(scrape / 20)}`;
+    const counters = SERIES_PER_TARGET / 2;
+    lines.push("# TYPE app_requests_total counter");
+    for (let i = 0; i < counters; i++) {
+        const churn = i % 10 === 0 ? `,pod="${pod}"` : "";
+        lines.push(`app_requests_total{path="/p${Math.floor(i / 10)}",code="${200 + (i % 5)}",method="m${Math.floor(i / 5) % 2}"${churn}} ${scrape * (i % 7 + 1) + target}`);
+    }
+    const histogramPaths = Math.floor((SERIES_PER_TARGET * 0.3) / 13);
+    const buckets = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"];
+    lines.push("# TYPE app_request_duration_seconds histogram");
+    for (let p = 0; p < histogramPaths; p++) {
+        buckets.forEach((le, b) => lines.push(`app_request_duration_seconds_bucket{path="/h${p}",le="${le}"} ${scrape * (b + 1)}`));
+        lines.push(`app_request_duration_seconds_sum{path="/h${p}"} ${scrape * 0.37}`);
+        lines.push(`app_request_duration_seconds_count{path="/h${p}"} ${scrape * 11}`);
+    }
+    const gauges = SERIES_PER_TARGET - counters - histogramPaths * 13;
+    lines.push("# TYPE app_queue_depth gauge");
+    for (let i = 0; i < gauges; i++) {
+        lines.push(`app_queue_depth{queue="q${i}"} ${(scrape * 31 + i * 17) % 1000}`);
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+async function scalar(query: string): Promise<number> {
+    const body = JSON.parse((await request({ ...PROMETHEUS, path: `/api/v1/query?query=${encodeURIComponent(query)}` })).body);
+    return Number(body.data.result[0]?.value[1] ?? NaN);
+}
+
+function dirBytes(dir: string): number {
+    return fs.readdirSync(dir, { withFileTypes: true }).reduce((total, entry) => {
+        const full = path.join(dir, entry.name);
+        return total + (entry.isDirectory() ? dirBytes(full) : fs.statSync(full).size);
+    }, 0);
+}
+
+export async function measureCapacity(stack: string, steps: number[]): Promise<CapacityFigures> {
+    const missing = [path.join(TOOLS, "prometheus")].filter((tool) => resolveCommand(tool) === undefined);
+    if (missing.length > 0) {
+        throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
+    }
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "capacity-"));
+    const processes = new Processes(work);
+    const scrapes = new Map<number, number>();
+    const exporter = http.createServer((req, res) => {
+        const target = Number(/^\/metrics\/(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
+        const scrape = (scrapes.get(target) ?? 0) + 1;
+        scrapes.set(target, scrape);
+        res.setHeader("content-type", "text/plain; version=0.0.4");
+        res.end(exposition(target, scrape));
+    });
+    try {
+        const env = loadEnvironment(stack);
+        // The platform as built, without sizing: these figures are what sizing is computed from.
+        let platform: Platform | undefined;
+        await runProgram({ stack, program: async () => { platform = await createPlatform(env); }, ...placeholderSecretOptions(stack) });
+        const spec = await previewNodeSpec(platform!.nodes[0]);
+        const rulesDir = path.join(work, "rules");
+        const targetsDir = path.join(work, "targets");
+        fs.mkdirSync(rulesDir);
+        fs.mkdirSync(targetsDir);
+        fs.writeFileSync(path.join(rulesDir, "platform.yml"), remapRules(renderAlertRules(env.runbookBaseUrl), FACTOR));
+        const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, PROMETHEUS.host]));
+        fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(renderPrometheusConfig(spec.prometheus), {
+            factor: FACTOR, addresses, alertmanagers: [], rulesDir, targetsDir,
+        }));
+        await new Promise<void>((resolve) => exporter.listen(EXPORTER.port, EXPORTER.host, resolve));
+        const data = path.join(work, "data");
+        await processes.start("prometheus", path.join(TOOLS, "prometheus"), [
+            `--config.file=${path.join(work, "prometheus.yml")}`, `--storage.tsdb.path=${data}`,
+            `--web.listen-address=${PROMETHEUS.host}:${PROMETHEUS.port}`, "--web.enable-admin-api",
+        ], { address: PROMETHEUS });
+        await waitFor("prometheus ready", async () => (await request({ ...PROMETHEUS, path: "/-/ready" })).status === 200 || undefined, 60000);
+        const intervalMs = durationMs(env.prometheus.scrapeInterval) / FACTOR;
+
+        const results: CapacityStep[] = [];
+        for (const series of steps) {
+            const targets = Math.ceil(series / SERIES_PER_TARGET);
+            fs.writeFileSync(path.join(targetsDir, "capacity.json"), JSON.stringify(Array.from({ length: targets }, (_, i) =>
+                ({ targets: [`${EXPORTER.host}:${EXPORTER.port}`], labels: { __metrics_path__: `/metrics/${i}`, shard: String(i) } }))));
+            // Settle: discovery, then a few scrapes at the new size.
+            await waitFor(`${targets} targets`, async () =>
+                (await scalar('count(up{job="file_sd"} == 1)')) >= targets || undefined, 120000, 1000);
+            await sleep(intervalMs * 4);
+            const before = {
+                cpu: await scalar("process_cpu_seconds_total{job=\"prometheus\",instance=\"prom-1\"}"),
+                samples: await scalar("prometheus_tsdb_head_samples_appended_total{job=\"prometheus\",instance=\"prom-1\"}"),
+                wal: dirBytes(path.join(data, "wal")),
+            };
+            await sleep(intervalMs * 6);
+            const after = {
+                cpu: await scalar("process_cpu_seconds_total{job=\"prometheus\",instance=\"prom-1\"}"),
+                samples: await scalar("prometheus_tsdb_head_samples_appended_total{job=\"prometheus\",instance=\"prom-1\"}"),
+                wal: dirBytes(path.join(data, "wal")),
+            };
+            const headSeries = await scalar('prometheus_tsdb_head_series{instance="prom-1"}');
+            const residentBytes = await scalar("process_resident_memory_bytes{job=\"prometheus\",instance=\"prom-1\"}");
+            const appended = after.samples - before.samples;
+            results.push({
+                targetSeries: series,
+                headSeries,
+                residentBytes,
+                residentBytesPerSeries: Math.round(residentBytes / headSeries),
+                cpuSecondsPerMillionSamples: Number(((after.cpu - before.cpu) / appended * 1e6).toFixed(3)),
+                walBytesPerSample: Number(((after.wal - before.wal) / appended).toFixed(2)),
+                scrapeDurationSeconds: Number((await scalar('avg(scrape_duration_seconds{job="file_sd"})')).toFixed(4)),
+                ruleEvaluationSeconds: Number((await scalar("sum(prometheus_rule_group_last_duration_seconds)")).toFixed(4)),
+            });
+        }
+
+        // The head as a compacted block: its chunks' bytes per sample.
+        const snapshot = JSON.parse((await request({ ...PROMETHEUS, method: "POST", path: "/api/v1/admin/tsdb/snapshot", timeout: 300000 })).body).data.name;
+        const snapshotDir = path.join(data, "snapshots", snapshot);
+        let blockBytes = 0;
+        let blockSamples = 0;
+        for (const block of fs.readdirSync(snapshotDir)) {
+            const meta = JSON.parse(fs.readFileSync(path.join(snapshotDir, block, "meta.json"), "utf8"));
+            blockSamples += meta.stats.numSamples;
+            blockBytes += dirBytes(path.join(snapshotDir, block, "chunks"));
+        }
+        const version = JSON.parse((await request({ ...PROMETHEUS, path: "/api/v1/status/buildinfo" })).body).data.version;
+        return {
+            prometheusVersion: version,
+            measuredOn: new Date().toISOString().slice(0, 10),
+            machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+            scrapeIntervalSeconds: intervalMs / 1000,
+            steps: results,
+            blockBytesPerSample: Number((blockBytes / blockSamples).toFixed(3)),
+        };
+    } finally {
+        processes.stopAll();
+        exporter.close();
+        fs.rmSync(work, { recursive: true, force: true });
+    }
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({ options: {
+        stack: { type: "string", default: "dev" },
+        steps: { type: "string", default: "10000,50000,200000,500000" },
+        json: { type: "boolean", default: false },
+        write: { type: "boolean", default: false },
+    } });
+    const figures = await measureCapacity(values.stack!, values.steps!.split(",").map(Number));
+    if (values.json) {
+        process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+    } else {
+        console.log(`Prometheus ${figures.prometheusVersion} on ${figures.machine}, scraping every ${figures.scrapeIntervalSeconds} s:`);
+        console.log("  series   head series  RSS MiB  RSS B/series  CPU s/1M samples  WAL B/sample  scrape s  rules s");
+        for (const s of figures.steps) {
+            console.log(`  ${String(s.targetSeries).padStart(7)}  ${String(s.headSeries).padStart(11)}  ${(s.residentBytes / 2 ** 20).toFixed(0).padStart(7)}`
+                + `  ${String(s.residentBytesPerSeries).padStart(12)}  ${s.cpuSecondsPerMillionSamples.toFixed(3).padStart(16)}`
+                + `  ${s.walBytesPerSample.toFixed(2).padStart(12)}  ${s.scrapeDurationSeconds.toFixed(4).padStart(8)}  ${s.ruleEvaluationSeconds.toFixed(4).padStart(7)}`);
+        }
+        console.log(`  compacted block: ${figures.blockBytesPerSample} bytes per sample`);
+    }
+    if (values.write) {
+        fs.writeFileSync(CAPACITY_FILE, `${JSON.stringify(figures, null, 2)}\n`);
+        console.log(`wrote ${path.relative(process.cwd(), CAPACITY_FILE)}`);
+    }
+}
+
+if (require.main === module) {
+    main().catch((err: Error) => {
+        console.error(`capacity failed: ${err.message}`);
+        process.exit(1);
+    });
+}
