@@ -28,6 +28,10 @@ export interface CapacityFigures {
     steps: CapacityStep[];
     /** Bytes per sample of a block compacted from the head. */
     blockBytesPerSample: number;
+    /** The target path at scale: the discovery function over many tasks, with paging. */
+    targetPath?: {
+        discovery: { tasks: number; clusters: number; regions: number; targetsWritten: number; apiCalls: number; seconds: number };
+    };
 }
 
 export function readCapacityFigures(file = CAPACITY_FILE): CapacityFigures {

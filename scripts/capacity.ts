@@ -12,10 +12,12 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { renderAlertRules } from "../components/render/alertRules";
 import { loadEnvironment } from "../infra/environment";
-import { CAPACITY_FILE, CapacityFigures, CapacityStep } from "../infra/sizing";
+import { CAPACITY_FILE, CapacityFigures, CapacityStep, readCapacityFigures } from "../infra/sizing";
 import { Processes, INSTALL_HINT, resolveCommand } from "../rehearsals/lib/processes";
 import { durationMs, remapPrometheusConfig, remapRules } from "../rehearsals/lib/remap";
-import { request, sleep, waitFor } from "../rehearsals/lib/wait";
+import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
+import { runDiscovery } from "../components/functions/discovery";
+import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
 import { previewNodeSpec } from "./plan";
 import { renderPrometheusConfig } from "../components/render/prometheusConfig";
 import { runProgram } from "./lib/offline";
@@ -56,6 +58,27 @@ function exposition(target: number, scrape: number): string {
         lines.push(`app_queue_depth{queue="q${i}"} ${(scrape * 31 + i * 17) % 1000}`);
     }
     return `${lines.join("\n")}\n`;
+}
+
+/** The discovery function over 1,000 tasks in 20 clusters in 3 regions, with paging as ECS pages. */
+async function measureDiscovery() {
+    const regions = ["eu-west-1", "eu-west-2", "us-east-1"];
+    const clusters = [7, 7, 6];
+    const clients = new Map(regions.map((region, i) => [region, fakeEcs(clusters[i], 50, { PROMETHEUS_EXPORTER_PORT: "9102" })]));
+    const started = now();
+    const results = await runDiscovery({ bucket: "targets", prefix: "discovery/", regions, namespaces: {} }, {
+        ecs: (region) => clients.get(region)!,
+        serviceDiscovery: () => { throw new Error("no Cloud Map namespaces configured"); },
+        s3: fakeS3(),
+    }, () => undefined);
+    return {
+        tasks: 1000,
+        clusters: 20,
+        regions: regions.length,
+        targetsWritten: results.reduce((sum, r) => sum + r.targets, 0),
+        apiCalls: [...clients.values()].reduce((sum, c) => sum + c.calls.length, 0),
+        seconds: Number(((now() - started) / 1000).toFixed(3)),
+    };
 }
 
 async function scalar(query: string): Promise<number> {
@@ -145,24 +168,28 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         }
 
         // The head as a compacted block: its chunks' bytes per sample.
-        const snapshot = JSON.parse((await request({ ...PROMETHEUS, method: "POST", path: "/api/v1/admin/tsdb/snapshot", timeout: 300000 })).body).data.name;
-        const snapshotDir = path.join(data, "snapshots", snapshot);
         let blockBytes = 0;
         let blockSamples = 0;
-        for (const block of fs.readdirSync(snapshotDir)) {
-            const meta = JSON.parse(fs.readFileSync(path.join(snapshotDir, block, "meta.json"), "utf8"));
-            blockSamples += meta.stats.numSamples;
-            blockBytes += dirBytes(path.join(snapshotDir, block, "chunks"));
+        if (results.length > 0) {
+            const snapshot = JSON.parse((await request({ ...PROMETHEUS, method: "POST", path: "/api/v1/admin/tsdb/snapshot", timeout: 300000 })).body).data.name;
+            const snapshotDir = path.join(data, "snapshots", snapshot);
+            for (const block of fs.readdirSync(snapshotDir)) {
+                const meta = JSON.parse(fs.readFileSync(path.join(snapshotDir, block, "meta.json"), "utf8"));
+                blockSamples += meta.stats.numSamples;
+                blockBytes += dirBytes(path.join(snapshotDir, block, "chunks"));
+            }
         }
         const version = JSON.parse((await request({ ...PROMETHEUS, path: "/api/v1/status/buildinfo" })).body).data.version;
+
         return {
+            targetPath: { discovery: await measureDiscovery() },
             prometheusVersion: version,
             measuredOn: new Date().toISOString().slice(0, 10),
             machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
             scrapeIntervalSeconds: intervalMs / 1000,
             steps: results,
             blockBytesPerSample: Number((blockBytes / blockSamples).toFixed(3)),
-        };
+        } as CapacityFigures;
     } finally {
         processes.stopAll();
         exporter.close();
@@ -177,7 +204,10 @@ async function main(): Promise<void> {
         json: { type: "boolean", default: false },
         write: { type: "boolean", default: false },
     } });
-    const figures = await measureCapacity(values.stack!, values.steps!.split(",").map(Number));
+    // --steps "" measures the target path alone, keeping the committed series figures.
+    const steps = values.steps!.split(",").filter((v) => v).map(Number);
+    const measured = await measureCapacity(values.stack!, steps);
+    const figures = steps.length > 0 ? measured : { ...readCapacityFigures(), targetPath: measured.targetPath };
     if (values.json) {
         process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
     } else {
@@ -189,6 +219,11 @@ async function main(): Promise<void> {
                 + `  ${s.walBytesPerSample.toFixed(2).padStart(12)}  ${s.scrapeDurationSeconds.toFixed(4).padStart(8)}  ${s.ruleEvaluationSeconds.toFixed(4).padStart(7)}`);
         }
         console.log(`  compacted block: ${figures.blockBytesPerSample} bytes per sample`);
+        const { targetPath } = figures;
+        if (targetPath) {
+            console.log(`  discovery: ${targetPath.discovery.tasks} tasks in ${targetPath.discovery.clusters} clusters, ${targetPath.discovery.regions} regions: `
+                + `${targetPath.discovery.apiCalls} ECS API calls, ${targetPath.discovery.targetsWritten} targets written, ${targetPath.discovery.seconds} s`);
+        }
     }
     if (values.write) {
         fs.writeFileSync(CAPACITY_FILE, `${JSON.stringify(figures, null, 2)}\n`);
