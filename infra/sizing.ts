@@ -28,8 +28,9 @@ export interface CapacityFigures {
     steps: CapacityStep[];
     /** Bytes per sample of a block compacted from the head. */
     blockBytesPerSample: number;
-    /** The target path at scale: the discovery function over many tasks, with paging. */
+    /** The target path at scale: the sync of many files into file_sd, and the discovery function with paging. */
     targetPath?: {
+        sync: { files: number; syncSeconds: number; filesInFileSd: number; targetsUp: number; secondsToAllUp: number };
         discovery: { tasks: number; clusters: number; regions: number; targetsWritten: number; apiCalls: number; seconds: number };
     };
 }

@@ -5,7 +5,11 @@
 //   npm run capacity [-- --stack dev] [--steps 10000,50000,200000,500000] [--json] [--write]
 //
 // --write stores the table in infra/capacity.json, the figures the plan sizes stacks with.
+// It runs with Node's OpenSSL legacy provider: s3rver signs list continuation tokens (over 1,000
+// keys) with DES, which Node 24's OpenSSL keeps there.
+import { spawn } from "child_process";
 import * as fs from "fs";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
@@ -14,7 +18,8 @@ import { renderAlertRules } from "../components/render/alertRules";
 import { loadEnvironment } from "../infra/environment";
 import { CAPACITY_FILE, CapacityFigures, CapacityStep, readCapacityFigures } from "../infra/sizing";
 import { Processes, INSTALL_HINT, resolveCommand } from "../rehearsals/lib/processes";
-import { durationMs, remapPrometheusConfig, remapRules } from "../rehearsals/lib/remap";
+import { durationMs, remapPrometheusConfig, remapRules, replaceAll } from "../rehearsals/lib/remap";
+import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
 import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
@@ -60,6 +65,50 @@ function exposition(target: number, scrape: number): string {
     return `${lines.join("\n")}\n`;
 }
 
+const SYNC_FILES = 5000;
+
+/** Puts SYNC_FILES target files into a local bucket, runs the node's generated sync, waits for Prometheus to scrape them all. */
+async function measureTargetSync(work: string, region: string, spec: Awaited<ReturnType<typeof previewNodeSpec>>, targetsDir: string) {
+    const S3rver = require("s3rver");
+    const s3rver = new S3rver({ address: "127.0.11.3", port: 0, silent: true, directory: path.join(work, "s3"), configureBuckets: [{ name: spec.targetsBucket }] });
+    const { port } = await s3rver.run();
+    const endpoint = `http://127.0.11.3:${port}`;
+    try {
+        const s3 = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        for (let i = 0; i < SYNC_FILES; i += 50) {
+            await Promise.all(Array.from({ length: Math.min(50, SYNC_FILES - i) }, (_, k) => i + k).map((n) => s3.send(new PutObjectCommand({
+                Bucket: spec.targetsBucket, Key: `app-${n}.json`, ContentType: "application/json",
+                Body: JSON.stringify([{ targets: [`${EXPORTER.host}:${EXPORTER.port}`], labels: { __metrics_path__: `/small/${n}`, app: `app-${n}` } }]),
+            }))));
+        }
+        const sync = prometheusNodeFiles({ ...spec, volumeId: "vol-capacity" }).find((f) => f.path.endsWith("sync-prometheus-targets.sh"))!.content;
+        const script = path.join(work, "sync.sh");
+        fs.writeFileSync(script, replaceAll(sync, [["/etc/prometheus/targets", targetsDir], ["/var/lib/prometheus-targets", path.join(work, "targets-staging")]]), { mode: 0o755 });
+        const started = now();
+        let stderr = "";
+        const status = await new Promise<number | null>((resolve) => {
+            const child = spawn("bash", [script], {
+                env: { ...process.env, TARGETS_S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" },
+                stdio: ["ignore", "ignore", "pipe"],
+            });
+            child.stderr.on("data", (chunk) => { stderr += chunk; });
+            child.on("exit", resolve);
+        });
+        const syncSeconds = (now() - started) / 1000;
+        if (status !== 0) {
+            throw new Error(`the generated sync exited ${status}: ${stderr.slice(-1000)}`);
+        }
+        const filesInFileSd = fs.readdirSync(targetsDir).filter((f) => f.endsWith(".json")).length;
+        const targetsUp = await waitFor(`${SYNC_FILES} targets up`, async () => {
+            const up = await scalar('count(up{job="file_sd"} == 1)');
+            return up >= SYNC_FILES ? up : undefined;
+        }, 300000, 2000).catch(async () => scalar('count(up{job="file_sd"} == 1)'));
+        return { files: SYNC_FILES, syncSeconds: Number(syncSeconds.toFixed(1)), filesInFileSd, targetsUp, secondsToAllUp: Number(((now() - started) / 1000).toFixed(1)) };
+    } finally {
+        await s3rver.close();
+    }
+}
+
 /** The discovery function over 1,000 tasks in 20 clusters in 3 regions, with paging as ECS pages. */
 async function measureDiscovery() {
     const regions = ["eu-west-1", "eu-west-2", "us-east-1"];
@@ -102,6 +151,11 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
     const processes = new Processes(work);
     const scrapes = new Map<number, number>();
     const exporter = http.createServer((req, res) => {
+        if (req.url?.startsWith("/small/")) {
+            res.setHeader("content-type", "text/plain; version=0.0.4");
+            res.end("app_up 1\n");
+            return;
+        }
         const target = Number(/^\/metrics\/(\d+)$/.exec(req.url ?? "")?.[1] ?? -1);
         const scrape = (scrapes.get(target) ?? 0) + 1;
         scrapes.set(target, scrape);
@@ -181,8 +235,11 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         }
         const version = JSON.parse((await request({ ...PROMETHEUS, path: "/api/v1/status/buildinfo" })).body).data.version;
 
+        // The target path at scale: 5,000 files through the generated sync into file_sd.
+        fs.rmSync(path.join(targetsDir, "capacity.json"), { force: true });
+        const sync = await measureTargetSync(work, env.region, spec, targetsDir);
         return {
-            targetPath: { discovery: await measureDiscovery() },
+            targetPath: { sync, discovery: await measureDiscovery() },
             prometheusVersion: version,
             measuredOn: new Date().toISOString().slice(0, 10),
             machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
@@ -221,6 +278,8 @@ async function main(): Promise<void> {
         console.log(`  compacted block: ${figures.blockBytesPerSample} bytes per sample`);
         const { targetPath } = figures;
         if (targetPath) {
+            console.log(`  target sync: ${targetPath.sync.files} files synced in ${targetPath.sync.syncSeconds} s, ${targetPath.sync.filesInFileSd} in file_sd, `
+                + `${targetPath.sync.targetsUp} targets up ${targetPath.sync.secondsToAllUp} s after the sync started`);
             console.log(`  discovery: ${targetPath.discovery.tasks} tasks in ${targetPath.discovery.clusters} clusters, ${targetPath.discovery.regions} regions: `
                 + `${targetPath.discovery.apiCalls} ECS API calls, ${targetPath.discovery.targetsWritten} targets written, ${targetPath.discovery.seconds} s`);
         }
