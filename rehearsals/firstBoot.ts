@@ -26,6 +26,7 @@ import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { debianMirror, startAptProxy } from "./lib/aptProxy";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
+import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
 import { now, request, sleep, waitFor } from "./lib/wait";
 
@@ -467,17 +468,7 @@ async function main(): Promise<void> {
     const started = now();
     const report = await rehearseFirstBoot(values.stack, values.keep);
     report.figures.totalSeconds = Number(((now() - started) / 1000).toFixed(1));
-    if (values.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    } else {
-        console.log(`First-boot rehearsal of stack ${report.stack}'s prom-1 on Debian 13 (systemd-nspawn)`);
-        for (const c of report.checks) {
-            console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`);
-        }
-        for (const [name, value] of Object.entries(report.figures)) {
-            console.log(`  ${name}: ${value}`);
-        }
-    }
+    printReport(`First-boot rehearsal of stack ${report.stack}'s prom-1 on Debian 13 (systemd-nspawn)`, report, values.json ?? false);
     process.exit(report.ok ? 0 : 1);
 }
 

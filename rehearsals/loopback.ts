@@ -19,6 +19,7 @@ import { previewValue } from "../scripts/lib/offline";
 import { runStackOffline } from "../scripts/lib/stackRun";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
+import { printReport } from "./lib/report";
 import { now, request, sleep, waitFor } from "./lib/wait";
 import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/remap";
 import { writeRendered } from "../scripts/plan";
@@ -396,18 +397,7 @@ async function main(): Promise<void> {
     const started = now();
     const report = await rehearse(values.stack, values.keep);
     report.figures.totalSeconds = Number(((now() - started) / 1000).toFixed(1));
-    if (values.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    } else {
-        console.log(`Rehearsal of stack ${report.stack} on loopback; intervals and for: durations divided by ${report.factor}`);
-        for (const c of report.checks) {
-            console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`);
-        }
-        console.log("Figures:");
-        for (const [name, value] of Object.entries(report.figures)) {
-            console.log(`  ${name}: ${value}`);
-        }
-    }
+    printReport(`Rehearsal of stack ${report.stack} on loopback; intervals and for: durations divided by ${report.factor}`, report, values.json ?? false);
     process.exit(report.ok ? 0 : 1);
 }
 

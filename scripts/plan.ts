@@ -126,7 +126,8 @@ export async function plan(stack: string, options: { program?: string; outDir?: 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
 export async function planAll(outDir = "out"): Promise<PlanResult[]> {
     // Pulumi captures a stack trace per promise; mapped through source maps, that is a third of
-    // the run. Plain positions are enough here.
+    // the run. Plain positions are enough here; the setting is restored afterwards.
+    const sourceMaps = process.sourceMapsEnabled;
     process.setSourceMapsEnabled(false);
     // The pack starts (about a second) while the first stack is planned.
     const starting = PolicyPackServer.start();
@@ -150,6 +151,7 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
         return await Promise.all(results);
     } finally {
         (server ?? await starting.catch(() => undefined))?.close();
+        process.setSourceMapsEnabled(sourceMaps);
     }
 }
 
