@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceTrustPolicy } from "./iamDocuments";
@@ -57,6 +58,10 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
     readonly clusterName: pulumi.Output<string>;
     readonly serviceNames: pulumi.Output<string>[];
     readonly configParameterName: string;
+    /** The members in the order an update restarts them, one after the other. */
+    readonly rolloutOrder: string[];
+    /** What the task definitions carry of the configuration: a new hash restarts every member, in rolloutOrder. */
+    readonly configSha256: pulumi.Output<string>;
 
     constructor(name: string, args: AlertmanagerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:alerting:AlertmanagerCluster", name, {}, opts);
@@ -88,6 +93,8 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 dnsRecords: [{ type: "A", ttl: 10 }],
                 routingPolicy: "MULTIVALUE",
             },
+            // ECS reports each task's container health here: the name resolves to settled members only.
+            healthCheckCustomConfig: {},
             forceDestroy: true,
             tags,
         }, parent);
@@ -124,7 +131,10 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             }),
         }, parent);
 
-        this.serviceNames = args.members.map((member, i) => {
+        // A hash of the configuration, not a secret, though the configuration holds some.
+        const configSha256 = pulumi.unsecret(pulumi.output(args.config).apply((config) => crypto.createHash("sha256").update(config, "utf8").digest("hex")));
+        let previous: aws.ecs.Service | undefined;
+        const services = args.members.map((member, i) => {
             const memberName = `${name}-${i + 1}`;
             const taskDefinition = new aws.ecs.TaskDefinition(memberName, {
                 family: `${args.physicalNamePrefix}-${memberName}`,
@@ -134,15 +144,16 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 requiresCompatibilities: ["FARGATE"],
                 runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
                 executionRoleArn: executionRole.arn,
-                containerDefinitions: JSON.stringify([alertmanagerContainer({
+                containerDefinitions: configSha256.apply((sha) => JSON.stringify([alertmanagerContainer({
                     name: SERVICE_NAME,
                     image: args.image,
                     externalUrl: member.externalUrl,
                     peerName: this.peerName,
                     configParameterArn: parameterArn,
+                    configSha256: sha,
                     logGroup: logGroupName,
                     region: args.region,
-                })]),
+                })])),
                 tags,
             }, { parent: this, dependsOn: [parameter] });
             const service = new aws.ecs.Service(memberName, {
@@ -153,6 +164,10 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 // One task per member: stop the old before starting the new; the other two carry on.
                 deploymentMinimumHealthyPercent: 0,
                 deploymentMaximumPercent: 100,
+                // The update returns once the new task is healthy (meshed and settled); the next
+                // member depends on this one, so members restart one at a time, in order.
+                waitForSteadyState: true,
+                deploymentCircuitBreaker: { enable: true, rollback: true },
                 healthCheckGracePeriodSeconds: 60,
                 networkConfiguration: {
                     subnets: [member.subnetId],
@@ -167,9 +182,13 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 })),
                 propagateTags: "SERVICE",
                 tags: { ...tags, "alertmanager-member": String(i + 1), "availability-zone": member.availabilityZone },
-            }, parent);
-            return service.name;
+            }, { parent: this, dependsOn: previous ? [previous] : [] });
+            previous = service;
+            return service;
         });
+        this.serviceNames = services.map((service) => service.name);
+        this.rolloutOrder = args.members.map((_, i) => `${name}-${i + 1}`);
+        this.configSha256 = configSha256;
 
         this.clusterName = cluster.name;
         this.configParameterName = args.configParameterName;

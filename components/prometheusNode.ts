@@ -4,6 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
 
 export const DATA_DEVICE_NAME = "/dev/sdf";
+/** Instance properties whose change replaces or stops the node: applied to the rollout node only. */
+export const GATED_PROPERTIES = ["ami", "instanceType", "userDataBase64"] as const;
 
 /** T where any value, however deep, may still be an Output. */
 export type DeepInput<T> = pulumi.Input<T extends (infer U)[] ? DeepInput<U>[] : T extends object ? { [K in keyof T]: DeepInput<T[K]> } : T>;
@@ -40,10 +42,12 @@ export interface PrometheusNodeArgs {
     /** Tags only the data volume carries, e.g. the one its snapshot policy targets. */
     dataVolumeTags?: Record<string, string>;
     /**
-     * Whether this update may apply a new AMI or user data to the node (replacing it). Only one
-     * node at a time should: the others keep running what they run and ignore such changes.
+     * Whether this update may apply a new AMI, instance type or user data to the node (replacing
+     * or restarting it). Only one node at a time should: the others ignore such changes.
      */
     applyUpdates: boolean;
+    /** What the node fetches at first boot (its configuration set): created before the instance. */
+    bootDependsOn?: pulumi.Resource[];
     /** What the node's cloud-init writes and runs; its data volume ID is filled in here. */
     spec: NodeSpecInput;
     tags?: Record<string, string>;
@@ -116,9 +120,10 @@ export class PrometheusNode extends pulumi.ComponentResource {
             tags,
         }, {
             parent: this,
+            dependsOn: args.bootDependsOn,
             // The fixed private IP and the data volume can only move once the old instance is gone.
             deleteBeforeReplace: true,
-            ignoreChanges: args.applyUpdates ? [] : ["ami", "userDataBase64"],
+            ignoreChanges: args.applyUpdates ? [] : [...GATED_PROPERTIES],
         });
 
         new aws.ec2.VolumeAttachment(`${name}-data`, {

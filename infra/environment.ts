@@ -32,6 +32,8 @@ export interface Environment {
         sha256?: string;
         /** Where the Prometheus and node_exporter release tarballs are downloaded from. */
         releaseBaseUrl: string;
+        /** How often each node fetches its configuration set (prometheus.yml, rules, htpasswd). */
+        configSyncIntervalSeconds: number;
         /** How long a booting node waits for its data volume before failing the boot. */
         volumeWaitSeconds: number;
         /** Active series a node is expected to carry: the nodes are sized against it. */
@@ -67,7 +69,14 @@ export interface Environment {
         /** Slack channel that sees every page and ticket with its runbook; absent: no Slack. */
         slackChannel?: string;
     };
-    ingress: { basicAuthUser: string; accessLogRetentionDays: number };
+    ingress: {
+        /**
+         * The users nginx accepts, each with its own generated password; the first is the one
+         * exported for clients. Two during a rotation (docs/runbooks.md), one otherwise.
+         */
+        basicAuthUsers: string[];
+        accessLogRetentionDays: number;
+    };
     /** Where the nodes get the SSM agent, and the key its package must be signed with. */
     ssmAgent: {
         /** Default: AWS's bucket in the stack's region. */
@@ -101,9 +110,9 @@ export interface Environment {
         noncurrentVersionDays: number;
         /** IAM principals allowed to assume the writer role; empty: this account's root. */
         writerPrincipals: string[];
-        /** The bucket's S3 endpoint when not the region's own (rehearsals: a local S3). */
-        endpointUrl?: string;
     };
+    /** The S3 endpoint the nodes use for the targets and config buckets when not the region's own (rehearsals: a local S3). */
+    s3EndpointUrl?: string;
 }
 
 /** An environment with the file it came from and what follows from it (subnets, node addresses). */
@@ -185,6 +194,7 @@ const schema = {
                 sha256: { type: "string", pattern: SHA256 },
                 releaseBaseUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$", default: "https://github.com/prometheus" },
                 volumeWaitSeconds: { type: "integer", minimum: 5, maximum: 900, default: 300 },
+                configSyncIntervalSeconds: { type: "integer", minimum: 5, maximum: 60, default: 30 },
                 expectedSeries: { type: "integer", minimum: 1000 },
                 samplesPerSecond: { type: "integer", minimum: 1 },
                 instanceType: { type: "string", pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" },
@@ -259,7 +269,14 @@ const schema = {
             additionalProperties: false,
             default: {},
             properties: {
-                basicAuthUser: { type: "string", pattern: "^[A-Za-z0-9._-]+$", default: "grafana" },
+                basicAuthUsers: {
+                    type: "array",
+                    minItems: 1,
+                    maxItems: 3,
+                    uniqueItems: true,
+                    items: { type: "string", pattern: "^[A-Za-z0-9._-]+$" },
+                    default: ["grafana"],
+                },
                 accessLogRetentionDays: { type: "integer", minimum: 1, maximum: 3650, default: 90 },
             },
         },
@@ -320,9 +337,9 @@ const schema = {
                     items: { type: "string", pattern: IAM_PRINCIPAL },
                     default: [],
                 },
-                endpointUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
             },
         },
+        s3EndpointUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
     },
 } as const;
 
@@ -333,6 +350,9 @@ const validateShape = ajv.compile(schema);
 const MOVED_KEYS: Record<string, string> = {
     "receivers.email.authUsername": "no longer read from here: an SES SMTP user name is a credential; "
         + "set it with `pulumi config set --secret smtpUsername <name>`",
+    "targets.endpointUrl": "moved to s3EndpointUrl (top level): the nodes use it for the targets and the config buckets",
+    "ingress.basicAuthUser": "replaced by ingress.basicAuthUsers, a list: e.g. basicAuthUsers: [grafana]; "
+        + "two users let a password rotation keep the old credentials valid until every node has the new ones",
     "packages": "no longer set here: the nodes install their packages unpinned from Debian's archive, "
         + "so point releases and security updates apply; remove the key",
 };

@@ -12,14 +12,15 @@ import { DataVolumeBackup } from "../components/dataVolumeBackup";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
+import { NodeConfigBucket, nodeConfigPrefix } from "../components/nodeConfigBucket";
 import { NodeRole } from "../components/nodeRole";
-import { PrometheusNode } from "../components/prometheusNode";
+import { DeepInput, PrometheusNode } from "../components/prometheusNode";
 import { renderAlertmanagerConfig, TicketReceiver } from "../components/render/alertmanagerConfig";
 import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
 import { renderAlertRules } from "../components/render/alertRules";
 import { dearmorPublicKey } from "../components/render/openpgp";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
-import { htpasswdLine, NGINX_DEFAULTS, renderNginxConfig } from "../components/render/nginxConfig";
+import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
 import { PrometheusConfigInput } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
@@ -44,14 +45,21 @@ export interface Platform {
     alertmanagers: AlertmanagerCluster;
     ingress: NginxIngress;
     dns: CloudflareDns;
-    basicAuthUser: string;
-    basicAuthPassword: random.RandomPassword;
+    /** The prometheus.yml, rules and htpasswd of every node, as data the nodes fetch. */
+    nodeConfig: NodeConfigBucket;
+    /** Every accepted basic-auth credential; the first is the one clients are given. */
+    basicAuth: BasicAuthCredential[];
     alertmanagerConfig: pulumi.Output<string>;
     managedPrometheus?: ManagedPrometheus;
     discovery?: TargetDiscovery;
     backup: DataVolumeBackup;
     /** The nodes' projected memory and disk, when the platform was sized (sizedPlatform). */
     sizing?: SizingPlan;
+}
+
+export interface BasicAuthCredential {
+    user: string;
+    password: random.RandomPassword;
 }
 
 export const hosts = {
@@ -191,11 +199,6 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             tags,
         })
         : undefined;
-    const nodeRole = new NodeRole("prometheus-node", {
-        policyArns: [targets.readPolicyArn, ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
-        partition,
-        tags,
-    });
 
     const backupTag = { key: "platform:backup", value: `${pulumi.getProject()}-${env.stack}-prometheus-data` };
     const backup = new DataVolumeBackup("prometheus-data", {
@@ -206,8 +209,14 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         tags,
     });
 
-    const basicAuthUser = env.ingress.basicAuthUser;
-    const basicAuthPassword = new random.RandomPassword("basic-auth", { length: 32, special: false });
+    // One password per accepted user: nginx checks only the first htpasswd line of a user, so a
+    // rotation overlaps two users rather than two passwords of one.
+    const basicAuth = env.ingress.basicAuthUsers.map((user) => ({
+        user,
+        password: new random.RandomPassword(`basic-auth-${user}`, { length: 32, special: false }),
+    }));
+    const htpasswd = pulumi.all(basicAuth.map((c) => c.password.bcryptHash))
+        .apply((hashes) => renderHtpasswd(basicAuth.map((c, i) => ({ user: c.user, bcryptHash: hashes[i] }))));
     const nginxConf = renderNginxConfig({
         ...NGINX_DEFAULTS,
         listenPort: INGRESS_PORT,
@@ -223,11 +232,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         privateIp: zone.prometheusPrivateIp,
         availabilityZone: zone.availabilityZone,
     }));
-    const nodes = env.zones.map((zone, i) => {
-        const name = scrapeNodes[i].name;
+    const prometheusConfigs = env.zones.map((zone, i): DeepInput<PrometheusConfigInput> => {
         const prometheus: PrometheusConfigInput = {
             stack: env.stack,
-            replica: name,
+            replica: scrapeNodes[i].name,
             scrapeInterval: env.prometheus.scrapeInterval,
             evaluationInterval: env.prometheus.evaluationInterval,
             nodes: scrapeNodes,
@@ -240,6 +248,28 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
             discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
         };
+        return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
+    });
+    const nodeConfig = new NodeConfigBucket("node-config", {
+        nodes: scrapeNodes.map((node, i) => ({
+            name: node.name,
+            prometheus: prometheusConfigs[i],
+            ruleFiles: { "platform.yml": rules },
+            htpasswd,
+        })),
+        noncurrentVersionDays: env.targets.noncurrentVersionDays,
+        accessLogs: { bucketName: accessLogs.bucketName, prefix: S3_LOG_PREFIX, ready: accessLogs.policy },
+        protect: env.protectData,
+        partition,
+        tags,
+    });
+    const nodeRole = new NodeRole("prometheus-node", {
+        policyArns: [targets.readPolicyArn, nodeConfig.readPolicyArn, ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
+        partition,
+        tags,
+    });
+    const nodes = env.zones.map((zone, i) => {
+        const name = scrapeNodes[i].name;
         return new PrometheusNode(name, {
             index: zone.index,
             availabilityZone: zone.availabilityZone,
@@ -255,11 +285,13 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             dataVolumeTags: { [backupTag.key]: backupTag.value },
             dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
             applyUpdates: env.prometheus.rolloutNode === zone.index,
+            bootDependsOn: nodeConfig.objects,
             spec: {
                 name,
                 region: env.region,
                 targetsBucket: targets.bucketName,
-                targetsEndpointUrl: env.targets.endpointUrl,
+                s3EndpointUrl: env.s3EndpointUrl,
+                config: { bucket: nodeConfig.bucketName, prefix: nodeConfigPrefix(name), syncIntervalSeconds: env.prometheus.configSyncIntervalSeconds },
                 releaseBaseUrl: env.prometheus.releaseBaseUrl,
                 arch: "amd64",
                 prometheusVersion: env.prometheus.version,
@@ -274,19 +306,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
-                prometheus: managedPrometheus
-                    ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } }
-                    : prometheus,
-                ruleFiles: { "platform.yml": rules },
-                extraFiles: [
-                    { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
-                    {
-                        path: NGINX_DEFAULTS.htpasswdFile,
-                        permissions: "0640",
-                        owner: "root:www-data",
-                        content: basicAuthPassword.bcryptHash.apply((hash) => htpasswdLine(basicAuthUser, hash)),
-                    },
-                ],
+                extraFiles: [{ path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf }],
                 extraServices: ["nginx.service"],
                 extraChecks: ["nginx -t -q"],
                 syncIntervalSeconds: env.targets.syncIntervalSeconds,
@@ -348,8 +368,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     });
 
     return {
-        env, network, accessLogs, securityGroups, targets, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuthUser, basicAuthPassword, alertmanagerConfig, managedPrometheus, discovery, backup,
+        env, network, accessLogs, securityGroups, targets, nodeConfig, nodeRole, nodes, alertmanagers, ingress, dns,
+        basicAuth, alertmanagerConfig, managedPrometheus, discovery, backup,
     };
 }
 
@@ -377,8 +397,10 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         prometheusUrls: platform.env.zones.map((z) => `https://${hosts.prometheus(platform.env, z.index)}/`),
         alertmanagerUrls: platform.env.zones.map((z) => `https://${hosts.alertmanager(platform.env, z.index)}/`),
         alertmanagerPeerName: platform.alertmanagers.peerName,
-        basicAuthUser: platform.basicAuthUser,
-        basicAuthPassword: pulumi.secret(platform.basicAuthPassword.result),
+        basicAuthUser: platform.basicAuth[0].user,
+        basicAuthPassword: pulumi.secret(platform.basicAuth[0].password.result),
+        nodeConfigBucketName: platform.nodeConfig.bucketName,
+        nodeConfigRevision: platform.nodeConfig.revision,
         loadBalancerDnsName: platform.ingress.loadBalancerDnsName,
         dataSnapshotPolicyId: platform.backup.policyId,
         ...(platform.managedPrometheus ? {

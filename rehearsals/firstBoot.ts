@@ -17,11 +17,14 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { parseArgs } from "util";
-import { PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { nodeConfigPrefix } from "../components/nodeConfigBucket";
+import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { MANIFEST } from "../components/render/configSync";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
-import { createPlatform, NODE_PACKAGES } from "../infra/platform";
+import { createPlatform, NODE_PACKAGES, Platform } from "../infra/platform";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
-import { runProgram, unwrapSecrets } from "../scripts/lib/offline";
+import { previewValue, runProgram, unwrapSecrets } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { debianMirror, startAptProxy } from "./lib/aptProxy";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
@@ -141,22 +144,43 @@ function listen(server: http.Server | https.Server, host: string, port: number):
 }
 
 /** The user data the stack gives node 1's instance, as EC2 would hand it over (decoded). */
-async function userDataOf(env: LoadedEnvironment, stack: string, password: string): Promise<{ userData: string; volumeId: string }> {
+interface NodeLaunch {
+    userData: string;
+    volumeId: string;
+    targetsBucket: string;
+    /** What `pulumi up` uploads for the node before it boots: its configuration set. */
+    configBucket: string;
+    configObjects: { key: string; content: string }[];
+}
+
+/** What the program launches prom-1 with, and the configuration objects it writes for it, computed as an update would. */
+async function launchOf(env: LoadedEnvironment, stack: string, password: string): Promise<NodeLaunch> {
     const bcryptHash = randomStyleBcryptHash(password);
+    let platform: Platform | undefined;
     const run = await runProgram({
         stack,
         preview: false,
-        program: () => createPlatform(env),
+        program: async () => { platform = await createPlatform(env); },
         ...placeholderSecretOptions(stack),
         computedState: (type) => type === "random:index/randomPassword:RandomPassword" ? { result: password, bcryptHash } : undefined,
     });
     const instance = run.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === "prom-1");
     const volume = run.resources.find((r) => r.type === "aws:ebs/volume:Volume" && r.name === "prom-1-data");
-    if (!instance || !volume) {
+    if (!instance || !volume || !platform) {
         throw new Error("the program planned no prom-1 instance and data volume");
     }
     const userData = zlib.gunzipSync(Buffer.from(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64, "base64")).toString("utf8");
-    return { userData, volumeId: `${volume.name}-id` };
+    const objects = run.resources
+        .filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2")
+        .map((r) => unwrapSecrets<{ bucket: string; key: string; content: string }>(r.inputs))
+        .filter((o) => o.key.startsWith(nodeConfigPrefix("prom-1")));
+    return {
+        userData,
+        volumeId: `${volume.name}-id`,
+        targetsBucket: (await previewValue(platform.targets.bucketName))!,
+        configBucket: objects[0].bucket,
+        configObjects: objects.map(({ key, content }) => ({ key, content })),
+    };
 }
 
 /** One boot of the node: a fresh root, the NoCloud seed, and optionally the data volume. */
@@ -303,11 +327,12 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const env: LoadedEnvironment = {
             ...base,
             prometheus: { ...base.prometheus, releaseBaseUrl: `http://${gateway}:${PORTS.releases}`, volumeWaitSeconds: VOLUME_WAIT_SECONDS },
-            targets: { ...base.targets, endpointUrl: `http://${gateway}:${PORTS.s3}` },
+            s3EndpointUrl: `http://${gateway}:${PORTS.s3}`,
             ssmAgent: { baseUrl: `http://${gateway}:${PORTS.releases}/ssm`, signingKeyFile: ssm.keyFile },
         };
         const password = crypto.randomBytes(18).toString("base64url");
-        const { userData, volumeId } = await userDataOf(env, stack, password);
+        const launch = await launchOf(env, stack, password);
+        const { userData, volumeId } = launch;
         fs.writeFileSync(path.join(work, "user-data"), userData);
 
         const image = ensureDebianImage(CACHE);
@@ -316,11 +341,18 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const files = fileServer(new Map([...releases, ...ssm.files]));
         await listen(files, gateway, PORTS.releases);
         servers.push(files);
-        const bucket = /bucket='([^']+)'/.exec(userData)?.[1];
+        const bucket = launch.targetsBucket;
         const S3rver = require("s3rver");
-        const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"), configureBuckets: [{ name: bucket }] });
+        const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"),
+            configureBuckets: [{ name: bucket }, { name: launch.configBucket }] });
         await s3Server.run();
         s3 = s3Server;
+        // What the update writes before the instance starts: the node's configuration set, MANIFEST last.
+        const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
+            credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        for (const object of launch.configObjects) {
+            await s3Client.send(new PutObjectCommand({ Bucket: launch.configBucket, Key: object.key, Body: object.content }));
+        }
         const target = tlsTarget(path.join(work, "tls"), gateway);
         await listen(target.server, gateway, 443);
         servers.push(target.server);
@@ -347,9 +379,10 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         });
         check("first boot: every package is installed at the version the archive serves",
             versions.every((v) => v.installed !== "" && v.installed === v.candidate), versions.map((v) => `${v.pkg} ${v.installed || "missing"}`).join(", "));
-        const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "amazon-ssm-agent.service"];
+        const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
+            "amazon-ssm-agent.service"];
         const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
-        check("first boot: prometheus, node_exporter, nginx, the sync timer and the SSM agent are active", states.every((s) => s.endsWith(" active")), states.join(", "));
+        check("first boot: prometheus, node_exporter, nginx, both sync timers and the SSM agent are active", states.every((s) => s.endsWith(" active")), states.join(", "));
         // Each service is the one listening on its port.
         const listening = first.exec(["ss", "-Hltnp"]).stdout;
         const owners = ([[80, "nginx"], [PROMETHEUS_PORT, "prometheus"], [9100, "node_exporter"]] as const).map(([port, process]) => {
@@ -363,11 +396,19 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: the blank data volume is formatted and mounted at /mnt", /^ext4 prometheus-data$/.test(mount) && uuid !== "", `${mount}, UUID ${uuid}`);
 
         const node = host.nodeAddress;
+        // The configuration set came from the bucket, and node_exporter reports its revision.
+        const revision = /^revision (\S+)$/m.exec(launch.configObjects.find((o) => o.key.endsWith(MANIFEST))!.content)![1];
+        const reported = await waitFor("the applied revision in node_exporter", async () => {
+            const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+            return /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
+        }, 60000).catch(() => undefined);
+        check("first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision", reported === revision,
+            `applied ${reported ?? "nothing"}, the bucket's MANIFEST says ${revision}`);
         const ready = await waitFor("prometheus through nginx", async () =>
             (await request({ host: node, port: 80, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
         figures.bootToReadySeconds = Number(((now() - first.started) / 1000).toFixed(1));
         check("first boot: Prometheus answers through nginx", ready, `${figures.bootToReadySeconds} s from boot to ready`);
-        const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUser}:${password}`).toString("base64")}` };
+        const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUsers[0]}:${password}`).toString("base64")}` };
         const ingress: [string, http.RequestOptions, number][] = [
             ["an office address passes", { localAddress: OFFICE_CLIENT }, 200],
             ["another address needs basic auth", { localAddress: OUTSIDER }, 401],

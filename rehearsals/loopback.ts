@@ -12,17 +12,23 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
+import { S3Client } from "@aws-sdk/client-s3";
+import { NodeConfigSource } from "../components/nodeConfigBucket";
 import { ALERTMANAGER_PORT, MESH_PORT, MESH_TIMING, renderEntrypoint } from "../components/render/alertmanagerTask";
-import { ALERT_RESEND_DELAY } from "../components/render/cloudInit";
-import { htpasswdLine } from "../components/render/nginxConfig";
+import { ALERT_RESEND_DELAY, CONFIG_SYNC_SCRIPT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
+import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { previewValue } from "../scripts/lib/offline";
+import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
-import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
+import { previewNodeConfigSources, writeRendered } from "../scripts/plan";
+import { ChangeContext, LoopbackNode, Received, rehearseAlertmanagerRollout, rehearseInvalidRules, rehearseRotation, rehearseRuleChange } from "./changes";
+import { loopbackSets, publishSets } from "./lib/configBucket";
+import { basicAuthHeader, htpasswdOf } from "./lib/credentials";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { now, request, sleep, waitFor } from "./lib/wait";
-import { durationMs, remapAlertmanagerConfig, remapNginxPaths, remapPrometheusConfig, remapRules, replaceAll, scaleDuration } from "./lib/remap";
-import { writeRendered } from "../scripts/plan";
+import { durationMs, remapAlertmanagerConfig, remapNginxPaths, replaceAll, scaleDuration } from "./lib/remap";
 
 export const FACTOR = 20;
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
@@ -42,12 +48,6 @@ const ADDRESSES = {
 };
 const NGINX_PORT = 18080;
 const PAAS_PROXY_PORT = 18081;
-
-interface Received {
-    receiver: string;
-    at: number;
-    body: string;
-}
 
 interface Check {
     name: string;
@@ -87,7 +87,8 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
 
     try {
         // 0. Every binary it runs, before anything starts.
-        const missing = [path.join(TOOLS, "prometheus"), path.join(TOOLS, "prometheus-alertmanager"), "nginx", "aws", "rsync"]
+        const missing = [path.join(TOOLS, "prometheus"), path.join(TOOLS, "promtool"), path.join(TOOLS, "prometheus-alertmanager"),
+            path.join(TOOLS, "prometheus-node-exporter"), "nginx", "aws", "rsync", "wget"]
             .filter((tool) => resolveCommand(tool) === undefined);
         if (missing.length > 0) {
             throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
@@ -98,7 +99,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             throw new Error("the program built no platform");
         }
         const rendered = path.join(work, "rendered");
-        await writeRendered(platform, rendered, run.placeholderSecrets);
+        const written = await writeRendered(platform, rendered, run.placeholderSecrets);
         const env = platform.env;
         const read = (node: string, file: string) => fs.readFileSync(path.join(rendered, node, "files", file), "utf8");
 
@@ -132,7 +133,12 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             throw new Error("the targets bucket's name is not known in a preview");
         }
         const S3rver = require("s3rver");
-        const s3Server = new S3rver({ address: ADDRESSES.s3, port: 0, silent: true, directory: path.join(work, "s3"), configureBuckets: [{ name: bucket }] });
+        const configBucket = await previewValue(platform.nodeConfig.bucketName);
+        if (!configBucket) {
+            throw new Error("the config bucket's name is not known in a preview");
+        }
+        const s3Server = new S3rver({ address: ADDRESSES.s3, port: 0, silent: true, directory: path.join(work, "s3"),
+            configureBuckets: [{ name: bucket }, { name: configBucket }] });
         const s3Address = await s3Server.run();
         s3 = s3Server;
         const s3Endpoint = `http://${ADDRESSES.s3}:${s3Address.port}`;
@@ -149,9 +155,12 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const alertmanagerConfig = remapAlertmanagerConfig(
             fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), FACTOR, `http://${ADDRESSES.recorder}:${recorderPort}`);
         const alertmanagerTargets = NODES.map((i) => `${ADDRESSES.alertmanager(i)}:${ALERTMANAGER_PORT}`);
-        for (const i of NODES) {
-            const dir = path.join(work, `alertmanager-${i}`);
-            fs.mkdirSync(dir);
+        // A task's storage is ephemeral: each start of a member gets a new, empty directory.
+        const starts = new Map<number, number>();
+        const startAlertmanager = async (i: number, config: string) => {
+            starts.set(i, (starts.get(i) ?? 0) + 1);
+            const dir = path.join(work, `alertmanager-${i}`, `task-${starts.get(i)}`);
+            fs.mkdirSync(dir, { recursive: true });
             const entrypoint = renderEntrypoint({
                 binary: path.join(TOOLS, "prometheus-alertmanager"),
                 configFile: path.join(dir, "alertmanager.yml"),
@@ -167,62 +176,114 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             });
             await processes.start(`alertmanager-${i}`, "sh", ["-c", entrypoint], {
                 env: {
-                    ALERTMANAGER_CONFIG: alertmanagerConfig,
+                    ALERTMANAGER_CONFIG: config,
                     ECS_CONTAINER_METADATA_URI_V4: `http://${ADDRESSES.recorder}:${recorderPort}/metadata/${i}`,
                 },
                 address: { host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT },
             });
+        };
+        for (const i of NODES) {
+            await startAlertmanager(i, alertmanagerConfig);
         }
 
-        // 5. Three Prometheus servers with the generated config, rules and unit flags.
+        // 5. Three Prometheus nodes, configured as a node is: the program's configuration sets,
+        //    remapped, go into the config bucket; the generated script fetches, checks and applies
+        //    them, once before Prometheus starts (as the bootstrap does) and then on a loop
+        //    standing for its timer. node_exporter reports what the script applied.
         const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, ADDRESSES.prometheus(z.index)]));
-        for (const i of NODES) {
-            const node = `prom-${i}`;
-            const dir = path.join(work, node);
-            const rulesDir = path.join(dir, "rules");
-            const targetsDir = path.join(dir, "targets");
-            fs.mkdirSync(rulesDir, { recursive: true });
-            fs.mkdirSync(targetsDir);
-            fs.writeFileSync(path.join(rulesDir, "platform.yml"), remapRules(read(node, "etc/prometheus/rules/platform.yml"), FACTOR));
-            fs.writeFileSync(path.join(dir, "prometheus.yml"), remapPrometheusConfig(read(node, "etc/prometheus/prometheus.yml"), {
-                factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, rulesDir, targetsDir,
-            }));
-            const unit = replaceAll(read(node, "etc/systemd/system/prometheus.service"), [
-                ["/etc/prometheus/prometheus.yml", path.join(dir, "prometheus.yml")],
-                ["/mnt/prometheus", path.join(dir, "data")],
-                ["0.0.0.0:9090", `${ADDRESSES.prometheus(i)}:9090`],
+        const password = crypto.randomBytes(18).toString("base64url");
+        const credential = { user: env.ingress.basicAuthUsers[0], password };
+        const nginxDir = path.join(work, "nginx");
+        fs.mkdirSync(nginxDir, { mode: 0o755 });
+        const nodes: LoopbackNode[] = NODES.map((i) => {
+            const dir = path.join(work, `prom-${i}`);
+            const node = { name: `prom-${i}`, index: i, host: ADDRESSES.prometheus(i), dir, rulesDir: path.join(dir, "rules"), targetsDir: path.join(dir, "targets"),
+                textfileDir: path.join(dir, "textfile"), htpasswdFile: i === 1 ? path.join(nginxDir, "htpasswd") : path.join(dir, "htpasswd") };
+            [node.rulesDir, node.targetsDir, node.textfileDir].forEach((d) => fs.mkdirSync(d, { recursive: true }));
+            return node;
+        });
+        const configSources = (await previewNodeConfigSources(platform)).map((source) => ({ ...source, htpasswd: htpasswdOf([credential]) }));
+        const s3Client = new S3Client({ endpoint: s3Endpoint, region: env.region, forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+        const publish = async (sources: NodeConfigSource[]) => {
+            const sets = loopbackSets(sources, (name) => {
+                const node = nodes.find((n) => n.name === name)!;
+                return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
+            });
+            await publishSets(s3Client, configBucket, sets);
+            return sets.revision;
+        };
+        await publish(configSources);
+        const runConfigSync = (node: LoopbackNode) => new Promise<number | null>((resolve) => {
+            const child = spawn("bash", [path.join(node.dir, "config-sync.sh")], { env: { ...process.env, ...awsEnv, [S3_ENDPOINT_OVERRIDE]: s3Endpoint },
+                stdio: ["ignore", "ignore", fs.openSync(path.join(logs, `${node.name}-config-sync.log`), "a")], detached: true });
+            syncRuns.add(child);
+            child.on("exit", (code) => { syncRuns.delete(child); resolve(code); });
+        });
+        const everyInterval = (seconds: number, run: () => Promise<unknown>) => {
+            let busy = false;
+            syncLoops.push(setInterval(() => {
+                if (!busy) {
+                    busy = true;
+                    run().finally(() => { busy = false; });
+                }
+            }, Math.round(seconds * 1000 / FACTOR)));
+        };
+        for (const node of nodes) {
+            const pidFile = path.join(node.dir, "prometheus.pid");
+            const configSync = replaceAll(read(node.name, `usr/local/sbin/${CONFIG_SYNC_SCRIPT}`), [
+                [NODE_PATHS.configStateDir, path.join(node.dir, "config-state")],
+                [NODE_PATHS.textfileDir, node.textfileDir],
+                [`${NODE_PATHS.binDir}/promtool`, path.join(TOOLS, "promtool")],
+                [`${NODE_PATHS.configDir}/prometheus.yml`, path.join(node.dir, "prometheus.yml")],
+                [NODE_PATHS.rulesDir, node.rulesDir],
+                [NGINX_DEFAULTS.htpasswdFile, node.htpasswdFile],
+                [`http://127.0.0.1:${PROMETHEUS_PORT}`, `http://${node.host}:${PROMETHEUS_PORT}`],
+                // systemd's part: the unit's ExecReload is a SIGHUP to the main process.
+                ["systemctl is-active --quiet prometheus.service", `kill -0 "$(cat ${pidFile} 2>/dev/null)" 2>/dev/null`],
+                ["systemctl reload prometheus.service", `kill -HUP "$(cat ${pidFile})"`],
+                ...(process.getuid?.() === 0 ? [] : [["-o root -g \"$htpasswd_group\" ", ""] as [string, string]]),
+            ]);
+            fs.writeFileSync(path.join(node.dir, "config-sync.sh"), configSync, { mode: 0o755 });
+            const first = await runConfigSync(node);
+            if (first !== 0) {
+                throw new Error(`${node.name}: the first configuration sync failed:\n${fs.readFileSync(path.join(logs, `${node.name}-config-sync.log`), "utf8")}`);
+            }
+
+            const unit = replaceAll(read(node.name, "etc/systemd/system/prometheus.service"), [
+                ["/etc/prometheus/prometheus.yml", path.join(node.dir, "prometheus.yml")],
+                ["/mnt/prometheus", path.join(node.dir, "data")],
+                ["0.0.0.0:9090", `${node.host}:9090`],
                 ["/usr/local/bin/prometheus", path.join(TOOLS, "prometheus")],
                 [`--rules.alert.resend-delay=${ALERT_RESEND_DELAY}`, `--rules.alert.resend-delay=${scaleDuration(ALERT_RESEND_DELAY, FACTOR)}`],
             ]);
             const execStart = /^ExecStart=([\s\S]*?)\n(?=\S)/m.exec(unit)![1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
-            await processes.start(node, execStart[0], execStart.slice(1), { address: { host: ADDRESSES.prometheus(i), port: 9090 } });
-
-            // The generated sync script, on a loop standing for its systemd timer.
-            const sync = replaceAll(read(node, "usr/local/sbin/sync-prometheus-targets.sh"), [
-                ["/etc/prometheus/targets", targetsDir],
-                ["/var/lib/prometheus-targets", path.join(dir, "targets-staging")],
+            await processes.start(node.name, execStart[0], execStart.slice(1), { address: { host: node.host, port: 9090 } });
+            fs.writeFileSync(pidFile, String(processes.pid(node.name)));
+            const exporterUnit = replaceAll(read(node.name, "etc/systemd/system/node_exporter.service"), [
+                ["/usr/local/bin/node_exporter", path.join(TOOLS, "prometheus-node-exporter")],
+                [`0.0.0.0:${NODE_EXPORTER_PORT}`, `${node.host}:${NODE_EXPORTER_PORT}`],
+                [NODE_PATHS.textfileDir, node.textfileDir],
             ]);
-            const syncScript = path.join(dir, "sync.sh");
+            const exporterStart = /^ExecStart=(.*)$/m.exec(exporterUnit)![1].trim().split(/\s+/);
+            await processes.start(`${node.name}-node-exporter`, exporterStart[0], exporterStart.slice(1), { address: { host: node.host, port: NODE_EXPORTER_PORT } });
+            everyInterval(env.prometheus.configSyncIntervalSeconds, () => runConfigSync(node));
+
+            // The generated targets sync, on a loop standing for its timer.
+            const sync = replaceAll(read(node.name, "usr/local/sbin/sync-prometheus-targets.sh"), [
+                ["/etc/prometheus/targets", node.targetsDir],
+                ["/var/lib/prometheus-targets", path.join(node.dir, "targets-staging")],
+            ]);
+            const syncScript = path.join(node.dir, "sync.sh");
             fs.writeFileSync(syncScript, sync, { mode: 0o755 });
-            const intervalMs = Math.round(env.targets.syncIntervalSeconds * 1000 / FACTOR);
-            let busy = false;
-            syncLoops.push(setInterval(() => {
-                if (busy) {
-                    return;
-                }
-                busy = true;
-                const child = spawn("bash", [syncScript], { env: { ...process.env, ...awsEnv, TARGETS_S3_ENDPOINT: s3Endpoint }, stdio: "ignore", detached: true });
+            everyInterval(env.targets.syncIntervalSeconds, () => new Promise<void>((resolve) => {
+                const child = spawn("bash", [syncScript], { env: { ...process.env, ...awsEnv, [S3_ENDPOINT_OVERRIDE]: s3Endpoint }, stdio: "ignore", detached: true });
                 syncRuns.add(child);
-                child.on("exit", () => { busy = false; syncRuns.delete(child); });
-            }, intervalMs));
+                child.on("exit", () => { syncRuns.delete(child); resolve(); });
+            }));
         }
 
-        // 6. nginx with the generated auth-proxy: office = 127.0.4.0/24, the ALB = 127.0.5.0/24.
-        const password = crypto.randomBytes(18).toString("base64url");
-        const hash = randomStyleBcryptHash(password);
-        const nginxDir = path.join(work, "nginx");
-        fs.mkdirSync(nginxDir, { mode: 0o755 });
-        fs.writeFileSync(path.join(nginxDir, "htpasswd"), htpasswdLine(env.ingress.basicAuthUser, hash), { mode: 0o644 });
+        // 6. nginx with the generated auth-proxy: office = 127.0.4.0/24, the ALB = 127.0.5.0/24; its
+        //    htpasswd is prom-1's, applied by the configuration sync.
         const nginxConf = remapNginxPaths(replaceAll(read("prom-1", "etc/nginx/nginx.conf"), [
             ...env.officeCidrs.map((c): [string, string] => [` ${c};`, ` ${ADDRESSES.officeCidr};`]),
             ...env.zones.map((z): [string, string] => [` ${z.publicSubnetCidr};`, ` ${ADDRESSES.albCidr};`]),
@@ -328,7 +389,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         // 12. The ingress.
         const get = (from: string, headers: Record<string, string> = {}, urlPath = "/api/v1/status/buildinfo", method = "GET") =>
             request({ host: ADDRESSES.nginx, port: NGINX_PORT, path: urlPath, localAddress: from, headers, method });
-        const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUser}:${password}`).toString("base64")}` };
+        const basic = { authorization: basicAuthHeader(credential) };
         const ingress: [string, Promise<{ status: number }>, number][] = [
             ["office address, no credentials", get(ADDRESSES.officeClient), 200],
             ["other address, no credentials", get(ADDRESSES.outsider), 401],
@@ -353,7 +414,36 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const stillUp = await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/-/healthy" });
         check("Prometheus refuses /-/quit itself and keeps running", quit.status !== 200 && stillUp.status === 200, `quit answered ${quit.status}`);
 
-        // 13. Failures: one Alertmanager gone, then Prometheus servers gone.
+        // 13. Changes to the running platform: a rule, an invalid rule set, a password rotation,
+        //     then a new Alertmanager configuration as the next `pulumi up` would bring it.
+        const changes: ChangeContext = {
+            nodes, sources: configSources, publish, received, check, figures,
+            configSyncMs: env.prometheus.configSyncIntervalSeconds * 1000 / FACTOR,
+            scrapeMs: durationMs(env.prometheus.scrapeInterval) / FACTOR,
+            throughNginx: async (authorization) => (await get(ADDRESSES.outsider, authorization ? { authorization } : {})).status,
+        };
+        await rehearseRuleChange(changes);
+        await rehearseInvalidRules(changes);
+        await rehearseRotation(changes, credential);
+
+        const rotatedKey = crypto.randomBytes(16).toString("hex");
+        const next = await runStackOffline(stack, { config: { [`${run.project}:pagerdutyRoutingKey`]: rotatedKey } });
+        const nextWritten = await writeRendered(next.platform!, path.join(work, "rendered-next"), next.run.placeholderSecrets);
+        const planned = describeRollout(written.rollout, nextWritten.rollout);
+        check("the plan of the change says which members it restarts, in order, and that nothing else restarts",
+            planned.length === 1 && planned[0].startsWith(`alertmanager.yml changed: restarts alertmanager-1, then alertmanager-2, then alertmanager-3`), planned.join("; "));
+        await rehearseAlertmanagerRollout({
+            order: nextWritten.rollout.alertmanager.order.map((member) => Number(member.split("-").pop())),
+            host: ADDRESSES.alertmanager,
+            config: remapAlertmanagerConfig((await previewValue(next.platform!.alertmanagerConfig))!, FACTOR, `http://${ADDRESSES.recorder}:${recorderPort}`),
+            marker: rotatedKey,
+            stop: (member) => processes.stop(`alertmanager-${member}`),
+            start: startAlertmanager,
+            resendMs: durationMs(ALERT_RESEND_DELAY) / FACTOR,
+            received, check, figures,
+        });
+
+        // 14. Failures: one Alertmanager gone, then Prometheus servers gone.
         processes.kill("alertmanager-3");
         const afterKill = await pageOnce("RehearsalPageOneAlertmanagerDown", [1, 2]);
         check("with one Alertmanager killed, a page still arrives once", afterKill.count === 1, `${afterKill.count} notification(s)`);

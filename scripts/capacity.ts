@@ -23,8 +23,9 @@ import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
 import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
-import { previewNodeSpec } from "./plan";
-import { renderPrometheusConfig } from "../components/render/prometheusConfig";
+import { previewNodeConfigs, previewNodeSpec } from "./plan";
+import { CONFIG_FILE } from "../components/render/configSync";
+import { S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { runProgram } from "./lib/offline";
 import { placeholderSecretOptions } from "./lib/stackRun";
 import { createPlatform, Platform } from "../infra/platform";
@@ -88,7 +89,7 @@ async function measureTargetSync(work: string, region: string, spec: Awaited<Ret
         let stderr = "";
         const status = await new Promise<number | null>((resolve) => {
             const child = spawn("bash", [script], {
-                env: { ...process.env, TARGETS_S3_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" },
+                env: { ...process.env, [S3_ENDPOINT_OVERRIDE]: endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" },
                 stdio: ["ignore", "ignore", "pipe"],
             });
             child.stderr.on("data", (chunk) => { stderr += chunk; });
@@ -174,7 +175,8 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         fs.mkdirSync(targetsDir);
         fs.writeFileSync(path.join(rulesDir, "platform.yml"), remapRules(renderAlertRules(env.runbookBaseUrl), FACTOR));
         const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, PROMETHEUS.host]));
-        fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(renderPrometheusConfig(spec.prometheus), {
+        const configs = await previewNodeConfigs(platform!);
+        fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(configs.sets[platform!.nodes[0].name][CONFIG_FILE], {
             factor: FACTOR, addresses, alertmanagers: [], rulesDir, targetsDir,
         }));
         await new Promise<void>((resolve) => exporter.listen(EXPORTER.port, EXPORTER.host, resolve));

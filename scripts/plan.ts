@@ -12,19 +12,27 @@ import { Platform } from "../infra/platform";
 import { describeSizing, SizingPlan } from "../infra/sizing";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { requiredSecretKeys } from "../infra/secrets";
-import { CapturedResource, previewValue, ProgramRun, resolveForPreview, unwrapSecrets } from "./lib/offline";
+import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../components/nodeConfigBucket";
+import { renderHtpasswd } from "../components/render/nginxConfig";
+import { CONFIG_FILE } from "../components/render/configSync";
+import { describeRollout, describeRolloutRules, RolloutFacts, rolloutFacts } from "./lib/rollout";
+import { CapturedResource, previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
 import { PolicyPackServer } from "./lib/analyzer";
 import { checkResources, formatViolations, mandatory, PolicyResult } from "./policy";
 import { STACKS } from "./policyConfig";
 
 export const VOLUME_ID_PLACEHOLDER = "vol-00000000000000000";
+/** Well-formed, and no password's hash: the htpasswd lines of a preview, whose passwords do not exist yet. */
+export const BCRYPT_PLACEHOLDER = `$2y$10$${"knownafterapply".padEnd(53, ".")}`;
 
 export interface RenderedNode {
     name: string;
     dir: string;
     files: string[];
 }
+
+export const ROLLOUT_FILE = "rollout.json";
 
 function writeFiles(dir: string, files: { path: string; content: string; encoding?: "b64" }[]): void {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -42,19 +50,44 @@ export async function previewNodeSpec(node: Platform["nodes"][number]): Promise<
     return { ...spec, volumeId };
 }
 
+/** What each node's configuration set is rendered from, as a preview knows it: passwords' hashes are placeholders. */
+export async function previewNodeConfigSources(platform: Platform): Promise<NodeConfigSource[]> {
+    const sources = (await resolveForPreview(platform.nodeConfig.sources)) as NodeConfigSource[];
+    const placeholderHtpasswd = renderHtpasswd(platform.basicAuth.map((c) => ({ user: c.user, bcryptHash: BCRYPT_PLACEHOLDER })));
+    return sources.map((source) => [UNKNOWN_PLACEHOLDER, SECRET_PLACEHOLDER].includes(source.htpasswd)
+        ? { ...source, htpasswd: placeholderHtpasswd } : source);
+}
+
+/** Every node's configuration set as a preview knows it. */
+export async function previewNodeConfigs(platform: Platform): Promise<RenderedNodeConfig> {
+    return renderNodeConfigs(await previewNodeConfigSources(platform));
+}
+
+/** One node's prometheus.yml as a preview renders it. */
+export async function previewPrometheusYml(platform: Platform, node: Platform["nodes"][number]): Promise<string> {
+    return (await previewNodeConfigs(platform)).sets[node.name][CONFIG_FILE];
+}
+
 /**
- * Writes each node's cloud-config and the files it carries under dir/<node>/, and the
+ * Writes each node's cloud-config and the files it carries under dir/<node>/, its configuration
+ * set (what the node fetches from the config bucket) under dir/<node>/config/, and the
  * Alertmanager configuration under dir/alertmanager/ when every secret in it is a placeholder.
  */
-export async function writeRendered(platform: Platform, dir: string, placeholderSecrets: string[]): Promise<RenderedNode[]> {
+export async function writeRendered(platform: Platform, dir: string, placeholderSecrets: string[]): Promise<{ nodes: RenderedNode[]; rollout: RolloutFacts }> {
     const written: RenderedNode[] = [];
+    const configs = await previewNodeConfigs(platform);
+    const userData: Record<string, string> = {};
     for (const node of platform.nodes) {
         const spec = await previewNodeSpec(node);
-        const files = [{ path: "cloud-config.yaml", content: renderNodeCloudConfig(spec) },
-            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding }))];
+        userData[node.name] = renderNodeCloudConfig(spec);
+        const files = [{ path: "cloud-config.yaml", content: userData[node.name] },
+            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding })),
+            ...Object.entries(configs.sets[node.name]).map(([file, content]) => ({ path: path.join("config", file), content }))];
         writeFiles(path.join(dir, node.name), files);
         written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
     }
+    const facts = await rolloutFacts(platform, configs.revision, userData);
+    fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
         .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
     const config = secretsArePlaceholders ? await previewValue(platform.alertmanagerConfig) : undefined;
@@ -62,7 +95,16 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
         writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
         written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });
     }
-    return written;
+    return { nodes: written, rollout: facts };
+}
+
+/** The rollout facts a plan wrote: its output directory, or the rollout.json in it. */
+export function readRolloutFacts(dirOrFile: string): RolloutFacts {
+    const file = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? path.join(dirOrFile, ROLLOUT_FILE) : dirOrFile;
+    if (!fs.existsSync(file)) {
+        throw new Error(`--compare ${dirOrFile}: no ${ROLLOUT_FILE} there; plan the earlier version with --out ${dirOrFile} first`);
+    }
+    return JSON.parse(fs.readFileSync(file, "utf8")) as RolloutFacts;
 }
 
 function tree(resources: CapturedResource[]): string[] {
@@ -102,6 +144,7 @@ export interface BackupPlan {
 export interface PlanResult {
     run: ProgramRun;
     rendered: RenderedNode[];
+    rollout?: RolloutFacts;
     policy: PolicyResult;
     backup?: BackupPlan;
     sizing?: SizingPlan;
@@ -117,10 +160,10 @@ function backupPlan(run: ProgramRun, platform: Platform): BackupPlan {
 }
 
 export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
-    const { run, platform } = await runStackOffline(stack, options.program);
-    const rendered = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : [];
+    const { run, platform } = await runStackOffline(stack, { program: options.program });
+    const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
     const policy = await checkResources(run.resources, stack);
-    return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
+    return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
@@ -139,11 +182,11 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
             // Stacks are planned one after another (the Pulumi runtime's state is global); each is
             // checked by the pack, one at a time, while the next one is planned.
             const { run, platform } = await runStackOffline(stack);
-            const rendered = platform ? await writeRendered(platform, path.join(outDir, stack), run.placeholderSecrets) : [];
+            const written = platform ? await writeRendered(platform, path.join(outDir, stack), run.placeholderSecrets) : undefined;
             const result = checked.then(async () => {
                 server = await starting;
                 const policy = await checkResources(run.resources, stack, undefined, server);
-                return { run, rendered, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
+                return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
             });
             checked = result.catch(() => undefined);
             results.push(result);
@@ -178,6 +221,7 @@ async function main(): Promise<void> {
             out: { type: "string" },
             json: { type: "boolean", default: false },
             all: { type: "boolean", default: false },
+            compare: { type: "string" },
         },
     });
     if (values.all) {
@@ -187,9 +231,12 @@ async function main(): Promise<void> {
         process.exit(results.some((r) => mandatory(r.policy.violations).length > 0) ? 1 : 0);
     }
     if (!values.stack) {
-        throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR] | --all [--out DIR]");
+        throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR] [--compare DIR] | --all [--out DIR]");
     }
-    const { run, rendered, policy, backup, sizing } = await plan(values.stack, { program: values.program, outDir: values.out });
+    // Read before this plan writes its own: --compare may name the directory it writes to.
+    const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
+    const { run, rendered, rollout, policy, backup, sizing } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({
@@ -201,6 +248,8 @@ async function main(): Promise<void> {
             placeholderSecrets: run.placeholderSecrets,
             backup,
             sizing,
+            rollout,
+            ...(changes ? { changes } : {}),
             policy,
         }, null, 2)}\n`);
         process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -222,6 +271,12 @@ async function main(): Promise<void> {
     }
     if (sizing) {
         console.log(`\nSizing: ${describeSizing(sizing).join("\n  ")}`);
+    }
+    if (rollout) {
+        console.log(`\nRollout:\n  ${describeRolloutRules(rollout).join("\n  ")}`);
+    }
+    if (changes) {
+        console.log(`\nChanges against ${values.compare}:\n  ${changes.join("\n  ")}`);
     }
     if (backup) {
         console.log(`\nBackups: snapshots ${backup.policy}`);

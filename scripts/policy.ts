@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     if (!values.stack) {
         throw new Error("usage: npm run policy -- --stack <dev|staging|production> [--config FILE] [--program PATH] [--json]");
     }
-    const { run } = await runStackOffline(values.stack, values.program);
+    const { run } = await runStackOffline(values.stack, { program: values.program });
     const result = await checkResources(run.resources, values.stack, values.config);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({ stack: values.stack, ...result }, null, 2)}\n`);

@@ -180,9 +180,9 @@ for (const stack of STACKS) {
             assert.deepEqual(outputs.prometheusUrls, [1, 2, 3].map((n) => `https://prom-${n}.${env.domain}/`));
             assert.deepEqual(outputs.alertmanagerUrls, [1, 2, 3].map((n) => `https://alerts-${n}.${env.domain}/`));
             assert.equal(outputs.alertmanagerPeerName, `alertmanager.${stack}.monitoring.internal`);
-            assert.equal(outputs.basicAuthUser, env.ingress.basicAuthUser);
+            assert.equal(outputs.basicAuthUser, env.ingress.basicAuthUsers[0]);
             assert.equal(await pulumi.isSecret(outputs.basicAuthPassword), true);
-            const password = inputsOf(named(run, "random:index/randomPassword:RandomPassword", "basic-auth"));
+            const password = inputsOf(named(run, "random:index/randomPassword:RandomPassword", `basic-auth-${env.ingress.basicAuthUsers[0]}`));
             assert.ok(password.length >= 24);
         });
     });

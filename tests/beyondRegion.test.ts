@@ -3,12 +3,11 @@ import { strict as assert } from "assert";
 import * as vm from "vm";
 import * as yaml from "js-yaml";
 import { bundleDiscoveryFunction, DISCOVERY_SCHEDULE } from "../components/targetDiscovery";
-import { renderPrometheusConfig } from "../components/render/prometheusConfig";
 import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
 import { ProgramRun, runProgram } from "../scripts/lib/offline";
-import { previewNodeSpec } from "../scripts/plan";
+import { previewPrometheusYml } from "../scripts/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const BEYOND = ["aws:amp/workspace:Workspace", "aws:lambda/function:Function", "aws:cloudwatch/eventRule:EventRule"];
@@ -32,7 +31,7 @@ describe("a stack that opts out (dev)", function () {
         for (const type of BEYOND) {
             assert.deepEqual(ofType(run, type), [], type);
         }
-        const config = yaml.load(renderPrometheusConfig((await previewNodeSpec(platform.nodes[0])).prometheus)) as any;
+        const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
         assert.equal(config.remote_write, undefined);
         assert.ok(!config.scrape_configs.some((j: any) => j.job_name === "ecs_discovery"));
         assert.equal((run.outputs as any).ampWorkspaceId, undefined);
@@ -67,7 +66,7 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
         it("gives each node a native SigV4 remote_write, a queue_config, and AMP's deduplication labels", async () => {
             const { platform, run } = await plannedStack(stack);
             for (const node of platform.nodes) {
-                const config = yaml.load(renderPrometheusConfig((await previewNodeSpec(node)).prometheus)) as any;
+                const config = yaml.load(await previewPrometheusYml(platform, node)) as any;
                 assert.equal(config.remote_write.length, 1);
                 const [remote] = config.remote_write;
                 assert.deepEqual(remote.sigv4, { region: "eu-west-1" });
@@ -139,7 +138,7 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).discovery.enabled)) 
 
         it("lets the nodes scrape what it writes, without the PaaS proxy", async () => {
             const { platform } = await plannedStack(stack);
-            const config = yaml.load(renderPrometheusConfig((await previewNodeSpec(platform.nodes[0])).prometheus)) as any;
+            const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
             const job = config.scrape_configs.find((j: any) => j.job_name === "ecs_discovery");
             assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/discovery/*.json"]);
             assert.equal(job.proxy_url, undefined);

@@ -1,9 +1,8 @@
 import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { SSM_CORE_POLICY } from "../components/nodeRole";
-import { renderPrometheusConfig } from "../components/render/prometheusConfig";
 import { ProgramRun } from "../scripts/lib/offline";
-import { previewNodeSpec } from "../scripts/plan";
+import { previewNodeSpec, previewPrometheusYml } from "../scripts/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -192,7 +191,7 @@ for (const stack of STACKS) {
             const ips = env.zones.map((z) => z.prometheusPrivateIp);
             for (const node of platform.nodes) {
                 const spec = await previewNodeSpec(node);
-                const config = yaml.load(renderPrometheusConfig(spec.prometheus)) as Record<string, any>;
+                const config = yaml.load(await previewPrometheusYml(platform, node)) as Record<string, any>;
                 assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
                 assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "file_sd",

@@ -103,6 +103,35 @@ export const ALERT_GROUPS: RuleGroup[] = [
         ],
     },
     {
+        name: "prometheus-config",
+        rules: [
+            {
+                alert: "RE_Observe_Prometheus_Config_Refused",
+                expr: `platform_node_config_apply_successful{job="prometheus_node"} == 0`,
+                for: "5m",
+                severity: "ticket",
+                summary: "{{ $labels.instance }} refused the newest configuration set",
+                description: "promtool or Prometheus itself rejected the set fetched by {{ $labels.instance }}; it keeps running its last good one.",
+            },
+            {
+                alert: "RE_Observe_Prometheus_Config_Drift",
+                expr: `count(count by (revision) (platform_node_config_applied_info{job="prometheus_node"})) > 1`,
+                for: "5m",
+                severity: "ticket",
+                summary: "The Prometheus servers run {{ $value }} different configuration revisions",
+                description: "A node has not applied the revision the others run for 5 minutes: its rules or scrape jobs differ from theirs.",
+            },
+            {
+                alert: "RE_Observe_Prometheus_Config_Fetch_Failing",
+                expr: `(time() - platform_node_config_fetch_success_timestamp_seconds{job="prometheus_node"} > 300) or (up{job="prometheus_node"} == 1 unless on (instance) platform_node_config_fetch_success_timestamp_seconds{job="prometheus_node"})`,
+                for: "5m",
+                severity: "ticket",
+                summary: "{{ $labels.instance }} has not fetched its configuration set for 10 minutes",
+                description: "The config bucket cannot be read, or its objects do not match their MANIFEST, on {{ $labels.instance }}: changes do not reach it.",
+            },
+        ],
+    },
+    {
         name: "prometheus-meta",
         rules: [
             {

@@ -4,6 +4,8 @@ import { shellQuote } from "./nodeScripts";
 export const ALERTMANAGER_PORT = 9093;
 export const MESH_PORT = 9094;
 export const ALERTMANAGER_CONFIG_ENV = "ALERTMANAGER_CONFIG";
+/** The configuration's hash in the task definition: a new configuration is a new revision, so ECS starts new tasks. */
+export const ALERTMANAGER_CONFIG_HASH_ENV = "ALERTMANAGER_CONFIG_SHA256";
 /** Alertmanager's own defaults, stated so the rehearsal can scale them with everything else. */
 export const MESH_TIMING = { peerTimeout: "15s", gossipInterval: "200ms", pushPullInterval: "1m" };
 
@@ -54,6 +56,14 @@ ${input.peers.map((peer) => `  --cluster.peer=${shellQuote(peer)} \\
 `;
 }
 
+/**
+ * Healthy only once the member has joined the mesh and settled (its peers' silences and
+ * notification log gossiped in): a rollout waits for this before it stops the next member.
+ */
+export function memberReadyCommand(address: string): string {
+    return `wget -q -O - http://${address}/api/v2/status | grep -q '"status":"ready"'`;
+}
+
 export interface ContainerInput {
     name: string;
     image: string;
@@ -61,6 +71,8 @@ export interface ContainerInput {
     peerName: string;
     /** ARN of the SSM SecureString holding alertmanager.yml. */
     configParameterArn: string;
+    /** sha256 of alertmanager.yml: a new configuration changes the task definition. */
+    configSha256: string;
     logGroup: string;
     region: string;
 }
@@ -89,9 +101,9 @@ export function alertmanagerContainer(input: ContainerInput): Record<string, unk
             { containerPort: MESH_PORT, protocol: "udp" },
         ],
         secrets: [{ name: ALERTMANAGER_CONFIG_ENV, valueFrom: input.configParameterArn }],
-        environment: [],
+        environment: [{ name: ALERTMANAGER_CONFIG_HASH_ENV, value: input.configSha256 }],
         healthCheck: {
-            command: ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${ALERTMANAGER_PORT}/-/healthy`],
+            command: ["CMD-SHELL", memberReadyCommand(`127.0.0.1:${ALERTMANAGER_PORT}`)],
             interval: 15,
             timeout: 5,
             retries: 3,

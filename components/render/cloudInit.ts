@@ -1,5 +1,7 @@
 // Pure renderer of a Prometheus node's cloud-init user data and the files it writes.
 import * as yaml from "js-yaml";
+import { renderConfigSyncScript } from "./configSync";
+import { NGINX_DEFAULTS } from "./nginxConfig";
 import {
     NODE_PATHS,
     renderBootstrapScript,
@@ -8,13 +10,13 @@ import {
     renderPrometheusUnit,
     renderSsmAgentScript,
     renderSyncScript,
-    renderSyncUnits,
+    renderTimerUnits,
 } from "./nodeScripts";
-import { PrometheusConfigInput, renderPrometheusConfig } from "./prometheusConfig";
 
 export const PROMETHEUS_PORT = 9090;
 export const NODE_EXPORTER_PORT = 9100;
 export const ALERT_RESEND_DELAY = "1m";
+export const CONFIG_SYNC_SCRIPT = "sync-prometheus-config.sh";
 
 export interface NodeFile {
     path: string;
@@ -31,8 +33,10 @@ export interface PrometheusNodeSpec {
     region: string;
     volumeId: string;
     targetsBucket: string;
-    /** S3 endpoint of the targets bucket when not the region's own. */
-    targetsEndpointUrl?: string;
+    /** S3 endpoint of the targets and config buckets when not the region's own. */
+    s3EndpointUrl?: string;
+    /** Where the node's configuration set (prometheus.yml, rules, htpasswd) is fetched from, and how often. */
+    config: { bucket: string; prefix: string; syncIntervalSeconds: number };
     arch: "amd64" | "arm64";
     /** Base of the release downloads, e.g. https://github.com/prometheus. */
     releaseBaseUrl: string;
@@ -47,10 +51,6 @@ export interface PrometheusNodeSpec {
     externalUrl: string;
     /** The SSM agent's package location and its signer's public key (binary, base64). */
     ssmAgent: { baseUrl: string; signingKeyBase64: string };
-    /** What the node's prometheus.yml is rendered from. */
-    prometheus: PrometheusConfigInput;
-    /** Rule file name (e.g. platform.yml) to content. */
-    ruleFiles: Record<string, string>;
     syncIntervalSeconds: number;
     volumeWaitSeconds: number;
     /** Files added by other parts of the platform (e.g. the nginx configuration). */
@@ -68,15 +68,33 @@ const UNIT = (name: string) => `/etc/systemd/system/${name}`;
 /** Every file the node's cloud-init writes, in write order. */
 export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
     const syncScriptPath = SCRIPT("sync-prometheus-targets.sh");
+    const configScriptPath = SCRIPT(CONFIG_SYNC_SCRIPT);
     const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
     const ssmAgentScriptPath = SCRIPT("install-ssm-agent.sh");
-    const syncUnits = renderSyncUnits(syncScriptPath, spec.syncIntervalSeconds);
-    const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", ...(spec.extraServices ?? [])];
+    const syncUnits = renderTimerUnits("Sync Prometheus file_sd targets from S3", syncScriptPath, spec.syncIntervalSeconds);
+    const configUnits = renderTimerUnits("Fetch, check and apply the Prometheus configuration set from S3", configScriptPath, spec.config.syncIntervalSeconds);
+    const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
+        ...(spec.extraServices ?? [])];
     return [
-        { path: `${NODE_PATHS.configDir}/prometheus.yml`, content: renderPrometheusConfig(spec.prometheus), permissions: "0644" },
-        ...Object.entries(spec.ruleFiles).map(([name, content]) => ({
-            path: `${NODE_PATHS.rulesDir}/${name}`, content, permissions: "0644",
-        })),
+        {
+            path: configScriptPath,
+            permissions: "0755",
+            content: renderConfigSyncScript({
+                bucket: spec.config.bucket,
+                prefix: spec.config.prefix,
+                region: spec.region,
+                endpointUrl: spec.s3EndpointUrl,
+                stateDir: NODE_PATHS.configStateDir,
+                textfileDir: NODE_PATHS.textfileDir,
+                promtool: `${NODE_PATHS.binDir}/promtool`,
+                configFile: `${NODE_PATHS.configDir}/prometheus.yml`,
+                rulesDir: NODE_PATHS.rulesDir,
+                htpasswdFile: NGINX_DEFAULTS.htpasswdFile,
+                htpasswdGroup: "www-data",
+                prometheusUrl: `http://127.0.0.1:${PROMETHEUS_PORT}`,
+                reloadTimeoutSeconds: 30,
+            }),
+        },
         {
             path: mountScriptPath,
             permissions: "0755",
@@ -93,7 +111,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
             content: renderSyncScript({
                 bucket: spec.targetsBucket,
                 region: spec.region,
-                endpointUrl: spec.targetsEndpointUrl,
+                endpointUrl: spec.s3EndpointUrl,
                 targetsDir: NODE_PATHS.targetsDir,
                 stagingDir: NODE_PATHS.targetsStagingDir,
             }),
@@ -112,9 +130,11 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 alertResendDelay: ALERT_RESEND_DELAY,
             }),
         },
-        { path: UNIT("node_exporter.service"), permissions: "0644", content: renderNodeExporterUnit(NODE_PATHS.binDir, NODE_EXPORTER_PORT) },
+        { path: UNIT("node_exporter.service"), permissions: "0644", content: renderNodeExporterUnit(NODE_PATHS.binDir, NODE_EXPORTER_PORT, NODE_PATHS.textfileDir) },
         { path: UNIT("prometheus-targets-sync.service"), permissions: "0644", content: syncUnits.service },
         { path: UNIT("prometheus-targets-sync.timer"), permissions: "0644", content: syncUnits.timer },
+        { path: UNIT("prometheus-config-sync.service"), permissions: "0644", content: configUnits.service },
+        { path: UNIT("prometheus-config-sync.timer"), permissions: "0644", content: configUnits.timer },
         ...(spec.extraFiles ?? []),
         { path: SSM_AGENT_KEYRING, content: spec.ssmAgent.signingKeyBase64, encoding: "b64", permissions: "0644" },
         { path: ssmAgentScriptPath, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
@@ -130,6 +150,8 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 arch: spec.arch,
                 mountScriptPath,
                 ssmAgentScriptPath,
+                configScriptPath,
+                textfileDir: NODE_PATHS.textfileDir,
                 binDir: NODE_PATHS.binDir,
                 checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
                 services,

@@ -120,3 +120,13 @@ export function htpasswdLine(user: string, bcryptHash: string): string {
     }
     return `${user}:${bcryptHash}\n`;
 }
+
+/** The htpasswd file of every accepted credential; one line per user (nginx reads only a user's first line). */
+export function renderHtpasswd(credentials: { user: string; bcryptHash: string }[]): string {
+    const users = credentials.map((c) => c.user);
+    const twice = users.filter((user, i) => users.indexOf(user) !== i);
+    if (twice.length > 0) {
+        throw new Error(`basic-auth users must differ: ${twice.join(", ")} appears twice, and nginx would check only its first password`);
+    }
+    return credentials.map((c) => htpasswdLine(c.user, c.bcryptHash)).join("");
+}

@@ -14,7 +14,14 @@ export const NODE_PATHS = {
     dataDir: "/mnt/prometheus",
     scriptsDir: "/usr/local/sbin",
     binDir: "/usr/local/bin",
+    /** The configuration set as fetched, checked and last applied, and what the metrics report. */
+    configStateDir: "/var/lib/prometheus-config",
+    /** node_exporter's textfile collector: what the node's own scripts report. */
+    textfileDir: "/var/lib/node_exporter/textfile",
 } as const;
+
+/** Overrides the S3 endpoint of the node's scripts when set (a local S3 in rehearsals and benchmarks). */
+export const S3_ENDPOINT_OVERRIDE = "S3_ENDPOINT_URL";
 
 export interface MountScriptInput {
     volumeId: string;
@@ -85,7 +92,7 @@ export interface SyncScriptInput {
 /**
  * Mirrors the targets bucket into the file_sd directory. Objects land in a staging copy first and
  * reach Prometheus by rename, so it never reads a half-written file; removed objects disappear.
- * TARGETS_S3_ENDPOINT overrides the S3 endpoint (a local S3 in the loopback rehearsal).
+ * S3_ENDPOINT_URL in the environment overrides the S3 endpoint (a local S3 in the loopback rehearsal).
  */
 export function renderSyncScript(input: SyncScriptInput): string {
     return `#!/bin/bash
@@ -97,7 +104,7 @@ region=${shellQuote(input.region)}
 targets_dir=${shellQuote(input.targetsDir)}
 staging_dir=${shellQuote(input.stagingDir)}
 
-endpoint=\${TARGETS_S3_ENDPOINT:-${shellQuote(input.endpointUrl ?? "")}}
+endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.endpointUrl ?? "")}}
 endpoint_args=()
 if [ -n "$endpoint" ]; then
   endpoint_args=(--endpoint-url "$endpoint")
@@ -122,6 +129,9 @@ export interface BootstrapInput {
     mountScriptPath: string;
     /** Installs the verified SSM agent first, so a node that fails later can still be reached. */
     ssmAgentScriptPath: string;
+    /** Fetches and applies the node's configuration set; the first one must arrive before anything starts. */
+    configScriptPath: string;
+    textfileDir: string;
     binDir: string;
     /** Commands that must accept the rendered configuration before anything starts. */
     checks: string[];
@@ -171,6 +181,17 @@ ${shellQuote(input.mountScriptPath)}
 
 ${release("prometheus", input.prometheusVersion, input.prometheusSha256)}
 ${release("node_exporter", input.nodeExporterVersion, input.nodeExporterSha256)}
+
+# The configuration set: retried while the instance role's credentials propagate.
+install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfileDir)}
+for attempt in $(seq 12); do
+  ${shellQuote(input.configScriptPath)} && break
+  if [ "$attempt" -eq 12 ]; then
+    echo "FATAL: no configuration set could be applied; not starting Prometheus" >&2
+    exit 1
+  fi
+  sleep 5
+done
 ${input.checks.join("\n")}
 
 systemctl daemon-reload
@@ -223,7 +244,7 @@ WantedBy=multi-user.target
 `;
 }
 
-export function renderNodeExporterUnit(binDir: string, port: number): string {
+export function renderNodeExporterUnit(binDir: string, port: number, textfileDir: string): string {
     return `[Unit]
 Description=Prometheus node_exporter
 Wants=network-online.target
@@ -232,7 +253,7 @@ After=network-online.target
 [Service]
 User=node_exporter
 Group=node_exporter
-ExecStart=${binDir}/node_exporter --web.listen-address=0.0.0.0:${port}
+ExecStart=${binDir}/node_exporter --web.listen-address=0.0.0.0:${port} --collector.textfile.directory=${textfileDir}
 Restart=always
 RestartSec=5
 
@@ -241,10 +262,11 @@ WantedBy=multi-user.target
 `;
 }
 
-export function renderSyncUnits(scriptPath: string, intervalSeconds: number): { service: string; timer: string } {
+/** A oneshot service running a script, and the timer that runs it every interval. */
+export function renderTimerUnits(description: string, scriptPath: string, intervalSeconds: number): { service: string; timer: string } {
     return {
         service: `[Unit]
-Description=Sync Prometheus file_sd targets from S3
+Description=${description}
 Wants=network-online.target
 After=network-online.target
 
@@ -254,7 +276,7 @@ ExecStart=${scriptPath}
 TimeoutStartSec=${Math.max(intervalSeconds * 2, 30)}s
 `,
         timer: `[Unit]
-Description=Sync Prometheus file_sd targets from S3 every ${intervalSeconds}s
+Description=${description} every ${intervalSeconds}s
 
 [Timer]
 OnBootSec=10s

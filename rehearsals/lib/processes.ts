@@ -111,6 +111,30 @@ export class Processes {
         return problems;
     }
 
+    /** The process's ID (its group's too): what a reload signal goes to. */
+    pid(name: string): number {
+        const pid = this.running.get(name)?.child.pid;
+        if (pid === undefined) {
+            throw new Error(`${name} is not running`);
+        }
+        return pid;
+    }
+
+    /** SIGTERM, as ECS and systemd stop a service, then SIGKILL if it has not exited in time. */
+    async stop(name: string, timeoutMs = 10000): Promise<void> {
+        const child = this.running.get(name)?.child;
+        if (child && child.exitCode === null && child.signalCode === null) {
+            const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+            process.kill(-child.pid!, "SIGTERM");
+            const timer = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), timeoutMs));
+            if (await Promise.race([exited, timer]) === "timeout") {
+                this.kill(name);
+                await exited;
+            }
+        }
+        this.running.delete(name);
+    }
+
     kill(name: string, signal: NodeJS.Signals = "SIGKILL"): void {
         const child = this.running.get(name)?.child;
         if (child?.pid !== undefined && child.exitCode === null) {

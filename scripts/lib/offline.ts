@@ -239,7 +239,9 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
                 state.arn = preview ? UNKNOWN : `arn:aws:${module.split("/")[0]}:${region}:${MOCK_ACCOUNT}:${pkg}/${args.name}`;
                 Object.assign(state, computed(args.type, state, preview), options.computedState?.(args.type, args.name, args.inputs));
             }
-            return { id: (preview ? undefined : `${args.name}-id`) as string, state };
+            // A bucket's ID is its name, as in S3; other IDs are made up.
+            const id = args.type === "aws:s3/bucket:Bucket" ? String(state.bucket) : `${args.name}-id`;
+            return { id: (preview ? undefined : id) as string, state };
         },
         call(args: pulumi.runtime.MockCallArgs) {
             return invoke(args.token, args.inputs as Record<string, unknown>, region);

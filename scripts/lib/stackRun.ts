@@ -19,13 +19,18 @@ export function placeholderSecretOptions(stack: string): Pick<RunOptions, "place
     };
 }
 
-/** Missing secrets of this project's stacks get placeholders; another program runs as it is. */
-export async function runStackOffline(stack: string, program?: string): Promise<StackRun> {
+/**
+ * Missing secrets of this project's stacks get placeholders; another program runs as it is.
+ * `config` sets stack settings over the stack file's (e.g. a rotated secret).
+ */
+export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string> } = {}): Promise<StackRun> {
     let platform: Platform | undefined;
+    const { program, config } = options;
     const run = await runProgram({
         stack,
         program: program ?? (() => runStack((p) => { platform = p; })),
         ...(program ? {} : placeholderSecretOptions(stack)),
+        config,
     });
     return { run, platform };
 }

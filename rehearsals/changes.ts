@@ -1,0 +1,271 @@
+// Changing a running platform, on loopback: rules and passwords reach the nodes as data and are
+// reloaded without a restart; a new Alertmanager configuration rolls one member at a time.
+// Called by the loopback rehearsal once its platform runs.
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import { NodeConfigSource } from "../components/nodeConfigBucket";
+import { ALERTMANAGER_PORT, memberReadyCommand } from "../components/render/alertmanagerTask";
+import { PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
+import { now, request, sleep, waitFor } from "./lib/wait";
+
+export interface LoopbackNode {
+    name: string;
+    index: number;
+    host: string;
+    dir: string;
+    rulesDir: string;
+    targetsDir: string;
+    textfileDir: string;
+    htpasswdFile: string;
+}
+
+export interface Received {
+    receiver: string;
+    at: number;
+    body: string;
+}
+
+export interface ChangeContext {
+    nodes: LoopbackNode[];
+    /** What the nodes' sets are rendered from now; each change returns the next. */
+    sources: NodeConfigSource[];
+    /** Renders, remaps and uploads the sets (MANIFEST last); gives the revision. */
+    publish(sources: NodeConfigSource[]): Promise<string>;
+    /** The configuration sync interval, scaled, in ms. */
+    configSyncMs: number;
+    /** The scrape interval, scaled, in ms. */
+    scrapeMs: number;
+    received: Received[];
+    check(name: string, ok: boolean, detail: string): void;
+    figures: Record<string, number | string>;
+    /** A request through the node's nginx from a non-office address. */
+    throughNginx(authorization?: string): Promise<number>;
+}
+
+const CHANGE_FILE = "rehearsal-change.yml";
+const CHANGE_GROUP = "rehearsal-change";
+const CHANGE_RULES = `groups:
+  - name: ${CHANGE_GROUP}
+    rules:
+      - record: rehearsal:up:sum
+        expr: sum(up)
+`;
+const INVALID_FILE = "rehearsal-invalid.yml";
+const INVALID_RULES = `groups:
+  - name: rehearsal-invalid
+    rules:
+      - alert: RehearsalInvalid
+        expr: sum(up{job="prometheus"}
+`;
+/** What one run of the sync adds to the interval here: aws s3 sync, promtool and the reload take about a second. */
+const SYNC_RUN_ALLOWANCE_MS = 5000;
+
+function textfileMetrics(node: LoopbackNode): string {
+    try {
+        return fs.readFileSync(`${node.textfileDir}/platform_node_config.prom`, "utf8");
+    } catch {
+        return "";
+    }
+}
+
+const appliedRevision = (node: LoopbackNode) => /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(textfileMetrics(node))?.[1];
+const applySuccessful = (node: LoopbackNode) => /^platform_node_config_apply_successful (\d)$/m.exec(textfileMetrics(node))?.[1];
+const refused = (node: LoopbackNode) => /^platform_node_config_refused_info\{revision="([^"]+)",stage="([^"]+)"\} 1$/m.exec(textfileMetrics(node));
+
+async function startTime(node: LoopbackNode): Promise<number> {
+    const metrics = (await request({ host: node.host, port: PROMETHEUS_PORT, path: "/metrics" })).body;
+    return Number(/^process_start_time_seconds (\S+)$/m.exec(metrics)![1]);
+}
+
+async function ruleGroups(node: LoopbackNode): Promise<{ name: string; lastEvaluation: string; rules: { health: string }[] }[]> {
+    return JSON.parse((await request({ host: node.host, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups;
+}
+
+async function query(node: LoopbackNode, promql: string): Promise<{ metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[]> {
+    const body = (await request({ host: node.host, port: PROMETHEUS_PORT, path: `/api/v1/query?query=${encodeURIComponent(promql)}` })).body;
+    return JSON.parse(body).data.result;
+}
+
+async function untilEveryNode(ctx: ChangeContext, what: string, probe: (node: LoopbackNode) => boolean, timeoutMs = 60000): Promise<number> {
+    return waitFor(what, async () => ctx.nodes.every(probe) ? now() : undefined, timeoutMs, 100);
+}
+
+/** A rule added by rendering, active on every node within the sync interval; no restart, no gap. */
+export async function rehearseRuleChange(ctx: ChangeContext): Promise<void> {
+    const started = await Promise.all(ctx.nodes.map(startTime));
+    const changed = ctx.sources.map((s) => ({ ...s, ruleFiles: { ...s.ruleFiles, [CHANGE_FILE]: CHANGE_RULES } }));
+    const published = now();
+    const revision = await ctx.publish(changed);
+    const activeAt = await Promise.all(ctx.nodes.map((node) => waitFor(`${node.name} evaluating the added rule`, async () => {
+        const group = (await ruleGroups(node)).find((g) => g.name === CHANGE_GROUP);
+        return group && group.rules.every((r) => r.health === "ok") && !group.lastEvaluation.startsWith("0001") ? now() : undefined;
+    }, 60000, 100)));
+    const lastMs = Math.max(...activeAt) - published;
+    ctx.figures.ruleChangeToActiveOnLastNodeSeconds = Number((lastMs / 1000).toFixed(2));
+    ctx.check("a rule added by rendering is evaluated by all three Prometheus servers within one sync interval (plus one sync run)",
+        lastMs <= ctx.configSyncMs + SYNC_RUN_ALLOWANCE_MS,
+        `last node after ${(lastMs / 1000).toFixed(1)} s; sync every ${ctx.configSyncMs} ms, a run allowed ${SYNC_RUN_ALLOWANCE_MS / 1000} s`);
+    await untilEveryNode(ctx, "the new revision in every node's metrics", (node) => appliedRevision(node) === revision);
+    ctx.check("every node reports the revision it applied through node_exporter's textfile collector", true, `revision ${revision}`);
+
+    // Two more scrapes, then the node's own samples around the change.
+    await sleep(ctx.scrapeMs * 3);
+    const window = Math.ceil((now() - published) / 1000) + 10;
+    const gaps = await Promise.all(ctx.nodes.map(async (node) => {
+        const [series] = await query(node, `up{job="prometheus", instance="${node.name}"}[${window}s]`);
+        const stamps = (series?.values ?? []).map(([t]) => t * 1000);
+        return stamps.length < 2 ? Infinity : Math.max(...stamps.slice(1).map((t, i) => t - stamps[i]));
+    }));
+    const after = await Promise.all(ctx.nodes.map(startTime));
+    const restarts = after.filter((t, i) => t !== started[i]).length;
+    ctx.figures.prometheusRestartsForRuleChange = restarts;
+    ctx.figures.largestSampleGapAroundChangeMs = Math.round(Math.max(...gaps));
+    ctx.check("the change restarts no Prometheus: process_start_time_seconds is unchanged on all three", restarts === 0,
+        `${restarts} restarted`);
+    ctx.check("samples are continuous across the reload: no gap longer than two scrape intervals", gaps.every((g) => g <= 2 * ctx.scrapeMs),
+        `largest gap ${gaps.map((g) => Math.round(g)).join(", ")} ms at a ${ctx.scrapeMs} ms scrape interval`);
+    ctx.sources = changed;
+}
+
+/** A rule set promtool rejects is refused by every node; the last good rules keep running; the refusal alerts. */
+export async function rehearseInvalidRules(ctx: ChangeContext): Promise<void> {
+    const good = appliedRevision(ctx.nodes[0]);
+    const invalid = ctx.sources.map((s) => ({ ...s, ruleFiles: { ...s.ruleFiles, [INVALID_FILE]: INVALID_RULES } }));
+    const published = now();
+    const badRevision = await ctx.publish(invalid);
+    await untilEveryNode(ctx, "every node to refuse the invalid rules", (node) => refused(node)?.[1] === badRevision);
+    const stages = ctx.nodes.map((node) => refused(node)?.[2]);
+    ctx.check("an invalid rule file is refused by every node, by promtool check rules, and the last good revision stays",
+        stages.every((s) => s === "rules") && ctx.nodes.every((n) => appliedRevision(n) === good && applySuccessful(n) === "0"),
+        `refused at ${stages.join(", ")}; applied ${ctx.nodes.map(appliedRevision).join(", ")}`);
+    const evaluating = await Promise.all(ctx.nodes.map(async (node) => {
+        await sleep(ctx.scrapeMs * 2);
+        const groups = await ruleGroups(node);
+        const kept = groups.find((g) => g.name === CHANGE_GROUP);
+        return kept !== undefined && Date.parse(kept.lastEvaluation) > Date.now() - (now() - published) && !groups.some((g) => g.name === "rehearsal-invalid");
+    }));
+    ctx.check("the old rules keep evaluating on every node, and nothing of the invalid file is loaded", evaluating.every((e) => e), evaluating.join(", "));
+
+    const ticket = () => ctx.received.find((r) => r.receiver === "ticket" && r.body.includes("RE_Observe_Prometheus_Config_Refused"));
+    await waitFor("the config-refused ticket", async () => ticket(), 90000);
+    ctx.figures.configRefusedTicketSeconds = Number(((ticket()!.at - published) / 1000).toFixed(2));
+    ctx.check("the refusal raises RE_Observe_Prometheus_Config_Refused through Alertmanager", true,
+        `ticket ${ctx.figures.configRefusedTicketSeconds} s after the invalid set was published`);
+
+    // Put the good set back: the nodes clear the refusal without reloading anything.
+    await ctx.publish(ctx.sources);
+    await untilEveryNode(ctx, "every node back to a successful state", (node) => applySuccessful(node) === "1");
+}
+
+/** Two credentials valid together until every node has both; then only the new one. */
+export async function rehearseRotation(ctx: ChangeContext, current: Credential): Promise<Credential> {
+    const next = { user: `${current.user}-next`, password: crypto.randomBytes(18).toString("base64url") };
+    const started = now();
+    const both = await ctx.publish(ctx.sources.map((s) => ({ ...s, htpasswd: htpasswdOf([next, current]) })));
+    await untilEveryNode(ctx, "both credentials on every node", (node) => appliedRevision(node) === both);
+    const during = [await ctx.throughNginx(basicAuthHeader(current)), await ctx.throughNginx(basicAuthHeader(next))];
+    ctx.check("during a rotation both the old and the new credentials pass", during.every((s) => s === 200), `old ${during[0]}, new ${during[1]}`);
+
+    const onlyNew = ctx.sources.map((s) => ({ ...s, htpasswd: htpasswdOf([next]) }));
+    const finished = await ctx.publish(onlyNew);
+    await untilEveryNode(ctx, "only the new credential on every node", (node) => appliedRevision(node) === finished);
+    const after = [await ctx.throughNginx(basicAuthHeader(current)), await ctx.throughNginx(basicAuthHeader(next))];
+    ctx.figures.passwordRotationSeconds = Number(((now() - started) / 1000).toFixed(2));
+    ctx.check("after the rotation only the new credential passes", after[0] === 401 && after[1] === 200, `old ${after[0]}, new ${after[1]}`);
+    ctx.sources = onlyNew;
+    return next;
+}
+
+export interface AlertmanagerRollout {
+    /** Member numbers in the order the plan says an update restarts them. */
+    order: number[];
+    host(member: number): string;
+    /** The new alertmanager.yml, remapped, and a string only its notifications carry (the new routing key). */
+    config: string;
+    marker: string;
+    stop(member: number): Promise<void>;
+    start(member: number, config: string): Promise<void>;
+    resendMs: number;
+    received: Received[];
+    check(name: string, ok: boolean, detail: string): void;
+    figures: Record<string, number | string>;
+}
+
+const amRequest = (host: string, path: string, method = "GET", body?: unknown) => request({
+    host, port: ALERTMANAGER_PORT, path, method,
+    ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
+});
+
+const memberReady = (host: string) => spawnSync("sh", ["-c", memberReadyCommand(`${host}:${ALERTMANAGER_PORT}`)]).status === 0;
+
+/** A new configuration rolled one member at a time: silences survive, a page during it arrives once. */
+export async function rehearseAlertmanagerRollout(r: AlertmanagerRollout): Promise<void> {
+    const members = r.order;
+    const configHash = async (member: number) => /^alertmanager_config_hash (\S+)$/m.exec((await amRequest(r.host(member), "/metrics")).body)?.[1];
+    const hashBefore = await configHash(members[0]);
+    const startsAt = new Date().toISOString();
+    const silence = JSON.parse((await amRequest(r.host(members[0]), "/api/v2/silences", "POST", {
+        matchers: [{ name: "alertname", value: "RehearsalSilenced", isRegex: false, isEqual: true }],
+        startsAt, endsAt: new Date(Date.now() + 3600_000).toISOString(), createdBy: "rehearsal", comment: "must survive the rollout",
+    })).body).silenceID as string;
+    const holds = async (member: number) => {
+        const list = JSON.parse((await amRequest(r.host(member), "/api/v2/silences")).body) as { id: string; status: { state: string } }[];
+        return list.some((s) => s.id === silence && s.status.state === "active");
+    };
+    await waitFor("the silence on every member", async () => (await Promise.all(members.map(holds))).every((h) => h) || undefined, 30000);
+
+    // What Prometheus does meanwhile: resend its firing alerts to every member DNS answers with (the healthy ones).
+    const alerts = (names: string[]) => names.map((alertname) => ({
+        labels: { alertname, severity: "page" },
+        annotations: { summary: `${alertname} rehearsal`, runbook_url: "https://runbooks.invalid/#rehearsal" },
+        startsAt,
+    }));
+    let sending = true;
+    const sender = (async () => {
+        while (sending) {
+            await Promise.all(members.filter((m) => memberReady(r.host(m)))
+                .map((m) => amRequest(r.host(m), "/api/v2/alerts", "POST", alerts(["RehearsalPageDuringRollout", "RehearsalSilenced"])).catch(() => undefined)));
+            await sleep(r.resendMs);
+        }
+    })();
+    const pages = (alert: string) => r.received.filter((x) => x.receiver === "pagerduty" && x.body.includes(alert));
+    await waitFor("the page sent before the rollout", async () => pages("RehearsalPageDuringRollout")[0], 30000);
+
+    const rolloutStarted = now();
+    const held: string[] = [];
+    for (const member of members) {
+        await r.stop(member);
+        await r.start(member, r.config);
+        const restarted = now();
+        await waitFor(`alertmanager-${member} healthy (meshed and settled)`, async () => memberReady(r.host(member)) || undefined, 60000, 100);
+        const holding = await holds(member);
+        held.push(`alertmanager-${member} ${holding ? "holds" : "lost"} the silence, healthy ${((now() - restarted) / 1000).toFixed(1)} s after its start`);
+        if (!holding) {
+            break;
+        }
+    }
+    r.figures.alertmanagerRolloutSeconds = Number(((now() - rolloutStarted) / 1000).toFixed(2));
+    r.figures.alertmanagerRestarts = members.length;
+    await sleep(r.resendMs * 3);
+    sending = false;
+    await sender;
+    r.check(`the rollout restarts one member at a time (${members.map((m) => `alertmanager-${m}`).join(", then ")}), each holding the silence before the next stops`,
+        held.length === members.length && held.every((h) => h.includes(" holds ")), held.join("; "));
+    const duringRollout = pages("RehearsalPageDuringRollout").length;
+    r.figures.notificationsDuringRollout = duringRollout;
+    r.check("a page firing throughout the rollout is notified exactly once", duringRollout === 1, `${duringRollout} notification(s)`);
+    const silenced = r.received.filter((x) => x.body.includes("RehearsalSilenced")).length;
+    r.check("the silenced alert, sent throughout, notified nobody", silenced === 0, `${silenced} notification(s)`);
+
+    const hashes = await Promise.all(members.map(configHash));
+    r.check("every member runs the new configuration", hashes.every((h) => h === hashes[0] && h !== hashBefore),
+        `config hashes ${hashes.join(", ")}; before the rollout ${hashBefore}`);
+    await Promise.all(members.map((m) => amRequest(r.host(m), "/api/v2/alerts", "POST", alerts(["RehearsalPageAfterRollout"]))));
+    await waitFor("a page through the new receiver settings", async () => pages("RehearsalPageAfterRollout")[0], 30000);
+    await sleep(r.resendMs * 2);
+    const after = pages("RehearsalPageAfterRollout");
+    r.check("a page after the rollout arrives once, sent with the new routing key", after.length === 1 && after[0].body.includes(r.marker),
+        `${after.length} notification(s), ${after[0].body.includes(r.marker) ? "new" : "old"} key`);
+}
