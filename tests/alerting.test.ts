@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -75,7 +76,8 @@ for (const stack of STACKS) {
                     assert.ok(!serialized.includes(value), `${task.name} carries a secret value`);
                 }
                 const [container] = JSON.parse(inputsOf(task).containerDefinitions);
-                assert.deepEqual(container.environment, []);
+                // Only the configuration's hash: a new configuration is a new task definition.
+                assert.deepEqual(container.environment, [{ name: "ALERTMANAGER_CONFIG_SHA256", value: crypto.createHash("sha256").update(config).digest("hex") }]);
                 assert.deepEqual(container.secrets, [{
                     name: "ALERTMANAGER_CONFIG",
                     valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/prometheus-platform/${stack}/alertmanager/config`,
@@ -84,7 +86,8 @@ for (const stack of STACKS) {
                 assert.equal(container.image, `quay.io/prometheus/alertmanager:v${env.alertmanager.version}`);
                 assert.match(container.command[0], new RegExp(`--cluster\\.peer='alertmanager\\.${stack}\\.monitoring\\.internal:9094'`));
                 assert.match(container.command[0], /--cluster\.advertise-address="\$ip:9094"/);
-                assert.match(container.healthCheck.command.join(" "), /\/-\/healthy/);
+                // Healthy once meshed and settled: what a rollout waits for before the next member.
+                assert.deepEqual(container.healthCheck.command, ["CMD-SHELL", `wget -q -O - http://127.0.0.1:9093/api/v2/status | grep -q '"status":"ready"'`]);
                 assert.equal(container.logConfiguration.logDriver, "awslogs");
             }
             const logs = named(run, "aws:cloudwatch/logGroup:LogGroup", "alertmanager");
@@ -271,7 +274,7 @@ describe("alert rules", () => {
             assert.ok(anchors.has(url.hash.slice(1)), `docs/runbooks.md has no section ${url.hash}`);
         }
         assert.equal(anchors.size, allAlerts().length, "every runbook section before Procedures belongs to an alert");
-        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot"]);
+        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot", "rotate-the-basic-auth-password"]);
     });
 
     it("uses current metric names", () => {

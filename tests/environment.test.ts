@@ -69,6 +69,10 @@ describe("environments", () => {
 
     const cases: [string, (env: Record<string, any>) => void, RegExp][] = [
         ["an unknown key", (e) => { e.prometheus.retension = "15d"; }, /^prometheus\.retension: unknown key$/],
+        ["the old single basic-auth user", (e) => { e.ingress = { basicAuthUser: "grafana" }; }, /^ingress\.basicAuthUser: replaced by ingress\.basicAuthUsers, a list/],
+        ["a basic-auth user twice", (e) => { e.ingress = { basicAuthUsers: ["grafana", "grafana"] }; }, /^ingress\.basicAuthUsers: must NOT have duplicate items/],
+        ["the targets' own S3 endpoint", (e) => { e.targets = { endpointUrl: "http://127.0.0.1:4569" }; }, /^targets\.endpointUrl: moved to s3EndpointUrl/],
+        ["a config sync slower than a minute", (e) => { e.prometheus.configSyncIntervalSeconds = 90; }, /^prometheus\.configSyncIntervalSeconds: must be <= 60$/],
         ["a missing key", (e) => { delete e.officeCidrs; }, /^officeCidrs: missing$/],
         ["a wrong type", (e) => { e.prometheus.dataVolume.sizeGiB = "fifty"; }, /^prometheus\.dataVolume\.sizeGiB: must be integer$/],
         ["two availability zones", (e) => { e.availabilityZones = ["eu-west-1a", "eu-west-1b"]; }, /^availabilityZones: exactly three are needed.*got 2$/],

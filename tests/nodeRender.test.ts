@@ -28,17 +28,18 @@ describe("Prometheus node rendering", function () {
         assert.equal(doc.hostname, "prom-2");
         assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"]);
         assert.equal(doc.package_upgrade, true, "security updates published since the AMI apply at first boot");
+        // No prometheus.yml, rules or htpasswd: those are data the node fetches, so changing them replaces nothing.
         assert.deepEqual(doc.write_files.map((f: any) => f.path), [
-            "/etc/prometheus/prometheus.yml",
-            "/etc/prometheus/rules/platform.yml",
+            "/usr/local/sbin/sync-prometheus-config.sh",
             "/usr/local/sbin/mount-prometheus-data.sh",
             "/usr/local/sbin/sync-prometheus-targets.sh",
             "/etc/systemd/system/prometheus.service",
             "/etc/systemd/system/node_exporter.service",
             "/etc/systemd/system/prometheus-targets-sync.service",
             "/etc/systemd/system/prometheus-targets-sync.timer",
+            "/etc/systemd/system/prometheus-config-sync.service",
+            "/etc/systemd/system/prometheus-config-sync.timer",
             "/etc/nginx/nginx.conf",
-            "/etc/nginx/htpasswd",
             "/usr/local/share/keyrings/amazon-ssm-agent.gpg",
             "/usr/local/sbin/install-ssm-agent.sh",
             "/usr/local/sbin/bootstrap-prometheus-node.sh",
@@ -52,8 +53,11 @@ describe("Prometheus node rendering", function () {
         assert.ok(bootstrapScript.indexOf("install-ssm-agent.sh") < bootstrapScript.indexOf("mount-prometheus-data.sh"),
             "the agent comes first, so a node whose boot fails later can still be reached");
         assert.ok(doc.write_files.every((f: any) => f.defer === true), "files are written after the packages are installed");
-        const htpasswd = doc.write_files.find((f: any) => f.path === "/etc/nginx/htpasswd");
-        assert.deepEqual([htpasswd.owner, htpasswd.permissions], ["root:www-data", "0640"]);
+        const configSync = doc.write_files.find((f: any) => f.path.endsWith("sync-prometheus-config.sh")).content;
+        assert.match(configSync, /^\s*install -m 0640 -o root -g "\$htpasswd_group" "\$1\/htpasswd" "\$htpasswd_file"$/m, "htpasswd readable by nginx's workers only");
+        assert.match(configSync, /^htpasswd_group='www-data'$/m);
+        assert.ok(bootstrapScript.indexOf("sync-prometheus-config.sh") < bootstrapScript.indexOf("promtool check config"),
+            "the first configuration set is applied before it is checked and anything starts");
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
     });
 
@@ -79,6 +83,27 @@ describe("Prometheus node rendering", function () {
         assert.match(unit, /--storage\.tsdb\.retention\.time=60d/);
         assert.match(unit, /--storage\.tsdb\.retention\.size=450GB/);
         assert.match(unit, /--web\.external-url=https:\/\/prom-1\.monitoring\.example\.net\//);
+    });
+
+    it("fetches its configuration set from its own prefix at most every 60 s, checks it with promtool and reloads without a restart", async () => {
+        for (const stack of STACKS) {
+            const spec = await nodeSpec(stack, 1);
+            const files = prometheusNodeFiles(spec);
+            const timer = files.find((f) => f.path.endsWith("prometheus-config-sync.timer"))!.content;
+            const seconds = Number(/^OnUnitActiveSec=(\d+)s$/m.exec(timer)?.[1]);
+            assert.ok(seconds > 0 && seconds <= 60, `${stack}: every ${seconds}s`);
+            const script = files.find((f) => f.path.endsWith("sync-prometheus-config.sh"))!.content;
+            assert.match(script, new RegExp(`^bucket=${shellQuote(spec.config.bucket)}$`, "m"));
+            assert.match(script, /^prefix='prom-2\/'$/m);
+            assert.match(script, /promtool" check config --syntax-only/);
+            assert.match(script, /promtool" check rules/);
+            assert.match(script, /^reload_prometheus\(\) \{ systemctl reload prometheus\.service; \}$/m);
+            assert.doesNotMatch(script, /restart/);
+            const unit = files.find((f) => f.path.endsWith("/prometheus.service"))!.content;
+            assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+            const exporter = files.find((f) => f.path.endsWith("/node_exporter.service"))!.content;
+            assert.match(exporter, /--collector\.textfile\.directory=\/var\/lib\/node_exporter\/textfile/);
+        }
     });
 
     it("syncs the targets bucket at most every 60 s, deleting removed targets", async () => {

@@ -38,11 +38,17 @@ describe("offline plan (npm run plan)", function () {
                 policy: `daily at ${env.backup.snapshotTime} UTC, kept ${env.backup.retainDays} days: volumes tagged platform:backup=prometheus-platform-${stack}-prometheus-data`,
                 volumes: ["prom-1-data", "prom-2-data", "prom-3-data"],
             });
+            assert.deepEqual(report.rollout.alertmanager.order, ["alertmanager-1", "alertmanager-2", "alertmanager-3"]);
+            assert.match(report.rollout.alertmanager.configSha256, /^[0-9a-f]{64}$/);
             const alertmanager = fs.readFileSync(path.join(report.rendered[3].dir, "alertmanager.yml"), "utf8");
             assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
             for (const node of report.rendered.slice(0, 3)) {
-                const config = yaml.load(fs.readFileSync(path.join(node.dir, "files/etc/prometheus/prometheus.yml"), "utf8")) as any;
+                // The node's configuration set, as the config bucket holds it, MANIFEST included.
+                const config = yaml.load(fs.readFileSync(path.join(node.dir, "config/prometheus.yml"), "utf8")) as any;
                 assert.equal(config.global.external_labels.__replica__, node.node);
+                const manifest = fs.readFileSync(path.join(node.dir, "config/MANIFEST"), "utf8").trim().split("\n");
+                assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
+                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", "rules/platform.yml", "htpasswd"]);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
                 assert.match(cloudConfig, /vol-00000000000000000/);
             }
@@ -58,6 +64,18 @@ describe("offline plan (npm run plan)", function () {
         assert.match(result.stdout, /^ +3 {2}aws:ec2\/instance:Instance$/m);
         assert.match(result.stdout, /^Sizing: 50000 series, 1667 samples\/s \(figures of Prometheus 3\.5\.\d+\S*, measured \d{4}-\d\d-\d\d\)\n {2}memory per node: [\d.]+ GiB of 4\.0 GiB \(\d+%\)\n {2}disk per node for the retention: [\d.]+ GiB of 50\.0 GiB \(\d+%\)$/m);
         assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data$/m);
+    });
+
+    it("says what a change restarts, against an earlier plan (--compare)", () => {
+        const earlier = path.join(out, "compare");
+        assert.equal(plan(["--stack", "dev", "--out", earlier]).status, 0);
+        const same = plan(["--stack", "dev", "--out", path.join(out, "compare-again"), "--compare", earlier]);
+        assert.equal(same.status, 0, same.stderr);
+        assert.match(same.stdout, new RegExp(`^Changes against ${earlier}:\n {2}nothing restarts or is replaced$`, "m"));
+        assert.match(same.stdout, /^Rollout:\n {2}Alertmanager: a new alertmanager.yml restarts alertmanager-1 -> alertmanager-2 -> alertmanager-3, one at a time$/m);
+        const missing = plan(["--stack", "dev", "--compare", path.join(out, "nowhere")]);
+        assert.equal(missing.status, 1);
+        assert.match(missing.stderr, /--compare .*nowhere: no rollout\.json there; plan the earlier version with --out/);
     });
 
     it("plans and checks every stack in one process with --all", () => {

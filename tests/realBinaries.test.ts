@@ -34,19 +34,21 @@ for (const stack of STACKS) {
         it("promtool accepts each node's prometheus.yml with its rule files in place", function () {
             const promtool = requireTool(this, "promtool");
             for (const node of nodes) {
-                const root = path.join(out, node, "files");
-                const config = fs.readFileSync(path.join(root, "etc/prometheus/prometheus.yml"), "utf8")
-                    .replaceAll("/etc/prometheus/", `${root}/etc/prometheus/`);
-                const remapped = path.join(root, "prometheus.remapped.yml");
+                // The set as the node installs it: prometheus.yml, and the rule files where it names them.
+                const set = path.join(out, node, "config");
+                const config = fs.readFileSync(path.join(set, "prometheus.yml"), "utf8")
+                    .replaceAll("/etc/prometheus/rules/", `${set}/rules/`)
+                    .replaceAll("/etc/prometheus/", `${set}/`);
+                const remapped = path.join(set, "prometheus.remapped.yml");
                 fs.writeFileSync(remapped, config);
                 const said = expectSuccess(run(promtool, ["check", "config", remapped]), `promtool check config (${node})`);
-                assert.match(said, /SUCCESS: 18 rules found/);
+                assert.match(said, new RegExp(`SUCCESS: ${allAlerts().length} rules found`));
             }
         });
 
         it("promtool accepts the rule file", function () {
             const promtool = requireTool(this, "promtool");
-            const rules = path.join(out, "prom-1", "files/etc/prometheus/rules/platform.yml");
+            const rules = path.join(out, "prom-1", "config/rules/platform.yml");
             const said = expectSuccess(run(promtool, ["check", "rules", rules]), "promtool check rules");
             assert.match(said, new RegExp(`SUCCESS: ${allAlerts().length} rules found`));
         });
@@ -96,7 +98,8 @@ for (const stack of STACKS) {
                 fs.mkdirSync(bin);
                 const unitsDir = path.join(out, "prom-1", "files/etc/systemd/system");
                 const units = fs.readdirSync(unitsDir);
-                assert.deepEqual(units.sort(), ["node_exporter.service", "prometheus-targets-sync.service", "prometheus-targets-sync.timer", "prometheus.service"]);
+                assert.deepEqual(units.sort(), ["node_exporter.service", "prometheus-config-sync.service", "prometheus-config-sync.timer",
+                    "prometheus-targets-sync.service", "prometheus-targets-sync.timer", "prometheus.service"]);
                 for (const unit of units) {
                     const text = fs.readFileSync(path.join(unitsDir, unit), "utf8");
                     for (const [, command] of text.matchAll(/^ExecStart=\/usr\/local\/s?bin\/(\S+)/gm)) {
@@ -124,7 +127,7 @@ for (const stack of STACKS) {
             const shellcheck = requireTool(this, "shellcheck");
             const scripts = walk(path.join(out, "prom-1", "files")).filter((f) => f.endsWith(".sh"));
             assert.deepEqual(scripts.map((f) => path.basename(f)).sort(),
-                ["bootstrap-prometheus-node.sh", "install-ssm-agent.sh", "mount-prometheus-data.sh", "sync-prometheus-targets.sh"]);
+                ["bootstrap-prometheus-node.sh", "install-ssm-agent.sh", "mount-prometheus-data.sh", "sync-prometheus-config.sh", "sync-prometheus-targets.sh"]);
             for (const script of scripts) {
                 expectSuccess(run(shellcheck, ["--shell=bash", "--severity=style", script]), `shellcheck ${path.basename(script)}`);
             }

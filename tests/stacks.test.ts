@@ -76,11 +76,11 @@ for (const stack of STACKS) {
             }
         });
 
-        it("applies AMI and user-data changes to the rollout node only", async () => {
+        it("applies AMI, instance-type and user-data changes to the rollout node only", async () => {
             const { run, env } = await plannedStack(stack);
             for (const instance of ofType(run, INSTANCE)) {
                 const rolling = instance.name === `prom-${env.prometheus.rolloutNode}`;
-                assert.deepEqual(instance.ignoreChanges, rolling ? [] : ["ami", "userDataBase64"], instance.name);
+                assert.deepEqual(instance.ignoreChanges, rolling ? [] : ["ami", "instanceType", "userDataBase64"], instance.name);
             }
         });
 
@@ -150,7 +150,7 @@ for (const stack of STACKS) {
             }]);
         });
 
-        it("grants the nodes SSM, read access to the targets bucket and remote write when enabled, nothing else", async () => {
+        it("grants the nodes SSM, read access to the targets and config buckets and remote write when enabled, nothing else", async () => {
             const { run, env } = await plannedStack(stack);
             const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 .filter((a) => source(run, a, "role").name === "prometheus-node");
@@ -158,7 +158,7 @@ for (const stack of STACKS) {
             assert.ok(policyArns.includes(`arn:aws:iam::aws:policy/${SSM_CORE_POLICY}`));
             const created = attachments.filter((a) => a.propertyDependencies.policyArn?.length === 1)
                 .map((a) => source(run, a, "policyArn"));
-            assert.deepEqual(created.map((p) => p.name).sort(), [...(env.remoteWrite.enabled ? ["long-term-store-remote-write"] : []), "targets-read"]);
+            assert.deepEqual(created.map((p) => p.name).sort(), [...(env.remoteWrite.enabled ? ["long-term-store-remote-write"] : []), "node-config-read", "targets-read"]);
             assert.equal(attachments.length, 1 + created.length);
             const readPolicy = created.find((p) => p.name === "targets-read")!;
             const document = JSON.parse(inputsOf(readPolicy).policy);

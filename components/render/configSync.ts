@@ -157,8 +157,8 @@ failed() {
 
 # install_set DIR: puts a checked set where Prometheus and nginx read it.
 install_set() {
+  mkdir -p "$(dirname "$config_file")" "$rules_dir"
   install -m 0644 "$1/prometheus.yml" "$config_file"
-  mkdir -p "$rules_dir"
   rsync --recursive --checksum --delete --include='*.yml' --exclude='*' "$1/rules/" "$rules_dir/"
   install -m 0640 -o root -g "$htpasswd_group" "$1/htpasswd" "$htpasswd_file"
 }
@@ -226,7 +226,9 @@ if [ \${#rule_files[@]} -gt 0 ]; then
   "$promtool" check rules "\${rule_files[@]}" >&2 \\
     || failed rules "promtool refused the rules of revision $revision; keeping $(state applied-revision none)"
 fi
-if grep -qvE '^[A-Za-z0-9._-]+:\\$2[aby]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}$' "$candidate/htpasswd"; then
+# shellcheck disable=SC2016 # the $ signs are bcrypt's own
+bcrypt_line='^[A-Za-z0-9._-]+:\\$2[aby]\\$[0-9]{2}\\$[./A-Za-z0-9]{53}$'
+if grep -qvE "$bcrypt_line" "$candidate/htpasswd"; then
   failed htpasswd "htpasswd of revision $revision holds a line that is not user:bcrypt; keeping $(state applied-revision none)"
 fi
 

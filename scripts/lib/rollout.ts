@@ -64,9 +64,13 @@ export function describeRollout(before: RolloutFacts, after: RolloutFacts): stri
         if (changed.length === 0) {
             continue;
         }
-        lines.push(after.rolloutNode === node.index
-            ? `${node.name} is replaced (${changed.join(", ")}): it is the rollout node; its volume is kept and reattached`
-            : `${node.name}: ${changed.join(", ")} held back; applied when prometheus.rolloutNode is ${node.index}`);
+        // A new AMI or user data replaces the instance; a new type stops and starts it in place.
+        const replaced = old.userDataSha256 !== node.userDataSha256 || old.amiPattern !== node.amiPattern;
+        lines.push(after.rolloutNode !== node.index
+            ? `${node.name}: ${changed.join(", ")} held back; applied when prometheus.rolloutNode is ${node.index}`
+            : replaced
+                ? `${node.name} is replaced (${changed.join(", ")}): it is the rollout node; its data volume is kept and reattached`
+                : `${node.name} is stopped and started again (${changed.join(", ")}): it is the rollout node`);
     }
     return lines.length > 0 ? lines : ["nothing restarts or is replaced"];
 }
