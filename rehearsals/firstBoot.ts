@@ -18,7 +18,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { parseArgs } from "util";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { nodeConfigPrefix } from "../components/nodeConfigBucket";
+import { nodeConfigPrefix, sealNodeConfigs } from "../components/nodeConfigBucket";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { MANIFEST } from "../components/render/configSync";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
@@ -28,6 +28,7 @@ import { previewValue, runProgram, unwrapSecrets } from "../scripts/lib/offline"
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { debianMirror, startAptProxy } from "./lib/aptProxy";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
+import { acquireLock } from "./lib/lock";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
@@ -294,6 +295,13 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
     const boots: NodeBoot[] = [];
     let loop: string | undefined;
     let s3: { close(): Promise<void> } | undefined;
+    let release: () => void;
+    try {
+        release = acquireLock(path.join(CACHE, "first-boot.lock"), "first-boot rehearsal");
+    } catch (err) {
+        fs.rmSync(work, { recursive: true, force: true });
+        return { stack, checks: [{ name: "the first-boot rehearsal ran to its end", ok: false, detail: (err as Error).message }], figures, ok: false };
+    }
     const base = loadEnvironment(stack);
     const zone = base.zones[0];
     const host = new TestHost("ppboot", {
@@ -308,6 +316,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             spawnSync("losetup", ["-d", loop]);
         }
         host.destroy();
+        release();
         if (!keep) {
             fs.rmSync(work, { recursive: true, force: true });
         }
@@ -421,6 +430,27 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             check(`first boot, ingress: ${what}`, status === expected, `${status}`);
         }
 
+        // A rule change as the next update writes it: reloaded by systemd's ExecReload, no restart.
+        const mainPid = () => first.exec(["systemctl", "show", "-P", "MainPID", "prometheus.service"]).stdout.trim();
+        const pidBefore = mainPid();
+        const set = Object.fromEntries(launch.configObjects.map((o) => [o.key.slice(nodeConfigPrefix("prom-1").length), o.content]));
+        const { [MANIFEST]: _, ...setFiles } = set;
+        const changed = sealNodeConfigs({ "prom-1": { ...setFiles, "rules/boot-change.yml": "groups:\n  - name: boot-change\n    rules:\n      - record: boot:up:sum\n        expr: sum(up)\n" } });
+        const published = now();
+        for (const [file, content] of Object.entries(changed.sets["prom-1"]).sort(([a], [b]) => Number(a === MANIFEST) - Number(b === MANIFEST))) {
+            await s3Client.send(new PutObjectCommand({ Bucket: launch.configBucket, Key: `${nodeConfigPrefix("prom-1")}${file}`, Body: content }));
+        }
+        const loaded = await waitFor("the changed rules on the node", async () => {
+            const groups = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups as { name: string }[];
+            return groups.some((g) => g.name === "boot-change") ? now() : undefined;
+        }, 120000).catch(() => undefined);
+        figures.ruleChangeOnNodeSeconds = loaded ? Number(((loaded - published) / 1000).toFixed(1)) : -1;
+        const pidAfter = mainPid();
+        const withinMs = env.prometheus.configSyncIntervalSeconds * 1000 + 10000;
+        check("first boot: a changed rule set in the bucket is loaded by systemctl reload within the sync interval, the same Prometheus process still running",
+            loaded !== undefined && loaded - published <= withinMs && pidAfter === pidBefore && pidBefore !== "0",
+            `${loaded ? `loaded ${figures.ruleChangeOnNodeSeconds} s after it was written (sync every ${env.prometheus.configSyncIntervalSeconds} s, a run allowed 10 s)` : "not loaded within 120 s"}; MainPID ${pidBefore} -> ${pidAfter}`);
+
         // A target put into the bucket reaches file_sd and is scraped.
         const targetFile = path.join(work, "boot-target.json");
         fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:443`], labels: { app: "boot-rehearsal" } }]));
@@ -486,6 +516,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             spawnSync("losetup", ["-d", loop]);
         }
         host.destroy();
+        release();
         emergencyStops.delete(emergencyStop);
         if (!keep) {
             fs.rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,9 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { acquireLock } from "../rehearsals/lib/lock";
 import { requireTool } from "./helpers/tools";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -34,5 +37,24 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         assert.equal(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout.includes("ppboot"), false, "the test host is removed");
         const workDir = String(report.figures.workDir).replace(/ \(removed\)$/, "");
         assert.equal(spawnSync("losetup", ["-a"], { encoding: "utf8" }).stdout.includes(workDir), false, "the data volume's loop device is detached");
+    });
+});
+
+describe("one first-boot rehearsal at a time", () => {
+    it("names the live run holding the lock, and takes over a dead run's lock", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lock-"));
+        const file = path.join(dir, "first-boot.lock");
+        try {
+            const release = acquireLock(file, "first-boot rehearsal");
+            assert.equal(fs.readFileSync(file, "utf8"), String(process.pid));
+            assert.throws(() => acquireLock(file, "first-boot rehearsal"), new RegExp(`another first-boot rehearsal is running \\(pid ${process.pid}, lock `));
+            release();
+            assert.equal(fs.existsSync(file), false);
+            const dead = spawnSync("true").pid!;
+            fs.writeFileSync(file, String(dead));
+            acquireLock(file, "first-boot rehearsal")();
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });
