@@ -165,9 +165,11 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 deploymentMinimumHealthyPercent: 0,
                 deploymentMaximumPercent: 100,
                 // The update returns once the new task is healthy (meshed and settled); the next
-                // member depends on this one, so members restart one at a time, in order.
+                // member depends on this one, so members restart one at a time, in order. No
+                // circuit-breaker rollback: a rolled-back deployment is steady too, so the update
+                // would carry on to the next member; without it, a task that never becomes
+                // healthy fails the update here and the other two members are left alone.
                 waitForSteadyState: true,
-                deploymentCircuitBreaker: { enable: true, rollback: true },
                 healthCheckGracePeriodSeconds: 60,
                 networkConfiguration: {
                     subnets: [member.subnetId],
