@@ -357,7 +357,8 @@ const MOVED_KEYS: Record<string, string> = {
         + "so point releases and security updates apply; remove the key",
 };
 
-function keyOf(error: ErrorObject): string {
+/** The dotted key an ajv error is about, e.g. prometheus.dataVolume.sizeGiB. */
+export function keyOf(error: ErrorObject): string {
     const base = error.instancePath.replace(/^\//, "").replace(/\//g, ".");
     const extra = (error.params as { additionalProperty?: string; missingProperty?: string });
     const child = extra.additionalProperty ?? extra.missingProperty;
@@ -365,7 +366,8 @@ function keyOf(error: ErrorObject): string {
     return key || "(top level)";
 }
 
-function describe(error: ErrorObject): string {
+/** An ajv error in words a person editing the file understands. */
+export function describeSchemaError(error: ErrorObject): string {
     switch (error.keyword) {
         case "additionalProperties":
             return "unknown key";
@@ -550,7 +552,7 @@ export function validateEnvironment(raw: unknown, file: string, stack: string): 
     }
     const data = structuredClone(raw) as Record<string, unknown>;
     if (!validateShape(data)) {
-        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${MOVED_KEYS[keyOf(e)] ?? describe(e)}`);
+        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${MOVED_KEYS[keyOf(e)] ?? describeSchemaError(e)}`);
         throw new EnvironmentError(file, [...new Set(problems)]);
     }
     const env = data as unknown as Environment;

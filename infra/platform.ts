@@ -28,6 +28,7 @@ import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
+import { loadTenants, renderTenantRules, Tenant, tenantRuleFileName, tenantSecretKey } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
@@ -53,6 +54,8 @@ export interface Platform {
     managedPrometheus?: ManagedPrometheus;
     discovery?: TargetDiscovery;
     backup: DataVolumeBackup;
+    /** The tenants on this stack. */
+    tenants: Tenant[];
     /** The nodes' projected memory and disk, when the platform was sized (sizedPlatform). */
     sizing?: SizingPlan;
 }
@@ -73,15 +76,16 @@ export function alertmanagerNamespace(env: LoadedEnvironment): string {
     return `${env.stack}.monitoring.internal`;
 }
 
-function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets): pulumi.Output<string> {
-    return pulumi.all({
+function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets, tenants: Tenant[], tenantSecrets: Record<string, pulumi.Output<string>>): pulumi.Output<string> {
+    const tenantValues = pulumi.output(tenantSecrets) as unknown as pulumi.Output<Record<string, string>>;
+    return pulumi.all([tenantValues, pulumi.all({
         pagerduty: secrets.pagerdutyRoutingKey,
         heartbeat: secrets.heartbeatUrl,
         ticketUrl: secrets.ticketWebhookUrl ?? "",
         smtpUsername: secrets.smtpUsername ?? "",
         smtpPassword: secrets.smtpPassword ?? "",
         slackUrl: secrets.slackWebhookUrl ?? "",
-    }).apply((s) => {
+    })]).apply(([tenantSecretValues, s]) => {
         const ticket: TicketReceiver = env.receivers.email
             ? { kind: "email", ...env.receivers.email, authUsername: s.smtpUsername, authPassword: s.smtpPassword }
             : { kind: "webhook", url: s.ticketUrl };
@@ -90,6 +94,17 @@ function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets): pul
             heartbeatUrl: s.heartbeat,
             ticket,
             slack: env.receivers.slackChannel ? { webhookUrl: s.slackUrl, channel: env.receivers.slackChannel } : undefined,
+            tenants: tenants.map((tenant) => ({
+                name: tenant.name,
+                receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([receiver, r]) => [receiver, {
+                    kind: r.kind,
+                    secret: tenantSecretValues[tenantSecretKey(tenant.name, receiver)],
+                    ...(r.kind === "slack" ? { channel: r.channel } : {}),
+                }])),
+                page: tenant.routing.page,
+                ticket: tenant.routing.ticket,
+                supportHours: tenant.supportHours,
+            })),
         });
         checkParameterSize(env, Buffer.byteLength(config, "utf8"));
         return config;
@@ -130,7 +145,8 @@ async function checkAgainstCloud(env: LoadedEnvironment): Promise<void> {
 }
 
 export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
-    const secrets = readSecrets(env);
+    const tenants = loadTenants(env.stack);
+    const { platform: secrets, tenants: tenantSecrets } = readSecrets(env, tenants);
     await checkAgainstCloud(env);
     const identity = await aws.getCallerIdentity({});
     const partition = (await aws.getPartition({})).partition;
@@ -247,6 +263,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             nodeExporterPort: NODE_EXPORTER_PORT,
             paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
             discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
+            tenants: tenants.map((t) => t.name),
         };
         return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
     });
@@ -254,7 +271,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         nodes: scrapeNodes.map((node, i) => ({
             name: node.name,
             prometheus: prometheusConfigs[i],
-            ruleFiles: { "platform.yml": rules },
+            ruleFiles: { "platform.yml": rules, ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])) },
             htpasswd,
         })),
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
@@ -332,7 +349,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         accessLogsReady: accessLogs.policy,
         tags,
     });
-    const alertmanagerConfig = alertmanagerYaml(env, secrets);
+    const alertmanagerConfig = alertmanagerYaml(env, secrets, tenants, tenantSecrets);
     const alertmanagers = new AlertmanagerCluster("alertmanager", {
         vpcId: network.vpcId,
         members: env.zones.map((zone, i) => ({
@@ -369,7 +386,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
 
     return {
         env, network, accessLogs, securityGroups, targets, nodeConfig, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuth, alertmanagerConfig, managedPrometheus, discovery, backup,
+        basicAuth, alertmanagerConfig, managedPrometheus, discovery, backup, tenants,
     };
 }
 

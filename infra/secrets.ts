@@ -1,6 +1,7 @@
 // The stack's secrets: set with `pulumi config set --secret KEY VALUE`, never in environments/.
 import * as pulumi from "@pulumi/pulumi";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { loadTenants, Tenant, tenantSecretKey } from "./tenants";
 
 export interface PlatformSecrets {
     pagerdutyRoutingKey: pulumi.Output<string>;
@@ -20,8 +21,17 @@ export const SECRET_DESCRIPTIONS: Record<keyof PlatformSecrets, string> = {
     slackWebhookUrl: "Slack incoming webhook (receivers.slackChannel set)",
 };
 
-/** The secret keys this stack's environment needs. */
-export function requiredSecretKeys(env: LoadedEnvironment): (keyof PlatformSecrets)[] {
+/** The secret keys this stack's environment and its tenants need. */
+export function requiredSecretKeys(env: LoadedEnvironment): string[] {
+    return [...platformSecretKeys(env), ...tenantSecretKeys(loadTenants(env.stack))];
+}
+
+/** Each tenant receiver's URL or key: tenant-<tenant>-<receiver>. */
+export function tenantSecretKeys(tenants: Tenant[]): string[] {
+    return tenants.flatMap((tenant) => Object.keys(tenant.receivers).map((receiver) => tenantSecretKey(tenant.name, receiver)));
+}
+
+export function platformSecretKeys(env: LoadedEnvironment): (keyof PlatformSecrets)[] {
     return [
         "pagerdutyRoutingKey",
         "heartbeatUrl",
@@ -50,20 +60,28 @@ export const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
     smtpUsername: "AKIAPLACEHOLDER23456",
 };
 
-/** Reads the secrets, failing with one error naming every missing or malformed key before any resource exists. */
-export function readSecrets(env: LoadedEnvironment): PlatformSecrets {
+/**
+ * Reads the platform's and the tenants' secrets, failing with one error naming every missing or
+ * malformed key before any resource exists.
+ */
+export function readSecrets(env: LoadedEnvironment, tenants: Tenant[] = []): { platform: PlatformSecrets; tenants: Record<string, pulumi.Output<string>> } {
     const config = new pulumi.Config();
-    const keys = requiredSecretKeys(env);
-    const problems = keys.flatMap((key) => {
+    const keys = platformSecretKeys(env);
+    const tenantKeys = tenantSecretKeys(tenants);
+    const describe = (key: string) => key in SECRET_DESCRIPTIONS ? SECRET_DESCRIPTIONS[key as keyof PlatformSecrets] : "a tenant receiver's URL or key";
+    const problems = [...keys, ...tenantKeys].flatMap((key) => {
         const value = config.get(key);
         if (value === undefined) {
-            return [`${config.name}:${key}: missing secret (${SECRET_DESCRIPTIONS[key]}); set it with: pulumi config set --secret ${key} <value>`];
+            return [`${config.name}:${key}: missing secret (${describe(key)}); set it with: pulumi config set --secret ${key} <value>`];
         }
-        const problem = shapeProblem(env, key, value);
+        const problem = key in SECRET_DESCRIPTIONS ? shapeProblem(env, key as keyof PlatformSecrets, value) : undefined;
         return problem ? [`${config.name}:${key}: ${problem}`] : [];
     });
     if (problems.length > 0) {
         throw new EnvironmentError(`Pulumi.${env.stack}.yaml`, problems);
     }
-    return Object.fromEntries(keys.map((key) => [key, config.requireSecret(key)])) as unknown as PlatformSecrets;
+    return {
+        platform: Object.fromEntries(keys.map((key) => [key, config.requireSecret(key)])) as unknown as PlatformSecrets,
+        tenants: Object.fromEntries(tenantKeys.map((key) => [key, config.requireSecret(key)])),
+    };
 }

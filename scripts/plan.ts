@@ -16,6 +16,7 @@ import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../comp
 import { renderHtpasswd } from "../components/render/nginxConfig";
 import { CONFIG_FILE } from "../components/render/configSync";
 import { describeRollout, describeRolloutRules, RolloutFacts, rolloutFacts } from "./lib/rollout";
+import { Tenant, tenantSecretKey } from "../infra/tenants";
 import { CapturedResource, previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
 import { PolicyPackServer } from "./lib/analyzer";
@@ -107,6 +108,26 @@ export function readRolloutFacts(dirOrFile: string): RolloutFacts {
     return JSON.parse(fs.readFileSync(file, "utf8")) as RolloutFacts;
 }
 
+/** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
+export function describeTenants(tenants: Tenant[], placeholderSecrets: string[]): string[] {
+    if (tenants.length === 0) {
+        return ["none on this stack"];
+    }
+    return tenants.map((tenant) => {
+        const receivers = Object.entries(tenant.receivers).map(([name, r]) => {
+            const key = tenantSecretKey(tenant.name, name);
+            const placeholder = placeholderSecrets.some((s) => s.endsWith(`:${key}`));
+            return `${name} (${r.kind}${r.kind === "slack" ? ` ${r.channel}` : ""}, secret ${key}${placeholder ? ": placeholder" : ""})`;
+        });
+        const rules = tenant.rules.groups.flatMap((g) => g.rules);
+        const alerts = rules.filter((r) => r.alert !== undefined).length;
+        return `${tenant.name}: ${alerts} alerts, ${rules.length - alerts} recording rules, ${tenant.tests.length} tests; `
+            + `pages ${tenant.routing.page.severities.join("/")} to ${tenant.routing.page.receiver}, tickets ${tenant.routing.ticket.severities.join("/")} `
+            + `to ${tenant.routing.ticket.receiver} ${tenant.supportHours.start}-${tenant.supportHours.end} ${tenant.supportHours.weekdays.join(",")} ${tenant.supportHours.location}; `
+            + `receivers ${receivers.join(", ")}`;
+    });
+}
+
 function tree(resources: CapturedResource[]): string[] {
     const children = new Map<string, CapturedResource[]>();
     for (const r of resources) {
@@ -145,6 +166,7 @@ export interface PlanResult {
     run: ProgramRun;
     rendered: RenderedNode[];
     rollout?: RolloutFacts;
+    tenants?: Tenant[];
     policy: PolicyResult;
     backup?: BackupPlan;
     sizing?: SizingPlan;
@@ -163,7 +185,8 @@ export async function plan(stack: string, options: { program?: string; outDir?: 
     const { run, platform } = await runStackOffline(stack, { program: options.program });
     const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
     const policy = await checkResources(run.resources, stack);
-    return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
+    return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing,
+        tenants: platform?.tenants };
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
@@ -186,7 +209,8 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
             const result = checked.then(async () => {
                 server = await starting;
                 const policy = await checkResources(run.resources, stack, undefined, server);
-                return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing };
+                return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing,
+        tenants: platform?.tenants };
             });
             checked = result.catch(() => undefined);
             results.push(result);
@@ -235,8 +259,9 @@ async function main(): Promise<void> {
     }
     // Read before this plan writes its own: --compare may name the directory it writes to.
     const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
-    const { run, rendered, rollout, policy, backup, sizing } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, rollout, policy, backup, sizing, tenants: platformTenants } = await plan(values.stack, { program: values.program, outDir: values.out });
     const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
+    const tenantLines = platformTenants ? describeTenants(platformTenants, run.placeholderSecrets) : undefined;
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({
@@ -250,6 +275,7 @@ async function main(): Promise<void> {
             sizing,
             rollout,
             ...(changes ? { changes } : {}),
+            ...(tenantLines ? { tenants: tenantLines } : {}),
             policy,
         }, null, 2)}\n`);
         process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -274,6 +300,9 @@ async function main(): Promise<void> {
     }
     if (rollout) {
         console.log(`\nRollout:\n  ${describeRolloutRules(rollout).join("\n  ")}`);
+    }
+    if (tenantLines) {
+        console.log(`\nTenants:\n  ${tenantLines.join("\n  ")}`);
     }
     if (changes) {
         console.log(`\nChanges against ${values.compare}:\n  ${changes.join("\n  ")}`);

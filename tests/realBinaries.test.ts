@@ -1,5 +1,6 @@
 // Every artifact a stack renders, checked by the program that reads it in production.
 import { strict as assert } from "assert";
+import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -63,6 +64,13 @@ for (const stack of STACKS) {
                 [["alertname=RE_Observe_Target_Down", "severity=ticket"], `${slack}ticket`],
                 [[`alertname=${HEARTBEAT_ALERT}`, "severity=heartbeat"], "heartbeat"],
                 [["alertname=SomethingUnlabelled"], "ticket"],
+                // Each tenant's alerts reach its receivers and no one else's (tickets only in its
+                // support hours: the route's active_time_intervals, which amtool does not evaluate).
+                ...loadTenants(stack).flatMap((tenant): [string[], string][] => [
+                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.page.severities[0]}`], `tenant-${tenant.name}-${tenant.routing.page.receiver}`],
+                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.ticket.severities[0]}`], `tenant-${tenant.name}-${tenant.routing.ticket.receiver}`],
+                    [[`tenant=${tenant.name}`, "severity=page", "alertname=RE_Observe_Prometheus_Below_Threshold"], `tenant-${tenant.name}-${tenant.routing.ticket.receiver}`],
+                ]),
             ];
             for (const [labels, receivers] of cases) {
                 const result = run(amtool, ["config", "routes", "test", `--config.file=${config}`, `--verify.receivers=${receivers}`, ...labels]);
@@ -167,6 +175,25 @@ describe("alert rule unit tests (promtool test rules)", function () {
             assert.ok(quiet || alert === HEARTBEAT_ALERT, `${alert} is never tested quiet`);
         }
     });
+});
+
+describe("tenant rules (promtool check rules, promtool test rules)", () => {
+    for (const tenant of loadTenants()) {
+        it(`${tenant.name}: its rules as the nodes run them pass promtool, and its own tests pass`, function () {
+            const promtool = requireTool(this, "promtool");
+            const work = fs.mkdtempSync(path.join(os.tmpdir(), `tenant-${tenant.name}-`));
+            try {
+                fs.writeFileSync(path.join(work, tenantRuleFileName(tenant.name)), renderTenantRules(tenant));
+                fs.writeFileSync(path.join(work, "tests.yml"), renderTenantRuleTests(tenant));
+                const rules = tenant.rules.groups.flatMap((g) => g.rules).length;
+                assert.match(expectSuccess(run(promtool, ["check", "rules", tenantRuleFileName(tenant.name)], { cwd: work }), "promtool check rules"),
+                    new RegExp(`SUCCESS: ${rules} rules found`));
+                assert.match(expectSuccess(run(promtool, ["test", "rules", "tests.yml"], { cwd: work }), "promtool test rules"), /SUCCESS/);
+            } finally {
+                fs.rmSync(work, { recursive: true, force: true });
+            }
+        });
+    }
 });
 
 describe("basic-auth htpasswd line", () => {

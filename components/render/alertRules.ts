@@ -236,7 +236,9 @@ export function renderAlertRules(runbookBaseUrl: string, groups: RuleGroup[] = A
                 alert: rule.alert,
                 expr: rule.expr,
                 ...(rule.for ? { for: rule.for } : {}),
-                labels: { severity: rule.severity },
+                // An empty label removes it: a platform alert about a tenant's target carries no
+                // tenant label, so it goes to the platform's receivers, never a tenant's.
+                labels: { severity: rule.severity, tenant: "" },
                 ...(options.annotations ? {
                     annotations: {
                         summary: rule.summary,

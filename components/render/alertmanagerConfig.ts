@@ -11,6 +11,53 @@ export interface AlertmanagerConfigInput {
     heartbeatUrl: string;
     ticket: TicketReceiver;
     slack?: { webhookUrl: string; channel: string };
+    /** Tenants' receivers and routes: their alerts (tenant="<name>") go to them and nowhere else. */
+    tenants?: TenantRoutingInput[];
+}
+
+export interface TenantRoutingInput {
+    name: string;
+    /** Receiver name to its kind and secret (URL, or routing key for PagerDuty). */
+    receivers: Record<string, { kind: "webhook" | "slack" | "pagerduty"; secret: string; channel?: string }>;
+    page: { receiver: string; severities: string[] };
+    ticket: { receiver: string; severities: string[] };
+    supportHours: { location: string; weekdays: string[]; start: string; end: string };
+}
+
+export const tenantReceiverName = (tenant: string, receiver: string) => `tenant-${tenant}-${receiver}`;
+export const supportHoursName = (tenant: string) => `${tenant}-support-hours`;
+
+function tenantReceivers(tenant: TenantRoutingInput): Record<string, unknown>[] {
+    return Object.entries(tenant.receivers).map(([receiver, r]) => {
+        const name = tenantReceiverName(tenant.name, receiver);
+        switch (r.kind) {
+            case "webhook":
+                return { name, webhook_configs: [{ url: r.secret, send_resolved: true }] };
+            case "slack":
+                return { name, slack_configs: [{ api_url: r.secret, channel: r.channel, send_resolved: true, title: SLACK_TITLE, text: SLACK_TEXT }] };
+            case "pagerduty":
+                return { name, pagerduty_configs: [{ routing_key: r.secret, send_resolved: true, description: "{{ .CommonAnnotations.summary }}" }] };
+        }
+    });
+}
+
+/** Everything labelled with the tenant stops here: pages at any hour, tickets in support hours only. */
+function tenantRoute(tenant: TenantRoutingInput): Record<string, unknown> {
+    const severities = (list: string[]) => `severity=~"${list.join("|")}"`;
+    return {
+        receiver: tenantReceiverName(tenant.name, tenant.ticket.receiver),
+        matchers: [`tenant="${tenant.name}"`],
+        group_by: ["alertname", "tenant"],
+        continue: false,
+        routes: [
+            { receiver: tenantReceiverName(tenant.name, tenant.page.receiver), matchers: [severities(tenant.page.severities)] },
+            {
+                receiver: tenantReceiverName(tenant.name, tenant.ticket.receiver),
+                matchers: [severities(tenant.ticket.severities)],
+                active_time_intervals: [supportHoursName(tenant.name)],
+            },
+        ],
+    };
 }
 
 export const RECEIVERS = { page: "pagerduty", ticket: "ticket", heartbeat: "heartbeat", slack: "slack" } as const;
@@ -47,6 +94,7 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
             continue: false,
         },
     ];
+    routes.push(...(input.tenants ?? []).map(tenantRoute));
     if (input.slack) {
         routes.push({ receiver: RECEIVERS.slack, matchers: ['severity=~"page|ticket"'], continue: true });
     }
@@ -81,8 +129,19 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
         });
     }
 
+    receivers.push(...(input.tenants ?? []).flatMap(tenantReceivers));
+    const timeIntervals = (input.tenants ?? []).map((tenant) => ({
+        name: supportHoursName(tenant.name),
+        time_intervals: [{
+            weekdays: tenant.supportHours.weekdays,
+            times: [{ start_time: tenant.supportHours.start, end_time: tenant.supportHours.end }],
+            location: tenant.supportHours.location,
+        }],
+    }));
+
     return {
         global: { resolve_timeout: "5m" },
+        ...(timeIntervals.length > 0 ? { time_intervals: timeIntervals } : {}),
         route: {
             // Anything without a known severity still reaches somebody, as a ticket.
             receiver: RECEIVERS.ticket,

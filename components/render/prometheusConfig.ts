@@ -33,6 +33,8 @@ export interface PrometheusConfigInput {
     discoverySubdir?: string;
     /** Amazon Managed Service for Prometheus: remote write signed with SigV4 by the node's role. */
     remoteWrite?: { url: string; region: string };
+    /** Tenants: each gets a job over <targetsDir>/tenants/<name>/*.json whose series carry tenant="<name>". */
+    tenants?: string[];
     /** Scrape configs added by later parts of the platform (e.g. remote discovery). */
     extraScrapeConfigs?: Record<string, unknown>[];
 }
@@ -42,6 +44,8 @@ export interface PrometheusConfigInput {
  * `cluster` and `__replica__`; it is dropped from alerts so the three send identical alerts.
  */
 export const REPLICA_LABEL = "__replica__";
+/** Where a tenant's target files live in the targets bucket: tenants/<name>/. */
+export const TENANTS_PREFIX = "tenants/";
 
 export const QUEUE_CONFIG = {
     capacity: 10000,
@@ -74,10 +78,20 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             job_name: `file_sd_${region.replace(/-/g, "_")}`,
             files: [`${input.targetsDir}/${region}/*.json`],
         })),
-    ].map((job) => ({
+        ...(input.tenants ?? []).map((tenant) => ({
+            job_name: `tenant_${tenant.replace(/-/g, "_")}`,
+            files: [`${input.targetsDir}/${TENANTS_PREFIX}${tenant}/*.json`],
+            tenant,
+        })),
+    ].map((job: { job_name: string; files: string[]; tenant?: string }) => ({
         job_name: job.job_name,
         ...(input.paasProxyUrl ? { proxy_url: input.paasProxyUrl } : {}),
         file_sd_configs: [{ files: job.files, refresh_interval: "30s" }],
+        // The tenant label is the platform's: a target file cannot set it, a tenant's job sets its own.
+        relabel_configs: [
+            { action: "labeldrop", regex: "tenant" },
+            ...(job.tenant ? [{ target_label: "tenant", replacement: job.tenant }] : []),
+        ],
     }));
     const alertmanagerJob = { job_name: "alertmanager", ...alertmanagerServiceDiscovery(input.alertmanagers) };
     const discoveryJobs = input.discoverySubdir ? [{

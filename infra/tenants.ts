@@ -1,0 +1,231 @@
+// Tenants: the teams the platform monitors, one file each under tenants/, validated before any
+// resource is registered. A file holds the tenant's stacks, receivers, routing, rules and rule tests.
+import * as fs from "fs";
+import * as path from "path";
+import Ajv from "ajv";
+import * as yaml from "js-yaml";
+import { describeSchemaError, EnvironmentError, keyOf, PROJECT_ROOT } from "./environment";
+
+export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
+/** The label the platform sets on every series and alert of a tenant; tenants never set it. */
+export const TENANT_LABEL = "tenant";
+
+export type TenantReceiver =
+    | { kind: "webhook" }
+    | { kind: "slack"; channel: string }
+    | { kind: "pagerduty" };
+
+export interface TenantRule {
+    alert?: string;
+    record?: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+}
+
+export interface Tenant {
+    name: string;
+    file: string;
+    description: string;
+    stacks: string[];
+    /** Receiver name to kind; its URL or key is the secret tenant-<name>-<receiver>. */
+    receivers: Record<string, TenantReceiver>;
+    routing: {
+        /** Severities that page, at any hour. */
+        page: { receiver: string; severities: string[] };
+        /** Severities that become tickets, sent only within support hours. */
+        ticket: { receiver: string; severities: string[] };
+    };
+    supportHours: { location: string; weekdays: string[]; start: string; end: string };
+    rules: { groups: { name: string; interval?: string; rules: TenantRule[] }[] };
+    /** promtool unit tests of the rules (the `tests:` of a promtool test file). */
+    tests: Record<string, unknown>[];
+}
+
+const NAME = "^[a-z][a-z0-9-]{1,30}[a-z0-9]$";
+const DURATION = "^([0-9]+(ms|s|m|h|d|w|y))+$";
+const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
+
+const schema = {
+    type: "object",
+    additionalProperties: false,
+    required: ["description", "stacks", "receivers", "routing", "rules", "tests"],
+    properties: {
+        description: { type: "string", minLength: 1 },
+        stacks: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["dev", "staging", "production"] } },
+        receivers: {
+            type: "object",
+            minProperties: 1,
+            propertyNames: { pattern: NAME },
+            additionalProperties: {
+                oneOf: [
+                    { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "webhook" } } },
+                    { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "pagerduty" } } },
+                    {
+                        type: "object",
+                        additionalProperties: false,
+                        required: ["kind", "channel"],
+                        properties: { kind: { const: "slack" }, channel: { type: "string", pattern: "^#[a-z0-9_-]+$" } },
+                    },
+                ],
+            },
+        },
+        routing: {
+            type: "object",
+            additionalProperties: false,
+            required: ["page", "ticket"],
+            properties: Object.fromEntries(["page", "ticket"].map((kind) => [kind, {
+                type: "object",
+                additionalProperties: false,
+                required: ["receiver", "severities"],
+                properties: {
+                    receiver: { type: "string" },
+                    severities: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z]+$" } },
+                },
+            }])),
+        },
+        supportHours: {
+            type: "object",
+            additionalProperties: false,
+            // The source documents' own service: 9:30 to 18:00, Monday to Friday, London time.
+            default: {},
+            properties: {
+                location: { type: "string", pattern: "^[A-Za-z_]+(/[A-Za-z_]+)*$", default: "Europe/London" },
+                weekdays: { type: "array", minItems: 1, items: { type: "string", pattern: "^[a-z]+(:[a-z]+)?$" }, default: ["monday:friday"] },
+                start: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", default: "09:30" },
+                end: { type: "string", pattern: "^([01][0-9]|2[0-4]):[0-5][0-9]$", default: "18:00" },
+            },
+        },
+        rules: {
+            type: "object",
+            additionalProperties: false,
+            required: ["groups"],
+            properties: {
+                groups: {
+                    type: "array",
+                    minItems: 1,
+                    items: {
+                        type: "object",
+                        additionalProperties: false,
+                        required: ["name", "rules"],
+                        properties: {
+                            name: { type: "string", minLength: 1 },
+                            interval: { type: "string", pattern: DURATION },
+                            rules: {
+                                type: "array",
+                                minItems: 1,
+                                items: {
+                                    type: "object",
+                                    additionalProperties: false,
+                                    required: ["expr"],
+                                    properties: {
+                                        alert: { type: "string", pattern: LABEL_NAME },
+                                        record: { type: "string", pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$" },
+                                        expr: { type: "string", minLength: 1 },
+                                        for: { type: "string", pattern: DURATION },
+                                        labels: { type: "object", propertyNames: { pattern: LABEL_NAME }, additionalProperties: { type: "string" } },
+                                        annotations: { type: "object", additionalProperties: { type: "string" } },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        tests: { type: "array", minItems: 1, items: { type: "object" } },
+    },
+} as const;
+
+const validateShape = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(schema);
+
+function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
+    const problems: string[] = [];
+    for (const kind of ["page", "ticket"] as const) {
+        const receiver = tenant.routing[kind].receiver;
+        if (!(receiver in tenant.receivers)) {
+            problems.push(`routing.${kind}.receiver: ${receiver} is not one of receivers (${Object.keys(tenant.receivers).join(", ")})`);
+        }
+    }
+    const both = tenant.routing.page.severities.filter((s) => tenant.routing.ticket.severities.includes(s));
+    if (both.length > 0) {
+        problems.push(`routing.ticket.severities: ${both.join(", ")} also pages; a severity either pages or tickets`);
+    }
+    const routed = [...tenant.routing.page.severities, ...tenant.routing.ticket.severities];
+    tenant.rules.groups.forEach((group, g) => group.rules.forEach((rule, r) => {
+        const key = `rules.groups[${g}].rules[${r}]`;
+        if ((rule.alert === undefined) === (rule.record === undefined)) {
+            problems.push(`${key}: needs exactly one of alert and record`);
+        }
+        if (rule.labels && TENANT_LABEL in rule.labels) {
+            problems.push(`${key}.labels.${TENANT_LABEL}: set by the platform to the tenant's name; remove it`);
+        }
+        if (rule.alert !== undefined && !routed.includes(rule.labels?.severity ?? "")) {
+            problems.push(`${key}.labels.severity: ${rule.labels?.severity ?? "missing"}; an alert needs one of the routed severities (${routed.join(", ")})`);
+        }
+    }));
+    return problems;
+}
+
+export function validateTenant(raw: unknown, file: string, name: string): Tenant {
+    if (!new RegExp(NAME).test(name)) {
+        throw new EnvironmentError(file, [`(file name): ${name} is not a tenant name (lower case, digits and -, 3 to 32 characters)`]);
+    }
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+        throw new EnvironmentError(file, ["(top level): must be a mapping of settings"]);
+    }
+    const data = structuredClone(raw) as Record<string, unknown>;
+    if (!validateShape(data)) {
+        // oneOf reports every branch; the branch errors name the key well enough.
+        const problems = (validateShape.errors ?? []).filter((e) => e.keyword !== "oneOf").map((e) => `${keyOf(e)}: ${describeSchemaError(e)}`);
+        throw new EnvironmentError(file, [...new Set(problems)]);
+    }
+    const tenant = data as unknown as Omit<Tenant, "name" | "file">;
+    const problems = semanticProblems(tenant);
+    if (problems.length > 0) {
+        throw new EnvironmentError(file, problems);
+    }
+    return { ...tenant, name, file };
+}
+
+/** Every tenant file, validated; `stack` keeps those on that stack. */
+export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
+    if (!fs.existsSync(dir)) {
+        return [];
+    }
+    return fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort().map((f) => {
+        const file = path.relative(process.cwd(), path.join(dir, f)) || f;
+        let raw: unknown;
+        try {
+            raw = yaml.load(fs.readFileSync(path.join(dir, f), "utf8"), { filename: file });
+        } catch (err) {
+            throw new EnvironmentError(file, [`not valid YAML: ${(err as Error).message}`]);
+        }
+        return validateTenant(raw, file, f.replace(/\.yaml$/, ""));
+    }).filter((tenant) => stack === undefined || tenant.stacks.includes(stack));
+}
+
+/** The secret holding a tenant receiver's URL or key. */
+export function tenantSecretKey(tenant: string, receiver: string): string {
+    return `tenant-${tenant}-${receiver}`;
+}
+
+export function tenantRuleFileName(tenant: string): string {
+    return `tenant-${tenant}.yml`;
+}
+
+/** The tenant's rule file as the nodes run it: every rule carries tenant="<name>", set here. */
+export function renderTenantRules(tenant: Tenant): string {
+    const groups = tenant.rules.groups.map((group) => ({
+        ...group,
+        name: `${tenant.name}/${group.name}`,
+        rules: group.rules.map((rule) => ({ ...rule, labels: { ...rule.labels, [TENANT_LABEL]: tenant.name } })),
+    }));
+    return yaml.dump({ groups }, { lineWidth: -1, noRefs: true });
+}
+
+/** A promtool test file for the tenant's tests against its rendered rule file. */
+export function renderTenantRuleTests(tenant: Tenant): string {
+    return yaml.dump({ rule_files: [tenantRuleFileName(tenant.name)], evaluation_interval: "1m", tests: tenant.tests }, { lineWidth: -1, noRefs: true });
+}

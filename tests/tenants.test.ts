@@ -1,0 +1,97 @@
+// Tenants as code: validation, the tenant label the platform owns, routing, secrets.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as yaml from "js-yaml";
+import { EnvironmentError, loadEnvironment } from "../infra/environment";
+import { createPlatform } from "../infra/platform";
+import { requiredSecretKeys } from "../infra/secrets";
+import { loadTenants, renderTenantRules, TENANTS_DIR, validateTenant } from "../infra/tenants";
+import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
+import { previewPrometheusYml } from "../scripts/plan";
+import { plannedStack } from "./helpers/stacks";
+
+const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
+
+describe("tenants", function () {
+    this.timeout(120000);
+
+    it("loads the example tenants, both on dev only", () => {
+        assert.deepEqual(loadTenants().map((t) => [t.name, t.stacks]), [["checkout-web", ["dev"]], ["orders-queue", ["dev"]]]);
+        assert.deepEqual(loadTenants("production"), []);
+        const defaults = loadTenants("dev")[1].supportHours;
+        assert.deepEqual(defaults, { location: "Europe/London", weekdays: ["monday:friday"], start: "09:30", end: "18:00" });
+    });
+
+    const cases: [string, (t: Record<string, any>) => void, RegExp][] = [
+        ["a rule that sets the tenant label", (t) => { t.rules.groups[0].rules[1].labels.tenant = "orders-queue"; },
+            /^rules\.groups\[0\]\.rules\[1\]\.labels\.tenant: set by the platform to the tenant's name; remove it$/],
+        ["an alert without a routed severity", (t) => { t.rules.groups[0].rules[2].labels.severity = "info"; },
+            /^rules\.groups\[0\]\.rules\[2\]\.labels\.severity: info; an alert needs one of the routed severities \(critical, warning\)$/],
+        ["routing to a receiver it does not have", (t) => { t.routing.page.receiver = "pager"; }, /^routing\.page\.receiver: pager is not one of receivers \(oncall, chat\)$/],
+        ["a severity that both pages and tickets", (t) => { t.routing.ticket.severities = ["critical"]; }, /^routing\.ticket\.severities: critical also pages/],
+        ["an unknown stack", (t) => { t.stacks = ["qa"]; }, /^stacks\.0: must be one of dev, staging, production$/],
+        ["an unknown key", (t) => { t.team = "x"; }, /^team: unknown key$/],
+        ["a Slack receiver without a channel", (t) => { t.receivers.chat = { kind: "slack" }; }, /^receivers\.chat(\.channel)?: /],
+        ["no tests", (t) => { delete t.tests; }, /^tests: missing$/],
+    ];
+    for (const [what, mutate, expected] of cases) {
+        it(`refuses ${what}, naming the file and the key`, () => {
+            const tenant = example();
+            mutate(tenant);
+            try {
+                validateTenant(tenant, "tenants/checkout-web.yaml", "checkout-web");
+                assert.fail("accepted");
+            } catch (err) {
+                assert.ok(err instanceof EnvironmentError, String(err));
+                assert.equal(err.file, "tenants/checkout-web.yaml");
+                assert.ok(err.problems.some((p) => expected.test(p)), err.problems.join("\n"));
+            }
+        });
+    }
+
+    it("puts tenant=<name> on every rule it renders, so no series label can redirect an alert", () => {
+        const [tenant] = loadTenants("dev");
+        const rendered = yaml.load(renderTenantRules(tenant)) as { groups: { name: string; rules: { labels: Record<string, string> }[] }[] };
+        assert.deepEqual(rendered.groups.map((g) => g.name), ["checkout-web/availability"]);
+        assert.ok(rendered.groups.flatMap((g) => g.rules).every((r) => r.labels.tenant === "checkout-web"));
+    });
+
+    it("gives each tenant a targets job whose series carry its name, and strips the label from every other file", async () => {
+        const { platform } = await plannedStack("dev");
+        const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
+        const job = config.scrape_configs.find((j: any) => j.job_name === "tenant_checkout_web");
+        assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/tenants/checkout-web/*.json"]);
+        assert.deepEqual(job.relabel_configs, [{ action: "labeldrop", regex: "tenant" }, { target_label: "tenant", replacement: "checkout-web" }]);
+        assert.deepEqual(config.scrape_configs.find((j: any) => j.job_name === "file_sd").relabel_configs, [{ action: "labeldrop", regex: "tenant" }]);
+    });
+
+    it("routes a tenant's alerts to its receivers only: pages any time, tickets in support hours", async () => {
+        const { platform } = await plannedStack("dev");
+        const config = yaml.load((await previewValue(platform.alertmanagerConfig))!) as any;
+        const route = config.route.routes.find((r: any) => r.matchers?.[0] === 'tenant="checkout-web"');
+        assert.equal(route.continue, false, "a tenant's alert never reaches the platform's receivers");
+        assert.ok(config.route.routes.indexOf(route) < config.route.routes.findIndex((r: any) => r.receiver === "pagerduty"));
+        assert.deepEqual(route.routes, [
+            { receiver: "tenant-checkout-web-oncall", matchers: ['severity=~"critical"'] },
+            { receiver: "tenant-checkout-web-chat", matchers: ['severity=~"warning"'], active_time_intervals: ["checkout-web-support-hours"] },
+        ]);
+        assert.deepEqual(config.time_intervals.find((t: any) => t.name === "checkout-web-support-hours").time_intervals,
+            [{ weekdays: ["monday:friday"], times: [{ start_time: "09:30", end_time: "18:00" }], location: "Europe/London" }]);
+        const chat = config.receivers.find((r: any) => r.name === "tenant-checkout-web-chat");
+        assert.equal(chat.slack_configs[0].channel, "#checkout-alerts");
+        assert.equal(chat.slack_configs[0].api_url, "https://placeholder.invalid/dev/tenant-checkout-web-chat");
+    });
+
+    it("names a tenant's missing secret before anything is created", async () => {
+        const env = loadEnvironment("dev");
+        const error = await runProgram({
+            stack: "dev",
+            program: () => createPlatform(env),
+            placeholderSecrets: requiredSecretKeys(env).filter((key) => key !== "tenant-orders-queue-chat"),
+        }).then(() => undefined, (err: Error) => err);
+        assert.ok(error, "the program ran without the secret");
+        assert.match(error.message, /prometheus-platform:tenant-orders-queue-chat: missing secret \(a tenant receiver's URL or key\); set it with: pulumi config set --secret tenant-orders-queue-chat <value>/);
+        assert.doesNotMatch(error.message, /placeholder/);
+        assert.deepEqual((error as ProgramError).resources, [], "nothing was registered");
+    });
+});
