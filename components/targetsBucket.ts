@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { principalsTrustPolicy } from "./iamDocuments";
 import { createPrivateBucket } from "./privateBucket";
+import { TENANTS_PREFIX } from "./render/prometheusConfig";
 
 export interface TargetsBucketArgs {
     /** Days a replaced or deleted target file is kept as a noncurrent version. */
@@ -12,6 +13,8 @@ export interface TargetsBucketArgs {
     protect: boolean;
     /** Where the bucket's server access logs go: who read or changed which target file. */
     accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
+    /** Tenants, each with a writer role limited to tenants/<name>/, assumed by its principals. */
+    tenants?: { name: string; writerPrincipals: pulumi.Input<string>[] }[];
     /** AWS partition of the bucket ARN (aws, aws-cn, aws-us-gov). */
     partition?: string;
     tags?: Record<string, string>;
@@ -39,6 +42,20 @@ export function targetsWritePolicy(bucketArn: string): Record<string, unknown> {
                 Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 Resource: [`${bucketArn}/*`],
             },
+            // The tenants' prefixes are their own writers'.
+            { Sid: "NotTenantTargets", Effect: "Deny", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: [`${bucketArn}/${TENANTS_PREFIX}*`] },
+        ],
+    };
+}
+
+/** A tenant's writer: its own prefix, tenants/<name>/, and nothing else. */
+export function tenantWritePolicy(bucketArn: string, tenant: string): Record<string, unknown> {
+    const prefix = `${TENANTS_PREFIX}${tenant}/`;
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "ListOwnTargets", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn], Condition: { StringLike: { "s3:prefix": [`${prefix}*`] } } },
+            { Sid: "WriteOwnTargets", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: [`${bucketArn}/${prefix}*`] },
         ],
     };
 }
@@ -53,6 +70,8 @@ export class TargetsBucket extends pulumi.ComponentResource {
     readonly readPolicyArn: pulumi.Output<string>;
     readonly writePolicyArn: pulumi.Output<string>;
     readonly writerRoleArn: pulumi.Output<string>;
+    /** Tenant name to the role that may write its prefix. */
+    readonly tenantWriterRoleArns: Record<string, pulumi.Output<string>>;
 
     constructor(name: string, args: TargetsBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:storage:TargetsBucket", name, {}, opts);
@@ -100,6 +119,19 @@ export class TargetsBucket extends pulumi.ComponentResource {
         }, parent);
         new aws.iam.RolePolicyAttachment(`${name}-writer`, { role: writerRole.name, policyArn: writePolicy.arn }, parent);
 
+        this.tenantWriterRoleArns = Object.fromEntries((args.tenants ?? []).map((tenant) => {
+            const policy = new aws.iam.Policy(`${name}-write-${tenant.name}`, {
+                description: `Publish tenant ${tenant.name}'s targets under ${TENANTS_PREFIX}${tenant.name}/`,
+                policy: bucketArn.apply((arn) => JSON.stringify(tenantWritePolicy(arn, tenant.name))),
+            }, parent);
+            const role = new aws.iam.Role(`${name}-writer-${tenant.name}`, {
+                description: `Assumed by tenant ${tenant.name} to publish its targets`,
+                assumeRolePolicy: principalsTrustPolicy(tenant.writerPrincipals),
+                tags: { ...tags, tenant: tenant.name },
+            }, parent);
+            new aws.iam.RolePolicyAttachment(`${name}-writer-${tenant.name}`, { role: role.name, policyArn: policy.arn }, parent);
+            return [tenant.name, role.arn];
+        }));
         this.bucketName = bucket.bucket;
         this.bucketArn = bucketArn;
         this.readPolicyArn = readPolicy.arn;

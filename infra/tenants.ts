@@ -29,6 +29,8 @@ export interface Tenant {
     file: string;
     description: string;
     stacks: string[];
+    /** Who may assume the tenant's targets writer role; empty: this account's root. */
+    writerPrincipals: string[];
     /** Receiver name to kind; its URL or key is the secret tenant-<name>-<receiver>. */
     receivers: Record<string, TenantReceiver>;
     routing: {
@@ -54,6 +56,7 @@ const schema = {
     properties: {
         description: { type: "string", minLength: 1 },
         stacks: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["dev", "staging", "production"] } },
+        writerPrincipals: { type: "array", items: { type: "string", pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$" }, default: [] },
         receivers: {
             type: "object",
             minProperties: 1,

@@ -272,6 +272,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             const sync = replaceAll(read(node.name, "usr/local/sbin/sync-prometheus-targets.sh"), [
                 ["/etc/prometheus/targets", node.targetsDir],
                 ["/var/lib/prometheus-targets", path.join(node.dir, "targets-staging")],
+                [NODE_PATHS.textfileDir, node.textfileDir],
             ]);
             const syncScript = path.join(node.dir, "sync.sh");
             fs.writeFileSync(syncScript, sync, { mode: 0o755 });
@@ -385,6 +386,43 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         await waitFor("the removed target to disappear", async () => (await activeTarget()) === undefined || undefined, 60000);
         figures.targetRemovalSeconds = Number(((now() - removed) / 1000).toFixed(2));
         check("removing the target file removes the target", true, `${figures.targetRemovalSeconds} s`);
+
+        // 11b. Tenants: a tenant's target carries its name, whatever its file claims; its alert
+        //      reaches its own receiver once and no one else's.
+        for (const tenant of platform.tenants.slice(0, 1)) {
+            const forged = path.join(work, "tenant-app.json");
+            fs.writeFileSync(forged, JSON.stringify([{ targets: [`${ADDRESSES.targetApp}:${targetPort}`], labels: { app: "tenant-app", tenant: "someone-else" } }]));
+            const put = await aws(["s3", "cp", forged, `s3://${bucket}/tenants/${tenant.name}/app.json`]);
+            if (put.status !== 0) {
+                throw new Error(`aws s3 cp to the tenant's prefix failed: ${put.stderr}`);
+            }
+            const scraped = await waitFor("the tenant's target to be scraped", async () => {
+                const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/api/v1/targets?state=active" })).body);
+                const found = (targets.data.activeTargets as { labels: Record<string, string>; health: string }[]).find((t) => t.labels.app === "tenant-app");
+                return found?.health === "up" ? found : undefined;
+            }, 60000);
+            check(`a target under tenants/${tenant.name}/ is scraped with tenant="${tenant.name}", not the tenant label its file forges`,
+                scraped.labels.tenant === tenant.name, `job ${scraped.labels.job}, tenant ${scraped.labels.tenant}`);
+            const stale = await waitFor("the tenant prefix's newest file in node_exporter", async () => {
+                const metrics = (await request({ host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+                return new RegExp(`^platform_targets_newest_file_timestamp_seconds\\{prefix="tenants/${tenant.name}"\\} (\\S+)$`, "m").exec(metrics)?.[1];
+            }, 30000);
+            check("node_exporter reports when the tenant's newest target file was written", Math.abs(Number(stale) - Date.now() / 1000) < 300,
+                `${new Date(Number(stale) * 1000).toISOString()}`);
+            await aws(["s3", "rm", `s3://${bucket}/tenants/${tenant.name}/app.json`]);
+
+            const pageReceiver = `tenant-${tenant.name}-${tenant.routing.page.receiver}`;
+            const alert = "RehearsalTenantPage";
+            const body = JSON.stringify([{ labels: { alertname: alert, severity: tenant.routing.page.severities[0], tenant: tenant.name },
+                annotations: { summary: "tenant rehearsal page" }, startsAt: new Date().toISOString() }]);
+            for (const i of NODES) {
+                await request({ host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT, path: "/api/v2/alerts", method: "POST", headers: { "content-type": "application/json" }, body });
+            }
+            await waitFor("the tenant's page", async () => received.find((r) => r.body.includes(alert)), 20000);
+            await sleep(8000);
+            const got = received.filter((r) => r.body.includes(alert)).map((r) => r.receiver);
+            check(`a tenant alert reaches ${pageReceiver} once and no other receiver`, got.length === 1 && got[0] === pageReceiver, got.join(", "));
+        }
 
         // 12. The ingress.
         const get = (from: string, headers: Record<string, string> = {}, urlPath = "/api/v1/status/buildinfo", method = "GET") =>

@@ -25,7 +25,7 @@ import { runDiscovery } from "../components/functions/discovery";
 import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
 import { previewNodeConfigs, previewNodeSpec } from "./plan";
 import { CONFIG_FILE } from "../components/render/configSync";
-import { S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
+import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { runProgram } from "./lib/offline";
 import { placeholderSecretOptions } from "./lib/stackRun";
 import { createPlatform, Platform } from "../infra/platform";
@@ -84,7 +84,8 @@ async function measureTargetSync(work: string, region: string, spec: Awaited<Ret
         }
         const sync = prometheusNodeFiles({ ...spec, volumeId: "vol-capacity" }).find((f) => f.path.endsWith("sync-prometheus-targets.sh"))!.content;
         const script = path.join(work, "sync.sh");
-        fs.writeFileSync(script, replaceAll(sync, [["/etc/prometheus/targets", targetsDir], ["/var/lib/prometheus-targets", path.join(work, "targets-staging")]]), { mode: 0o755 });
+        fs.writeFileSync(script, replaceAll(sync, [["/etc/prometheus/targets", targetsDir], ["/var/lib/prometheus-targets", path.join(work, "targets-staging")],
+            [NODE_PATHS.textfileDir, path.join(work, "textfile")]]), { mode: 0o755 });
         const started = now();
         let stderr = "";
         const status = await new Promise<number | null>((resolve) => {

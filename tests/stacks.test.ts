@@ -178,9 +178,10 @@ for (const stack of STACKS) {
             const { run } = await plannedStack(stack);
             const writePolicy = JSON.parse(inputsOf(named(run, "aws:iam/policy:Policy", "targets-write")).policy);
             const bucketArn = writePolicy.Statement[0].Resource[0];
-            assert.deepEqual(writePolicy.Statement.map((s: any) => [s.Action, s.Resource]), [
-                [["s3:ListBucket"], [bucketArn]],
-                [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/*`]],
+            assert.deepEqual(writePolicy.Statement.map((s: any) => [s.Effect, s.Action, s.Resource]), [
+                ["Allow", ["s3:ListBucket"], [bucketArn]],
+                ["Allow", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/*`]],
+                ["Deny", ["s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/tenants/*`]],
             ]);
             const trust = JSON.parse(inputsOf(named(run, "aws:iam/role:Role", "targets-writer")).assumeRolePolicy);
             assert.deepEqual(trust.Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });

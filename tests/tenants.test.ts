@@ -8,7 +8,7 @@ import { requiredSecretKeys } from "../infra/secrets";
 import { loadTenants, renderTenantRules, TENANTS_DIR, validateTenant } from "../infra/tenants";
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
 import { previewPrometheusYml } from "../scripts/plan";
-import { plannedStack } from "./helpers/stacks";
+import { inputsOf, named, plannedStack } from "./helpers/stacks";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
 
@@ -80,6 +80,21 @@ describe("tenants", function () {
         const chat = config.receivers.find((r: any) => r.name === "tenant-checkout-web-chat");
         assert.equal(chat.slack_configs[0].channel, "#checkout-alerts");
         assert.equal(chat.slack_configs[0].api_url, "https://placeholder.invalid/dev/tenant-checkout-web-chat");
+    });
+
+    it("gives each tenant a writer role limited to its own targets prefix", async () => {
+        const { run } = await plannedStack("dev");
+        for (const tenant of ["checkout-web", "orders-queue"]) {
+            const policy = JSON.parse(inputsOf(named(run, "aws:iam/policy:Policy", `targets-write-${tenant}`)).policy);
+            const bucketArn = policy.Statement[0].Resource[0];
+            assert.deepEqual(policy.Statement.map((s: any) => [s.Effect, s.Action, s.Resource, s.Condition]), [
+                ["Allow", ["s3:ListBucket"], [bucketArn], { StringLike: { "s3:prefix": [`tenants/${tenant}/*`] } }],
+                ["Allow", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/tenants/${tenant}/*`], undefined],
+            ]);
+            const role = named(run, "aws:iam/role:Role", `targets-writer-${tenant}`);
+            assert.deepEqual(JSON.parse(inputsOf(role).assumeRolePolicy).Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });
+        }
+        assert.deepEqual(Object.keys((run.outputs as any).tenantTargetsWriterRoleArns), ["checkout-web", "orders-queue"]);
     });
 
     it("names a tenant's missing secret before anything is created", async () => {

@@ -64,6 +64,14 @@ export const ALERT_GROUPS: RuleGroup[] = [
                 description: "A catch-all for targets nobody alerts on: find the owner of {{ $labels.instance }}.",
             },
             {
+                alert: "RE_Observe_Tenant_Targets_Stale",
+                expr: `min by (prefix) (time() - platform_targets_newest_file_timestamp_seconds{job="prometheus_node"}) > 12 * 3600`,
+                for: "10m",
+                severity: "ticket",
+                summary: "No target file under {{ $labels.prefix }} has changed for 12 hours",
+                description: "The tenant's registrations are refreshed every 5 minutes; {{ $labels.prefix }} has been quiet for {{ $value | humanizeDuration }}.",
+            },
+            {
                 alert: "RE_Observe_Grafana_Down",
                 expr: `up{job="grafana-paas"} == 0`,
                 for: "5m",

@@ -114,6 +114,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 endpointUrl: spec.s3EndpointUrl,
                 targetsDir: NODE_PATHS.targetsDir,
                 stagingDir: NODE_PATHS.targetsStagingDir,
+                textfileDir: NODE_PATHS.textfileDir,
             }),
         },
         {
