@@ -52,7 +52,8 @@ describe("node configuration as data", function () {
         const written = ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2");
         for (const node of ["prom-1", "prom-2", "prom-3"]) {
             const mine = written.filter((o) => inputsOf(o).key.startsWith(`${node}/`));
-            assert.deepEqual(mine.map((o) => inputsOf(o).key).sort(), [`${node}/MANIFEST`, `${node}/htpasswd`, `${node}/prometheus.yml`, `${node}/rules/platform.yml`]);
+            assert.deepEqual(mine.map((o) => inputsOf(o).key).sort(), [`${node}/MANIFEST`, `${node}/htpasswd`, `${node}/prometheus.yml`, `${node}/rules/platform.yml`,
+                `${node}/rules/tenant-checkout-web.yml`, `${node}/rules/tenant-orders-queue.yml`]);
             const manifest = mine.find((o) => inputsOf(o).key.endsWith(MANIFEST))!;
             for (const file of mine.filter((o) => o !== manifest)) {
                 assert.ok(manifest.dependencies.includes(file.urn), `${node}'s MANIFEST waits for ${inputsOf(file).key}`);

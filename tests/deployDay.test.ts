@@ -107,9 +107,11 @@ describe("deploy day: limits of the services", function () {
     }
 
     for (const stack of STACKS) {
-        it(`${stack}: keeps the Alertmanager config in a Standard SSM parameter, with room to spare at real secret lengths`, async () => {
-            const { run, env } = await plannedStack(stack);
-            assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", "alertmanager-config")).tier, "Standard");
+        it(`${stack}: keeps the Alertmanager config in its SSM tier (Standard unless tenants need more), with room to spare at real secret lengths`, async () => {
+            const { run, env, platform } = await plannedStack(stack);
+            const tier = env.alertmanager.configParameterTier;
+            assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", "alertmanager-config")).tier, tier);
+            assert.equal(tier, platform.tenants.length > 0 ? "Advanced" : "Standard");
             // Real lengths: PagerDuty keys are 32 characters, SES passwords 44, Slack and Cronitor URLs about 80.
             const config = renderAlertmanagerConfig({
                 pagerdutyRoutingKey: "x".repeat(32),
@@ -120,9 +122,18 @@ describe("deploy day: limits of the services", function () {
                 slack: env.receivers.slackChannel
                     ? { webhookUrl: `https://hooks.slack.com/services/T0000000/B0000000/${"x".repeat(24)}`, channel: env.receivers.slackChannel }
                     : undefined,
+                tenants: platform.tenants.map((tenant) => ({
+                    name: tenant.name,
+                    receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([name, r]) => [name, {
+                        ...r, secret: r.kind === "pagerduty" ? "x".repeat(32) : `https://hooks.slack.com/services/T0000000/B0000000/${"x".repeat(24)}`,
+                    }])),
+                    page: tenant.routing.page,
+                    ticket: tenant.routing.ticket,
+                    supportHours: tenant.supportHours,
+                })),
             });
             const bytes = Buffer.byteLength(config);
-            assert.ok(bytes < SSM_TIER_LIMIT_BYTES.Standard * SSM_HEADROOM, `${bytes} bytes`);
+            assert.ok(bytes < SSM_TIER_LIMIT_BYTES[tier] * SSM_HEADROOM, `${bytes} bytes`);
             assert.doesNotThrow(() => checkParameterSize(env, bytes));
         });
     }

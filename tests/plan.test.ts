@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { loadTenants } from "../infra/tenants";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -48,7 +49,8 @@ describe("offline plan (npm run plan)", function () {
                 assert.equal(config.global.external_labels.__replica__, node.node);
                 const manifest = fs.readFileSync(path.join(node.dir, "config/MANIFEST"), "utf8").trim().split("\n");
                 assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
-                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", "rules/platform.yml", "htpasswd"]);
+                const tenantRules = loadTenants(stack).map((t) => `rules/tenant-${t.name}.yml`);
+                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", "rules/platform.yml", ...tenantRules, "htpasswd"]);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
                 assert.match(cloudConfig, /vol-00000000000000000/);
             }

@@ -196,7 +196,7 @@ for (const stack of STACKS) {
                 assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
                 assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "file_sd",
-                    ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
+                    ...platform.tenants.map((t) => `tenant_${t.name.replace(/-/g, "_")}`), ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
                 const peers = { names: [`alertmanager.${stack}.monitoring.internal`], type: "A", port: 9093, refresh_interval: "30s" };
                 assert.deepEqual(jobs.alertmanager.dns_sd_configs, [peers]);
                 assert.deepEqual(config.alerting.alertmanagers[0].dns_sd_configs, [peers], "alerts go to every member");
