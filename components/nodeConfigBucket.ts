@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DeepInput } from "./prometheusNode";
 import { CONFIG_FILE, configRevision, HTPASSWD_FILE, MANIFEST, nodeConfigFiles, renderManifest, RULES_PREFIX } from "./render/configSync";
 import { PrometheusConfigInput, renderPrometheusConfig } from "./render/prometheusConfig";
-import { createPrivateBucket } from "./privateBucket";
+import { bucketReadPolicy, createVersionedBucket, VersionedBucketArgs } from "./privateBucket";
 
 /** What one node's configuration set is rendered from. */
 export interface NodeConfigSource {
@@ -14,15 +14,10 @@ export interface NodeConfigSource {
     htpasswd: string;
 }
 
-export interface NodeConfigBucketArgs {
+/** The bucket keeps replaced sets as noncurrent versions for `noncurrentVersionDays`: what was live when. */
+export interface NodeConfigBucketArgs extends VersionedBucketArgs {
     /** Names and rule file names are plain strings: each object is a resource of its own. */
     nodes: { name: string; prometheus: DeepInput<PrometheusConfigInput>; ruleFiles: Record<string, pulumi.Input<string>>; htpasswd: pulumi.Input<string> }[];
-    /** Days a replaced configuration object is kept as a noncurrent version (what was live when). */
-    noncurrentVersionDays: number;
-    accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
-    protect: boolean;
-    partition?: string;
-    tags?: Record<string, string>;
 }
 
 export interface RenderedNodeConfig {
@@ -72,34 +67,10 @@ export class NodeConfigBucket extends pulumi.ComponentResource {
     constructor(name: string, args: NodeConfigBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:prometheus:NodeConfigBucket", name, {}, opts);
         const parent = { parent: this };
-        const { bucket, arn: bucketArn } = createPrivateBucket(name, { protect: args.protect, partition: args.partition, tags: args.tags }, this);
-        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
-            bucket: bucket.id,
-            versioningConfiguration: { status: "Enabled" },
-        }, parent);
-        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
-            bucket: bucket.id,
-            rules: [{
-                id: "expire-noncurrent-config",
-                status: "Enabled",
-                filter: {},
-                noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
-            }],
-        }, { parent: this, dependsOn: [versioning] });
-        new aws.s3.BucketLogging(`${name}-access-logs`, {
-            bucket: bucket.id,
-            targetBucket: args.accessLogs.bucketName,
-            targetPrefix: `${args.accessLogs.prefix}${name}/`,
-        }, { parent: this, dependsOn: [args.accessLogs.ready] });
+        const { bucket, arn: bucketArn, versioning } = createVersionedBucket(name, args, this);
         const readPolicy = new aws.iam.Policy(`${name}-read`, {
             description: "Read the Prometheus nodes' configuration sets",
-            policy: bucketArn.apply((arn) => JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [
-                    { Sid: "ListConfig", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [arn] },
-                    { Sid: "ReadConfig", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${arn}/*`] },
-                ],
-            })),
+            policy: bucketArn.apply((arn) => JSON.stringify(bucketReadPolicy(arn))),
         }, parent);
 
         const rendered = pulumi.output(args.nodes).apply((nodes) => renderNodeConfigs(nodes as NodeConfigSource[]));

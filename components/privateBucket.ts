@@ -57,3 +57,49 @@ export function createPrivateBucket(name: string, args: PrivateBucketArgs, paren
     }, { parent, dependsOn: [publicAccess] });
     return { bucket, arn, name: bucket.bucket, policy };
 }
+
+export interface VersionedBucketArgs extends PrivateBucketArgs {
+    /** Days a replaced or deleted object is kept as a noncurrent version. */
+    noncurrentVersionDays: number;
+    /** Where the bucket's server access logs go: who read or changed which object. */
+    accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
+}
+
+/**
+ * A private bucket that keeps what was replaced (versioning, noncurrent versions expire) and logs
+ * every access. Objects should depend on `versioning`, so none is written unversioned.
+ */
+export function createVersionedBucket(name: string, args: VersionedBucketArgs, parent: pulumi.Resource): PrivateBucket & { versioning: aws.s3.BucketVersioning } {
+    const created = createPrivateBucket(name, args, parent);
+    const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
+        bucket: created.bucket.id,
+        versioningConfiguration: { status: "Enabled" },
+    }, { parent });
+    new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
+        bucket: created.bucket.id,
+        rules: [{
+            id: "expire-noncurrent-versions",
+            status: "Enabled",
+            filter: {},
+            noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+        }],
+    }, { parent, dependsOn: [versioning] });
+    new aws.s3.BucketLogging(`${name}-access-logs`, {
+        bucket: created.bucket.id,
+        targetBucket: args.accessLogs.bucketName,
+        targetPrefix: `${args.accessLogs.prefix}${name}/`,
+    }, { parent, dependsOn: [args.accessLogs.ready] });
+    return { ...created, versioning };
+}
+
+/** Read every object of a bucket: list it and get its objects. */
+export function bucketReadPolicy(bucketArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "List", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
+            { Sid: "Read", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${bucketArn}/*`] },
+        ],
+    };
+}

@@ -1,36 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { principalsTrustPolicy } from "./iamDocuments";
-import { createPrivateBucket } from "./privateBucket";
+import { bucketReadPolicy, createVersionedBucket, VersionedBucketArgs } from "./privateBucket";
 import { TENANTS_PREFIX } from "./render/prometheusConfig";
 
-export interface TargetsBucketArgs {
-    /** Days a replaced or deleted target file is kept as a noncurrent version. */
-    noncurrentVersionDays: number;
+export interface TargetsBucketArgs extends VersionedBucketArgs {
     /** Principals (ARNs) allowed to assume the writer role, e.g. the service broker's role. */
     writerPrincipals: pulumi.Input<string>[];
-    /** Keep the bucket when the stack is destroyed or the resource is replaced. */
-    protect: boolean;
-    /** Where the bucket's server access logs go: who read or changed which target file. */
-    accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
     /** Tenants, each with a writer role limited to tenants/<name>/, assumed by its principals. */
     tenants?: { name: string; writerPrincipals: pulumi.Input<string>[] }[];
-    /** AWS partition of the bucket ARN (aws, aws-cn, aws-us-gov). */
-    partition?: string;
-    tags?: Record<string, string>;
 }
 
 /** The IAM policy documents the bucket grants, as pure functions of its ARN. */
-export function targetsReadPolicy(bucketArn: string): Record<string, unknown> {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            { Sid: "ListTargets", Effect: "Allow", Action: ["s3:ListBucket"], Resource: [bucketArn] },
-            { Sid: "ReadTargets", Effect: "Allow", Action: ["s3:GetObject"], Resource: [`${bucketArn}/*`] },
-        ],
-    };
-}
-
 export function targetsWritePolicy(bucketArn: string): Record<string, unknown> {
     return {
         Version: "2012-10-17",
@@ -78,35 +59,10 @@ export class TargetsBucket extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tags = { ...args.tags, Name: name };
 
-        const { bucket, arn: bucketArn } = createPrivateBucket(name, {
-            protect: args.protect,
-            partition: args.partition,
-            tags: args.tags,
-        }, this);
-        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, {
-            bucket: bucket.id,
-            versioningConfiguration: { status: "Enabled" },
-        }, parent);
-        new aws.s3.BucketLifecycleConfiguration(`${name}-lifecycle`, {
-            bucket: bucket.id,
-            rules: [{
-                id: "expire-noncurrent-targets",
-                status: "Enabled",
-                filter: {},
-                noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
-                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-            }],
-        }, { parent: this, dependsOn: [versioning] });
-
-        new aws.s3.BucketLogging(`${name}-access-logs`, {
-            bucket: bucket.id,
-            targetBucket: args.accessLogs.bucketName,
-            targetPrefix: `${args.accessLogs.prefix}${name}/`,
-        }, { parent: this, dependsOn: [args.accessLogs.ready] });
-
+        const { bucket, arn: bucketArn } = createVersionedBucket(name, args, this);
         const readPolicy = new aws.iam.Policy(`${name}-read`, {
             description: "Read the Prometheus file_sd targets bucket",
-            policy: bucketArn.apply((arn) => JSON.stringify(targetsReadPolicy(arn))),
+            policy: bucketArn.apply((arn) => JSON.stringify(bucketReadPolicy(arn))),
         }, parent);
         const writePolicy = new aws.iam.Policy(`${name}-write`, {
             description: "Publish Prometheus file_sd targets (service broker)",
