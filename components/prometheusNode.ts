@@ -58,6 +58,11 @@ export function encodeUserData(cloudConfig: string): string {
     return zlib.gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 }).toString("base64");
 }
 
+/** The cloud-config an instance's userDataBase64 holds (what cloud-init reads). */
+export function decodeUserData(userDataBase64: string): string {
+    return zlib.gunzipSync(Buffer.from(userDataBase64, "base64")).toString("utf8");
+}
+
 /**
  * One Prometheus server: an EC2 instance (SSM, IMDSv2, encrypted root, no SSH key) and its own
  * encrypted data volume in the same zone, attached at /mnt and kept when the instance goes.

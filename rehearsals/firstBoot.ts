@@ -15,10 +15,10 @@ import * as http from "http";
 import * as https from "https";
 import * as os from "os";
 import * as path from "path";
-import * as zlib from "zlib";
 import { parseArgs } from "util";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { nodeConfigPrefix, sealNodeConfigs } from "../components/nodeConfigBucket";
+import { S3Client } from "@aws-sdk/client-s3";
+import { nodeConfigPrefix, RenderedNodeConfig, sealNodeConfigs } from "../components/nodeConfigBucket";
+import { decodeUserData } from "../components/prometheusNode";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { MANIFEST } from "../components/render/configSync";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
@@ -28,6 +28,7 @@ import { previewValue, runProgram, unwrapSecrets } from "../scripts/lib/offline"
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { debianMirror, startAptProxy } from "./lib/aptProxy";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
+import { publishSets } from "./lib/configBucket";
 import { acquireLock } from "./lib/lock";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
@@ -151,7 +152,8 @@ interface NodeLaunch {
     targetsBucket: string;
     /** What `pulumi up` uploads for the node before it boots: its configuration set. */
     configBucket: string;
-    configObjects: { key: string; content: string }[];
+    /** prom-1's set as the program's objects hold it (its revision is the platform's, from the MANIFEST). */
+    config: RenderedNodeConfig;
 }
 
 /** What the program launches prom-1 with, and the configuration objects it writes for it, computed as an update would. */
@@ -170,7 +172,7 @@ async function launchOf(env: LoadedEnvironment, stack: string, password: string)
     if (!instance || !volume || !platform) {
         throw new Error("the program planned no prom-1 instance and data volume");
     }
-    const userData = zlib.gunzipSync(Buffer.from(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64, "base64")).toString("utf8");
+    const userData = decodeUserData(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64);
     const objects = run.resources
         .filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2")
         .map((r) => unwrapSecrets<{ bucket: string; key: string; content: string }>(r.inputs))
@@ -180,7 +182,10 @@ async function launchOf(env: LoadedEnvironment, stack: string, password: string)
         volumeId: `${volume.name}-id`,
         targetsBucket: (await previewValue(platform.targets.bucketName))!,
         configBucket: objects[0].bucket,
-        configObjects: objects.map(({ key, content }) => ({ key, content })),
+        config: {
+            revision: /^revision (\S+)$/m.exec(objects.find((o) => o.key.endsWith(MANIFEST))!.content)![1],
+            sets: { "prom-1": Object.fromEntries(objects.map((o) => [o.key.slice(nodeConfigPrefix("prom-1").length), o.content])) },
+        },
     };
 }
 
@@ -359,9 +364,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         // What the update writes before the instance starts: the node's configuration set, MANIFEST last.
         const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
             credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-        for (const object of launch.configObjects) {
-            await s3Client.send(new PutObjectCommand({ Bucket: launch.configBucket, Key: object.key, Body: object.content }));
-        }
+        await publishSets(s3Client, launch.configBucket, launch.config);
         const target = tlsTarget(path.join(work, "tls"), gateway);
         await listen(target.server, gateway, 443);
         servers.push(target.server);
@@ -406,7 +409,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
 
         const node = host.nodeAddress;
         // The configuration set came from the bucket, and node_exporter reports its revision.
-        const revision = /^revision (\S+)$/m.exec(launch.configObjects.find((o) => o.key.endsWith(MANIFEST))!.content)![1];
+        const revision = launch.config.revision;
         const reported = await waitFor("the applied revision in node_exporter", async () => {
             const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
             return /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
@@ -433,13 +436,10 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         // A rule change as the next update writes it: reloaded by systemd's ExecReload, no restart.
         const mainPid = () => first.exec(["systemctl", "show", "-P", "MainPID", "prometheus.service"]).stdout.trim();
         const pidBefore = mainPid();
-        const set = Object.fromEntries(launch.configObjects.map((o) => [o.key.slice(nodeConfigPrefix("prom-1").length), o.content]));
-        const { [MANIFEST]: _, ...setFiles } = set;
+        const { [MANIFEST]: _, ...setFiles } = launch.config.sets["prom-1"];
         const changed = sealNodeConfigs({ "prom-1": { ...setFiles, "rules/boot-change.yml": "groups:\n  - name: boot-change\n    rules:\n      - record: boot:up:sum\n        expr: sum(up)\n" } });
         const published = now();
-        for (const [file, content] of Object.entries(changed.sets["prom-1"]).sort(([a], [b]) => Number(a === MANIFEST) - Number(b === MANIFEST))) {
-            await s3Client.send(new PutObjectCommand({ Bucket: launch.configBucket, Key: `${nodeConfigPrefix("prom-1")}${file}`, Body: content }));
-        }
+        await publishSets(s3Client, launch.configBucket, changed);
         const loaded = await waitFor("the changed rules on the node", async () => {
             const groups = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups as { name: string }[];
             return groups.some((g) => g.name === "boot-change") ? now() : undefined;

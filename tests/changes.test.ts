@@ -1,7 +1,7 @@
 // Changing the platform without replacing it: configuration as data, rollouts in order, rotation.
 import { strict as assert } from "assert";
 import * as crypto from "crypto";
-import * as zlib from "zlib";
+import { decodeUserData } from "../components/prometheusNode";
 import { configRevision, MANIFEST, nodeConfigFiles, renderConfigSyncScript, renderManifest } from "../components/render/configSync";
 import { renderHtpasswd } from "../components/render/nginxConfig";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
@@ -28,7 +28,7 @@ async function update(env: LoadedEnvironment, config: Record<string, string> = {
 }
 
 const userData = (run: ProgramRun) => Object.fromEntries(ofType(run, "aws:ec2/instance:Instance")
-    .map((i) => [i.name, zlib.gunzipSync(Buffer.from(unwrapSecrets<{ userDataBase64: string }>(i.inputs).userDataBase64, "base64")).toString()]));
+    .map((i) => [i.name, decodeUserData(unwrapSecrets<{ userDataBase64: string }>(i.inputs).userDataBase64)]));
 const objects = (run: ProgramRun) => Object.fromEntries(ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2")
     .map((o) => unwrapSecrets<{ key: string; content: string }>(o.inputs)).map((o) => [o.key, o.content]));
 

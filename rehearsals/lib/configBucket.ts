@@ -1,6 +1,6 @@
 // The config bucket in a rehearsal: node sets remapped to loopback, published as `pulumi up` would.
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs, sealNodeConfigs } from "../../components/nodeConfigBucket";
+import { nodeConfigPrefix, NodeConfigSource, RenderedNodeConfig, renderNodeConfigs, sealNodeConfigs } from "../../components/nodeConfigBucket";
 import { CONFIG_FILE, MANIFEST, RULES_PREFIX } from "../../components/render/configSync";
 import { PrometheusRemap, remapPrometheusConfig, remapRules } from "./remap";
 
@@ -23,7 +23,7 @@ export function loopbackSets(sources: NodeConfigSource[], remap: (node: string) 
 /** Writes every node's files, then each node's MANIFEST, as the program orders its objects. */
 export async function publishSets(client: S3Client, bucket: string, rendered: RenderedNodeConfig): Promise<void> {
     const put = (node: string, file: string) => client.send(new PutObjectCommand({
-        Bucket: bucket, Key: `${node}/${file}`, Body: rendered.sets[node][file], ContentType: "text/plain",
+        Bucket: bucket, Key: `${nodeConfigPrefix(node)}${file}`, Body: rendered.sets[node][file], ContentType: "text/plain",
     }));
     await Promise.all(Object.entries(rendered.sets).flatMap(([node, set]) => Object.keys(set).filter((f) => f !== MANIFEST).map((f) => put(node, f))));
     await Promise.all(Object.keys(rendered.sets).map((node) => put(node, MANIFEST)));
