@@ -56,9 +56,19 @@ function shapeProblem(env: LoadedEnvironment, key: keyof PlatformSecrets, value:
 }
 
 /** Stand-ins for offline runs, for the secrets whose shape is checked. */
-export const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
+const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
     smtpUsername: "AKIAPLACEHOLDER23456",
 };
+
+/**
+ * A stand-in of the right shape for an offline run, where the shape matters: the checked ones
+ * above, and tenant receivers' URLs (all but PagerDuty's routing keys). Undefined: any string does.
+ */
+export function shapedPlaceholder(key: string, stack: string): string | undefined {
+    const url = loadTenants(stack).some((tenant) => Object.entries(tenant.receivers)
+        .some(([receiver, r]) => r.kind !== "pagerduty" && tenantSecretKey(tenant.name, receiver) === key));
+    return SHAPED_PLACEHOLDERS[key] ?? (url ? `https://placeholder.invalid/${stack}/${key}` : undefined);
+}
 
 /**
  * Reads the platform's and the tenants' secrets, failing with one error naming every missing or

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
+import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { describeSchemaError, EnvironmentError, keyOf, PROJECT_ROOT } from "./environment";
 
 export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
@@ -209,9 +210,9 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
     }).filter((tenant) => stack === undefined || tenant.stacks.includes(stack));
 }
 
-/** The secret holding a tenant receiver's URL or key. */
+/** The secret holding a tenant receiver's URL or key: named as the receiver is in alertmanager.yml. */
 export function tenantSecretKey(tenant: string, receiver: string): string {
-    return `tenant-${tenant}-${receiver}`;
+    return tenantReceiverName(tenant, receiver);
 }
 
 export function tenantRuleFileName(tenant: string): string {

@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { encodeUserData } from "../components/prometheusNode";
-import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
+import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
 import { previewNodeSpec } from "../scripts/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
@@ -15,6 +15,13 @@ const VOLUME_ID = "vol-0abc123def4567890";
 async function nodeSpec(stack: string, index: number): Promise<PrometheusNodeSpec> {
     const { platform } = await plannedStack(stack);
     return { ...(await previewNodeSpec(platform.nodes[index])), volumeId: VOLUME_ID };
+}
+
+/** The timer runs its service at least once a minute. */
+function assertAtMostEveryMinute(files: NodeFile[], timerUnit: string, stack: string): void {
+    const timer = files.find((f) => f.path.endsWith(timerUnit))!.content;
+    const seconds = Number(/^OnUnitActiveSec=(\d+)s$/m.exec(timer)?.[1]);
+    assert.ok(seconds > 0 && seconds <= 60, `${stack} ${timerUnit}: every ${seconds}s`);
 }
 
 describe("Prometheus node rendering", function () {
@@ -89,9 +96,7 @@ describe("Prometheus node rendering", function () {
         for (const stack of STACKS) {
             const spec = await nodeSpec(stack, 1);
             const files = prometheusNodeFiles(spec);
-            const timer = files.find((f) => f.path.endsWith("prometheus-config-sync.timer"))!.content;
-            const seconds = Number(/^OnUnitActiveSec=(\d+)s$/m.exec(timer)?.[1]);
-            assert.ok(seconds > 0 && seconds <= 60, `${stack}: every ${seconds}s`);
+            assertAtMostEveryMinute(files, "prometheus-config-sync.timer", stack);
             const script = files.find((f) => f.path.endsWith("sync-prometheus-config.sh"))!.content;
             assert.match(script, new RegExp(`^bucket=${shellQuote(spec.config.bucket)}$`, "m"));
             assert.match(script, /^prefix='prom-2\/'$/m);
@@ -110,9 +115,7 @@ describe("Prometheus node rendering", function () {
         for (const stack of STACKS) {
             const spec = await nodeSpec(stack, 0);
             const files = prometheusNodeFiles(spec);
-            const timer = files.find((f) => f.path.endsWith("prometheus-targets-sync.timer"))!.content;
-            const seconds = Number(/^OnUnitActiveSec=(\d+)s$/m.exec(timer)?.[1]);
-            assert.ok(seconds > 0 && seconds <= 60, `${stack}: every ${seconds}s`);
+            assertAtMostEveryMinute(files, "prometheus-targets-sync.timer", stack);
             const sync = files.find((f) => f.path.endsWith("sync-prometheus-targets.sh"))!.content;
             assert.match(sync, new RegExp(`^bucket=${shellQuote(spec.targetsBucket)}$`, "m"));
             assert.match(sync, /s3 sync --delete/);

@@ -1,5 +1,6 @@
 // Every artifact a stack renders, checked by the program that reads it in production.
 import { strict as assert } from "assert";
+import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as os from "os";
@@ -67,9 +68,9 @@ for (const stack of STACKS) {
                 // Each tenant's alerts reach its receivers and no one else's (tickets only in its
                 // support hours: the route's active_time_intervals, which amtool does not evaluate).
                 ...loadTenants(stack).flatMap((tenant): [string[], string][] => [
-                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.page.severities[0]}`], `tenant-${tenant.name}-${tenant.routing.page.receiver}`],
-                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.ticket.severities[0]}`], `tenant-${tenant.name}-${tenant.routing.ticket.receiver}`],
-                    [[`tenant=${tenant.name}`, "severity=page", "alertname=RE_Observe_Prometheus_Below_Threshold"], `tenant-${tenant.name}-${tenant.routing.ticket.receiver}`],
+                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.page.severities[0]}`], tenantReceiverName(tenant.name, tenant.routing.page.receiver)],
+                    [[`tenant=${tenant.name}`, `severity=${tenant.routing.ticket.severities[0]}`], tenantReceiverName(tenant.name, tenant.routing.ticket.receiver)],
+                    [[`tenant=${tenant.name}`, "severity=page", "alertname=RE_Observe_Prometheus_Below_Threshold"], tenantReceiverName(tenant.name, tenant.routing.ticket.receiver)],
                 ]),
             ];
             for (const [labels, receivers] of cases) {

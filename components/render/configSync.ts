@@ -197,7 +197,7 @@ aws "\${endpoint_args[@]}" --region "$region" s3 sync --delete --exact-timestamp
   || failed manifest "s3://$bucket/$prefix does not match its ${MANIFEST} (an update in progress, or a hand edit)"
 set_state fetched-at "$(date +%s)"
 revision=$(sed -n 's/^revision \\([0-9a-f]\\{1,64\\}\\)$/\\1/p' "$fetched/${MANIFEST}")
-[ -n "$revision" ] || { revision=""; failed manifest "${MANIFEST} names no revision"; }
+[ -n "$revision" ] || failed manifest "${MANIFEST} names no revision"
 
 if [ "$revision" = "$(state applied-revision "")" ]; then
   rm -f "$state_dir/refused-revision"

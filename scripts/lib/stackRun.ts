@@ -1,8 +1,7 @@
 // Runs this project's program for a stack (or another program, for fixtures) offline.
 import { loadEnvironment } from "../../infra/environment";
 import { Platform } from "../../infra/platform";
-import { requiredSecretKeys, SHAPED_PLACEHOLDERS } from "../../infra/secrets";
-import { loadTenants, tenantSecretKey } from "../../infra/tenants";
+import { requiredSecretKeys, shapedPlaceholder } from "../../infra/secrets";
 import { runStack } from "../../infra/stack";
 import { genericPlaceholder, ProgramRun, RunOptions, runProgram } from "./offline";
 
@@ -14,13 +13,9 @@ export interface StackRun {
 
 /** The stack's secrets that the stack file does not set, as placeholders of the shape each must have. */
 export function placeholderSecretOptions(stack: string): Pick<RunOptions, "placeholderSecrets" | "secretPlaceholder"> {
-    // Tenant receivers' secrets are URLs, but for PagerDuty's routing keys.
-    const tenantUrls = new Set(loadTenants(stack).flatMap((tenant) => Object.entries(tenant.receivers)
-        .filter(([, r]) => r.kind !== "pagerduty").map(([receiver]) => tenantSecretKey(tenant.name, receiver))));
     return {
         placeholderSecrets: requiredSecretKeys(loadEnvironment(stack)),
-        secretPlaceholder: (key, name) => SHAPED_PLACEHOLDERS[key]
-            ?? (tenantUrls.has(key) ? `https://placeholder.invalid/${name}/${key}` : genericPlaceholder(key, name)),
+        secretPlaceholder: (key, name) => shapedPlaceholder(key, name) ?? genericPlaceholder(key, name),
     };
 }
 
