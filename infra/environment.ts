@@ -141,9 +141,9 @@ export class EnvironmentError extends Error {
 const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$";
 const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
 const SHA256 = "^[0-9a-f]{64}$";
-const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
-const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
-const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
+export const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
+export const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
+export const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
 
 /** The memory sizes (MiB) Fargate accepts for each task CPU size (CPU units). */
 export const FARGATE_MEMORY: Record<number, number[]> = {

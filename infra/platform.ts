@@ -15,20 +15,20 @@ import { NginxIngress } from "../components/nginxIngress";
 import { NodeConfigBucket, nodeConfigPrefix } from "../components/nodeConfigBucket";
 import { NodeRole } from "../components/nodeRole";
 import { DeepInput, PrometheusNode } from "../components/prometheusNode";
-import { renderAlertmanagerConfig, TicketReceiver } from "../components/render/alertmanagerConfig";
+import { renderAlertmanagerConfig, TenantReceiverInput, TicketReceiver } from "../components/render/alertmanagerConfig";
 import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
-import { renderAlertRules } from "../components/render/alertRules";
+import { REGISTRATIONS_RULE_FILE, renderAlertRules, renderRegistrationRules } from "../components/render/alertRules";
 import { dearmorPublicKey } from "../components/render/openpgp";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
-import { PrometheusConfigInput } from "../components/render/prometheusConfig";
+import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
 import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
-import { loadTenants, renderTenantRules, Tenant, tenantRuleFileName, tenantSecretKey } from "./tenants";
+import { checkTenantsOnStack, loadTenants, renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
@@ -96,11 +96,10 @@ function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets, tena
             slack: env.receivers.slackChannel ? { webhookUrl: s.slackUrl, channel: env.receivers.slackChannel } : undefined,
             tenants: tenants.map((tenant) => ({
                 name: tenant.name,
-                receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([receiver, r]) => [receiver, {
-                    kind: r.kind,
-                    secret: tenantSecretValues[tenantSecretKey(tenant.name, receiver)],
-                    ...(r.kind === "slack" ? { channel: r.channel } : {}),
-                }])),
+                receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([receiver, r]): [string, TenantReceiverInput] => {
+                    const secret = tenantSecretValues[tenantSecretKey(tenant.name, receiver)];
+                    return [receiver, r.kind === "email" ? r : r.kind === "slack" ? { ...r, secret } : { kind: r.kind, secret }];
+                })),
                 page: tenant.routing.page,
                 ticket: tenant.routing.ticket,
                 supportHours: tenant.supportHours,
@@ -146,6 +145,7 @@ async function checkAgainstCloud(env: LoadedEnvironment): Promise<void> {
 
 export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
     const tenants = loadTenants(env.stack);
+    checkTenantsOnStack(tenants, env);
     const { platform: secrets, tenants: tenantSecrets } = readSecrets(env, tenants);
     await checkAgainstCloud(env);
     const identity = await aws.getCallerIdentity({});
@@ -242,6 +242,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         trustedProxyCidrs: env.zones.map((z) => z.publicSubnetCidr),
     });
     const rules = renderAlertRules(env.runbookBaseUrl);
+    const registrations = renderRegistrationRules(tenants.flatMap((t) => tenantRegions(t, env).map((region) => tenantTargetsPrefix(t.name, region))));
     const peerName = `alertmanager.${alertmanagerNamespace(env)}`;
 
     const scrapeNodes = env.zones.map((zone) => ({
@@ -264,7 +265,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             nodeExporterPort: NODE_EXPORTER_PORT,
             paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
             discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
-            tenants: tenants.map((t) => t.name),
+            tenants: tenants.map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
         };
         return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
     });
@@ -272,7 +273,11 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         nodes: scrapeNodes.map((node, i) => ({
             name: node.name,
             prometheus: prometheusConfigs[i],
-            ruleFiles: { "platform.yml": rules, ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])) },
+            ruleFiles: {
+                "platform.yml": rules,
+                [REGISTRATIONS_RULE_FILE]: registrations,
+                ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])),
+            },
             htpasswd,
         })),
         noncurrentVersionDays: env.targets.noncurrentVersionDays,

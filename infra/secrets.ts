@@ -1,7 +1,7 @@
 // The stack's secrets: set with `pulumi config set --secret KEY VALUE`, never in environments/.
 import * as pulumi from "@pulumi/pulumi";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
-import { loadTenants, Tenant, tenantSecretKey } from "./tenants";
+import { hasSecret, loadTenants, Tenant, tenantSecretKey } from "./tenants";
 
 export interface PlatformSecrets {
     pagerdutyRoutingKey: pulumi.Output<string>;
@@ -28,7 +28,9 @@ export function requiredSecretKeys(env: LoadedEnvironment): string[] {
 
 /** Each tenant receiver's URL or key: tenant-<tenant>-<receiver>. */
 export function tenantSecretKeys(tenants: Tenant[]): string[] {
-    return tenants.flatMap((tenant) => Object.keys(tenant.receivers).map((receiver) => tenantSecretKey(tenant.name, receiver)));
+    return tenants.flatMap((tenant) => Object.entries(tenant.receivers)
+        .filter(([, r]) => hasSecret(r))
+        .map(([receiver]) => tenantSecretKey(tenant.name, receiver)));
 }
 
 export function platformSecretKeys(env: LoadedEnvironment): (keyof PlatformSecrets)[] {
@@ -66,7 +68,7 @@ const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
  */
 export function shapedPlaceholder(key: string, stack: string): string | undefined {
     const url = loadTenants(stack).some((tenant) => Object.entries(tenant.receivers)
-        .some(([receiver, r]) => r.kind !== "pagerduty" && tenantSecretKey(tenant.name, receiver) === key));
+        .some(([receiver, r]) => r.kind !== "pagerduty" && hasSecret(r) && tenantSecretKey(tenant.name, receiver) === key));
     return SHAPED_PLACEHOLDERS[key] ?? (url ? `https://placeholder.invalid/${stack}/${key}` : undefined);
 }
 

@@ -5,7 +5,7 @@ import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
-import { describeSchemaError, EnvironmentError, keyOf, PROJECT_ROOT } from "./environment";
+import { describeSchemaError, EMAIL, EnvironmentError, IAM_PRINCIPAL, keyOf, LoadedEnvironment, PROJECT_ROOT, REGION } from "./environment";
 
 export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
 /** The label the platform sets on every series and alert of a tenant; tenants never set it. */
@@ -14,7 +14,9 @@ export const TENANT_LABEL = "tenant";
 export type TenantReceiver =
     | { kind: "webhook" }
     | { kind: "slack"; channel: string }
-    | { kind: "pagerduty" };
+    | { kind: "pagerduty" }
+    /** Sent through the stack's mail relay (receivers.email of its environment); no secret of its own. */
+    | { kind: "email"; to: string };
 
 export interface TenantRule {
     alert?: string;
@@ -32,7 +34,9 @@ export interface Tenant {
     stacks: string[];
     /** Who may assume the tenant's targets writer role; empty: this account's root. */
     writerPrincipals: string[];
-    /** Receiver name to kind; its URL or key is the secret tenant-<name>-<receiver>. */
+    /** The targets regions it registers in, each under tenants/<name>/<region>/; unset: each stack's own region. */
+    regions?: string[];
+    /** Receiver name to kind; its URL or key (all but email) is the secret tenant-<name>-<receiver>. */
     receivers: Record<string, TenantReceiver>;
     routing: {
         /** Severities that page, at any hour. */
@@ -57,7 +61,8 @@ const schema = {
     properties: {
         description: { type: "string", minLength: 1 },
         stacks: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["dev", "staging", "production"] } },
-        writerPrincipals: { type: "array", items: { type: "string", pattern: "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$" }, default: [] },
+        writerPrincipals: { type: "array", items: { type: "string", pattern: IAM_PRINCIPAL }, default: [] },
+        regions: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: REGION } },
         receivers: {
             type: "object",
             minProperties: 1,
@@ -66,6 +71,12 @@ const schema = {
                 oneOf: [
                     { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "webhook" } } },
                     { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "pagerduty" } } },
+                    {
+                        type: "object",
+                        additionalProperties: false,
+                        required: ["kind", "to"],
+                        properties: { kind: { const: "email" }, to: { type: "string", pattern: EMAIL } },
+                    },
                     {
                         type: "object",
                         additionalProperties: false,
@@ -208,6 +219,41 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
         }
         return validateTenant(raw, file, f.replace(/\.yaml$/, ""));
     }).filter((tenant) => stack === undefined || tenant.stacks.includes(stack));
+}
+
+/**
+ * What a tenant needs of a stack it is on: its regions among the stack's targets regions, and for
+ * an email receiver the stack's mail relay. Checked before any resource is registered.
+ */
+export function checkTenantsOnStack(tenants: Tenant[], env: LoadedEnvironment): void {
+    for (const tenant of tenants) {
+        const problems: string[] = [];
+        const stackRegions = [env.region, ...env.targets.regions];
+        (tenant.regions ?? []).forEach((region, i) => {
+            if (!stackRegions.includes(region)) {
+                problems.push(`regions[${i}]: ${region} is not a targets region of stack ${env.stack} (${stackRegions.join(", ")}; see environments/${env.stack}.yaml region and targets.regions)`);
+            }
+        });
+        for (const [receiver, r] of Object.entries(tenant.receivers)) {
+            if (r.kind === "email" && env.receivers.email === undefined) {
+                problems.push(`receivers.${receiver}: email goes through the stack's mail relay, and stack ${env.stack} has none `
+                    + `(environments/${env.stack}.yaml receivers.email); use a webhook, Slack or PagerDuty receiver there`);
+            }
+        }
+        if (problems.length > 0) {
+            throw new EnvironmentError(tenant.file, problems);
+        }
+    }
+}
+
+/** The targets regions a tenant registers in on this stack. */
+export function tenantRegions(tenant: Tenant, env: Pick<LoadedEnvironment, "region">): string[] {
+    return tenant.regions ?? [env.region];
+}
+
+/** Whether a receiver has a secret (a URL or a routing key); email receivers use the stack's relay. */
+export function hasSecret(receiver: TenantReceiver): boolean {
+    return receiver.kind !== "email";
 }
 
 /** The secret holding a tenant receiver's URL or key: named as the receiver is in alertmanager.yml. */

@@ -18,6 +18,8 @@ import { ALERTMANAGER_PORT, MESH_PORT, MESH_TIMING, renderEntrypoint } from "../
 import { ALERT_RESEND_DELAY, CONFIG_SYNC_SCRIPT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
+import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
+import { tenantRegions } from "../infra/tenants";
 import { previewValue } from "../scripts/lib/offline";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
@@ -390,9 +392,10 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         // 11b. Tenants: a tenant's target carries its name, whatever its file claims; its alert
         //      reaches its own receiver once and no one else's.
         for (const tenant of platform.tenants.slice(0, 1)) {
+            const prefix = tenantTargetsPrefix(tenant.name, tenantRegions(tenant, env)[0]);
             const forged = path.join(work, "tenant-app.json");
             fs.writeFileSync(forged, JSON.stringify([{ targets: [`${ADDRESSES.targetApp}:${targetPort}`], labels: { app: "tenant-app", tenant: "someone-else" } }]));
-            const put = await aws(["s3", "cp", forged, `s3://${bucket}/tenants/${tenant.name}/app.json`]);
+            const put = await aws(["s3", "cp", forged, `s3://${bucket}/${prefix}/app.json`]);
             if (put.status !== 0) {
                 throw new Error(`aws s3 cp to the tenant's prefix failed: ${put.stderr}`);
             }
@@ -401,15 +404,15 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
                 const found = (targets.data.activeTargets as { labels: Record<string, string>; health: string }[]).find((t) => t.labels.app === "tenant-app");
                 return found?.health === "up" ? found : undefined;
             }, 60000);
-            check(`a target under tenants/${tenant.name}/ is scraped with tenant="${tenant.name}", not the tenant label its file forges`,
+            check(`a target under ${prefix}/ is scraped with tenant="${tenant.name}", not the tenant label its file forges`,
                 scraped.labels.tenant === tenant.name, `job ${scraped.labels.job}, tenant ${scraped.labels.tenant}`);
             const stale = await waitFor("the tenant prefix's newest file in node_exporter", async () => {
                 const metrics = (await request({ host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
-                return new RegExp(`^platform_targets_newest_file_timestamp_seconds\\{prefix="tenants/${tenant.name}"\\} (\\S+)$`, "m").exec(metrics)?.[1];
+                return new RegExp(`^platform_targets_newest_file_timestamp_seconds\\{prefix="${prefix}"\\} (\\S+)$`, "m").exec(metrics)?.[1];
             }, 30000);
-            check("node_exporter reports when the tenant's newest target file was written", Math.abs(Number(stale) - Date.now() / 1000) < 300,
+            check(`node_exporter reports when the newest target file under ${prefix} was written`, Math.abs(Number(stale) - Date.now() / 1000) < 300,
                 `${new Date(Number(stale) * 1000).toISOString()}`);
-            await aws(["s3", "rm", `s3://${bucket}/tenants/${tenant.name}/app.json`]);
+            await aws(["s3", "rm", `s3://${bucket}/${prefix}/app.json`]);
 
             const pageReceiver = `tenant-${tenant.name}-${tenant.routing.page.receiver}`;
             const alert = "RehearsalTenantPage";

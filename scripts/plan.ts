@@ -16,7 +16,9 @@ import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../comp
 import { renderHtpasswd } from "../components/render/nginxConfig";
 import { CONFIG_FILE } from "../components/render/configSync";
 import { describeRollout, describeRolloutRules, RolloutFacts, rolloutFacts } from "./lib/rollout";
-import { Tenant, tenantSecretKey } from "../infra/tenants";
+import { Tenant, tenantRegions, tenantSecretKey } from "../infra/tenants";
+import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
+import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { CapturedResource, previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
 import { PolicyPackServer } from "./lib/analyzer";
@@ -109,22 +111,26 @@ export function readRolloutFacts(dirOrFile: string): RolloutFacts {
 }
 
 /** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
-export function describeTenants(tenants: Tenant[], placeholderSecrets: string[]): string[] {
+export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region">): string[] {
     if (tenants.length === 0) {
         return ["none on this stack"];
     }
     return tenants.map((tenant) => {
         const receivers = Object.entries(tenant.receivers).map(([name, r]) => {
+            if (r.kind === "email") {
+                return `${name} (email to ${r.to} through the stack's mail relay)`;
+            }
             const key = tenantSecretKey(tenant.name, name);
             const placeholder = placeholderSecrets.some((s) => s.endsWith(`:${key}`));
             return `${name} (${r.kind}${r.kind === "slack" ? ` ${r.channel}` : ""}, secret ${key}${placeholder ? ": placeholder" : ""})`;
         });
+        const regions = tenantRegions(tenant, env);
         const rules = tenant.rules.groups.flatMap((g) => g.rules);
         const alerts = rules.filter((r) => r.alert !== undefined).length;
         return `${tenant.name}: ${alerts} alerts, ${rules.length - alerts} recording rules, ${tenant.tests.length} tests; `
             + `pages ${tenant.routing.page.severities.join("/")} to ${tenant.routing.page.receiver}, tickets ${tenant.routing.ticket.severities.join("/")} `
             + `to ${tenant.routing.ticket.receiver} ${tenant.supportHours.start}-${tenant.supportHours.end} ${tenant.supportHours.weekdays.join(",")} ${tenant.supportHours.location}; `
-            + `receivers ${receivers.join(", ")}`;
+            + `receivers ${receivers.join(", ")}; targets under ${regions.map((r) => `${tenantTargetsPrefix(tenant.name, r)}/`).join(", ")}`;
     });
 }
 
@@ -261,7 +267,7 @@ async function main(): Promise<void> {
     const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
     const { run, rendered, rollout, policy, backup, sizing, tenants: platformTenants } = await plan(values.stack, { program: values.program, outDir: values.out });
     const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
-    const tenantLines = platformTenants ? describeTenants(platformTenants, run.placeholderSecrets) : undefined;
+    const tenantLines = platformTenants ? describeTenants(platformTenants, run.placeholderSecrets, loadEnvironment(values.stack)) : undefined;
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({

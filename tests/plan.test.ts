@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { REGISTRATIONS_RULE_FILE } from "../components/render/alertRules";
 import { loadTenants } from "../infra/tenants";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -50,7 +51,7 @@ describe("offline plan (npm run plan)", function () {
                 const manifest = fs.readFileSync(path.join(node.dir, "config/MANIFEST"), "utf8").trim().split("\n");
                 assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
                 const tenantRules = loadTenants(stack).map((t) => `rules/tenant-${t.name}.yml`);
-                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", "rules/platform.yml", ...tenantRules, "htpasswd"]);
+                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", `rules/${REGISTRATIONS_RULE_FILE}`, "rules/platform.yml", ...tenantRules, "htpasswd"]);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
                 assert.match(cloudConfig, /vol-00000000000000000/);
             }

@@ -1,11 +1,12 @@
 // Every artifact a stack renders, checked by the program that reads it in production.
 import { strict as assert } from "assert";
-import { tenantReceiverName } from "../components/render/alertmanagerConfig";
+import { renderAlertmanagerConfig, tenantReceiverName } from "../components/render/alertmanagerConfig";
+import { loadEnvironment } from "../infra/environment";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, renderAlertRules } from "../components/render/alertRules";
+import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, REGISTRATIONS_RULE_FILE, renderAlertRules, renderRegistrationRules } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { remapNginxPaths } from "../rehearsals/lib/remap";
@@ -65,8 +66,8 @@ for (const stack of STACKS) {
                 [["alertname=RE_Observe_Target_Down", "severity=ticket"], `${slack}ticket`],
                 [[`alertname=${HEARTBEAT_ALERT}`, "severity=heartbeat"], "heartbeat"],
                 [["alertname=SomethingUnlabelled"], "ticket"],
-                // Each tenant's alerts reach its receivers and no one else's (tickets only in its
-                // support hours: the route's active_time_intervals, which amtool does not evaluate).
+                // Each tenant's alerts reach its receivers and no one else's. Tickets only in its support
+                // hours: amtool does not evaluate time, tests/supportHours.test.ts runs Alertmanager for that.
                 ...loadTenants(stack).flatMap((tenant): [string[], string][] => [
                     [[`tenant=${tenant.name}`, `severity=${tenant.routing.page.severities[0]}`], tenantReceiverName(tenant.name, tenant.routing.page.receiver)],
                     [[`tenant=${tenant.name}`, `severity=${tenant.routing.ticket.severities[0]}`], tenantReceiverName(tenant.name, tenant.routing.ticket.receiver)],
@@ -159,6 +160,7 @@ describe("alert rule unit tests (promtool test rules)", function () {
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "rule-tests-"));
         try {
             fs.writeFileSync(path.join(work, "platform.yml"), renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS, { annotations: false }));
+            fs.writeFileSync(path.join(work, REGISTRATIONS_RULE_FILE), renderRegistrationRules(["tenants/a/eu-west-1", "tenants/b/eu-west-1", "tenants/c/eu-west-2"]));
             fs.copyFileSync(RULE_TESTS, path.join(work, "platform.test.yml"));
             const said = expectSuccess(run(promtool, ["test", "rules", "platform.test.yml"], { cwd: work }), "promtool test rules");
             assert.match(said, /SUCCESS/);
@@ -195,6 +197,32 @@ describe("tenant rules (promtool check rules, promtool test rules)", () => {
             }
         });
     }
+});
+
+describe("a tenant's email receiver", () => {
+    it("is accepted by amtool, sent through the stack's mail relay", function () {
+        const amtool = requireTool(this, "amtool");
+        const relay = loadEnvironment("production").receivers.email!;
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "tenant-email-"));
+        try {
+            const config = path.join(work, "alertmanager.yml");
+            fs.writeFileSync(config, renderAlertmanagerConfig({
+                pagerdutyRoutingKey: "key", heartbeatUrl: "https://heartbeat.invalid/",
+                ticket: { kind: "email", ...relay, authUsername: "AKIAPLACEHOLDER23456", authPassword: "password" },
+                tenants: [{
+                    name: "billing", receivers: { desk: { kind: "email", to: "billing-oncall@example.net" }, hook: { kind: "webhook", secret: "https://hook.invalid/" } },
+                    page: { receiver: "hook", severities: ["critical"] }, ticket: { receiver: "desk", severities: ["warning"] },
+                    supportHours: { location: "Europe/London", weekdays: ["monday:friday"], start: "09:30", end: "18:00" },
+                }],
+            }));
+            assert.match(expectSuccess(run(amtool, ["check-config", config]), "amtool check-config"), /SUCCESS[\s\S]*- 5 receivers/);
+            const routed = run(amtool, ["config", "routes", "test", `--config.file=${config}`, "tenant=billing", "severity=warning"]);
+            expectSuccess(routed, "amtool config routes test");
+            assert.equal(routed.stdout.trim(), "tenant-billing-desk");
+        } finally {
+            fs.rmSync(work, { recursive: true, force: true });
+        }
+    });
 });
 
 describe("basic-auth htpasswd line", () => {

@@ -4,10 +4,12 @@ import * as fs from "fs";
 import * as yaml from "js-yaml";
 import { EnvironmentError, loadEnvironment } from "../infra/environment";
 import { createPlatform } from "../infra/platform";
-import { requiredSecretKeys } from "../infra/secrets";
-import { loadTenants, renderTenantRules, TENANTS_DIR, validateTenant } from "../infra/tenants";
+import { requiredSecretKeys, tenantSecretKeys } from "../infra/secrets";
+import { checkTenantsOnStack, loadTenants, renderTenantRules, TENANTS_DIR, tenantRegions, validateTenant } from "../infra/tenants";
+import { alertmanagerConfig } from "../components/render/alertmanagerConfig";
+import { REGISTRATIONS_RULE_FILE, renderRegistrationRules, TENANT_TARGETS_EXPECTED } from "../components/render/alertRules";
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
-import { previewPrometheusYml } from "../scripts/plan";
+import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/plan";
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
@@ -33,6 +35,8 @@ describe("tenants", function () {
         ["an unknown key", (t) => { t.team = "x"; }, /^team: unknown key$/],
         ["a Slack receiver without a channel", (t) => { t.receivers.chat = { kind: "slack" }; }, /^receivers\.chat(\.channel)?: /],
         ["no tests", (t) => { delete t.tests; }, /^tests: missing$/],
+        ["an email receiver without an address", (t) => { t.receivers.chat = { kind: "email", to: "checkout team" }; }, /^receivers\.chat(\.to)?: /],
+        ["a region that is not one", (t) => { t.regions = ["europe"]; }, /^regions\.0: /],
     ];
     for (const [what, mutate, expected] of cases) {
         it(`refuses ${what}, naming the file and the key`, () => {
@@ -60,7 +64,7 @@ describe("tenants", function () {
         const { platform } = await plannedStack("dev");
         const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
         const job = config.scrape_configs.find((j: any) => j.job_name === "tenant_checkout_web");
-        assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/tenants/checkout-web/*.json"]);
+        assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/tenants/checkout-web/eu-west-1/*.json"]);
         assert.deepEqual(job.relabel_configs, [{ action: "labeldrop", regex: "tenant" }, { target_label: "tenant", replacement: "checkout-web" }]);
         assert.deepEqual(config.scrape_configs.find((j: any) => j.job_name === "file_sd").relabel_configs, [{ action: "labeldrop", regex: "tenant" }]);
     });
@@ -95,6 +99,53 @@ describe("tenants", function () {
             assert.deepEqual(JSON.parse(inputsOf(role).assumeRolePolicy).Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });
         }
         assert.deepEqual(Object.keys((run.outputs as any).tenantTargetsWriterRoleArns), ["checkout-web", "orders-queue"]);
+    });
+
+    it("reads a tenant's targets per region: its regions must be the stack's targets regions", () => {
+        const staging = loadEnvironment("staging");
+        const env = { ...staging, targets: { ...staging.targets, regions: ["eu-west-2"] } };
+        const tenant = validateTenant({ ...example(), stacks: ["staging"] }, "tenants/checkout-web.yaml", "checkout-web");
+        assert.deepEqual(tenantRegions(tenant, env), [env.region], "unset: the stack's own region");
+        const both = { ...tenant, regions: [env.region, ...env.targets.regions] };
+        checkTenantsOnStack([both], env);
+        assert.deepEqual(tenantRegions(both, env), ["eu-west-1", "eu-west-2"]);
+        assert.throws(() => checkTenantsOnStack([{ ...tenant, regions: ["eu-west-1", "us-east-1"] }], env), (err: EnvironmentError) => {
+            assert.equal(err.file, "tenants/checkout-web.yaml");
+            assert.deepEqual(err.problems, ["regions[1]: us-east-1 is not a targets region of stack staging (eu-west-1, eu-west-2; "
+                + "see environments/staging.yaml region and targets.regions)"]);
+            return true;
+        });
+    });
+
+    it("lists every prefix the tenants register in, so one that never had a file is stale too", async () => {
+        const { platform } = await plannedStack("dev");
+        const [prom1] = (await previewNodeConfigSources(platform));
+        const rules = yaml.load(String(prom1.ruleFiles[REGISTRATIONS_RULE_FILE])) as any;
+        assert.deepEqual(rules.groups[0].rules, ["checkout-web", "orders-queue"].map((tenant) => (
+            { record: TENANT_TARGETS_EXPECTED, expr: "vector(1)", labels: { prefix: `tenants/${tenant}/eu-west-1` } })));
+        assert.deepEqual(yaml.load(renderRegistrationRules([])), { groups: [] });
+    });
+
+    it("sends an email receiver through the stack's mail relay, with no secret of its own, and refuses it where there is no relay", () => {
+        const tenant = validateTenant({ ...example(), stacks: ["dev", "production"], receivers: { ...example().receivers, desk: { kind: "email", to: "checkout@example.net" } } },
+            "tenants/checkout-web.yaml", "checkout-web");
+        assert.deepEqual(tenantSecretKeys([tenant]), ["tenant-checkout-web-oncall", "tenant-checkout-web-chat"]);
+        checkTenantsOnStack([tenant], loadEnvironment("production"));
+        assert.throws(() => checkTenantsOnStack([tenant], loadEnvironment("dev")), (err: EnvironmentError) => {
+            assert.equal(err.file, "tenants/checkout-web.yaml");
+            assert.match(err.problems[0], /^receivers\.desk: email goes through the stack's mail relay, and stack dev has none \(environments\/dev\.yaml receivers\.email\)/);
+            return true;
+        });
+        const relay = { kind: "email" as const, to: "tickets@example.net", from: "am@example.net", smarthost: "smtp.example.net:587", authUsername: "user", authPassword: "secret" };
+        const config = alertmanagerConfig({
+            pagerdutyRoutingKey: "k", heartbeatUrl: "https://hb.invalid/", ticket: relay,
+            tenants: [{ name: "checkout-web", receivers: { desk: { kind: "email", to: "checkout@example.net" } },
+                page: { receiver: "desk", severities: ["critical"] }, ticket: { receiver: "desk", severities: ["warning"] }, supportHours: tenant.supportHours }],
+        }) as any;
+        assert.deepEqual(config.receivers.find((r: any) => r.name === "tenant-checkout-web-desk").email_configs, [{
+            to: "checkout@example.net", from: "am@example.net", smarthost: "smtp.example.net:587", auth_username: "user", auth_password: "secret",
+            require_tls: true, send_resolved: true,
+        }]);
     });
 
     it("names a tenant's missing secret before anything is created", async () => {

@@ -18,6 +18,10 @@ export interface RuleGroup {
 }
 
 export const HEARTBEAT_ALERT = "RE_Observe_Heartbeat";
+/** One series per tenants/<name>/<region> prefix the tenants register in (see renderRegistrationRules). */
+export const TENANT_TARGETS_EXPECTED = "platform:tenant_targets_expected";
+/** The rule file holding them, beside platform.yml. */
+export const REGISTRATIONS_RULE_FILE = "platform-registrations.yml";
 
 /** Every alert, grouped as Prometheus evaluates them. Jobs are the scrape jobs of prometheusConfig. */
 export const ALERT_GROUPS: RuleGroup[] = [
@@ -65,11 +69,14 @@ export const ALERT_GROUPS: RuleGroup[] = [
             },
             {
                 alert: "RE_Observe_Tenant_Targets_Stale",
-                expr: `min by (prefix) (time() - platform_targets_newest_file_timestamp_seconds{job="prometheus_node"}) > 12 * 3600`,
+                // A prefix a tenant registers in but that has no file yet counts as written in 1970.
+                expr: `time() - (max by (prefix) (platform_targets_newest_file_timestamp_seconds{job="prometheus_node"})`
+                    + ` or 0 * max by (prefix) (${TENANT_TARGETS_EXPECTED})) > 12 * 3600`,
                 for: "10m",
                 severity: "ticket",
                 summary: "No target file under {{ $labels.prefix }} has changed for 12 hours",
-                description: "The tenant's registrations are refreshed every 5 minutes; {{ $labels.prefix }} has been quiet for {{ $value | humanizeDuration }}.",
+                description: "The tenant's registrations are refreshed every 5 minutes; {{ $labels.prefix }} "
+                    + "{{ if gt $value 1e9 }}has never had a target file{{ else }}has been quiet for {{ $value | humanizeDuration }}{{ end }}.",
             },
             {
                 alert: "RE_Observe_Grafana_Down",
@@ -258,4 +265,10 @@ export function renderAlertRules(runbookBaseUrl: string, groups: RuleGroup[] = A
         })),
     };
     return yaml.dump(document, { lineWidth: -1, noRefs: true });
+}
+
+/** Recording rules naming every prefix a tenant registers in, so a prefix that never had a file is stale too. */
+export function renderRegistrationRules(prefixes: string[]): string {
+    const rules = [...prefixes].sort().map((prefix) => ({ record: TENANT_TARGETS_EXPECTED, expr: "vector(1)", labels: { prefix } }));
+    return yaml.dump({ groups: rules.length > 0 ? [{ name: "platform-tenant-registrations", rules }] : [] }, { lineWidth: -1, noRefs: true });
 }

@@ -17,17 +17,23 @@ export interface AlertmanagerConfigInput {
 
 export interface TenantRoutingInput {
     name: string;
-    /** Receiver name to its kind and secret (URL, or routing key for PagerDuty). */
-    receivers: Record<string, { kind: "webhook" | "slack" | "pagerduty"; secret: string; channel?: string }>;
+    /** Receiver name to its kind and secret (URL, or routing key for PagerDuty); email has none. */
+    receivers: Record<string, TenantReceiverInput>;
     page: { receiver: string; severities: string[] };
     ticket: { receiver: string; severities: string[] };
     supportHours: { location: string; weekdays: string[]; start: string; end: string };
 }
 
+export type TenantReceiverInput =
+    | { kind: "webhook" | "pagerduty"; secret: string }
+    | { kind: "slack"; secret: string; channel: string }
+    /** Sent through the platform's mail relay: the ticket receiver's smarthost and credentials. */
+    | { kind: "email"; to: string };
+
 export const tenantReceiverName = (tenant: string, receiver: string) => `tenant-${tenant}-${receiver}`;
 export const supportHoursName = (tenant: string) => `${tenant}-support-hours`;
 
-function tenantReceivers(tenant: TenantRoutingInput): Record<string, unknown>[] {
+function tenantReceivers(tenant: TenantRoutingInput, ticket: TicketReceiver): Record<string, unknown>[] {
     return Object.entries(tenant.receivers).map(([receiver, r]) => {
         const name = tenantReceiverName(tenant.name, receiver);
         switch (r.kind) {
@@ -37,6 +43,11 @@ function tenantReceivers(tenant: TenantRoutingInput): Record<string, unknown>[] 
                 return { name, slack_configs: [{ api_url: r.secret, channel: r.channel, send_resolved: true, title: SLACK_TITLE, text: SLACK_TEXT }] };
             case "pagerduty":
                 return { name, pagerduty_configs: [{ routing_key: r.secret, send_resolved: true, description: "{{ .CommonAnnotations.summary }}" }] };
+            case "email":
+                if (ticket.kind !== "email") {
+                    throw new Error(`${name}: an email receiver needs the platform's mail relay, and tickets here go to a webhook`);
+                }
+                return { name, email_configs: [emailConfig({ ...ticket, to: r.to })] };
         }
     });
 }
@@ -69,17 +80,18 @@ function ticketReceiver(ticket: TicketReceiver): Record<string, unknown> {
     if (ticket.kind === "webhook") {
         return { name: RECEIVERS.ticket, webhook_configs: [{ url: ticket.url, send_resolved: true }] };
     }
+    return { name: RECEIVERS.ticket, email_configs: [emailConfig(ticket)] };
+}
+
+function emailConfig(mail: Extract<TicketReceiver, { kind: "email" }>): Record<string, unknown> {
     return {
-        name: RECEIVERS.ticket,
-        email_configs: [{
-            to: ticket.to,
-            from: ticket.from,
-            smarthost: ticket.smarthost,
-            auth_username: ticket.authUsername,
-            auth_password: ticket.authPassword,
-            require_tls: true,
-            send_resolved: true,
-        }],
+        to: mail.to,
+        from: mail.from,
+        smarthost: mail.smarthost,
+        auth_username: mail.authUsername,
+        auth_password: mail.authPassword,
+        require_tls: true,
+        send_resolved: true,
     };
 }
 
@@ -129,7 +141,7 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
         });
     }
 
-    receivers.push(...(input.tenants ?? []).flatMap(tenantReceivers));
+    receivers.push(...(input.tenants ?? []).flatMap((tenant) => tenantReceivers(tenant, input.ticket)));
     const timeIntervals = (input.tenants ?? []).map((tenant) => ({
         name: supportHoursName(tenant.name),
         time_intervals: [{

@@ -118,17 +118,19 @@ aws "\${endpoint_args[@]}" --region "$region" s3 sync --delete --exact-timestamp
 rsync --recursive --times --delete --delay-updates --include='*/' --include='*.json' --exclude='*' \\
   "$staging_dir/" "$targets_dir/"
 
-# Each tenant's newest target file (files keep the objects' S3 modification times): a broker that
-# stopped registering shows as a file that stopped changing.
+# Each tenant's and region's newest target file (files keep the objects' S3 modification times):
+# a broker that stopped registering shows as a file that stopped changing.
 textfile_dir=${shellQuote(input.textfileDir)}
 mkdir -p "$textfile_dir"
 {
   echo '# HELP platform_targets_newest_file_timestamp_seconds When the newest target file under a prefix was written.'
   echo '# TYPE platform_targets_newest_file_timestamp_seconds gauge'
-  for dir in "$targets_dir"/tenants/*/; do
+  for dir in "$targets_dir"/tenants/*/*/; do
     [ -d "$dir" ] || continue
-    newest=$(find "$dir" -name '*.json' -printf '%T@\\n' | sort -n | tail -n 1)
-    echo "platform_targets_newest_file_timestamp_seconds{prefix=\\"tenants/$(basename "$dir")\\"} \${newest:-0}"
+    region=$(basename "$dir")
+    tenant=$(basename "$(dirname "$dir")")
+    newest=$(find "$dir" -maxdepth 1 -name '*.json' -printf '%T@\\n' | sort -n | tail -n 1)
+    echo "platform_targets_newest_file_timestamp_seconds{prefix=\\"tenants/$tenant/$region\\"} \${newest:-0}"
   done
 } > "$textfile_dir/.platform_targets.prom.tmp"
 mv "$textfile_dir/.platform_targets.prom.tmp" "$textfile_dir/platform_targets.prom"

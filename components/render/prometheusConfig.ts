@@ -33,8 +33,8 @@ export interface PrometheusConfigInput {
     discoverySubdir?: string;
     /** Amazon Managed Service for Prometheus: remote write signed with SigV4 by the node's role. */
     remoteWrite?: { url: string; region: string };
-    /** Tenants: each gets a job over <targetsDir>/tenants/<name>/*.json whose series carry tenant="<name>". */
-    tenants?: string[];
+    /** Tenants: each gets a job over <targetsDir>/tenants/<name>/<region>/*.json whose series carry tenant="<name>". */
+    tenants?: { name: string; regions: string[] }[];
     /** Scrape configs added by later parts of the platform (e.g. remote discovery). */
     extraScrapeConfigs?: Record<string, unknown>[];
 }
@@ -44,8 +44,9 @@ export interface PrometheusConfigInput {
  * `cluster` and `__replica__`; it is dropped from alerts so the three send identical alerts.
  */
 export const REPLICA_LABEL = "__replica__";
-/** Where a tenant's target files live in the targets bucket: tenants/<name>/. */
+/** Where tenants' target files live in the targets bucket: tenants/<name>/<region>/. */
 export const TENANTS_PREFIX = "tenants/";
+export const tenantTargetsPrefix = (tenant: string, region: string) => `${TENANTS_PREFIX}${tenant}/${region}`;
 
 export const QUEUE_CONFIG = {
     capacity: 10000,
@@ -79,9 +80,9 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             files: [`${input.targetsDir}/${region}/*.json`],
         })),
         ...(input.tenants ?? []).map((tenant) => ({
-            job_name: `tenant_${tenant.replace(/-/g, "_")}`,
-            files: [`${input.targetsDir}/${TENANTS_PREFIX}${tenant}/*.json`],
-            tenant,
+            job_name: `tenant_${tenant.name.replace(/-/g, "_")}`,
+            files: tenant.regions.map((region) => `${input.targetsDir}/${tenantTargetsPrefix(tenant.name, region)}/*.json`),
+            tenant: tenant.name,
         })),
     ].map((job: { job_name: string; files: string[]; tenant?: string }) => ({
         job_name: job.job_name,
