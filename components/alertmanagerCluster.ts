@@ -56,6 +56,9 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
     /** The DNS name that resolves to every member: peers for the mesh, targets for Prometheus. */
     readonly peerName: string;
     readonly clusterName: pulumi.Output<string>;
+    /** The ECS cluster and the Cloud Map namespace, which Grafana shares. */
+    readonly clusterArn: pulumi.Output<string>;
+    readonly namespaceId: pulumi.Output<string>;
     readonly serviceNames: pulumi.Output<string>[];
     readonly configParameterName: string;
     /** The members in the order an update restarts them, one after the other. */
@@ -193,6 +196,8 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         this.configSha256 = configSha256;
 
         this.clusterName = cluster.name;
+        this.clusterArn = cluster.arn;
+        this.namespaceId = namespace.id;
         this.configParameterName = args.configParameterName;
         this.registerOutputs({
             peerName: this.peerName,

@@ -29,6 +29,8 @@ export class ManagedPrometheus extends pulumi.ComponentResource {
     readonly workspaceArn: pulumi.Output<string>;
     readonly remoteWriteUrl: pulumi.Output<string>;
     readonly queryUrl: pulumi.Output<string>;
+    /** The workspace's Prometheus-compatible endpoint, as a Grafana data source takes it. */
+    readonly prometheusUrl: pulumi.Output<string>;
     readonly remoteWritePolicyArn: pulumi.Output<string>;
     readonly producerRoleArn: pulumi.Output<string>;
 
@@ -52,6 +54,7 @@ export class ManagedPrometheus extends pulumi.ComponentResource {
         this.workspaceArn = workspace.arn;
         this.remoteWriteUrl = pulumi.interpolate`${base}/api/v1/remote_write`;
         this.queryUrl = pulumi.interpolate`${base}/api/v1/query`;
+        this.prometheusUrl = pulumi.interpolate`${base}/`;
         this.remoteWritePolicyArn = policy.arn;
         this.producerRoleArn = producerRole.arn;
         this.registerOutputs({

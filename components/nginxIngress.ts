@@ -25,6 +25,9 @@ export interface NginxIngressArgs {
     alertmanagerHosts: string[];
     alertmanagerHost: string;
     alertmanagerPort: number;
+    /** grafana.<domain>, office-only like the Alertmanagers. */
+    grafanaHost: string;
+    grafanaPort: number;
     /** The access-log bucket, and what must exist before the ALB may write there. */
     accessLogsBucketName: pulumi.Input<string>;
     accessLogsReady: pulumi.Resource;
@@ -42,13 +45,14 @@ function chunk<T>(items: T[], size: number): T[][] {
 /**
  * The public ALB: HTTPS with a modern TLS policy, HTTP redirected, a fixed 404 by default.
  * prom-N goes to node N's nginx auth-proxy (which asks non-office clients for basic auth);
- * alerts-N goes to Alertmanager member N, and only from the office CIDRs.
+ * alerts-N goes to Alertmanager member N, and grafana to Grafana, only from the office CIDRs.
  */
 export class NginxIngress extends pulumi.ComponentResource {
     readonly loadBalancerDnsName: pulumi.Output<string>;
     readonly loadBalancerArn: pulumi.Output<string>;
     readonly alertmanagerTargetGroupArns: pulumi.Output<string>[];
     readonly alertmanagerAllTargetGroupArn: pulumi.Output<string>;
+    readonly grafanaTargetGroupArn: pulumi.Output<string>;
     /** Resources a service registering in the target groups must wait for. */
     readonly listenerRules: aws.lb.ListenerRule[] = [];
 
@@ -131,11 +135,14 @@ export class NginxIngress extends pulumi.ComponentResource {
         });
         const allGroup = targetGroup("alerts", "office-only", args.alertmanagerPort, "ip", "/-/healthy");
         officeRules("alerts", args.alertmanagerHost, allGroup.arn);
+        const grafanaGroup = targetGroup("grafana", "office-only", args.grafanaPort, "ip", "/api/health");
+        officeRules("grafana", args.grafanaHost, grafanaGroup.arn);
 
         this.loadBalancerDnsName = alb.dnsName;
         this.loadBalancerArn = alb.arn;
         this.alertmanagerTargetGroupArns = memberGroups.map((g) => g.arn);
         this.alertmanagerAllTargetGroupArn = allGroup.arn;
+        this.grafanaTargetGroupArn = grafanaGroup.arn;
         this.registerOutputs({ loadBalancerDnsName: this.loadBalancerDnsName });
     }
 }

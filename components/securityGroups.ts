@@ -10,6 +10,7 @@ export interface SecurityGroupsArgs {
     nodeExporterPort: number;
     alertmanagerPort: number;
     meshPort: number;
+    grafanaPort: number;
     tags?: Record<string, string>;
 }
 
@@ -17,12 +18,14 @@ export interface SecurityGroupsArgs {
  * The platform's security groups and every rule between them, in one place: the ALB open on
  * 80/443, the Prometheus nodes reachable on the nginx port from the ALB only, and on the
  * Prometheus and node_exporter ports from each other only; the Alertmanagers reachable on 9093
- * from the ALB and the nodes, meshing on 9094 TCP and UDP among themselves only. No SSH anywhere.
+ * from the ALB and the nodes, meshing on 9094 TCP and UDP among themselves only; Grafana reachable
+ * from the ALB and scraped by the nodes, reaching the nodes' nginx. No SSH anywhere.
  */
 export class SecurityGroups extends pulumi.ComponentResource {
     readonly albSecurityGroupId: pulumi.Output<string>;
     readonly nodeSecurityGroupId: pulumi.Output<string>;
     readonly alertmanagerSecurityGroupId: pulumi.Output<string>;
+    readonly grafanaSecurityGroupId: pulumi.Output<string>;
 
     constructor(name: string, args: SecurityGroupsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:network:SecurityGroups", name, {}, opts);
@@ -35,6 +38,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
         const alb = group("alb", "Public ALB: HTTPS and the HTTP redirect");
         const nodes = group("prometheus", "Prometheus nodes: nginx from the ALB, metrics between nodes");
         const alertmanagers = group("alertmanager", "Alertmanagers: API from the ALB and the nodes, mesh among themselves");
+        const grafana = group("grafana", "Grafana: UI from the ALB, metrics to the nodes");
 
         ALB_LISTENER_PORTS.forEach((port) => {
             new aws.vpc.SecurityGroupIngressRule(`${name}-alb-${port}-ipv4`, {
@@ -87,10 +91,31 @@ export class SecurityGroups extends pulumi.ComponentResource {
             description: "receivers (PagerDuty, webhooks, email), image pulls, the mesh",
         }, parent);
 
+        new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-grafana`, {
+            securityGroupId: alb.id, ipProtocol: "tcp", fromPort: args.grafanaPort, toPort: args.grafanaPort,
+            referencedSecurityGroupId: grafana.id, description: "to Grafana",
+        }, parent);
+        ([["alb", alb, "Grafana UI, from the ALB"], ["nodes", nodes, "Grafana metrics, scraped by the nodes"]] as const).forEach(([label, source, description]) => {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-grafana-from-${label}`, {
+                securityGroupId: grafana.id, ipProtocol: "tcp", fromPort: args.grafanaPort, toPort: args.grafanaPort,
+                referencedSecurityGroupId: source.id, description,
+            }, parent);
+        });
+        new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-from-grafana`, {
+            securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: INGRESS_PORT, toPort: INGRESS_PORT,
+            referencedSecurityGroupId: grafana.id, description: "nginx auth-proxy, from Grafana's data sources",
+        }, parent);
+        new aws.vpc.SecurityGroupEgressRule(`${name}-grafana-out`, {
+            securityGroupId: grafana.id, ipProtocol: "-1", cidrIpv4: "0.0.0.0/0",
+            description: "the nodes' nginx, AMP, image pulls",
+        }, parent);
+
         this.albSecurityGroupId = alb.id;
         this.nodeSecurityGroupId = nodes.id;
         this.alertmanagerSecurityGroupId = alertmanagers.id;
+        this.grafanaSecurityGroupId = grafana.id;
         this.registerOutputs({
+            grafanaSecurityGroupId: this.grafanaSecurityGroupId,
             albSecurityGroupId: this.albSecurityGroupId,
             nodeSecurityGroupId: this.nodeSecurityGroupId,
             alertmanagerSecurityGroupId: this.alertmanagerSecurityGroupId,

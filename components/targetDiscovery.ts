@@ -3,9 +3,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceTrustPolicy } from "./iamDocuments";
 import { buildSync } from "esbuild";
-import { METRIC_NAMESPACE } from "./functions/discovery";
+import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "./render/prometheusConfig";
 
-export const DISCOVERY_PREFIX = "discovery/";
+export { DISCOVERY_PREFIX };
 export const DISCOVERY_SCHEDULE = "rate(1 minute)";
 export const DISCOVERY_PERIOD_SECONDS = 60;
 /** Shorter than the period, so a run ends before the next one is due. */
@@ -85,14 +85,15 @@ export interface TargetDiscoveryArgs {
     region: string;
     accountId: string;
     partition?: string;
-    alarmTopicArn?: string;
     tags?: Record<string, string>;
 }
 
 /**
  * The ECS / Cloud Map target discovery: a Lambda run every minute that writes file_sd JSON into
- * the targets bucket under discovery/, its least-privilege role, its logs, and an alarm on the
- * errors it reports when a region's API fails.
+ * the targets bucket under discovery/, its least-privilege role and its logs. Each success is
+ * recorded under discovery/status/; the nodes report its age, and Prometheus alerts when a region
+ * has not succeeded for 10 minutes (RE_Observe_Discovery_Stale). No CloudWatch alarm: one without
+ * a topic would notify nobody.
  */
 export class TargetDiscovery extends pulumi.ComponentResource {
     readonly functionName: pulumi.Output<string>;
@@ -133,6 +134,7 @@ export class TargetDiscovery extends pulumi.ComponentResource {
                 variables: {
                     TARGETS_BUCKET: args.bucketName,
                     TARGETS_PREFIX: DISCOVERY_PREFIX,
+                    STATUS_PREFIX: DISCOVERY_STATUS_PREFIX,
                     DISCOVERY_REGIONS: args.regions.join(","),
                     CLOUD_MAP_NAMESPACES: JSON.stringify(args.cloudMapNamespaces),
                 },
@@ -160,19 +162,6 @@ export class TargetDiscovery extends pulumi.ComponentResource {
             function: fn.name,
             principal: "events.amazonaws.com",
             sourceArn: schedule.arn,
-        }, parent);
-        new aws.cloudwatch.MetricAlarm(`${name}-errors`, {
-            alarmDescription: "A region's ECS or Cloud Map API failed: its targets file is stale (see the function's logs)",
-            namespace: METRIC_NAMESPACE,
-            metricName: "DiscoveryErrors",
-            statistic: "Sum",
-            period: 300,
-            evaluationPeriods: 1,
-            threshold: 1,
-            comparisonOperator: "GreaterThanOrEqualToThreshold",
-            treatMissingData: "notBreaching",
-            alarmActions: args.alarmTopicArn ? [args.alarmTopicArn] : [],
-            tags: args.tags,
         }, parent);
 
         this.functionName = fn.name;

@@ -62,6 +62,8 @@ export interface Environment {
         /** SSM tier of the config parameter: Standard holds 4 KB, Advanced 8 KB. */
         configParameterTier: "Standard" | "Advanced";
     };
+    /** Grafana, one Fargate task at grafana.<domain>, from the image at version. */
+    grafana: { version: string; image: string };
     receivers: {
         ticket: "webhook" | "email";
         /** Where tickets are mailed (e.g. the helpdesk), when ticket is email. */
@@ -100,8 +102,6 @@ export interface Environment {
         regions: string[];
         /** Cloud Map namespace IDs per region whose services carry METRICS_PORT tags. */
         cloudMapNamespaces: Record<string, string[]>;
-        /** SNS topic the discovery-errors alarm notifies; none: the alarm only shows in CloudWatch. */
-        alarmTopicArn?: string;
     };
     targets: {
         /** Extra targets regions: each gets its own file_sd job reading <region>/*.json. */
@@ -164,7 +164,7 @@ const schema = {
     type: "object",
     additionalProperties: false,
     required: ["region", "availabilityZones", "vpcCidr", "officeCidrs", "domain", "cloudflareZoneId", "prometheus", "nodeExporter",
-        "alertmanager", "receivers"],
+        "alertmanager", "grafana", "receivers"],
     properties: {
         region: { type: "string", pattern: REGION },
         availabilityZones: { type: "array", items: { type: "string" } },
@@ -245,6 +245,15 @@ const schema = {
                 configParameterTier: { enum: ["Standard", "Advanced"], default: "Standard" },
             },
         },
+        grafana: {
+            type: "object",
+            additionalProperties: false,
+            required: ["version"],
+            properties: {
+                version: { type: "string", pattern: VERSION },
+                image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "docker.io/grafana/grafana" },
+            },
+        },
         receivers: {
             type: "object",
             additionalProperties: false,
@@ -320,7 +329,6 @@ const schema = {
                     additionalProperties: { type: "array", items: { type: "string", pattern: "^ns-[a-z0-9]{16}$" } },
                     default: {},
                 },
-                alarmTopicArn: { type: "string", pattern: "^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$" },
             },
         },
         runbookBaseUrl: { type: "string", pattern: "^https://[^#\\s]+$", default: "https://github.com/example-org/prometheus-platform/blob/main/docs/runbooks.md" },
@@ -350,6 +358,8 @@ const validateShape = ajv.compile(schema);
 const MOVED_KEYS: Record<string, string> = {
     "receivers.email.authUsername": "no longer read from here: an SES SMTP user name is a credential; "
         + "set it with `pulumi config set --secret smtpUsername <name>`",
+    "discovery.alarmTopicArn": "no longer used: a region whose discovery fails alerts through Prometheus and Alertmanager "
+        + "(RE_Observe_Discovery_Stale); remove the key",
     "targets.endpointUrl": "moved to s3EndpointUrl (top level): the nodes use it for the targets and the config buckets",
     "ingress.basicAuthUser": "replaced by ingress.basicAuthUsers, a list: e.g. basicAuthUsers: [grafana]; "
         + "two users let a password rotation keep the old credentials valid until every node has the new ones",

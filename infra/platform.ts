@@ -9,6 +9,9 @@ import { AlertmanagerCluster, SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../comp
 import { ValidatedCertificate } from "../components/certificate";
 import { CloudflareDns } from "../components/cloudflareDns";
 import { DataVolumeBackup } from "../components/dataVolumeBackup";
+import { DASHBOARDS, renderDashboard } from "../components/dashboards";
+import { Grafana, GRAFANA_SERVICE_NAME } from "../components/grafana";
+import { GRAFANA_PORT, provisioningFiles } from "../components/render/grafanaConfig";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
@@ -17,7 +20,7 @@ import { NodeRole } from "../components/nodeRole";
 import { DeepInput, PrometheusNode } from "../components/prometheusNode";
 import { renderAlertmanagerConfig, TenantReceiverInput, TicketReceiver } from "../components/render/alertmanagerConfig";
 import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
-import { REGISTRATIONS_RULE_FILE, renderAlertRules, renderRegistrationRules } from "../components/render/alertRules";
+import { EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../components/render/alertRules";
 import { dearmorPublicKey } from "../components/render/openpgp";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
@@ -25,6 +28,7 @@ import { NODE_PATHS } from "../components/render/nodeScripts";
 import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
 import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
+import { discoverySources } from "../components/functions/discovery";
 import { TargetsBucket } from "../components/targetsBucket";
 import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
 import { PlatformSecrets, readSecrets } from "./secrets";
@@ -51,6 +55,9 @@ export interface Platform {
     /** Every accepted basic-auth credential; the first is the one clients are given. */
     basicAuth: BasicAuthCredential[];
     alertmanagerConfig: pulumi.Output<string>;
+    grafana: Grafana;
+    /** Grafana's provisioning files by path: data sources and dashboards. */
+    grafanaProvisioning: Record<string, string>;
     managedPrometheus?: ManagedPrometheus;
     discovery?: TargetDiscovery;
     backup: DataVolumeBackup;
@@ -69,11 +76,17 @@ export const hosts = {
     prometheus: (env: LoadedEnvironment, index: number) => `prom-${index}.${env.domain}`,
     alertmanager: (env: LoadedEnvironment, index: number) => `alerts-${index}.${env.domain}`,
     alertmanagers: (env: LoadedEnvironment) => `alerts.${env.domain}`,
+    grafana: (env: LoadedEnvironment) => `grafana.${env.domain}`,
 };
 
 /** The Cloud Map namespace the Alertmanagers register in. */
 export function alertmanagerNamespace(env: LoadedEnvironment): string {
     return `${env.stack}.monitoring.internal`;
+}
+
+/** Where the nodes find Grafana to scrape: its Cloud Map name in the platform's namespace. */
+export function grafanaScrapeName(env: LoadedEnvironment): string {
+    return `${GRAFANA_SERVICE_NAME}.${alertmanagerNamespace(env)}`;
 }
 
 function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets, tenants: Tenant[], tenantSecrets: Record<string, pulumi.Output<string>>): pulumi.Output<string> {
@@ -174,6 +187,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         nodeExporterPort: NODE_EXPORTER_PORT,
         alertmanagerPort: ALERTMANAGER_PORT,
         meshPort: MESH_PORT,
+        grafanaPort: GRAFANA_PORT,
         tags,
     });
     // Roles others assume: the listed principals, or anyone in this account allowed to.
@@ -212,7 +226,6 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             region: env.region,
             accountId: identity.accountId,
             partition,
-            alarmTopicArn: env.discovery.alarmTopicArn,
             tags,
         })
         : undefined;
@@ -242,7 +255,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         trustedProxyCidrs: env.zones.map((z) => z.publicSubnetCidr),
     });
     const rules = renderAlertRules(env.runbookBaseUrl);
-    const registrations = renderRegistrationRules(tenants.flatMap((t) => tenantRegions(t, env).map((region) => tenantTargetsPrefix(t.name, region))));
+    const expected = renderExpectedRules({
+        tenantPrefixes: tenants.flatMap((t) => tenantRegions(t, env).map((region) => tenantTargetsPrefix(t.name, region))),
+        discovery: env.discovery.enabled ? discoverySources(env.discovery.regions, env.discovery.cloudMapNamespaces) : [],
+    });
     const peerName = `alertmanager.${alertmanagerNamespace(env)}`;
 
     const scrapeNodes = env.zones.map((zone) => ({
@@ -266,6 +282,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
             discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
             tenants: tenants.map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
+            grafana: { name: grafanaScrapeName(env), port: GRAFANA_PORT },
         };
         return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
     });
@@ -275,7 +292,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             prometheus: prometheusConfigs[i],
             ruleFiles: {
                 "platform.yml": rules,
-                [REGISTRATIONS_RULE_FILE]: registrations,
+                [EXPECTED_RULE_FILE]: expected,
                 ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])),
             },
             htpasswd,
@@ -351,6 +368,8 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         alertmanagerHosts: env.zones.map((z) => hosts.alertmanager(env, z.index)),
         alertmanagerHost: hosts.alertmanagers(env),
         alertmanagerPort: ALERTMANAGER_PORT,
+        grafanaHost: hosts.grafana(env),
+        grafanaPort: GRAFANA_PORT,
         accessLogsBucketName: accessLogs.bucketName,
         accessLogsReady: accessLogs.policy,
         tags,
@@ -380,19 +399,46 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         partition,
         tags,
     }, { dependsOn: ingress.listenerRules });
+    const grafanaProvisioning = provisioningFiles({
+        prometheus: env.zones.map((zone, i) => ({ name: scrapeNodes[i].name, url: `http://${zone.prometheusPrivateIp}:${INGRESS_PORT}` })),
+        basicAuthUser: basicAuth[0].user,
+        scrapeInterval: env.prometheus.scrapeInterval,
+        managedPrometheus: managedPrometheus ? { region: env.region } : undefined,
+    }, DASHBOARDS.map((spec) => ({ uid: spec.uid, json: renderDashboard(spec) })));
+    const grafana = new Grafana("grafana", {
+        clusterArn: alertmanagers.clusterArn,
+        subnetIds: network.privateSubnetIds,
+        securityGroupId: securityGroups.grafanaSecurityGroupId,
+        targetGroupArn: ingress.grafanaTargetGroupArn,
+        listenerRules: ingress.listenerRules,
+        namespaceId: alertmanagers.namespaceId,
+        image: `${env.grafana.image}:${env.grafana.version}`,
+        rootUrl: `https://${hosts.grafana(env)}/`,
+        files: grafanaProvisioning,
+        prometheusPassword: basicAuth[0].password.result,
+        managedPrometheus: managedPrometheus ? { workspaceArn: managedPrometheus.workspaceArn, prometheusUrl: managedPrometheus.prometheusUrl } : undefined,
+        physicalNamePrefix: `${pulumi.getProject()}-${env.stack}`,
+        parameterPrefix: `/${pulumi.getProject()}/${env.stack}/grafana`,
+        accountId: identity.accountId,
+        region: env.region,
+        logRetentionDays: env.alertmanager.logRetentionDays,
+        partition,
+        tags,
+    });
     const dns = new CloudflareDns("platform", {
         zoneId: env.cloudflareZoneId,
         hosts: [
             ...env.zones.map((z) => hosts.prometheus(env, z.index)),
             ...env.zones.map((z) => hosts.alertmanager(env, z.index)),
             hosts.alertmanagers(env),
+            hosts.grafana(env),
         ],
         target: ingress.loadBalancerDnsName,
     });
 
     return {
         env, network, accessLogs, securityGroups, targets, nodeConfig, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuth, alertmanagerConfig, managedPrometheus, discovery, backup, tenants,
+        basicAuth, alertmanagerConfig, grafana, grafanaProvisioning, managedPrometheus, discovery, backup, tenants,
     };
 }
 
@@ -421,6 +467,8 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         prometheusUrls: platform.env.zones.map((z) => `https://${hosts.prometheus(platform.env, z.index)}/`),
         alertmanagerUrls: platform.env.zones.map((z) => `https://${hosts.alertmanager(platform.env, z.index)}/`),
         alertmanagerPeerName: platform.alertmanagers.peerName,
+        grafanaUrl: `https://${hosts.grafana(platform.env)}/`,
+        grafanaAdminPassword: platform.grafana.adminPassword,
         basicAuthUser: platform.basicAuth[0].user,
         basicAuthPassword: pulumi.secret(platform.basicAuth[0].password.result),
         nodeConfigBucketName: platform.nodeConfig.bucketName,

@@ -20,10 +20,13 @@ import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { tenantRegions } from "../infra/tenants";
+import { grafanaScrapeName } from "../infra/platform";
 import { previewValue } from "../scripts/lib/offline";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
 import { previewNodeConfigSources, writeRendered } from "../scripts/plan";
+import { checkDashboardQueries } from "./dashboards";
+import { rehearseDiscoveryStaleness } from "./discovery";
 import { ChangeContext, LoopbackNode, Received, rehearseAlertmanagerRollout, rehearseInvalidRules, rehearseRotation, rehearseRuleChange } from "./changes";
 import { loopbackSets, publishSets } from "./lib/configBucket";
 import { basicAuthHeader, htpasswdOf } from "./lib/credentials";
@@ -87,6 +90,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
     const syncRuns = new Set<ChildProcess>();
     let s3: { close(): Promise<void> } | undefined;
 
+    const rehearsalStart = Math.floor(Date.now() / 1000);
     try {
         // 0. Every binary it runs, before anything starts.
         const missing = [path.join(TOOLS, "prometheus"), path.join(TOOLS, "promtool"), path.join(TOOLS, "prometheus-alertmanager"),
@@ -157,6 +161,11 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const alertmanagerConfig = remapAlertmanagerConfig(
             fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), FACTOR, `http://${ADDRESSES.recorder}:${recorderPort}`);
         const alertmanagerTargets = NODES.map((i) => `${ADDRESSES.alertmanager(i)}:${ALERTMANAGER_PORT}`);
+        // Grafana does not run here (Debian has no package of it): the target app stands in for its metrics.
+        const dnsTargets = {
+            [platform.alertmanagers.peerName]: alertmanagerTargets,
+            [grafanaScrapeName(env)]: [`${ADDRESSES.targetApp}:${targetPort}`],
+        };
         // A task's storage is ephemeral: each start of a member gets a new, empty directory.
         const starts = new Map<number, number>();
         const startAlertmanager = async (i: number, config: string) => {
@@ -209,7 +218,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const publish = async (sources: NodeConfigSource[]) => {
             const sets = loopbackSets(sources, (name) => {
                 const node = nodes.find((n) => n.name === name)!;
-                return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
+                return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, dnsTargets, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
             });
             await publishSets(s3Client, configBucket, sets);
             return sets.revision;
@@ -427,6 +436,14 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             check(`a tenant alert reaches ${pageReceiver} once and no other receiver`, got.length === 1 && got[0] === pageReceiver, got.join(", "));
         }
 
+        // 11c. Discovery: a region that never succeeded is a ticket; its first success resolves it.
+        if (env.discovery.enabled) {
+            await rehearseDiscoveryStaleness({
+                bucket, s3: s3Client, regions: env.discovery.regions, namespaces: env.discovery.cloudMapNamespaces,
+                nodeExporter: { host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT }, received, check, figures,
+            });
+        }
+
         // 12. The ingress.
         const get = (from: string, headers: Record<string, string> = {}, urlPath = "/api/v1/status/buildinfo", method = "GET") =>
             request({ host: ADDRESSES.nginx, port: NGINX_PORT, path: urlPath, localAddress: from, headers, method });
@@ -482,6 +499,15 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             start: startAlertmanager,
             resendMs: durationMs(ALERT_RESEND_DELAY) / FACTOR,
             received, check, figures,
+        });
+
+        // 13b. Every dashboard query, over everything the rehearsal has run so far.
+        await checkDashboardQueries({
+            prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
+            since: rehearsalStart,
+            rateInterval: `${4 * durationMs(env.prometheus.scrapeInterval) / FACTOR}ms`,
+            dataDir: path.join(nodes[0].dir, "data"),
+            check, figures,
         });
 
         // 14. Failures: one Alertmanager gone, then Prometheus servers gone.

@@ -22,6 +22,7 @@ import { durationMs, remapPrometheusConfig, remapRules, replaceAll } from "../re
 import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
+import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
 import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
 import { previewNodeConfigs, previewNodeSpec } from "./plan";
 import { CONFIG_FILE } from "../components/render/configSync";
@@ -117,7 +118,7 @@ async function measureDiscovery() {
     const clusters = [7, 7, 6];
     const clients = new Map(regions.map((region, i) => [region, fakeEcs(clusters[i], 50, { PROMETHEUS_EXPORTER_PORT: "9102" })]));
     const started = now();
-    const results = await runDiscovery({ bucket: "targets", prefix: "discovery/", regions, namespaces: {} }, {
+    const results = await runDiscovery({ bucket: "targets", prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions, namespaces: {} }, {
         ecs: (region) => clients.get(region)!,
         serviceDiscovery: () => { throw new Error("no Cloud Map namespaces configured"); },
         s3: fakeS3(),
@@ -178,7 +179,7 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, PROMETHEUS.host]));
         const configs = await previewNodeConfigs(platform!);
         fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(configs.sets[platform!.nodes[0].name][CONFIG_FILE], {
-            factor: FACTOR, addresses, alertmanagers: [], rulesDir, targetsDir,
+            factor: FACTOR, addresses, alertmanagers: [], dnsTargets: {}, rulesDir, targetsDir,
         }));
         await new Promise<void>((resolve) => exporter.listen(EXPORTER.port, EXPORTER.host, resolve));
         const data = path.join(work, "data");

@@ -8,7 +8,10 @@ import * as path from "path";
 import { performance } from "perf_hooks";
 import { parseArgs } from "util";
 import * as pulumi from "@pulumi/pulumi";
-import { Platform } from "../infra/platform";
+import * as yaml from "js-yaml";
+import { hosts, Platform } from "../infra/platform";
+import { dashboardQueries } from "../components/dashboards";
+import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../components/render/grafanaConfig";
 import { describeSizing, SizingPlan } from "../infra/sizing";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { requiredSecretKeys } from "../infra/secrets";
@@ -89,6 +92,9 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
         writeFiles(path.join(dir, node.name), files);
         written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
     }
+    const grafana = Object.entries(platform.grafanaProvisioning).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
+    writeFiles(path.join(dir, "grafana"), grafana);
+    written.push({ name: "grafana", dir: path.join(dir, "grafana"), files: grafana.map((f) => f.path) });
     const facts = await rolloutFacts(platform, configs.revision, userData);
     fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
@@ -111,6 +117,19 @@ export function readRolloutFacts(dirOrFile: string): RolloutFacts {
 }
 
 /** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
+/** Grafana as the plan shows it: where, which image, its data sources and its dashboards. */
+export function describeGrafana(platform: Platform): string[] {
+    const files = platform.grafanaProvisioning;
+    const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as { datasources: { name: string; url: string; basicAuth?: boolean; jsonData: { sigV4Auth?: boolean } }[] }).datasources;
+    const dashboards = Object.entries(files).filter(([file]) => file.startsWith(`${DASHBOARDS_DIR}/`))
+        .map(([, content]) => JSON.parse(content) as Record<string, unknown> & { title: string; panels: { type: string }[] });
+    return [
+        `https://${hosts.grafana(platform.env)}/ (office CIDRs only), ${platform.env.grafana.image}:${platform.env.grafana.version}, one Fargate task; admin password: stack output grafanaAdminPassword (secret)`,
+        ...sources.map((s) => `data source ${s.name}: ${s.url} (${s.jsonData.sigV4Auth ? "SigV4 through the task role" : s.basicAuth ? "basic auth, password from SSM" : "no auth"})`),
+        ...dashboards.map((d) => `dashboard ${d.title}: ${d.panels.filter((p) => p.type !== "row").length} panels, ${dashboardQueries(d).length} queries`),
+    ];
+}
+
 export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region">): string[] {
     if (tenants.length === 0) {
         return ["none on this stack"];
@@ -173,6 +192,7 @@ export interface PlanResult {
     rendered: RenderedNode[];
     rollout?: RolloutFacts;
     tenants?: Tenant[];
+    grafana?: string[];
     policy: PolicyResult;
     backup?: BackupPlan;
     sizing?: SizingPlan;
@@ -192,7 +212,7 @@ export async function plan(stack: string, options: { program?: string; outDir?: 
     const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
     const policy = await checkResources(run.resources, stack);
     return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing,
-        tenants: platform?.tenants };
+        tenants: platform?.tenants, grafana: platform ? describeGrafana(platform) : undefined };
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
@@ -265,7 +285,7 @@ async function main(): Promise<void> {
     }
     // Read before this plan writes its own: --compare may name the directory it writes to.
     const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
-    const { run, rendered, rollout, policy, backup, sizing, tenants: platformTenants } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, rollout, policy, backup, sizing, tenants: platformTenants, grafana } = await plan(values.stack, { program: values.program, outDir: values.out });
     const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
     const tenantLines = platformTenants ? describeTenants(platformTenants, run.placeholderSecrets, loadEnvironment(values.stack)) : undefined;
     const counts = summary(run.resources);
@@ -282,6 +302,7 @@ async function main(): Promise<void> {
             rollout,
             ...(changes ? { changes } : {}),
             ...(tenantLines ? { tenants: tenantLines } : {}),
+            ...(grafana ? { grafana } : {}),
             policy,
         }, null, 2)}\n`);
         process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -306,6 +327,9 @@ async function main(): Promise<void> {
     }
     if (rollout) {
         console.log(`\nRollout:\n  ${describeRolloutRules(rollout).join("\n  ")}`);
+    }
+    if (grafana) {
+        console.log(`\nGrafana:\n  ${grafana.join("\n  ")}`);
     }
     if (tenantLines) {
         console.log(`\nTenants:\n  ${tenantLines.join("\n  ")}`);

@@ -27,7 +27,7 @@ for (const stack of STACKS) {
 
         it("runs one Alertmanager task per zone, each service pinned to its zone's private subnet", async () => {
             const { run, env } = await plannedStack(stack);
-            const services = ofType(run, "aws:ecs/service:Service");
+            const services = ofType(run, "aws:ecs/service:Service").filter((r) => r.name.startsWith("alertmanager-"));
             assert.equal(services.length, 3);
             const zones = services.map((service, i) => {
                 const inputs = inputsOf(service);
@@ -70,7 +70,7 @@ for (const stack of STACKS) {
             for (const value of secretValues) {
                 assert.ok(config.includes(value), "the placeholders reach the configuration");
             }
-            for (const task of ofType(run, "aws:ecs/taskDefinition:TaskDefinition")) {
+            for (const task of ofType(run, "aws:ecs/taskDefinition:TaskDefinition").filter((r) => r.name.startsWith("alertmanager-"))) {
                 const serialized = JSON.stringify(task.inputs);
                 for (const value of secretValues) {
                     assert.ok(!serialized.includes(value), `${task.name} carries a secret value`);
@@ -155,7 +155,7 @@ for (const stack of STACKS) {
                 return inputs.name;
             });
             assert.deepEqual(hosts.sort(), [1, 2, 3].flatMap((n) => [`alerts-${n}.${env.domain}`, `prom-${n}.${env.domain}`])
-                .concat(`alerts.${env.domain}`).sort());
+                .concat(`alerts.${env.domain}`, `grafana.${env.domain}`).sort());
             const validation = named(run, "cloudflare:index/dnsRecord:DnsRecord", "platform-validation");
             assert.equal(inputsOf(validation).proxied, false);
             assert.equal(source(run, validation, "content").type, "aws:acm/certificate:Certificate");
@@ -274,7 +274,8 @@ describe("alert rules", () => {
             assert.ok(anchors.has(url.hash.slice(1)), `docs/runbooks.md has no section ${url.hash}`);
         }
         assert.equal(anchors.size, allAlerts().length, "every runbook section before Procedures belongs to an alert");
-        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot", "rotate-the-basic-auth-password"]);
+        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot", "rotate-the-basic-auth-password",
+            "the-monitoring-service-itself-has-a-problem", "a-tenant-reports-a-problem"]);
     });
 
     it("uses current metric names", () => {

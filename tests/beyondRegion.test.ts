@@ -7,7 +7,9 @@ import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
 import { ProgramRun, runProgram } from "../scripts/lib/offline";
-import { previewPrometheusYml } from "../scripts/plan";
+import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/plan";
+import { createPlatform, Platform } from "../infra/platform";
+import { EXPECTED_RULE_FILE } from "../components/render/alertRules";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const BEYOND = ["aws:amp/workspace:Workspace", "aws:lambda/function:Function", "aws:cloudwatch/eventRule:EventRule"];
@@ -23,17 +25,26 @@ function appliedStack(stack: string): Promise<ProgramRun> {
     return applied.get(stack)!;
 }
 
-describe("a stack that opts out (dev)", function () {
+describe("a stack that opts out (dev without discovery)", function () {
     this.timeout(120000);
 
-    it("creates no workspace, function or schedule, and its nodes neither remote-write nor scrape discovered targets", async () => {
-        const { run, platform } = await plannedStack("dev");
+    it("creates no workspace, function or schedule, and its nodes neither remote-write, scrape discovered targets nor expect a discovery", async () => {
+        const dev = loadEnvironment("dev");
+        let platform: Platform | undefined;
+        const run = await runProgram({
+            stack: "dev",
+            program: async () => { platform = await createPlatform({ ...dev, discovery: { ...dev.discovery, enabled: false } }); },
+            ...placeholderSecretOptions("dev"),
+        });
+        assert.equal(dev.remoteWrite.enabled, false);
         for (const type of BEYOND) {
             assert.deepEqual(ofType(run, type), [], type);
         }
-        const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
+        const config = yaml.load(await previewPrometheusYml(platform!, platform!.nodes[0])) as any;
         assert.equal(config.remote_write, undefined);
         assert.ok(!config.scrape_configs.some((j: any) => j.job_name === "ecs_discovery"));
+        const [sources] = await previewNodeConfigSources(platform!);
+        assert.ok(!String(sources.ruleFiles[EXPECTED_RULE_FILE]).includes("platform:discovery_expected"));
         assert.equal((run.outputs as any).ampWorkspaceId, undefined);
     });
 });
@@ -142,6 +153,18 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).discovery.enabled)) 
             const job = config.scrape_configs.find((j: any) => j.job_name === "ecs_discovery");
             assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/discovery/*.json"]);
             assert.equal(job.proxy_url, undefined);
+        });
+
+        it("records each success where the nodes read it, and the nodes expect every region and source: no alarm that notifies nobody", async () => {
+            const { run, env, platform } = await plannedStack(stack);
+            const variables = inputsOf(named(run, "aws:lambda/function:Function", "target-discovery")).environment.variables;
+            assert.equal(variables.STATUS_PREFIX, "discovery/status/");
+            assert.deepEqual(ofType(run, "aws:cloudwatch/metricAlarm:MetricAlarm"), []);
+            const [sources] = await previewNodeConfigSources(platform);
+            const expected = (yaml.load(String(sources.ruleFiles[EXPECTED_RULE_FILE])) as any).groups[0].rules
+                .filter((r: any) => r.record === "platform:discovery_expected").map((r: any) => `${r.labels.region} ${r.labels.source}`);
+            assert.deepEqual(expected, env.discovery.regions.flatMap((region) => [`${region} ecs`,
+                ...((env.discovery.cloudMapNamespaces[region] ?? []).length > 0 ? [`${region} cloudmap`] : [])]));
         });
     });
 }

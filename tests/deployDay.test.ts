@@ -60,16 +60,20 @@ describe("deploy day: three stacks in one account and region", function () {
     });
 
     for (const stack of STACKS) {
-        it(`${stack}: names the Alertmanager log group, task families and config parameter after the stack`, async () => {
+        it(`${stack}: names the log groups, task families and parameters of Alertmanager and Grafana after the stack`, async () => {
             const { run } = await plannedStack(stack);
             const logGroup = inputsOf(named(run, "aws:cloudwatch/logGroup:LogGroup", "alertmanager"));
             assert.equal(logGroup.name, `/ecs/prometheus-platform-${stack}/alertmanager`);
-            assert.deepEqual(ofType(run, "aws:ecs/taskDefinition:TaskDefinition").map((t) => inputsOf(t).family),
-                [1, 2, 3].map((n) => `prometheus-platform-${stack}-alertmanager-${n}`));
-            const container = JSON.parse(inputsOf(ofType(run, "aws:ecs/taskDefinition:TaskDefinition")[0]).containerDefinitions)[0];
+            assert.equal(inputsOf(named(run, "aws:cloudwatch/logGroup:LogGroup", "grafana")).name, `/ecs/prometheus-platform-${stack}/grafana`);
+            assert.deepEqual(ofType(run, "aws:ecs/taskDefinition:TaskDefinition").map((t) => inputsOf(t).family).sort(),
+                [...[1, 2, 3].map((n) => `prometheus-platform-${stack}-alertmanager-${n}`), `prometheus-platform-${stack}-grafana`].sort());
+            const container = JSON.parse(inputsOf(named(run, "aws:ecs/taskDefinition:TaskDefinition", "alertmanager-1")).containerDefinitions)[0];
             assert.equal(container.logConfiguration.options["awslogs-group"], logGroup.name);
-            assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", "alertmanager-config")).name,
-                `/prometheus-platform/${stack}/alertmanager/config`);
+            assert.deepEqual(ofType(run, "aws:ssm/parameter:Parameter").map((p) => inputsOf(p).name).sort(), [
+                `/prometheus-platform/${stack}/alertmanager/config`,
+                `/prometheus-platform/${stack}/grafana/admin-password`,
+                `/prometheus-platform/${stack}/grafana/prometheus-password`,
+            ]);
         });
     }
 });
@@ -226,6 +230,8 @@ function ingressProgram(count: number): () => void {
             alertmanagerHosts: [1, 2, 3].map((n) => `alerts-${n}.example.net`),
             alertmanagerHost: "alerts.example.net",
             alertmanagerPort: 9093,
+            grafanaHost: "grafana.example.net",
+            grafanaPort: 3000,
             accessLogsBucketName: "logs",
             accessLogsReady: logsPolicy,
         });
@@ -242,12 +248,12 @@ describe("deploy day: office CIDRs within the ALB's condition limits", function 
     after(() => server?.close());
 
     for (const count of [3, 4, 7]) {
-        it(`splits ${count} office CIDRs into rules the ALB accepts, each office CIDR reaching every alerts host`, async () => {
+        it(`splits ${count} office CIDRs into rules the ALB accepts, each office CIDR reaching every alerts host and Grafana`, async () => {
             const run = await runProgram({ stack: "fixture", program: ingressProgram(count) });
             const officeCidrs = Array.from({ length: count }, (_, i) => `198.18.${i}.0/24`);
             const rules = ofType(run, "aws:lb/listenerRule:ListenerRule").map(inputsOf);
             const officeRules = rules.filter((r) => r.conditions.some((c: any) => c.sourceIp));
-            const hosts = ["alerts-1", "alerts-2", "alerts-3", "alerts"].map((h) => `${h}.example.net`);
+            const hosts = ["alerts-1", "alerts-2", "alerts-3", "alerts", "grafana"].map((h) => `${h}.example.net`);
             assert.equal(officeRules.length, hosts.length * Math.ceil(count / ALB_VALUES_PER_CONDITION));
             for (const host of hosts) {
                 const forHost = officeRules.filter((r) => r.conditions[0].hostHeader.values[0] === host);

@@ -8,10 +8,11 @@ import { ListClustersCommand } from "@aws-sdk/client-ecs";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListInstancesCommand, ListServicesCommand, ListTagsForResourceCommand } from "@aws-sdk/client-servicediscovery";
 import { Clients, DiscoveryConfig, renderTargets, runDiscovery } from "../components/functions/discovery";
+import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
 import { fakeClient, fakeEcs, fakeS3, Handler } from "./helpers/awsFakes";
 import { expectSuccess, requireTool, run } from "./helpers/tools";
 
-const CONFIG: DiscoveryConfig = { bucket: "targets", prefix: "discovery/", regions: ["eu-west-1"], namespaces: {} };
+const CONFIG: DiscoveryConfig = { bucket: "targets", prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions: ["eu-west-1"], namespaces: {} };
 const LABELS = { PROMETHEUS_EXPORTER_PORT: "9102", PROMETHEUS_EXPORTER_PATH: "/internal/metrics", PROMETHEUS_EXPORTER_JOB_NAME: "api" };
 
 function clients(ecs: (region: string) => any, s3: any, sd: (region: string) => any = () => fakeClient(new Map())): Clients {
@@ -55,6 +56,8 @@ describe("discovery function (stubbed AWS)", () => {
             clients((region) => region === "eu-west-2" ? failing : fakeEcs(1, 2, LABELS), s3), (line) => lines.push(line));
         assert.deepEqual(results.map((r) => [r.region, r.written, r.error]), [["eu-west-1", true, undefined], ["eu-west-2", false, "AccessDenied"]]);
         assert.equal(s3.objects.get("discovery/eu-west-2-ecs.json"), "previous\n");
+        assert.equal(JSON.parse(s3.objects.get("discovery/status/eu-west-1-ecs.json")!).targets, 2, "the region that succeeded records it");
+        assert.equal(s3.objects.has("discovery/status/eu-west-2-ecs.json"), false, "the failing region records no success");
         assert.equal(lines.length, 1);
         const metric = JSON.parse(lines[0]);
         assert.equal(metric.DiscoveryErrors, 1);
@@ -88,7 +91,9 @@ describe("discovery function (stubbed AWS)", () => {
         await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
         const [again] = await runDiscovery(CONFIG, clients(() => ecs, s3), () => undefined);
         assert.equal(again.written, false);
-        assert.equal(s3.calls.filter((c) => c.command === "PutObjectCommand").length, 1);
+        const puts = (key: string) => s3.calls.filter((c) => c.command === "PutObjectCommand" && c.input.Key === key).length;
+        assert.equal(puts("discovery/eu-west-1-ecs.json"), 1);
+        assert.equal(puts("discovery/status/eu-west-1-ecs.json"), 2, "the status records every success, changed or not");
     });
 
     it("lists Cloud Map instances of services tagged METRICS_PORT", async () => {

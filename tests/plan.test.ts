@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { REGISTRATIONS_RULE_FILE } from "../components/render/alertRules";
+import { EXPECTED_RULE_FILE } from "../components/render/alertRules";
 import { loadTenants } from "../infra/tenants";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -26,6 +26,7 @@ describe("offline plan (npm run plan)", function () {
             const result = plan(["--stack", stack, "--json", "--out", path.join(out, stack)]);
             assert.equal(result.status, 0, result.stderr);
             const report = JSON.parse(result.stdout);
+            const env = loadEnvironment(stack);
             assert.equal(report.stack, stack);
             assert.equal(report.summary.total, report.resources.length);
             assert.equal(report.summary.byType["aws:ec2/instance:Instance"], 3);
@@ -33,16 +34,24 @@ describe("offline plan (npm run plan)", function () {
             for (const instance of report.resources.filter((r: any) => r.type === "aws:ec2/instance:Instance")) {
                 assert.ok(nodes.some((n: any) => n.urn === instance.parent), `${instance.name} is parented by its component`);
             }
-            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "alertmanager"]);
+            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "grafana", "alertmanager"]);
+            // Grafana, its data sources and its three dashboards, as the plan shows them and writes them.
+            assert.ok(report.grafana[0].startsWith(`https://grafana.${env.domain}/ (office CIDRs only), docker.io/grafana/grafana:13.1.2`), report.grafana[0]);
+            assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("data source")).map((l: string) => l.split(":")[0]),
+                ["data source prom-1", "data source prom-2", "data source prom-3", ...(env.remoteWrite.enabled ? ["data source amp"] : [])]);
+            assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/:.*/, "")),
+                ["dashboard Platform SLI", "dashboard Prometheus servers", "dashboard Prometheus nodes"]);
+            const grafanaFiles = report.rendered.find((n: any) => n.node === "grafana").files;
+            assert.deepEqual(grafanaFiles.filter((f: string) => f.endsWith(".json")).sort(),
+                ["var/lib/grafana/dashboards/platform-sli.json", "var/lib/grafana/dashboards/prometheus-nodes.json", "var/lib/grafana/dashboards/prometheus-servers.json"]);
             assert.ok(report.placeholderSecrets.includes("prometheus-platform:pagerdutyRoutingKey"));
-            const env = loadEnvironment(stack);
             assert.deepEqual(report.backup, {
                 policy: `daily at ${env.backup.snapshotTime} UTC, kept ${env.backup.retainDays} days: volumes tagged platform:backup=prometheus-platform-${stack}-prometheus-data`,
                 volumes: ["prom-1-data", "prom-2-data", "prom-3-data"],
             });
             assert.deepEqual(report.rollout.alertmanager.order, ["alertmanager-1", "alertmanager-2", "alertmanager-3"]);
             assert.match(report.rollout.alertmanager.configSha256, /^[0-9a-f]{64}$/);
-            const alertmanager = fs.readFileSync(path.join(report.rendered[3].dir, "alertmanager.yml"), "utf8");
+            const alertmanager = fs.readFileSync(path.join(report.rendered.find((n: any) => n.node === "alertmanager").dir, "alertmanager.yml"), "utf8");
             assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
             for (const node of report.rendered.slice(0, 3)) {
                 // The node's configuration set, as the config bucket holds it, MANIFEST included.
@@ -51,7 +60,7 @@ describe("offline plan (npm run plan)", function () {
                 const manifest = fs.readFileSync(path.join(node.dir, "config/MANIFEST"), "utf8").trim().split("\n");
                 assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
                 const tenantRules = loadTenants(stack).map((t) => `rules/tenant-${t.name}.yml`);
-                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", `rules/${REGISTRATIONS_RULE_FILE}`, "rules/platform.yml", ...tenantRules, "htpasswd"]);
+                assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", `rules/${EXPECTED_RULE_FILE}`, "rules/platform.yml", ...tenantRules, "htpasswd"]);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
                 assert.match(cloudConfig, /vol-00000000000000000/);
             }

@@ -17,6 +17,7 @@ const EXPECTED: Record<string, string> = {
     "unencrypted-launch-template": "ebs-encryption",
     "alerts-rule-without-source-ip": "office-ip-only-alb-rules",
     "alerts-rule-wider-than-office": "office-ip-only-alb-rules",
+    "grafana-rule-wider-than-office": "office-ip-only-alb-rules",
     "forwarding-default-action": "office-ip-only-alb-rules",
     "alb-extra-port": "office-ip-only-alb-rules",
     "two-zones": "three-az-spread",
@@ -70,6 +71,12 @@ describe("policy pack through the Analyzer RPCs", function () {
         const [violation] = await checkFixture("alerts-rule-wider-than-office");
         assert.match(violation.message, /lets 203\.0\.112\.0\/23 reach office-only target group alerts-1; only 203\.0\.113\.0\/24 may/);
         assert.match(violation.urn, /ListenerRule::alerts-1$/);
+    });
+
+    it("covers Grafana as an office-only host: a rule open to the world is named", async () => {
+        const violations = await checkFixture("grafana-rule-wider-than-office");
+        assert.deepEqual(violations.map((v) => v.urn.replace(/^.*::/, "")), ["grafana"]);
+        assert.match(violations[0].message, /lets 0\.0\.0\.0\/0 reach office-only target group grafana; only 203\.0\.113\.0\/24 may/);
     });
 
     it("names the zones when the spread is wrong", async () => {

@@ -2,11 +2,12 @@
 import { strict as assert } from "assert";
 import { renderAlertmanagerConfig, tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { loadEnvironment } from "../infra/environment";
+import { renderGrafanaEntrypoint } from "../components/render/grafanaConfig";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, REGISTRATIONS_RULE_FILE, renderAlertRules, renderRegistrationRules } from "../components/render/alertRules";
+import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { remapNginxPaths } from "../rehearsals/lib/remap";
@@ -133,7 +134,7 @@ for (const stack of STACKS) {
             }
         });
 
-        it("shellcheck finds nothing in any script the nodes or the Alertmanager tasks run", async function () {
+        it("shellcheck finds nothing in any script the nodes, the Alertmanager tasks or Grafana's task run", async function () {
             const shellcheck = requireTool(this, "shellcheck");
             const scripts = walk(path.join(out, "prom-1", "files")).filter((f) => f.endsWith(".sh"));
             assert.deepEqual(scripts.map((f) => path.basename(f)).sort(),
@@ -141,12 +142,16 @@ for (const stack of STACKS) {
             for (const script of scripts) {
                 expectSuccess(run(shellcheck, ["--shell=bash", "--severity=style", script]), `shellcheck ${path.basename(script)}`);
             }
-            const { run: programRun } = await plannedStack(stack);
-            for (const task of ofType(programRun, "aws:ecs/taskDefinition:TaskDefinition")) {
-                const [container] = JSON.parse(inputsOf(task).containerDefinitions);
-                const entrypoint = path.join(out, `${task.name}-entrypoint.sh`);
-                fs.writeFileSync(entrypoint, container.command[0]);
-                expectSuccess(run(shellcheck, ["--shell=sh", "--severity=style", entrypoint]), `shellcheck ${task.name}'s entrypoint`);
+            const { run: programRun, platform } = await plannedStack(stack);
+            const entrypoints = ofType(programRun, "aws:ecs/taskDefinition:TaskDefinition").filter((task) => task.name.startsWith("alertmanager-"))
+                .map((task): [string, string] => [task.name, JSON.parse(inputsOf(task).containerDefinitions)[0].command[0]]);
+            // Grafana's, from its files: where the AMP workspace is new, its task definition is known only after apply.
+            entrypoints.push(["grafana", renderGrafanaEntrypoint(Object.keys(platform.grafanaProvisioning).sort())]);
+            assert.equal(entrypoints.length, 4);
+            for (const [name, script] of entrypoints) {
+                const entrypoint = path.join(out, `${name}-entrypoint.sh`);
+                fs.writeFileSync(entrypoint, script);
+                expectSuccess(run(shellcheck, ["--shell=sh", "--severity=style", entrypoint]), `shellcheck ${name}'s entrypoint`);
             }
         });
     });
@@ -160,7 +165,10 @@ describe("alert rule unit tests (promtool test rules)", function () {
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "rule-tests-"));
         try {
             fs.writeFileSync(path.join(work, "platform.yml"), renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS, { annotations: false }));
-            fs.writeFileSync(path.join(work, REGISTRATIONS_RULE_FILE), renderRegistrationRules(["tenants/a/eu-west-1", "tenants/b/eu-west-1", "tenants/c/eu-west-2"]));
+            fs.writeFileSync(path.join(work, EXPECTED_RULE_FILE), renderExpectedRules({
+                tenantPrefixes: ["tenants/a/eu-west-1", "tenants/b/eu-west-1", "tenants/c/eu-west-2"],
+                discovery: [{ region: "eu-west-1", source: "ecs" }, { region: "eu-west-2", source: "ecs" }, { region: "eu-west-2", source: "cloudmap" }],
+            }));
             fs.copyFileSync(RULE_TESTS, path.join(work, "platform.test.yml"));
             const said = expectSuccess(run(promtool, ["test", "rules", "platform.test.yml"], { cwd: work }), "promtool test rules");
             assert.match(said, /SUCCESS/);

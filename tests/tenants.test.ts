@@ -7,7 +7,7 @@ import { createPlatform } from "../infra/platform";
 import { requiredSecretKeys, tenantSecretKeys } from "../infra/secrets";
 import { checkTenantsOnStack, loadTenants, renderTenantRules, TENANTS_DIR, tenantRegions, validateTenant } from "../infra/tenants";
 import { alertmanagerConfig } from "../components/render/alertmanagerConfig";
-import { REGISTRATIONS_RULE_FILE, renderRegistrationRules, TENANT_TARGETS_EXPECTED } from "../components/render/alertRules";
+import { EXPECTED_RULE_FILE, renderExpectedRules, TENANT_TARGETS_EXPECTED } from "../components/render/alertRules";
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
 import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/plan";
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
@@ -120,10 +120,10 @@ describe("tenants", function () {
     it("lists every prefix the tenants register in, so one that never had a file is stale too", async () => {
         const { platform } = await plannedStack("dev");
         const [prom1] = (await previewNodeConfigSources(platform));
-        const rules = yaml.load(String(prom1.ruleFiles[REGISTRATIONS_RULE_FILE])) as any;
-        assert.deepEqual(rules.groups[0].rules, ["checkout-web", "orders-queue"].map((tenant) => (
+        const rules = yaml.load(String(prom1.ruleFiles[EXPECTED_RULE_FILE])) as any;
+        assert.deepEqual(rules.groups[0].rules.filter((r: any) => r.record === TENANT_TARGETS_EXPECTED), ["checkout-web", "orders-queue"].map((tenant) => (
             { record: TENANT_TARGETS_EXPECTED, expr: "vector(1)", labels: { prefix: `tenants/${tenant}/eu-west-1` } })));
-        assert.deepEqual(yaml.load(renderRegistrationRules([])), { groups: [] });
+        assert.deepEqual(yaml.load(renderExpectedRules({ tenantPrefixes: [], discovery: [] })), { groups: [] });
     });
 
     it("sends an email receiver through the stack's mail relay, with no secret of its own, and refuses it where there is no relay", () => {

@@ -27,11 +27,17 @@ export const LABELS = {
 } as const;
 export const TAGS = { port: "METRICS_PORT", path: "METRICS_PATH" } as const;
 export const METRIC_NAMESPACE = "PrometheusPlatform/TargetDiscovery";
+/** Where a region's and source's last success is recorded; the nodes read its modification time. */
+export function statusKey(statusPrefix: string, region: string, source: string): string {
+    return `${statusPrefix}${region}-${source}.json`;
+}
 
 export interface DiscoveryConfig {
     bucket: string;
     /** Key prefix the function owns, e.g. "discovery/". */
     prefix: string;
+    /** Key prefix of its status objects (one per region and source, rewritten at each success), e.g. "discovery/status/". */
+    statusPrefix: string;
     regions: string[];
     /** Cloud Map namespace IDs to look into, per region. */
     namespaces: Record<string, string[]>;
@@ -223,21 +229,35 @@ export function errorMetricLine(region: string, source: string, message: string)
     });
 }
 
+/** Every region and source a run covers: ECS in each region, Cloud Map where namespaces are listed. */
+export function discoverySources(regions: string[], namespaces: Record<string, string[]>): { region: string; source: RegionResult["source"] }[] {
+    return regions.flatMap((region) => [
+        { region, source: "ecs" as const },
+        ...((namespaces[region] ?? []).length > 0 ? [{ region, source: "cloudmap" as const }] : []),
+    ]);
+}
+
 /** One run: every region and source; a failing one keeps its previous file and is reported. */
 export async function runDiscovery(config: DiscoveryConfig, clients: Clients, log: (line: string) => void = console.log): Promise<RegionResult[]> {
     const results: RegionResult[] = [];
     for (const region of config.regions) {
-        const sources: [RegionResult["source"], () => Promise<TargetGroup[]>][] = [
-            ["ecs", () => discoverEcs(clients.ecs(region), region)],
-            ...((config.namespaces[region] ?? []).length > 0
-                ? [["cloudmap", () => discoverCloudMap(clients.serviceDiscovery(region), region, config.namespaces[region])] as [RegionResult["source"], () => Promise<TargetGroup[]>]]
-                : []),
-        ];
+        const discoverers: Record<RegionResult["source"], () => Promise<TargetGroup[]>> = {
+            ecs: () => discoverEcs(clients.ecs(region), region),
+            cloudmap: () => discoverCloudMap(clients.serviceDiscovery(region), region, config.namespaces[region]),
+        };
+        const sources = discoverySources([region], config.namespaces).map(({ source }): [RegionResult["source"], () => Promise<TargetGroup[]>] => [source, discoverers[source]]);
         for (const [source, discover] of sources) {
             const key = `${config.prefix}${region}-${source}.json`;
             try {
                 const groups = await discover();
                 const written = await writeIfChanged(clients.s3, config.bucket, key, renderTargets(groups));
+                // Written at every success, changed or not: its age is how long the region has failed.
+                await clients.s3.send(new PutObjectCommand({
+                    Bucket: config.bucket,
+                    Key: statusKey(config.statusPrefix, region, source),
+                    Body: `${JSON.stringify({ region, source, targets: groups.length, succeededAt: new Date().toISOString() })}\n`,
+                    ContentType: "application/json",
+                }));
                 results.push({ region, source, key, targets: groups.length, written });
             } catch (err) {
                 const message = (err as Error).message;
@@ -254,6 +274,7 @@ export async function handler(): Promise<RegionResult[]> {
     const config: DiscoveryConfig = {
         bucket: process.env.TARGETS_BUCKET ?? "",
         prefix: process.env.TARGETS_PREFIX ?? "discovery/",
+        statusPrefix: process.env.STATUS_PREFIX ?? "discovery/status/",
         regions: (process.env.DISCOVERY_REGIONS ?? "").split(",").filter((r) => r),
         namespaces: JSON.parse(process.env.CLOUD_MAP_NAMESPACES ?? "{}"),
     };

@@ -18,10 +18,12 @@ export interface RuleGroup {
 }
 
 export const HEARTBEAT_ALERT = "RE_Observe_Heartbeat";
-/** One series per tenants/<name>/<region> prefix the tenants register in (see renderRegistrationRules). */
+/** One series per tenants/<name>/<region> prefix the tenants register in (see renderExpectedRules). */
 export const TENANT_TARGETS_EXPECTED = "platform:tenant_targets_expected";
+/** One series per region and source the discovery function covers. */
+export const DISCOVERY_EXPECTED = "platform:discovery_expected";
 /** The rule file holding them, beside platform.yml. */
-export const REGISTRATIONS_RULE_FILE = "platform-registrations.yml";
+export const EXPECTED_RULE_FILE = "platform-expected.yml";
 
 /** Every alert, grouped as Prometheus evaluates them. Jobs are the scrape jobs of prometheusConfig. */
 export const ALERT_GROUPS: RuleGroup[] = [
@@ -79,12 +81,24 @@ export const ALERT_GROUPS: RuleGroup[] = [
                     + "{{ if gt $value 1e9 }}has never had a target file{{ else }}has been quiet for {{ $value | humanizeDuration }}{{ end }}.",
             },
             {
+                alert: "RE_Observe_Discovery_Stale",
+                // A region and source expected but never heard from counts as succeeded in 1970.
+                expr: `time() - (max by (region, source) (platform_discovery_last_success_timestamp_seconds{job="prometheus_node"})`
+                    + ` or 0 * max by (region, source) (${DISCOVERY_EXPECTED})) > 10 * 60`,
+                for: "1m",
+                severity: "ticket",
+                summary: "Target discovery in {{ $labels.region }} ({{ $labels.source }}) has not succeeded for 10 minutes",
+                description: "The discovery function runs every minute; its targets file for {{ $labels.region }} is kept as it was, "
+                    + "so new tasks there are not scraped and gone ones stay.",
+            },
+            {
                 alert: "RE_Observe_Grafana_Down",
-                expr: `up{job="grafana-paas"} == 0`,
+                // Cloud Map answers with healthy tasks only: a Grafana that is down may have no target at all.
+                expr: `up{job="grafana"} == 0 or absent(up{job="grafana"})`,
                 for: "5m",
                 severity: "ticket",
                 summary: "Grafana has not been scraped for 5 minutes",
-                description: "Grafana's metrics endpoint {{ $labels.instance }} is failing.",
+                description: "Grafana's metrics endpoint is failing, or Cloud Map names no healthy Grafana task.",
             },
         ],
     },
@@ -267,8 +281,17 @@ export function renderAlertRules(runbookBaseUrl: string, groups: RuleGroup[] = A
     return yaml.dump(document, { lineWidth: -1, noRefs: true });
 }
 
-/** Recording rules naming every prefix a tenant registers in, so a prefix that never had a file is stale too. */
-export function renderRegistrationRules(prefixes: string[]): string {
-    const rules = [...prefixes].sort().map((prefix) => ({ record: TENANT_TARGETS_EXPECTED, expr: "vector(1)", labels: { prefix } }));
-    return yaml.dump({ groups: rules.length > 0 ? [{ name: "platform-tenant-registrations", rules }] : [] }, { lineWidth: -1, noRefs: true });
+/** What the platform expects to hear from: every tenant prefix, and every discovery region and source. */
+export interface Expected {
+    tenantPrefixes: string[];
+    discovery: { region: string; source: string }[];
+}
+
+/** Recording rules naming what is expected, so one that never reported is stale too. */
+export function renderExpectedRules(expected: Expected): string {
+    const rules = [
+        ...[...expected.tenantPrefixes].sort().map((prefix) => ({ record: TENANT_TARGETS_EXPECTED, expr: "vector(1)", labels: { prefix } })),
+        ...expected.discovery.map(({ region, source }) => ({ record: DISCOVERY_EXPECTED, expr: "vector(1)", labels: { region, source } })),
+    ];
+    return yaml.dump({ groups: rules.length > 0 ? [{ name: "platform-expected", rules }] : [] }, { lineWidth: -1, noRefs: true });
 }

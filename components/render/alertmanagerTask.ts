@@ -29,7 +29,8 @@ export interface EntrypointInput {
 /**
  * Writes the configuration handed in through the ALERTMANAGER_CONFIG secret to a file, reads
  * the task's own IP from the ECS task metadata endpoint to advertise to its peers, and execs
- * Alertmanager. Runs under the image's busybox sh.
+ * Alertmanager, its notification metrics labelled by receiver (for the Platform SLI dashboard).
+ * Runs under the image's busybox sh.
  */
 export function renderEntrypoint(input: EntrypointInput): string {
     return `set -eu
@@ -52,7 +53,8 @@ ${input.peers.map((peer) => `  --cluster.peer=${shellQuote(peer)} \\
 `).join("")}  --cluster.peer-timeout=${shellQuote(input.peerTimeout)} \\
   --cluster.gossip-interval=${shellQuote(input.gossipInterval)} \\
   --cluster.pushpull-interval=${shellQuote(input.pushPullInterval)} \\
-  --cluster.reconnect-timeout=5m
+  --cluster.reconnect-timeout=5m \\
+  --enable-feature=receiver-name-in-metrics
 `;
 }
 

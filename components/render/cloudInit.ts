@@ -1,6 +1,7 @@
 // Pure renderer of a Prometheus node's cloud-init user data and the files it writes.
 import * as yaml from "js-yaml";
 import { renderConfigSyncScript } from "./configSync";
+import { DISCOVERY_STATUS_PREFIX } from "./prometheusConfig";
 import { NGINX_DEFAULTS } from "./nginxConfig";
 import {
     NODE_PATHS,
@@ -115,6 +116,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 targetsDir: NODE_PATHS.targetsDir,
                 stagingDir: NODE_PATHS.targetsStagingDir,
                 textfileDir: NODE_PATHS.textfileDir,
+                discoveryStatusDir: DISCOVERY_STATUS_PREFIX.replace(/\/$/, ""),
             }),
         },
         {

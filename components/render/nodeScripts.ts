@@ -89,6 +89,8 @@ export interface SyncScriptInput {
     stagingDir: string;
     /** Where the age of each tenant's newest target file is reported (node_exporter's textfile collector). */
     textfileDir: string;
+    /** Relative to targetsDir: the discovery function's status objects, <region>-<source>.json. */
+    discoveryStatusDir: string;
 }
 
 /**
@@ -131,6 +133,14 @@ mkdir -p "$textfile_dir"
     tenant=$(basename "$(dirname "$dir")")
     newest=$(find "$dir" -maxdepth 1 -name '*.json' -printf '%T@\\n' | sort -n | tail -n 1)
     echo "platform_targets_newest_file_timestamp_seconds{prefix=\\"tenants/$tenant/$region\\"} \${newest:-0}"
+  done
+  # The discovery function rewrites a region's and source's status object at each success.
+  echo '# HELP platform_discovery_last_success_timestamp_seconds When the discovery of a region and source last succeeded.'
+  echo '# TYPE platform_discovery_last_success_timestamp_seconds gauge'
+  for file in "$targets_dir"/${shellQuote(input.discoveryStatusDir)}/*.json; do
+    [ -f "$file" ] || continue
+    name=$(basename "$file" .json)
+    echo "platform_discovery_last_success_timestamp_seconds{region=\\"\${name%-*}\\",source=\\"\${name##*-}\\"} $(stat -c %Y "$file")"
   done
 } > "$textfile_dir/.platform_targets.prom.tmp"
 mv "$textfile_dir/.platform_targets.prom.tmp" "$textfile_dir/platform_targets.prom"

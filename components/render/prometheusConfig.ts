@@ -35,8 +35,8 @@ export interface PrometheusConfigInput {
     remoteWrite?: { url: string; region: string };
     /** Tenants: each gets a job over <targetsDir>/tenants/<name>/<region>/*.json whose series carry tenant="<name>". */
     tenants?: { name: string; regions: string[] }[];
-    /** Scrape configs added by later parts of the platform (e.g. remote discovery). */
-    extraScrapeConfigs?: Record<string, unknown>[];
+    /** Grafana, scraped where Cloud Map names its task. */
+    grafana?: { name: string; port: number };
 }
 
 /**
@@ -46,6 +46,11 @@ export interface PrometheusConfigInput {
 export const REPLICA_LABEL = "__replica__";
 /** Where tenants' target files live in the targets bucket: tenants/<name>/<region>/. */
 export const TENANTS_PREFIX = "tenants/";
+/** Where the discovery function writes its file_sd files, and the status of each region and source. */
+export const DISCOVERY_PREFIX = "discovery/";
+export const DISCOVERY_STATUS_PREFIX = `${DISCOVERY_PREFIX}status/`;
+/** The scrape job of Grafana, which RE_Observe_Grafana_Down watches. */
+export const GRAFANA_JOB = "grafana";
 export const tenantTargetsPrefix = (tenant: string, region: string) => `${TENANTS_PREFIX}${tenant}/${region}`;
 
 export const QUEUE_CONFIG = {
@@ -115,7 +120,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
             { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
             alertmanagerJob,
-            ...(input.extraScrapeConfigs ?? []),
+            ...(input.grafana ? [{ job_name: GRAFANA_JOB, dns_sd_configs: [{ names: [input.grafana.name], type: "A", port: input.grafana.port, refresh_interval: "30s" }] }] : []),
             ...fileSdJobs,
             ...discoveryJobs,
         ],

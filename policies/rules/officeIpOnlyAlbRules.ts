@@ -30,7 +30,7 @@ function sourceCidrs(rule: PolicyResource): string[] | undefined {
 
 export const officeIpOnlyAlbRules: StackValidationPolicy = {
     name: "office-ip-only-alb-rules",
-    description: "ALB rules reach office-only targets (Alertmanager) only from the office CIDRs; default actions never forward; "
+    description: "ALB rules reach office-only targets (Alertmanager, Grafana) only from the office CIDRs; default actions never forward; "
         + "ALB security groups open only 80 and 443.",
     enforcementLevel: "mandatory",
     configSchema: {

@@ -23,11 +23,13 @@ export interface PrometheusRemap {
     /** Production address (private IP) to loopback address, ports kept. */
     addresses: Record<string, string>;
     alertmanagers: string[];
+    /** DNS name of a dns_sd job to the loopback targets standing for what it names; unnamed: none. */
+    dnsTargets: Record<string, string[]>;
     rulesDir: string;
     targetsDir: string;
 }
 
-/** prometheus.yml for the rehearsal. DNS discovery becomes the static loopback members. */
+/** prometheus.yml for the rehearsal. DNS discovery becomes static loopback targets. */
 export function remapPrometheusConfig(text: string, remap: PrometheusRemap): string {
     const config = yaml.load(text) as Record<string, any>;
     const scale = (d: string) => scaleDuration(d, remap.factor);
@@ -40,8 +42,9 @@ export function remapPrometheusConfig(text: string, remap: PrometheusRemap): str
         ({ ...rest, static_configs: members }));
     config.scrape_configs = config.scrape_configs.map((job: Record<string, any>) => {
         if (job.dns_sd_configs) {
-            const { dns_sd_configs: _, ...rest } = job;
-            return { ...rest, static_configs: members };
+            const { dns_sd_configs: sd, ...rest } = job;
+            const targets = (sd as { names: string[] }[]).flatMap((c) => c.names.flatMap((name) => remap.dnsTargets[name] ?? []));
+            return { ...rest, static_configs: [{ targets }] };
         }
         if (job.file_sd_configs) {
             // The paas-proxy forwards to PaaS over TLS, which loopback targets do not speak.

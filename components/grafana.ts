@@ -1,0 +1,162 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { serviceTrustPolicy } from "./iamDocuments";
+import { GRAFANA_PORT, grafanaContainer } from "./render/grafanaConfig";
+
+export interface GrafanaArgs {
+    clusterArn: pulumi.Input<string>;
+    /** Private subnets, one per zone: ECS places the one task in any of them. */
+    subnetIds: pulumi.Input<string>[];
+    securityGroupId: pulumi.Input<string>;
+    /** The ALB target group (type ip, office-only) for grafana.<domain>, and the rules that use it. */
+    targetGroupArn: pulumi.Input<string>;
+    listenerRules: pulumi.Resource[];
+    /** Cloud Map namespace: Grafana registers as grafana.<namespace>, where Prometheus scrapes it. */
+    namespaceId: pulumi.Input<string>;
+    /** Image with a pinned tag, e.g. grafana/grafana:13.1.2. */
+    image: string;
+    rootUrl: string;
+    /** Provisioning files by path (data sources, dashboards): no secrets, those come from SSM. */
+    files: pulumi.Input<Record<string, string>>;
+    /** The password of the basic-auth user the data sources log in to the nodes' nginx with. */
+    prometheusPassword: pulumi.Input<string>;
+    /** The stack's AMP workspace, queried with SigV4 through the task role. */
+    managedPrometheus?: { workspaceArn: pulumi.Input<string>; prometheusUrl: pulumi.Input<string> };
+    /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
+    physicalNamePrefix: string;
+    /** Where its SSM parameters go, e.g. /<project>/<stack>/grafana (beside Alertmanager's). */
+    parameterPrefix: string;
+    accountId: string;
+    region: string;
+    logRetentionDays: number;
+    partition?: string;
+    tags?: Record<string, string>;
+}
+
+export const GRAFANA_SERVICE_NAME = "grafana";
+
+/** What the task role may ask of one AMP workspace: queries only. */
+export function managedPrometheusQueryPolicy(workspaceArn: string): Record<string, unknown> {
+    return {
+        Version: "2012-10-17",
+        Statement: [{
+            Effect: "Allow",
+            Action: ["aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata"],
+            Resource: [workspaceArn],
+        }],
+    };
+}
+
+/**
+ * Grafana on ECS Fargate, one task, its state provisioned: data sources and dashboards come from
+ * the task definition, the admin password from an SSM SecureString, so a replaced task loses
+ * nothing that matters. Served through the ALB (office-only) and scraped through Cloud Map.
+ */
+export class Grafana extends pulumi.ComponentResource {
+    readonly adminPassword: pulumi.Output<string>;
+    readonly serviceName: pulumi.Output<string>;
+
+    constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform:observability:Grafana", name, {}, opts);
+        if (!/:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/.test(args.image)) {
+            throw new Error(`Grafana ${name}: image ${args.image} must carry a pinned version tag`);
+        }
+        const parent = { parent: this };
+        const partition = args.partition ?? "aws";
+        const tags = { ...args.tags };
+
+        const admin = new random.RandomPassword(`${name}-admin`, { length: 32, special: false }, parent);
+        const parameterName = (suffix: string) => `${args.parameterPrefix}/${suffix}`;
+        const secrets = {
+            adminPassword: { name: parameterName("admin-password"), value: admin.result, description: "Grafana's admin password" },
+            prometheusPassword: { name: parameterName("prometheus-password"), value: pulumi.output(args.prometheusPassword), description: "Basic-auth password Grafana's data sources use on the nodes" },
+        };
+        const parameters = Object.entries(secrets).map(([key, secret]) => new aws.ssm.Parameter(`${name}-${key}`, {
+            name: secret.name,
+            description: secret.description,
+            type: "SecureString",
+            value: pulumi.secret(secret.value),
+            tags,
+        }, parent));
+        const parameterArn = (parameter: string) => `arn:${partition}:ssm:${args.region}:${args.accountId}:parameter${parameter}`;
+        const logGroupName = `/ecs/${args.physicalNamePrefix}/${name}`;
+        new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: args.logRetentionDays, tags }, parent);
+
+        const executionRole = new aws.iam.Role(`${name}-execution`, {
+            description: "ECS pulls the Grafana image, reads its two secrets, writes its logs",
+            assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
+            tags,
+        }, parent);
+        new aws.iam.RolePolicyAttachment(`${name}-execution`, {
+            role: executionRole.name,
+            policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+        }, parent);
+        new aws.iam.RolePolicy(`${name}-read-secrets`, {
+            role: executionRole.name,
+            policy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Action: ["ssm:GetParameters"], Resource: Object.values(secrets).map((s) => parameterArn(s.name)) }],
+            }),
+        }, parent);
+        const taskRole = new aws.iam.Role(`${name}-task`, {
+            description: "Grafana itself: queries the stack's AMP workspace, nothing else",
+            assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
+            tags,
+        }, parent);
+        if (args.managedPrometheus) {
+            new aws.iam.RolePolicy(`${name}-query-amp`, {
+                role: taskRole.name,
+                policy: pulumi.output(args.managedPrometheus.workspaceArn).apply((arn) => JSON.stringify(managedPrometheusQueryPolicy(arn))),
+            }, parent);
+        }
+
+        const discovery = new aws.servicediscovery.Service(name, {
+            name: GRAFANA_SERVICE_NAME,
+            namespaceId: args.namespaceId,
+            dnsConfig: { namespaceId: args.namespaceId, dnsRecords: [{ type: "A", ttl: 10 }], routingPolicy: "MULTIVALUE" },
+            healthCheckCustomConfig: {},
+            forceDestroy: true,
+            tags,
+        }, parent);
+        const taskDefinition = new aws.ecs.TaskDefinition(name, {
+            family: `${args.physicalNamePrefix}-${name}`,
+            cpu: "512",
+            memory: "1024",
+            networkMode: "awsvpc",
+            requiresCompatibilities: ["FARGATE"],
+            runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
+            executionRoleArn: executionRole.arn,
+            taskRoleArn: taskRole.arn,
+            containerDefinitions: pulumi.all([args.files, args.managedPrometheus?.prometheusUrl]).apply(([files, ampUrl]) => JSON.stringify([grafanaContainer({
+                image: args.image,
+                rootUrl: args.rootUrl,
+                files,
+                secretArns: { adminPassword: parameterArn(secrets.adminPassword.name), prometheusPassword: parameterArn(secrets.prometheusPassword.name) },
+                managedPrometheusUrl: ampUrl,
+                logGroup: logGroupName,
+                region: args.region,
+            })])),
+            tags,
+        }, { parent: this, dependsOn: parameters });
+        const service = new aws.ecs.Service(name, {
+            cluster: args.clusterArn,
+            taskDefinition: taskDefinition.arn,
+            desiredCount: 1,
+            launchType: "FARGATE",
+            deploymentMinimumHealthyPercent: 0,
+            deploymentMaximumPercent: 100,
+            waitForSteadyState: true,
+            healthCheckGracePeriodSeconds: 90,
+            networkConfiguration: { subnets: args.subnetIds, securityGroups: [args.securityGroupId], assignPublicIp: false },
+            serviceRegistries: { registryArn: discovery.arn },
+            loadBalancers: [{ targetGroupArn: args.targetGroupArn, containerName: "grafana", containerPort: GRAFANA_PORT }],
+            propagateTags: "SERVICE",
+            tags,
+        }, { parent: this, dependsOn: args.listenerRules });
+
+        this.adminPassword = pulumi.secret(admin.result);
+        this.serviceName = service.name;
+        this.registerOutputs({ serviceName: this.serviceName });
+    }
+}
