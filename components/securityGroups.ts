@@ -11,13 +11,14 @@ export interface SecurityGroupsArgs {
     alertmanagerPort: number;
     meshPort: number;
     grafanaPort: number;
+    blackboxPort: number;
     tags?: Record<string, string>;
 }
 
 /**
  * The platform's security groups and every rule between them, in one place: the ALB open on
  * 80/443, the Prometheus nodes reachable on the nginx port from the ALB only, and on the
- * Prometheus and node_exporter ports from each other only; the Alertmanagers reachable on 9093
+ * Prometheus, node_exporter and blackbox exporter ports from each other only; the Alertmanagers reachable on 9093
  * from the ALB and the nodes, meshing on 9094 TCP and UDP among themselves only; Grafana reachable
  * from the ALB and scraped by the nodes, reaching the nodes' nginx. No SSH anywhere.
  */
@@ -59,7 +60,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
             securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: INGRESS_PORT, toPort: INGRESS_PORT,
             referencedSecurityGroupId: alb.id, description: "nginx auth-proxy, from the ALB only",
         }, parent);
-        ([["prometheus", args.prometheusPort], ["node-exporter", args.nodeExporterPort]] as const).forEach(([label, port]) => {
+        ([["prometheus", args.prometheusPort], ["node-exporter", args.nodeExporterPort], ["blackbox-exporter", args.blackboxPort]] as const).forEach(([label, port]) => {
             new aws.vpc.SecurityGroupIngressRule(`${name}-nodes-${label}`, {
                 securityGroupId: nodes.id, ipProtocol: "tcp", fromPort: port, toPort: port,
                 referencedSecurityGroupId: nodes.id, description: `${label}, scraped by the other nodes`,

@@ -12,6 +12,7 @@ import { DataVolumeBackup } from "../components/dataVolumeBackup";
 import { DASHBOARDS, renderDashboard } from "../components/dashboards";
 import { Grafana, GRAFANA_SERVICE_NAME } from "../components/grafana";
 import { GRAFANA_PORT, provisioningFiles } from "../components/render/grafanaConfig";
+import { BLACKBOX_CONFIG_FILE, BLACKBOX_PORT, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
@@ -36,7 +37,9 @@ import { checkTenantsOnStack, loadTenants, renderTenantRules, Tenant, tenantRegi
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
 /** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
-export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"];
+export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter"];
+/** Where Debian's package installs the blackbox exporter. */
+const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
 
 
 export interface Platform {
@@ -82,6 +85,16 @@ export const hosts = {
 /** The Cloud Map namespace the Alertmanagers register in. */
 export function alertmanagerNamespace(env: LoadedEnvironment): string {
     return `${env.stack}.monitoring.internal`;
+}
+
+/** Every public URL of the stack, with what a probe from the nodes must see there. */
+export function publicUrls(env: LoadedEnvironment): ProbeTarget[] {
+    return [
+        ...env.zones.map((z) => ({ url: `https://${hosts.prometheus(env, z.index)}/`, module: "auth_proxy" as const })),
+        ...env.zones.map((z) => ({ url: `https://${hosts.alertmanager(env, z.index)}/`, module: "office_only" as const })),
+        { url: `https://${hosts.alertmanagers(env)}/`, module: "office_only" as const },
+        { url: `https://${hosts.grafana(env)}/`, module: "office_only" as const },
+    ];
 }
 
 /** Where the nodes find Grafana to scrape: its Cloud Map name in the platform's namespace. */
@@ -188,6 +201,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         alertmanagerPort: ALERTMANAGER_PORT,
         meshPort: MESH_PORT,
         grafanaPort: GRAFANA_PORT,
+        blackboxPort: BLACKBOX_PORT,
         tags,
     });
     // Roles others assume: the listed principals, or anyone in this account allowed to.
@@ -283,6 +297,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
             tenants: tenants.map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
             grafana: { name: grafanaScrapeName(env), port: GRAFANA_PORT },
+            probes: {
+                exporters: scrapeNodes.map((node) => ({ name: node.name, address: `${node.privateIp}:${BLACKBOX_PORT}` })),
+                targets: publicUrls(env),
+            },
         };
         return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
     });
@@ -346,9 +364,13 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
-                extraFiles: [{ path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf }],
-                extraServices: ["nginx.service"],
-                extraChecks: ["nginx -t -q"],
+                extraFiles: [
+                    { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
+                    { path: BLACKBOX_CONFIG_FILE, permissions: "0644", content: renderBlackboxConfig() },
+                    { path: `/etc/systemd/system/${BLACKBOX_UNIT}.d/platform.conf`, permissions: "0644", content: renderBlackboxDropIn(BLACKBOX_BINARY) },
+                ],
+                extraServices: ["nginx.service", BLACKBOX_UNIT],
+                extraChecks: ["nginx -t -q", `${BLACKBOX_BINARY} --config.check --config.file=${BLACKBOX_CONFIG_FILE}`],
                 syncIntervalSeconds: env.targets.syncIntervalSeconds,
                 volumeWaitSeconds: env.prometheus.volumeWaitSeconds,
             },

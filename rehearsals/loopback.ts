@@ -20,7 +20,7 @@ import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { tenantRegions } from "../infra/tenants";
-import { grafanaScrapeName } from "../infra/platform";
+import { grafanaScrapeName, publicUrls } from "../infra/platform";
 import { previewValue } from "../scripts/lib/offline";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
@@ -33,7 +33,9 @@ import { basicAuthHeader, htpasswdOf } from "./lib/credentials";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { now, request, sleep, waitFor } from "./lib/wait";
-import { durationMs, remapAlertmanagerConfig, remapNginxPaths, replaceAll, scaleDuration } from "./lib/remap";
+import { durationMs, remapAlertmanagerConfig, remapBlackboxConfig, remapNginxPaths, replaceAll, scaleDuration } from "./lib/remap";
+import { rehearseEndpointDown } from "./probes";
+import { BLACKBOX_CONFIG_FILE, BLACKBOX_PORT } from "../components/render/blackbox";
 
 export const FACTOR = 20;
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
@@ -94,7 +96,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
     try {
         // 0. Every binary it runs, before anything starts.
         const missing = [path.join(TOOLS, "prometheus"), path.join(TOOLS, "promtool"), path.join(TOOLS, "prometheus-alertmanager"),
-            path.join(TOOLS, "prometheus-node-exporter"), "nginx", "aws", "rsync", "wget"]
+            path.join(TOOLS, "prometheus-node-exporter"), "prometheus-blackbox-exporter", "nginx", "aws", "rsync", "wget"]
             .filter((tool) => resolveCommand(tool) === undefined);
         if (missing.length > 0) {
             throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
@@ -161,6 +163,9 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const alertmanagerConfig = remapAlertmanagerConfig(
             fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), FACTOR, `http://${ADDRESSES.recorder}:${recorderPort}`);
         const alertmanagerTargets = NODES.map((i) => `${ADDRESSES.alertmanager(i)}:${ALERTMANAGER_PORT}`);
+        // The ALB is not here: prom-1's nginx stands for prom-1's public URL; office-only URLs are not probed.
+        const probeUrl = `http://${ADDRESSES.nginx}:${NGINX_PORT}/`;
+        const probeUrls = { [publicUrls(env)[0].url]: probeUrl };
         // Grafana does not run here (Debian has no package of it): the target app stands in for its metrics.
         const dnsTargets = {
             [platform.alertmanagers.peerName]: alertmanagerTargets,
@@ -218,7 +223,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         const publish = async (sources: NodeConfigSource[]) => {
             const sets = loopbackSets(sources, (name) => {
                 const node = nodes.find((n) => n.name === name)!;
-                return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, dnsTargets, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
+                return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, dnsTargets, probeUrls, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
             });
             await publishSets(s3Client, configBucket, sets);
             return sets.revision;
@@ -277,6 +282,12 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             ]);
             const exporterStart = /^ExecStart=(.*)$/m.exec(exporterUnit)![1].trim().split(/\s+/);
             await processes.start(`${node.name}-node-exporter`, exporterStart[0], exporterStart.slice(1), { address: { host: node.host, port: NODE_EXPORTER_PORT } });
+            const blackboxConfig = path.join(node.dir, "blackbox.yml");
+            fs.writeFileSync(blackboxConfig, remapBlackboxConfig(read(node.name, BLACKBOX_CONFIG_FILE.slice(1))));
+            await processes.start(`${node.name}-blackbox-exporter`, "prometheus-blackbox-exporter",
+                // Scaled, a scrape times out after 0.5 s: the exporter's default 0.5 s offset would leave the probe none.
+                [`--config.file=${blackboxConfig}`, `--web.listen-address=${node.host}:${BLACKBOX_PORT}`, "--timeout-offset=0.1"],
+                { address: { host: node.host, port: BLACKBOX_PORT } });
             everyInterval(env.prometheus.configSyncIntervalSeconds, () => runConfigSync(node));
 
             // The generated targets sync, on a loop standing for its timer.
@@ -304,8 +315,9 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             ["http://127.0.0.1:9090", `http://${ADDRESSES.prometheus(1)}:9090`],
         ]), nginxDir, process.getuid?.() === 0);
         fs.writeFileSync(path.join(nginxDir, "nginx.conf"), nginxConf, { mode: 0o644 });
-        await processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"],
+        const startNginx = () => processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"],
             { address: { host: ADDRESSES.nginx, port: NGINX_PORT } });
+        await startNginx();
 
         // 7. Wait for everything, and for the mesh to form.
         const started = now();
@@ -508,6 +520,14 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             rateInterval: `${4 * durationMs(env.prometheus.scrapeInterval) / FACTOR}ms`,
             dataDir: path.join(nodes[0].dir, "data"),
             check, figures,
+        });
+
+        // 13c. The outside-in probe of the ingress (prom-1's nginx stands for prom-1's URL).
+        await rehearseEndpointDown({
+            prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
+            url: probeUrl, exporters: NODES.length,
+            stopIngress: () => processes.stop("nginx"), startIngress: startNginx,
+            received, check, figures,
         });
 
         // 14. Failures: one Alertmanager gone, then Prometheus servers gone.

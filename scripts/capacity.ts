@@ -179,7 +179,7 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, PROMETHEUS.host]));
         const configs = await previewNodeConfigs(platform!);
         fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(configs.sets[platform!.nodes[0].name][CONFIG_FILE], {
-            factor: FACTOR, addresses, alertmanagers: [], dnsTargets: {}, rulesDir, targetsDir,
+            factor: FACTOR, addresses, alertmanagers: [], dnsTargets: {}, probeUrls: {}, rulesDir, targetsDir,
         }));
         await new Promise<void>((resolve) => exporter.listen(EXPORTER.port, EXPORTER.host, resolve));
         const data = path.join(work, "data");

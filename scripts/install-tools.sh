@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real binaries the tests check rendered configs with, and the rehearsals run:
 #  - from Debian's stable suite, system-wide: nginx, cloud-init, shellcheck, awscli, apache2-utils,
-#    rsync, gnupg, debootstrap and systemd-nspawn (the first-boot rehearsal), openssl;
+#    rsync, gnupg, debootstrap and systemd-nspawn (the first-boot rehearsal), openssl, and the
+#    blackbox exporter the nodes probe with;
 #  - from Debian sid, unpacked into tools/debian/ (not installed system-wide): prometheus + promtool,
 #    alertmanager + amtool, whose minor versions must equal the ones the stacks deploy, and
 #    node_exporter.
@@ -21,9 +22,11 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv \
-  debootstrap systemd-container openssl >/dev/null
-# The tests run nginx themselves; the package's own service is not wanted.
-systemctl disable --now nginx >/dev/null 2>&1 || service nginx stop >/dev/null 2>&1 || true
+  debootstrap systemd-container openssl prometheus-blackbox-exporter >/dev/null
+# The tests run nginx and the blackbox exporter themselves; the packages' own services are not wanted.
+for service in nginx prometheus-blackbox-exporter; do
+  systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
+done
 
 # Sid's packages through a private apt state, leaving the system's sources alone, from the
 # Debian mirror this machine's own apt configuration uses.
@@ -94,7 +97,7 @@ if grep -q "^alertmanager:" environments/dev.yaml; then
   check_minor amtool "$unpacked/usr/bin/amtool" alertmanager.version
   check_minor alertmanager "$unpacked/usr/bin/prometheus-alertmanager" alertmanager.version
 fi
-for tool in nginx cloud-init shellcheck aws htpasswd rsync systemd-analyze gpg gpgv debootstrap systemd-nspawn openssl; do
+for tool in nginx cloud-init shellcheck aws htpasswd rsync systemd-analyze gpg gpgv debootstrap systemd-nspawn openssl prometheus-blackbox-exporter; do
   command -v "$tool" >/dev/null || { echo "install-tools: $tool missing after install" >&2; exit 1; }
 done
 echo "install-tools: done; project binaries in tools/debian/usr/bin"

@@ -33,7 +33,7 @@ describe("Prometheus node rendering", function () {
         assert.ok(text.startsWith("#cloud-config\n"));
         const doc = yaml.load(text) as Record<string, any>;
         assert.equal(doc.hostname, "prom-2");
-        assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv"]);
+        assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter"]);
         assert.equal(doc.package_upgrade, true, "security updates published since the AMI apply at first boot");
         // No prometheus.yml, rules or htpasswd: those are data the node fetches, so changing them replaces nothing.
         assert.deepEqual(doc.write_files.map((f: any) => f.path), [
@@ -47,6 +47,8 @@ describe("Prometheus node rendering", function () {
             "/etc/systemd/system/prometheus-config-sync.service",
             "/etc/systemd/system/prometheus-config-sync.timer",
             "/etc/nginx/nginx.conf",
+            "/etc/prometheus/platform-blackbox.yml",
+            "/etc/systemd/system/prometheus-blackbox-exporter.service.d/platform.conf",
             "/usr/local/share/keyrings/amazon-ssm-agent.gpg",
             "/usr/local/sbin/install-ssm-agent.sh",
             "/usr/local/sbin/bootstrap-prometheus-node.sh",
@@ -65,6 +67,11 @@ describe("Prometheus node rendering", function () {
         assert.match(configSync, /^htpasswd_group='www-data'$/m);
         assert.ok(bootstrapScript.indexOf("sync-prometheus-config.sh") < bootstrapScript.indexOf("promtool check config"),
             "the first configuration set is applied before it is checked and anything starts");
+        const blackboxCheck = bootstrapScript.indexOf("/usr/bin/prometheus-blackbox-exporter --config.check --config.file=/etc/prometheus/platform-blackbox.yml");
+        assert.ok(blackboxCheck > 0 && blackboxCheck < bootstrapScript.indexOf("systemctl restart"), "the probe modules are checked before anything starts");
+        assert.match(bootstrapScript, /^systemctl restart .*prometheus-blackbox-exporter\.service/m, "the exporter restarts with the platform's drop-in");
+        const dropIn = doc.write_files.find((f: any) => f.path.endsWith("platform.conf")).content;
+        assert.match(dropIn, /^ExecStart=\nExecStart=\/usr\/bin\/prometheus-blackbox-exporter --config\.file=\/etc\/prometheus\/platform-blackbox\.yml --web\.listen-address=0\.0\.0\.0:9115$/m);
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
     });
 

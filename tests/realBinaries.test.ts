@@ -3,6 +3,7 @@ import { strict as assert } from "assert";
 import { renderAlertmanagerConfig, tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { loadEnvironment } from "../infra/environment";
 import { renderGrafanaEntrypoint } from "../components/render/grafanaConfig";
+import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT } from "../components/render/blackbox";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as os from "os";
@@ -13,7 +14,7 @@ import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { remapNginxPaths } from "../rehearsals/lib/remap";
 import { writeRendered } from "../scripts/plan";
 import { inputsOf, ofType, plannedStack, STACKS } from "./helpers/stacks";
-import { expectSuccess, requireTool, run } from "./helpers/tools";
+import { expectSuccess, INSTALL_HINT, requireTool, run } from "./helpers/tools";
 
 const RULE_TESTS = path.resolve(__dirname, "rules", "platform.test.yml");
 
@@ -82,6 +83,15 @@ for (const stack of STACKS) {
             }
         });
 
+        it("the blackbox exporter accepts each node's probe modules", function () {
+            const blackbox = requireTool(this, "prometheus-blackbox-exporter");
+            for (const node of nodes) {
+                const config = path.join(out, node, "files", BLACKBOX_CONFIG_FILE.slice(1));
+                const said = expectSuccess(run(blackbox, ["--config.check", `--config.file=${config}`]), `blackbox exporter --config.check (${node})`);
+                assert.match(said, /Config file is ok/);
+            }
+        });
+
         it("nginx -t accepts each node's nginx.conf", function () {
             const nginx = requireTool(this, "nginx");
             for (const node of nodes) {
@@ -108,10 +118,18 @@ for (const stack of STACKS) {
                 const bin = path.join(work, "bin");
                 fs.mkdirSync(bin);
                 const unitsDir = path.join(out, "prom-1", "files/etc/systemd/system");
-                const units = fs.readdirSync(unitsDir);
+                const units = fs.readdirSync(unitsDir).filter((entry) => !entry.endsWith(".d"));
                 assert.deepEqual(units.sort(), ["node_exporter.service", "prometheus-config-sync.service", "prometheus-config-sync.timer",
                     "prometheus-targets-sync.service", "prometheus-targets-sync.timer", "prometheus.service"]);
-                for (const unit of units) {
+                // Debian's blackbox exporter unit with the platform's drop-in, as systemd merges them.
+                const dropIns = fs.readdirSync(path.join(unitsDir, `${BLACKBOX_UNIT}.d`));
+                assert.deepEqual(dropIns, ["platform.conf"]);
+                const packaged = ["/lib/systemd/system", "/usr/lib/systemd/system"].map((dir) => path.join(dir, BLACKBOX_UNIT)).find((f) => fs.existsSync(f));
+                assert.ok(packaged, `Debian's ${BLACKBOX_UNIT} is not installed: ${INSTALL_HINT}`);
+                const merged = `${fs.readFileSync(packaged, "utf8")}\n${fs.readFileSync(path.join(unitsDir, `${BLACKBOX_UNIT}.d`, "platform.conf"), "utf8")}`;
+                fs.writeFileSync(path.join(work, BLACKBOX_UNIT), merged);
+                units.push(BLACKBOX_UNIT);
+                for (const unit of units.filter((u) => u !== BLACKBOX_UNIT)) {
                     const text = fs.readFileSync(path.join(unitsDir, unit), "utf8");
                     for (const [, command] of text.matchAll(/^ExecStart=\/usr\/local\/s?bin\/(\S+)/gm)) {
                         fs.writeFileSync(path.join(bin, command), "#!/bin/sh\n", { mode: 0o755 });

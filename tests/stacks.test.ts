@@ -195,7 +195,7 @@ for (const stack of STACKS) {
                 const config = yaml.load(await previewPrometheusYml(platform, node)) as Record<string, any>;
                 assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
-                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "grafana", "file_sd",
+                assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "probe", "grafana", "file_sd",
                     ...platform.tenants.map((t) => `tenant_${t.name.replace(/-/g, "_")}`), ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
                 const peers = { names: [`alertmanager.${stack}.monitoring.internal`], type: "A", port: 9093, refresh_interval: "30s" };
                 assert.deepEqual(jobs.alertmanager.dns_sd_configs, [peers]);

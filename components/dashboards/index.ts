@@ -48,6 +48,9 @@ export const PLATFORM_SLI: DashboardSpec = {
                 { title: "Notifications failed per receiver", unit: "ops", queries: [
                     q(`sum by (receiver_name, integration) (rate(alertmanager_notifications_failed_total{job="alertmanager"}[${RATE}]))`, "{{receiver_name}} ({{integration}})"),
                 ] },
+                { title: "Outside-in probes (lowest over the nodes)", unit: "short", queries: [
+                    q(`min by (url) (probe_success{job="probe"})`, "{{url}}"),
+                ] },
                 { title: "Notification latency (99th percentile)", unit: "s", queries: [
                     q(`histogram_quantile(0.99, sum by (le, integration) (rate(alertmanager_notification_latency_seconds_bucket{job="alertmanager"}[${RATE}])))`, "{{integration}}"),
                 ] },

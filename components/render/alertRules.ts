@@ -1,5 +1,6 @@
 // The platform's alert rules, as code. Pure: rendered to a Prometheus rule file.
 import * as yaml from "js-yaml";
+import { PROBE_JOB } from "./blackbox";
 
 export type Severity = "page" | "ticket" | "heartbeat";
 
@@ -27,6 +28,29 @@ export const EXPECTED_RULE_FILE = "platform-expected.yml";
 
 /** Every alert, grouped as Prometheus evaluates them. Jobs are the scrape jobs of prometheusConfig. */
 export const ALERT_GROUPS: RuleGroup[] = [
+    {
+        name: "platform-outside-in",
+        rules: [
+            {
+                alert: "RE_Observe_Endpoint_Down",
+                // Each Prometheus probes every URL through all three nodes' exporters: one node's own
+                // trouble is one failing probe, the endpoint's is two or more.
+                expr: `count by (url) (probe_success{job="${PROBE_JOB}"} == 0) >= 2`,
+                for: "5m",
+                severity: "page",
+                summary: "{{ $labels.url }} fails from {{ $value }} nodes",
+                description: "The outside-in probe of {{ $labels.url }} (DNS, TLS, the ALB and, for prom-N, nginx) has failed from at least two nodes for 5 minutes.",
+            },
+            {
+                alert: "RE_Observe_Certificate_Expiring",
+                expr: `min by (url) (probe_ssl_earliest_cert_expiry{job="${PROBE_JOB}"}) - time() < 14 * 86400`,
+                for: "10m",
+                severity: "ticket",
+                summary: "The certificate of {{ $labels.url }} expires in {{ $value | humanizeDuration }}",
+                description: "ACM renews its certificates well before expiry when their DNS validation record still resolves; this one has not been renewed.",
+            },
+        ],
+    },
     {
         name: "platform-availability",
         rules: [

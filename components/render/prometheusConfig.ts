@@ -1,5 +1,6 @@
 // Pure renderer of one node's prometheus.yml.
 import * as yaml from "js-yaml";
+import { probeScrapeConfig, ProbeTarget } from "./blackbox";
 
 export interface ScrapeNode {
     /** Replica name, e.g. prom-1: becomes the `instance` label of its targets. */
@@ -37,6 +38,8 @@ export interface PrometheusConfigInput {
     tenants?: { name: string; regions: string[] }[];
     /** Grafana, scraped where Cloud Map names its task. */
     grafana?: { name: string; port: number };
+    /** Outside-in probes of the public URLs, through each node's blackbox exporter. */
+    probes?: { exporters: { name: string; address: string }[]; targets: ProbeTarget[] };
 }
 
 /**
@@ -120,6 +123,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
             { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
             alertmanagerJob,
+            ...(input.probes ? [probeScrapeConfig(input.probes.exporters, input.probes.targets)] : []),
             ...(input.grafana ? [{ job_name: GRAFANA_JOB, dns_sd_configs: [{ names: [input.grafana.name], type: "A", port: input.grafana.port, refresh_interval: "30s" }] }] : []),
             ...fileSdJobs,
             ...discoveryJobs,

@@ -25,6 +25,8 @@ export interface PrometheusRemap {
     alertmanagers: string[];
     /** DNS name of a dns_sd job to the loopback targets standing for what it names; unnamed: none. */
     dnsTargets: Record<string, string[]>;
+    /** Public URL a probe fetches to the loopback URL standing for it; unnamed: not probed here. */
+    probeUrls: Record<string, string>;
     rulesDir: string;
     targetsDir: string;
 }
@@ -58,17 +60,32 @@ export function remapPrometheusConfig(text: string, remap: PrometheusRemap): str
                 })),
             };
         }
+        const address = (t: string) => {
+            const [host, port] = t.split(":");
+            return `${remap.addresses[host] ?? host}:${port}`;
+        };
+        if (job.metrics_path === "/probe") {
+            // Probes: the URLs become their loopback stand-ins, fetched through each node's exporter here.
+            return {
+                ...job,
+                static_configs: job.static_configs.map((group: Record<string, any>) => ({
+                    targets: group.targets.filter((url: string) => remap.probeUrls[url]).map((url: string) => remap.probeUrls[url]),
+                    labels: { ...group.labels, __exporter: address(group.labels.__exporter) },
+                })),
+            };
+        }
         return {
             ...job,
-            static_configs: job.static_configs.map((group: Record<string, any>) => ({
-                ...group,
-                targets: group.targets.map((t: string) => {
-                    const [host, port] = t.split(":");
-                    return `${remap.addresses[host] ?? host}:${port}`;
-                }),
-            })),
+            static_configs: job.static_configs.map((group: Record<string, any>) => ({ ...group, targets: group.targets.map(address) })),
         };
     });
+    return yaml.dump(config, { lineWidth: -1, noRefs: true });
+}
+
+/** The blackbox exporter's modules for a rehearsal: its ingress stand-in speaks plain HTTP. */
+export function remapBlackboxConfig(text: string): string {
+    const config = yaml.load(text) as { modules: Record<string, { http: Record<string, unknown> }> };
+    Object.values(config.modules).forEach((module) => { module.http.fail_if_not_ssl = false; });
     return yaml.dump(config, { lineWidth: -1, noRefs: true });
 }
 
