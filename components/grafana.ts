@@ -151,6 +151,10 @@ export class Grafana extends pulumi.ComponentResource {
             networkConfiguration: { subnets: args.subnetIds, securityGroups: [args.securityGroupId], assignPublicIp: false },
             serviceRegistries: { registryArn: discovery.arn },
             loadBalancers: [{ targetGroupArn: args.targetGroupArn, containerName: "grafana", containerPort: GRAFANA_PORT }],
+            // A task reads its secrets when it starts: a changed password (a basic-auth rotation)
+            // starts a new task, by the parameters' versions rather than their values.
+            forceNewDeployment: true,
+            triggers: { secrets: pulumi.interpolate`${parameters[0].version}-${parameters[1].version}` },
             propagateTags: "SERVICE",
             tags,
         }, { parent: this, dependsOn: args.listenerRules });

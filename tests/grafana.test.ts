@@ -61,6 +61,10 @@ describe("Grafana", function () {
         // The data sources' password parameter holds the first basic-auth user's password.
         const parameter = named(program, "aws:ssm/parameter:Parameter", "grafana-prometheusPassword");
         assert.equal(source(program, parameter, "value").name, `basic-auth-${platform.env.ingress.basicAuthUsers[0]}`);
+        // A changed password starts a new task: the service redeploys when either parameter's version changes.
+        const service = named(program, "aws:ecs/service:Service", "grafana");
+        assert.equal(inputsOf(service).forceNewDeployment, true);
+        assert.deepEqual(service.propertyDependencies.triggers.map((urn) => urn.replace(/^.*::/, "")).sort(), ["grafana-adminPassword", "grafana-prometheusPassword"]);
         const outputs = program.outputs as Record<string, any>;
         assert.equal(outputs.grafanaUrl, "https://grafana.dev.monitoring.example.net/");
         assert.equal(await pulumi.isSecret(outputs.grafanaAdminPassword), true, "the admin password is exported as a secret only");
