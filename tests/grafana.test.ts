@@ -49,6 +49,7 @@ describe("Grafana", function () {
         const { run: program, platform } = await plannedStack("dev");
         const container = grafanaContainer(program);
         assert.equal(container.image, "docker.io/grafana/grafana:13.1.2");
+        assert.equal((container as Record<string, unknown>).healthCheck, undefined, "health is the target group's /api/health, whatever tools the image has");
         assert.deepEqual(container.secrets.map((s) => [s.name, s.valueFrom]), [
             ["GF_SECURITY_ADMIN_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/admin-password"],
             ["PROMETHEUS_BASIC_AUTH_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/prometheus-password"],

@@ -138,13 +138,9 @@ export function grafanaContainer(input: GrafanaContainerInput): Record<string, u
         ],
         secrets: (Object.keys(GRAFANA_SECRET_ENV) as (keyof typeof GRAFANA_SECRET_ENV)[])
             .map((key) => ({ name: GRAFANA_SECRET_ENV[key], valueFrom: input.secretArns[key] })),
-        healthCheck: {
-            command: ["CMD-SHELL", `wget -q -O - http://127.0.0.1:${GRAFANA_PORT}/api/health | grep -q '"database": *"ok"'`],
-            interval: 15,
-            timeout: 5,
-            retries: 3,
-            startPeriod: 60,
-        },
+        // No container health check: which of wget or curl the image carries differs between its
+        // Alpine and Ubuntu variants. The ALB's target group checks /api/health, and the service's
+        // deployments wait for that.
         logConfiguration: {
             logDriver: "awslogs",
             options: { "awslogs-group": input.logGroup, "awslogs-region": input.region, "awslogs-stream-prefix": "grafana" },
