@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { serviceTrustPolicy } from "./iamDocuments";
+import { assertPinnedImage, ssmParameterArn, taskExecution } from "./ecsTask";
 import { ALERTMANAGER_PORT, alertmanagerContainer } from "./render/alertmanagerTask";
 
 export interface AlertmanagerMemberArgs {
@@ -71,9 +71,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         if (args.members.length !== 3) {
             throw new Error(`AlertmanagerCluster ${name}: exactly three members are needed, got ${args.members.length}`);
         }
-        if (!/:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/.test(args.image)) {
-            throw new Error(`AlertmanagerCluster ${name}: image ${args.image} must carry a pinned version tag`);
-        }
+        assertPinnedImage(`AlertmanagerCluster ${name}`, args.image);
         const parent = { parent: this };
         const partition = args.partition ?? "aws";
         const tags = { ...args.tags };
@@ -113,26 +111,16 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             value: pulumi.secret(args.config),
             tags,
         }, parent);
-        const parameterArn = `arn:${partition}:ssm:${args.region}:${args.accountId}:parameter${args.configParameterName}`;
-        const logGroupName = `/ecs/${args.physicalNamePrefix}/${name}`;
-        new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: args.logRetentionDays, tags }, parent);
-
-        const executionRole = new aws.iam.Role(`${name}-execution`, {
+        const parameterArn = ssmParameterArn(partition, args.region, args.accountId, args.configParameterName);
+        const { logGroupName, executionRole } = taskExecution(name, {
             description: "ECS pulls the Alertmanager image, reads its config parameter, writes its logs",
-            assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
+            physicalNamePrefix: args.physicalNamePrefix,
+            logRetentionDays: args.logRetentionDays,
+            parameterArns: [parameterArn],
+            readPolicyName: `${name}-read-config`,
+            partition,
             tags,
-        }, parent);
-        new aws.iam.RolePolicyAttachment(`${name}-execution`, {
-            role: executionRole.name,
-            policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
-        }, parent);
-        new aws.iam.RolePolicy(`${name}-read-config`, {
-            role: executionRole.name,
-            policy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Action: ["ssm:GetParameters"], Resource: [parameterArn] }],
-            }),
-        }, parent);
+        }, this);
 
         // A hash of the configuration, not a secret, though the configuration holds some.
         const configSha256 = pulumi.unsecret(pulumi.output(args.config).apply((config) => crypto.createHash("sha256").update(config, "utf8").digest("hex")));

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { assertPinnedImage, ssmParameterArn, taskExecution } from "./ecsTask";
 import { serviceTrustPolicy } from "./iamDocuments";
 import { GRAFANA_PORT, grafanaContainer } from "./render/grafanaConfig";
 
@@ -59,9 +60,7 @@ export class Grafana extends pulumi.ComponentResource {
 
     constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:observability:Grafana", name, {}, opts);
-        if (!/:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/.test(args.image)) {
-            throw new Error(`Grafana ${name}: image ${args.image} must carry a pinned version tag`);
-        }
+        assertPinnedImage(`Grafana ${name}`, args.image);
         const parent = { parent: this };
         const partition = args.partition ?? "aws";
         const tags = { ...args.tags };
@@ -79,26 +78,16 @@ export class Grafana extends pulumi.ComponentResource {
             value: pulumi.secret(secret.value),
             tags,
         }, parent));
-        const parameterArn = (parameter: string) => `arn:${partition}:ssm:${args.region}:${args.accountId}:parameter${parameter}`;
-        const logGroupName = `/ecs/${args.physicalNamePrefix}/${name}`;
-        new aws.cloudwatch.LogGroup(name, { name: logGroupName, retentionInDays: args.logRetentionDays, tags }, parent);
-
-        const executionRole = new aws.iam.Role(`${name}-execution`, {
+        const parameterArn = (parameter: string) => ssmParameterArn(partition, args.region, args.accountId, parameter);
+        const { logGroupName, executionRole } = taskExecution(name, {
             description: "ECS pulls the Grafana image, reads its two secrets, writes its logs",
-            assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
+            physicalNamePrefix: args.physicalNamePrefix,
+            logRetentionDays: args.logRetentionDays,
+            parameterArns: Object.values(secrets).map((s) => parameterArn(s.name)),
+            readPolicyName: `${name}-read-secrets`,
+            partition,
             tags,
-        }, parent);
-        new aws.iam.RolePolicyAttachment(`${name}-execution`, {
-            role: executionRole.name,
-            policyArn: `arn:${partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
-        }, parent);
-        new aws.iam.RolePolicy(`${name}-read-secrets`, {
-            role: executionRole.name,
-            policy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Action: ["ssm:GetParameters"], Resource: Object.values(secrets).map((s) => parameterArn(s.name)) }],
-            }),
-        }, parent);
+        }, this);
         const taskRole = new aws.iam.Role(`${name}-task`, {
             description: "Grafana itself: queries the stack's AMP workspace, nothing else",
             assumeRolePolicy: serviceTrustPolicy("ecs-tasks.amazonaws.com"),
