@@ -24,6 +24,7 @@ import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { CapturedResource, previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
+import { exitWhenFlushed } from "./lib/exit";
 import { PolicyPackServer } from "./lib/analyzer";
 import { checkResources, formatViolations, mandatory, PolicyResult } from "./policy";
 import { STACKS } from "./policyConfig";
@@ -278,7 +279,8 @@ async function main(): Promise<void> {
         const started = performance.now();
         const results = await planAll(values.out);
         printAll(results, (performance.now() - started) / 1000);
-        process.exit(results.some((r) => mandatory(r.policy.violations).length > 0) ? 1 : 0);
+        exitWhenFlushed(results.some((r) => mandatory(r.policy.violations).length > 0) ? 1 : 0);
+        return;
     }
     if (!values.stack) {
         throw new Error("usage: npm run plan -- --stack <dev|staging|production> [--json] [--program PATH] [--out DIR] [--compare DIR] | --all [--out DIR]");
@@ -305,7 +307,8 @@ async function main(): Promise<void> {
             ...(grafana ? { grafana } : {}),
             policy,
         }, null, 2)}\n`);
-        process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
+        exitWhenFlushed(mandatory(policy.violations).length > 0 ? 1 : 0);
+        return;
     }
     console.log(`Offline plan of stack ${run.stack} (project ${run.project}), preview mode, mocked provider:`);
     console.log(tree(run.resources).join("\n"));
@@ -343,7 +346,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nPolicy pack verdicts (${policy.configFile ? path.relative(process.cwd(), policy.configFile) : "no policy config"}):`);
     formatViolations(policy.violations).forEach((line) => console.log(`  ${line}`));
-    process.exit(mandatory(policy.violations).length > 0 ? 1 : 0);
+    exitWhenFlushed(mandatory(policy.violations).length > 0 ? 1 : 0);
 }
 
 if (require.main === module) {

@@ -8,6 +8,7 @@ import { parseArgs } from "util";
 import { PolicyPackServer, readPolicyConfig, Violation } from "./lib/analyzer";
 import { CapturedResource } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
+import { exitWhenFlushed } from "./lib/exit";
 import { policyConfigFile } from "./policyConfig";
 
 export interface PolicyResult {
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
         console.log(`Policy check of stack ${values.stack}: ${result.resources} resources through the Analyzer RPCs (${config})`);
         formatViolations(result.violations).forEach((line) => console.log(`  ${line}`));
     }
-    process.exit(mandatory(result.violations).length > 0 ? 1 : 0);
+    exitWhenFlushed(mandatory(result.violations).length > 0 ? 1 : 0);
 }
 
 if (require.main === module) {

@@ -11,8 +11,9 @@ import { STACKS } from "./helpers/stacks";
 
 const ROOT = path.resolve(__dirname, "..");
 
+/** The plan as `npm run plan` runs it: through the tsx command, its output read from a pipe. */
 function plan(args: string[]) {
-    return spawnSync(process.execPath, ["--import", "tsx", "scripts/plan.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
+    return spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"), ["scripts/plan.ts", ...args], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
 }
 
 describe("offline plan (npm run plan)", function () {
@@ -66,6 +67,16 @@ describe("offline plan (npm run plan)", function () {
             }
         });
     }
+
+    it("hands its whole JSON to a reader slower than the pipe (over 64 KiB), and exits with its verdict", () => {
+        const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+        const piped = spawnSync("sh", ["-c", `"${tsx}" scripts/plan.ts --stack staging --json --out "${path.join(out, "piped")}" | (sleep 1; cat)`],
+            { cwd: ROOT, encoding: "utf8", timeout: 120000, maxBuffer: 16 * 1024 * 1024 });
+        assert.ok(piped.stdout.length > 64 * 1024, `${piped.stdout.length} bytes: the case this is about`);
+        const report = JSON.parse(piped.stdout);
+        assert.equal(report.resources.length, report.summary.total);
+        assert.deepEqual(report.policy.violations, []);
+    });
 
     it("prints the tree and summary for people", () => {
         const result = plan(["--stack", "dev", "--out", path.join(out, "human")]);
