@@ -20,7 +20,7 @@ import { renderHtpasswd } from "../components/render/nginxConfig";
 import { CONFIG_FILE } from "../components/render/configSync";
 import { describeRollout, describeRolloutRules, RolloutFacts, rolloutFacts } from "./lib/rollout";
 import { Tenant, tenantRegions, tenantSecretKey } from "../infra/tenants";
-import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
+import { LoadedEnvironment } from "../infra/environment";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { CapturedResource, previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
@@ -192,7 +192,8 @@ export interface PlanResult {
     run: ProgramRun;
     rendered: RenderedNode[];
     rollout?: RolloutFacts;
-    tenants?: Tenant[];
+    /** The tenants and Grafana, as the plan describes them. */
+    tenants?: string[];
     grafana?: string[];
     policy: PolicyResult;
     backup?: BackupPlan;
@@ -208,12 +209,23 @@ function backupPlan(run: ProgramRun, platform: Platform): BackupPlan {
     return { policy: platform.backup.summary, volumes };
 }
 
+/** What a plan of one stack found, once it is rendered and checked. */
+function planResult(run: ProgramRun, platform: Platform | undefined, written: Awaited<ReturnType<typeof writeRendered>> | undefined, policy: PolicyResult): PlanResult {
+    return {
+        run, policy,
+        rendered: written?.nodes ?? [],
+        rollout: written?.rollout,
+        backup: platform ? backupPlan(run, platform) : undefined,
+        sizing: platform?.sizing,
+        tenants: platform ? describeTenants(platform.tenants, run.placeholderSecrets, platform.env) : undefined,
+        grafana: platform ? describeGrafana(platform) : undefined,
+    };
+}
+
 export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
     const { run, platform } = await runStackOffline(stack, { program: options.program });
     const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
-    const policy = await checkResources(run.resources, stack);
-    return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing,
-        tenants: platform?.tenants, grafana: platform ? describeGrafana(platform) : undefined };
+    return planResult(run, platform, written, await checkResources(run.resources, stack));
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
@@ -235,9 +247,7 @@ export async function planAll(outDir = "out"): Promise<PlanResult[]> {
             const written = platform ? await writeRendered(platform, path.join(outDir, stack), run.placeholderSecrets) : undefined;
             const result = checked.then(async () => {
                 server = await starting;
-                const policy = await checkResources(run.resources, stack, undefined, server);
-                return { run, rendered: written?.nodes ?? [], rollout: written?.rollout, policy, backup: platform ? backupPlan(run, platform) : undefined, sizing: platform?.sizing,
-        tenants: platform?.tenants };
+                return planResult(run, platform, written, await checkResources(run.resources, stack, undefined, server));
             });
             checked = result.catch(() => undefined);
             results.push(result);
@@ -287,9 +297,8 @@ async function main(): Promise<void> {
     }
     // Read before this plan writes its own: --compare may name the directory it writes to.
     const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
-    const { run, rendered, rollout, policy, backup, sizing, tenants: platformTenants, grafana } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, rollout, policy, backup, sizing, tenants: tenantLines, grafana } = await plan(values.stack, { program: values.program, outDir: values.out });
     const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
-    const tenantLines = platformTenants ? describeTenants(platformTenants, run.placeholderSecrets, loadEnvironment(values.stack)) : undefined;
     const counts = summary(run.resources);
     if (values.json) {
         process.stdout.write(`${JSON.stringify({

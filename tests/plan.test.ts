@@ -42,6 +42,20 @@ describe("offline plan (npm run plan)", function () {
                 ["data source prom-1", "data source prom-2", "data source prom-3", ...(env.remoteWrite.enabled ? ["data source amp"] : [])]);
             assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/:.*/, "")),
                 ["dashboard Platform SLI", "dashboard Prometheus servers", "dashboard Prometheus nodes"]);
+            // Each tenant on the stack with its rule counts and receivers, secrets shown as placeholders only.
+            const tenants = loadTenants(stack);
+            if (tenants.length === 0) {
+                assert.deepEqual(report.tenants, ["none on this stack"]);
+            }
+            for (const [i, tenant] of tenants.entries()) {
+                const rules = tenant.rules.groups.flatMap((g) => g.rules);
+                const alerts = rules.filter((r) => r.alert).length;
+                assert.ok(report.tenants[i].startsWith(`${tenant.name}: ${alerts} alerts, ${rules.length - alerts} recording rules, ${tenant.tests.length} tests;`), report.tenants[i]);
+                for (const receiver of Object.keys(tenant.receivers)) {
+                    assert.ok(report.tenants[i].includes(`secret tenant-${tenant.name}-${receiver}: placeholder`), report.tenants[i]);
+                }
+                assert.doesNotMatch(report.tenants[i], /placeholder\.invalid/, "no secret value is printed");
+            }
             const grafanaFiles = report.rendered.find((n: any) => n.node === "grafana").files;
             assert.deepEqual(grafanaFiles.filter((f: string) => f.endsWith(".json")).sort(),
                 ["var/lib/grafana/dashboards/platform-sli.json", "var/lib/grafana/dashboards/prometheus-nodes.json", "var/lib/grafana/dashboards/prometheus-servers.json"]);
