@@ -8,6 +8,7 @@ import { NodeConfigSource } from "../components/nodeConfigBucket";
 import { ALERTMANAGER_PORT, memberReadyCommand } from "../components/render/alertmanagerTask";
 import { PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
+import { instantQuery } from "./lib/prometheusApi";
 import { now, request, sleep, waitFor } from "./lib/wait";
 
 export interface LoopbackNode {
@@ -83,11 +84,6 @@ async function ruleGroups(node: LoopbackNode): Promise<{ name: string; lastEvalu
     return JSON.parse((await request({ host: node.host, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups;
 }
 
-async function query(node: LoopbackNode, promql: string): Promise<{ metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[]> {
-    const body = (await request({ host: node.host, port: PROMETHEUS_PORT, path: `/api/v1/query?query=${encodeURIComponent(promql)}` })).body;
-    return JSON.parse(body).data.result;
-}
-
 async function untilEveryNode(ctx: ChangeContext, what: string, probe: (node: LoopbackNode) => boolean, timeoutMs = 60000): Promise<number> {
     return waitFor(what, async () => ctx.nodes.every(probe) ? now() : undefined, timeoutMs, 100);
 }
@@ -114,7 +110,7 @@ export async function rehearseRuleChange(ctx: ChangeContext): Promise<void> {
     await sleep(ctx.scrapeMs * 3);
     const window = Math.ceil((now() - published) / 1000) + 10;
     const gaps = await Promise.all(ctx.nodes.map(async (node) => {
-        const [series] = await query(node, `up{job="prometheus", instance="${node.name}"}[${window}s]`);
+        const [series] = await instantQuery({ host: node.host, port: PROMETHEUS_PORT }, `up{job="prometheus", instance="${node.name}"}[${window}s]`);
         const stamps = (series?.values ?? []).map(([t]) => t * 1000);
         return stamps.length < 2 ? Infinity : Math.max(...stamps.slice(1).map((t, i) => t - stamps[i]));
     }));

@@ -2,7 +2,9 @@
 // from every node's exporter and RE_Observe_Endpoint_Down pages; started again, the probe passes.
 import { RECEIVERS } from "../components/render/alertmanagerConfig";
 import { Received } from "./changes";
-import { now, request, waitFor } from "./lib/wait";
+import { PROBE_JOB } from "../components/render/blackbox";
+import { instantQuery } from "./lib/prometheusApi";
+import { now, waitFor } from "./lib/wait";
 
 const ALERT = "RE_Observe_Endpoint_Down";
 
@@ -19,11 +21,8 @@ export interface ProbeContext {
 }
 
 export async function rehearseEndpointDown(ctx: ProbeContext): Promise<void> {
-    const succeeding = async (value: number) => {
-        const query = new URLSearchParams({ query: `count(probe_success{job="probe", url="${ctx.url}"} == ${value})` });
-        const body = JSON.parse((await request({ ...ctx.prometheus, path: `/api/v1/query?${query}` })).body);
-        return Number(body.data.result[0]?.value[1] ?? 0);
-    };
+    const succeeding = async (value: number) =>
+        Number((await instantQuery(ctx.prometheus, `count(probe_success{job="${PROBE_JOB}", url="${ctx.url}"} == ${value})`))[0]?.value?.[1] ?? 0);
     await waitFor(`the ingress probed from ${ctx.exporters} nodes`, async () => (await succeeding(1)) === ctx.exporters || undefined, 60000);
     ctx.check(`the blackbox exporter of each of the ${ctx.exporters} nodes probes the ingress successfully (401 without credentials)`, true, ctx.url);
 

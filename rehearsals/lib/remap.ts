@@ -1,6 +1,7 @@
 // Pure remapping of a stack's rendered configs for the loopback rehearsal: addresses, ports and
 // paths move to loopback and a temp dir, and every interval and `for:` shrinks by one factor.
 import * as yaml from "js-yaml";
+import { PROBE_JOB } from "../../components/render/blackbox";
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000, y: 31536000000 };
 
@@ -64,7 +65,7 @@ export function remapPrometheusConfig(text: string, remap: PrometheusRemap): str
             const [host, port] = t.split(":");
             return `${remap.addresses[host] ?? host}:${port}`;
         };
-        if (job.metrics_path === "/probe") {
+        if (job.job_name === PROBE_JOB) {
             // Probes: the URLs become their loopback stand-ins, fetched through each node's exporter here.
             return {
                 ...job,
