@@ -101,8 +101,8 @@ export const ALERT_GROUPS: RuleGroup[] = [
                 for: "10m",
                 severity: "ticket",
                 summary: "No target file under {{ $labels.prefix }} has changed for 12 hours",
-                description: "The tenant's registrations are refreshed every 5 minutes; {{ $labels.prefix }} "
-                    + "{{ if gt $value 1e9 }}has never had a target file{{ else }}has been quiet for {{ $value | humanizeDuration }}{{ end }}.",
+                description: "The tenant's registrations are refreshed every 5 minutes; {{ $labels.prefix }} has been quiet for "
+                    + "{{ $value | humanizeDuration }} (a prefix that never had a file counts from 1970).",
             },
             {
                 alert: "RE_Observe_Discovery_Stale",
