@@ -27,15 +27,20 @@ export function toolPath(name: string): string | undefined {
 /** The tool's path; or, outside CI, marks the running test pending with the install hint. */
 export function requireTool(context: Mocha.Context, name: string): string {
     const found = toolPath(name);
-    if (found) {
-        return found;
+    requireReady(context, name, found !== undefined);
+    return found!;
+}
+
+/** Returns when what the test needs is there; otherwise fails in CI, or marks the test pending with the install hint. */
+export function requireReady(context: Mocha.Context, what: string, ready: boolean): void {
+    if (ready) {
+        return;
     }
     if (process.env.CI === "true") {
-        throw new Error(`${name} is missing in CI: ${INSTALL_HINT}`);
+        throw new Error(`${what} is missing in CI: ${INSTALL_HINT}`);
     }
-    console.warn(`      (pending: ${name} not found; ${INSTALL_HINT})`);
+    console.warn(`      (pending: ${what} not found; ${INSTALL_HINT})`);
     context.skip();
-    throw new Error("unreachable");
 }
 
 export function run(binary: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
