@@ -53,9 +53,16 @@ export interface PrometheusNodeArgs {
     tags?: Record<string, string>;
 }
 
-/** cloud-init accepts gzip user data; it keeps the rendered document under EC2's 16 KiB limit. */
-export function encodeUserData(cloudConfig: string): string {
-    return zlib.gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 }).toString("base64");
+/** EC2 takes at most 16 KiB of user data, counted before base64. */
+export const USER_DATA_LIMIT_BYTES = 16384;
+
+/** cloud-init accepts gzip user data; it keeps the rendered document under EC2's limit, or the node is named. */
+export function encodeUserData(cloudConfig: string, node = "a node"): string {
+    const gzipped = zlib.gzipSync(Buffer.from(cloudConfig, "utf8"), { level: 9 });
+    if (gzipped.length > USER_DATA_LIMIT_BYTES) {
+        throw new Error(`${node}: its user data is ${gzipped.length} bytes gzipped, over EC2's ${USER_DATA_LIMIT_BYTES}`);
+    }
+    return gzipped.toString("base64");
 }
 
 /** The cloud-config an instance's userDataBase64 holds (what cloud-init reads). */
@@ -120,7 +127,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
                 // Not volumeTags: those would also claim the data volume's tags and flip them on every refresh.
                 tags: { ...tags, Name: `${name}-root` },
             },
-            userDataBase64: this.cloudConfig.apply(encodeUserData),
+            userDataBase64: this.cloudConfig.apply((config) => encodeUserData(config, name)),
             userDataReplaceOnChange: true,
             tags,
         }, {

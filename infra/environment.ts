@@ -51,6 +51,8 @@ export interface Environment {
         rolloutNode?: number;
         /** Node number -> snapshot its data volume is recreated from (docs/runbooks.md, restore). */
         restoreSnapshots: Record<string, string>;
+        /** How long CloudWatch Logs keeps the nodes' journals, beyond the instances that wrote them. */
+        logRetentionDays: number;
     };
     nodeExporter: { version: string; sha256?: string };
     alertmanager: {
@@ -113,6 +115,8 @@ export interface Environment {
     };
     /** The S3 endpoint the nodes use for the targets and config buckets when not the region's own (rehearsals: a local S3). */
     s3EndpointUrl?: string;
+    /** The CloudWatch Logs endpoint the nodes ship their journals to when not the region's own (rehearsals). */
+    logsEndpointUrl?: string;
 }
 
 /** An environment with the file it came from and what follows from it (subnets, node addresses). */
@@ -140,6 +144,8 @@ export class EnvironmentError extends Error {
 
 const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$";
 const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
+/** Retentions CloudWatch Logs accepts, from a week to a year. */
+const LOG_RETENTION_DAYS = [7, 14, 30, 60, 90, 180, 365];
 const SHA256 = "^[0-9a-f]{64}$";
 export const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
 export const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
@@ -221,6 +227,7 @@ const schema = {
                     additionalProperties: { type: "string", pattern: "^snap-[0-9a-f]{8,17}$" },
                     default: {},
                 },
+                logRetentionDays: { enum: LOG_RETENTION_DAYS, default: 30 },
             },
         },
         nodeExporter: {
@@ -241,7 +248,7 @@ const schema = {
                 image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "quay.io/prometheus/alertmanager" },
                 cpu: { enum: Object.keys(FARGATE_MEMORY).map(Number), default: 256 },
                 memory: { type: "integer", default: 512 },
-                logRetentionDays: { enum: [7, 14, 30, 60, 90, 180, 365], default: 30 },
+                logRetentionDays: { enum: LOG_RETENTION_DAYS, default: 30 },
                 configParameterTier: { enum: ["Standard", "Advanced"], default: "Standard" },
             },
         },
@@ -348,6 +355,7 @@ const schema = {
             },
         },
         s3EndpointUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
+        logsEndpointUrl: { type: "string", pattern: "^https?://[^\\s]+[^/\\s]$" },
     },
 } as const;
 

@@ -17,6 +17,7 @@ import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { NginxIngress } from "../components/nginxIngress";
 import { NodeConfigBucket, nodeConfigPrefix } from "../components/nodeConfigBucket";
+import { NodeLogs } from "../components/nodeLogs";
 import { NodeRole } from "../components/nodeRole";
 import { DeepInput, PrometheusNode } from "../components/prometheusNode";
 import { renderAlertmanagerConfig, TenantReceiverInput, TicketReceiver } from "../components/render/alertmanagerConfig";
@@ -25,6 +26,7 @@ import { EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../co
 import { dearmorPublicKey } from "../components/render/openpgp";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
+import { JOURNAL_SHIPPER_PACKAGES } from "../components/render/journalShipper";
 import { NODE_PATHS } from "../components/render/nodeScripts";
 import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
@@ -36,8 +38,24 @@ import { PlatformSecrets, readSecrets } from "./secrets";
 import { checkTenantsOnStack, loadTenants, renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
-/** What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads (curl, gpgv). */
-export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter"];
+/**
+ * What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads
+ * (curl, gpgv), the probes, and what its journal shipper runs with.
+ */
+export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter", ...JOURNAL_SHIPPER_PACKAGES];
+
+/** The node's own services and syncs. */
+const NODE_SERVICE_UNITS = [
+    "prometheus.service", "node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service",
+    "prometheus-targets-sync.service", "prometheus-config-sync.service", "amazon-ssm-agent.service",
+];
+/** The units whose journal leaves the node: its services and syncs, and cloud-init's stages (the first boot). */
+export const NODE_LOG_UNITS = [
+    ...NODE_SERVICE_UNITS,
+    "cloud-init-main.service", "cloud-init-local.service", "cloud-init-network.service", "cloud-config.service", "cloud-final.service",
+];
+/** How often the shipper delivers what the journal gained. */
+export const LOG_FLUSH_SECONDS = 5;
 /** Where Debian's package installs the blackbox exporter. */
 const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
 
@@ -48,6 +66,7 @@ export interface Platform {
     accessLogs: AccessLogsBucket;
     securityGroups: SecurityGroups;
     targets: TargetsBucket;
+    nodeLogs: NodeLogs;
     nodeRole: NodeRole;
     nodes: PrometheusNode[];
     alertmanagers: AlertmanagerCluster;
@@ -321,8 +340,17 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         partition,
         tags,
     });
+    const nodeLogs = new NodeLogs("prometheus-node-logs", {
+        logGroupName: `/ec2/${pulumi.getProject()}-${env.stack}/prometheus-nodes`,
+        retentionDays: env.prometheus.logRetentionDays,
+        region: env.region,
+        accountId: identity.accountId,
+        partition,
+        tags,
+    });
     const nodeRole = new NodeRole("prometheus-node", {
-        policyArns: [targets.readPolicyArn, nodeConfig.readPolicyArn, ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
+        policyArns: [targets.readPolicyArn, nodeConfig.readPolicyArn, nodeLogs.writePolicyArn,
+            ...(managedPrometheus ? [managedPrometheus.remoteWritePolicyArn] : [])],
         partition,
         tags,
     });
@@ -343,7 +371,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
             dataVolumeTags: { [backupTag.key]: backupTag.value },
             dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
             applyUpdates: env.prometheus.rolloutNode === zone.index,
-            bootDependsOn: nodeConfig.objects,
+            bootDependsOn: [...nodeConfig.objects, nodeLogs.logGroup],
             spec: {
                 name,
                 region: env.region,
@@ -361,6 +389,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
                     baseUrl: env.ssmAgent.baseUrl ?? `https://s3.${env.region}.amazonaws.com/amazon-ssm-${env.region}/latest/debian_amd64`,
                     signingKeyBase64: dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8")).toString("base64"),
                 },
+                logs: { logGroup: nodeLogs.logGroupName, region: env.region, units: NODE_LOG_UNITS, outlives: NODE_SERVICE_UNITS, endpointUrl: env.logsEndpointUrl, flushSeconds: LOG_FLUSH_SECONDS },
                 retentionTime: env.prometheus.retentionTime,
                 retentionSize: env.prometheus.retentionSize,
                 externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
@@ -459,7 +488,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     });
 
     return {
-        env, network, accessLogs, securityGroups, targets, nodeConfig, nodeRole, nodes, alertmanagers, ingress, dns,
+        env, network, accessLogs, securityGroups, targets, nodeConfig, nodeLogs, nodeRole, nodes, alertmanagers, ingress, dns,
         basicAuth, alertmanagerConfig, grafana, grafanaProvisioning, managedPrometheus, discovery, backup, tenants,
     };
 }

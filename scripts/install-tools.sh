@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real binaries the tests check rendered configs with, and the rehearsals run:
 #  - from Debian's stable suite, system-wide: nginx, cloud-init, shellcheck, awscli, apache2-utils,
-#    rsync, gnupg, debootstrap and systemd-nspawn (the first-boot rehearsal), openssl, and the
-#    blackbox exporter the nodes probe with;
+#    rsync, gnupg, debootstrap and systemd-nspawn (the first-boot rehearsal), openssl, the
+#    blackbox exporter the nodes probe with, and what the journal shipper runs with and is tested
+#    on (python3-systemd, python3-botocore, systemd-journal-remote, pyflakes3);
 #  - from Debian sid, unpacked into tools/debian/ (not installed system-wide): prometheus + promtool,
 #    alertmanager + amtool, whose minor versions must equal the ones the stacks deploy, and
 #    node_exporter.
@@ -22,7 +23,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv \
-  debootstrap systemd-container openssl prometheus-blackbox-exporter >/dev/null
+  debootstrap systemd-container openssl prometheus-blackbox-exporter \
+  python3-systemd python3-botocore systemd-journal-remote pyflakes3 >/dev/null
 # The tests run nginx and the blackbox exporter themselves; the packages' own services are not wanted.
 for service in nginx prometheus-blackbox-exporter; do
   systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true

@@ -4,9 +4,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { encodeUserData } from "../components/prometheusNode";
+import { encodeUserData, USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
 import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
+import { NODE_LOG_UNITS } from "../infra/platform";
 import { previewNodeSpec } from "../scripts/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
 
@@ -33,7 +34,8 @@ describe("Prometheus node rendering", function () {
         assert.ok(text.startsWith("#cloud-config\n"));
         const doc = yaml.load(text) as Record<string, any>;
         assert.equal(doc.hostname, "prom-2");
-        assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter"]);
+        assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter",
+            "python3-systemd", "python3-botocore"]);
         assert.equal(doc.package_upgrade, true, "security updates published since the AMI apply at first boot");
         // No prometheus.yml, rules or htpasswd: those are data the node fetches, so changing them replaces nothing.
         assert.deepEqual(doc.write_files.map((f: any) => f.path), [
@@ -49,6 +51,9 @@ describe("Prometheus node rendering", function () {
             "/etc/nginx/nginx.conf",
             "/etc/prometheus/platform-blackbox.yml",
             "/etc/systemd/system/prometheus-blackbox-exporter.service.d/platform.conf",
+            "/usr/local/sbin/platform-journal-shipper",
+            "/etc/platform/journal-shipper.json",
+            "/etc/systemd/system/platform-journal-shipper.service",
             "/usr/local/share/keyrings/amazon-ssm-agent.gpg",
             "/usr/local/sbin/install-ssm-agent.sh",
             "/usr/local/sbin/bootstrap-prometheus-node.sh",
@@ -61,6 +66,20 @@ describe("Prometheus node rendering", function () {
         const bootstrapScript = doc.write_files[doc.write_files.length - 1].content;
         assert.ok(bootstrapScript.indexOf("install-ssm-agent.sh") < bootstrapScript.indexOf("mount-prometheus-data.sh"),
             "the agent comes first, so a node whose boot fails later can still be reached");
+        const shipperStart = bootstrapScript.indexOf("systemctl enable --now platform-journal-shipper.service");
+        assert.ok(bootstrapScript.indexOf("/usr/local/sbin/platform-journal-shipper --check --config /etc/platform/journal-shipper.json") < shipperStart
+            && shipperStart < bootstrapScript.indexOf("install-ssm-agent.sh"),
+            "the journal shipper is checked and started before anything that can fail, so a failed boot's journal leaves the instance");
+        const shipperConfig = JSON.parse(doc.write_files.find((f: any) => f.path === "/etc/platform/journal-shipper.json").content);
+        assert.deepEqual(shipperConfig, {
+            logGroup: "/ec2/prometheus-platform-production/prometheus-nodes", region: "eu-west-1", node: "prom-2", units: NODE_LOG_UNITS,
+            stateDir: "/var/lib/platform-journal-shipper", textfile: "/var/lib/node_exporter/textfile/platform_log_shipper.prom", flushSeconds: 5,
+        });
+        const shipperUnit = doc.write_files.find((f: any) => f.path === "/etc/systemd/system/platform-journal-shipper.service").content;
+        const outlives = /^Before=(.*)$/m.exec(shipperUnit)![1].split(" ");
+        assert.ok(["prometheus.service", "nginx.service", "node_exporter.service", "prometheus-config-sync.service"].every((u) => outlives.includes(u)),
+            "stops after the services, so their last entries leave with it");
+        assert.ok(!outlives.some((u) => u.startsWith("cloud-")), "no ordering against cloud-init, which runs before the network is up");
         assert.ok(doc.write_files.every((f: any) => f.defer === true), "files are written after the packages are installed");
         const configSync = doc.write_files.find((f: any) => f.path.endsWith("sync-prometheus-config.sh")).content;
         assert.match(configSync, /^\s*install -m 0640 -o root -g "\$htpasswd_group" "\$1\/htpasswd" "\$htpasswd_file"$/m, "htpasswd readable by nginx's workers only");
@@ -138,13 +157,19 @@ describe("Prometheus node rendering", function () {
         assert.doesNotMatch(mount, /\/dev\/xvdf|\/dev\/nvme1n1/);
     });
 
-    it("fits every node's user data in EC2's 16 KiB", async () => {
+    it("fits every node's user data in EC2's 16 KiB (counted before base64), with 1 KiB to spare", async () => {
         for (const stack of STACKS) {
             for (const index of [0, 1, 2]) {
-                const encoded = encodeUserData(renderNodeCloudConfig(await nodeSpec(stack, index)));
-                assert.ok(Buffer.byteLength(encoded) < 16384, `${stack} node ${index + 1}: ${encoded.length} bytes`);
+                const raw = Buffer.from(encodeUserData(renderNodeCloudConfig(await nodeSpec(stack, index))), "base64");
+                assert.ok(raw.length < USER_DATA_LIMIT_BYTES - 1024, `${stack} node ${index + 1}: ${raw.length} bytes`);
             }
         }
+    });
+
+    it("refuses user data over EC2's limit, naming the node", () => {
+        const incompressible = require("crypto").randomBytes(USER_DATA_LIMIT_BYTES).toString("base64");
+        assert.throws(() => encodeUserData(`#cloud-config\n# ${incompressible}\n`, "prom-2"),
+            /^Error: prom-2: its user data is \d+ bytes gzipped, over EC2's 16384$/);
     });
 });
 

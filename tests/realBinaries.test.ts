@@ -119,7 +119,7 @@ for (const stack of STACKS) {
                 fs.mkdirSync(bin);
                 const unitsDir = path.join(out, "prom-1", "files/etc/systemd/system");
                 const units = fs.readdirSync(unitsDir).filter((entry) => !entry.endsWith(".d"));
-                assert.deepEqual(units.sort(), ["node_exporter.service", "prometheus-config-sync.service", "prometheus-config-sync.timer",
+                assert.deepEqual(units.sort(), ["node_exporter.service", "platform-journal-shipper.service", "prometheus-config-sync.service", "prometheus-config-sync.timer",
                     "prometheus-targets-sync.service", "prometheus-targets-sync.timer", "prometheus.service"]);
                 // Debian's blackbox exporter unit with the platform's drop-in, as systemd merges them.
                 const dropIns = fs.readdirSync(path.join(unitsDir, `${BLACKBOX_UNIT}.d`));
@@ -149,6 +149,16 @@ for (const stack of STACKS) {
             for (const node of nodes) {
                 const said = expectSuccess(run(cloudInit, ["schema", "--config-file", path.join(out, node, "cloud-config.yaml")]), `cloud-init schema (${node})`);
                 assert.match(said, /Valid cloud-config/);
+            }
+        });
+
+        it("pyflakes finds nothing in the journal shipper each node runs, and its python3 compiles it", function () {
+            const pyflakes = requireTool(this, "pyflakes3");
+            for (const node of nodes) {
+                const shipper = path.join(out, node, "files/usr/local/sbin/platform-journal-shipper");
+                assert.match(fs.readFileSync(shipper, "utf8"), /^#!\/usr\/bin\/python3\n/);
+                expectSuccess(run(pyflakes, [shipper]), `pyflakes3 (${node})`);
+                expectSuccess(run("/usr/bin/python3", ["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())", shipper]), `python3 parses it (${node})`);
             }
         });
 

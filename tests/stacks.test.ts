@@ -150,7 +150,7 @@ for (const stack of STACKS) {
             }]);
         });
 
-        it("grants the nodes SSM, read access to the targets and config buckets and remote write when enabled, nothing else", async () => {
+        it("grants the nodes SSM, read access to the targets and config buckets, their log group and remote write when enabled, nothing else", async () => {
             const { run, env } = await plannedStack(stack);
             const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 .filter((a) => source(run, a, "role").name === "prometheus-node");
@@ -158,7 +158,8 @@ for (const stack of STACKS) {
             assert.ok(policyArns.includes(`arn:aws:iam::aws:policy/${SSM_CORE_POLICY}`));
             const created = attachments.filter((a) => a.propertyDependencies.policyArn?.length === 1)
                 .map((a) => source(run, a, "policyArn"));
-            assert.deepEqual(created.map((p) => p.name).sort(), [...(env.remoteWrite.enabled ? ["long-term-store-remote-write"] : []), "node-config-read", "targets-read"]);
+            assert.deepEqual(created.map((p) => p.name).sort(), [...(env.remoteWrite.enabled ? ["long-term-store-remote-write"] : []), "node-config-read",
+                "prometheus-node-logs-write", "targets-read"]);
             assert.equal(attachments.length, 1 + created.length);
             const readPolicy = created.find((p) => p.name === "targets-read")!;
             const document = JSON.parse(inputsOf(readPolicy).policy);
@@ -171,6 +172,23 @@ for (const stack of STACKS) {
             const profile = named(run, "aws:iam/instanceProfile:InstanceProfile", "prometheus-node");
             for (const instance of ofType(run, INSTANCE)) {
                 assert.equal(source(run, instance, "iamInstanceProfile").urn, profile.urn);
+            }
+        });
+
+        it("keeps the nodes' journals in one log group with the stack's retention, which the nodes may only add streams and events to", async () => {
+            const { run, env } = await plannedStack(stack);
+            const group = named(run, "aws:cloudwatch/logGroup:LogGroup", "prometheus-node-logs");
+            const groupName = `/ec2/prometheus-platform-${stack}/prometheus-nodes`;
+            assert.deepEqual([inputsOf(group).name, inputsOf(group).retentionInDays], [groupName, env.prometheus.logRetentionDays]);
+            assert.equal(env.prometheus.logRetentionDays, stack === "production" ? 90 : 30);
+            const policy = JSON.parse(inputsOf(named(run, "aws:iam/policy:Policy", "prometheus-node-logs-write")).policy);
+            const arn = `arn:aws:logs:${env.region}:123456789012:log-group:${groupName}`;
+            assert.deepEqual(policy.Statement.map((s: any) => [s.Effect, s.Action, s.Resource]), [
+                ["Allow", ["logs:CreateLogStream"], [arn, `${arn}:*`]],
+                ["Allow", ["logs:PutLogEvents"], [`${arn}:log-stream:*`]],
+            ]);
+            for (const instance of ofType(run, INSTANCE)) {
+                assert.ok(instance.dependencies.includes(group.urn), `${instance.name} boots once its log group exists`);
             }
         });
 

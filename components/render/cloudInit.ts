@@ -2,6 +2,7 @@
 import * as yaml from "js-yaml";
 import { renderConfigSyncScript } from "./configSync";
 import { DISCOVERY_STATUS_PREFIX } from "./prometheusConfig";
+import { JOURNAL_SHIPPER, journalShipperFiles, JournalShipperSettings } from "./journalShipper";
 import { NGINX_DEFAULTS } from "./nginxConfig";
 import {
     NODE_PATHS,
@@ -52,6 +53,8 @@ export interface PrometheusNodeSpec {
     externalUrl: string;
     /** The SSM agent's package location and its signer's public key (binary, base64). */
     ssmAgent: { baseUrl: string; signingKeyBase64: string };
+    /** Where the node's journal goes: the node's name and its textfile directory are filled in. */
+    logs: Omit<JournalShipperSettings, "node" | "textfileDir">;
     syncIntervalSeconds: number;
     volumeWaitSeconds: number;
     /** Files added by other parts of the platform (e.g. the nginx configuration). */
@@ -139,6 +142,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
         { path: UNIT("prometheus-config-sync.service"), permissions: "0644", content: configUnits.service },
         { path: UNIT("prometheus-config-sync.timer"), permissions: "0644", content: configUnits.timer },
         ...(spec.extraFiles ?? []),
+        ...journalShipperFiles({ ...spec.logs, node: spec.name, textfileDir: NODE_PATHS.textfileDir }),
         { path: SSM_AGENT_KEYRING, content: spec.ssmAgent.signingKeyBase64, encoding: "b64", permissions: "0644" },
         { path: ssmAgentScriptPath, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
         {
@@ -152,6 +156,7 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 nodeExporterSha256: spec.nodeExporterSha256,
                 arch: spec.arch,
                 mountScriptPath,
+                logShipper: { check: `${JOURNAL_SHIPPER.binary} --check --config ${JOURNAL_SHIPPER.configFile}`, unit: JOURNAL_SHIPPER.unit },
                 ssmAgentScriptPath,
                 configScriptPath,
                 textfileDir: NODE_PATHS.textfileDir,

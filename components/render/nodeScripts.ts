@@ -156,6 +156,8 @@ export interface BootstrapInput {
     nodeExporterSha256?: string;
     arch: "amd64" | "arm64";
     mountScriptPath: string;
+    /** Checked and started before anything else, so the rest of the boot's journal leaves the instance even if it fails. */
+    logShipper: { check: string; unit: string };
     /** Installs the verified SSM agent first, so a node that fails later can still be reached. */
     ssmAgentScriptPath: string;
     /** Fetches and applies the node's configuration set; the first one must arrive before anything starts. */
@@ -200,11 +202,17 @@ install_release() {
   rm -rf "$work"
 }
 
-${shellQuote(input.ssmAgentScriptPath)}
-
 for user in prometheus node_exporter; do
   id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 done
+install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfileDir)}
+
+# The journal leaves the instance from here on, whatever fails next.
+${input.logShipper.check}
+systemctl daemon-reload
+systemctl enable --now ${input.logShipper.unit}
+
+${shellQuote(input.ssmAgentScriptPath)}
 
 ${shellQuote(input.mountScriptPath)}
 
@@ -212,7 +220,6 @@ ${release("prometheus", input.prometheusVersion, input.prometheusSha256)}
 ${release("node_exporter", input.nodeExporterVersion, input.nodeExporterSha256)}
 
 # The configuration set: retried while the instance role's credentials propagate.
-install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfileDir)}
 for attempt in $(seq 12); do
   ${shellQuote(input.configScriptPath)} && break
   if [ "$attempt" -eq 12 ]; then
