@@ -182,6 +182,16 @@ export const ALERT_GROUPS: RuleGroup[] = [
                 summary: "{{ $labels.instance }} has not fetched its configuration set for 10 minutes",
                 description: "The config bucket cannot be read, or its objects do not match their MANIFEST, on {{ $labels.instance }}: changes do not reach it.",
             },
+            {
+                alert: "RE_Observe_Node_Logs_Not_Shipped",
+                expr: `(time() - platform_log_shipper_last_success_timestamp_seconds{job="prometheus_node"} > 900)`
+                    + ` or (up{job="prometheus_node"} == 1 unless on (instance) platform_log_shipper_last_success_timestamp_seconds{job="prometheus_node"})`,
+                for: "10m",
+                severity: "ticket",
+                summary: "{{ $labels.instance }} has not shipped its journal to CloudWatch Logs for 25 minutes",
+                description: "The journal shipper on {{ $labels.instance }} cannot deliver, or is not running: its journal stays on the instance "
+                    + "and is lost with it if the instance is replaced.",
+            },
         ],
     },
     {
