@@ -27,6 +27,7 @@ import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { previewValue, runProgram, unwrapSecrets } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { debianMirror, startAptProxy } from "./lib/aptProxy";
+import { CloudWatchLogsStandIn } from "./lib/cloudWatchLogs";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
 import { publishSets } from "./lib/configBucket";
 import { acquireLock } from "./lib/lock";
@@ -40,7 +41,7 @@ const CACHE = path.join(ROOT, "tools", "boot");
 const TOOLS = path.join(ROOT, "tools", "debian", "usr", "bin");
 /** The volume wait, scaled down: a boot without its volume fails within it. */
 const VOLUME_WAIT_SECONDS = 15;
-const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001 };
+const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001, logs: 8002 };
 const OFFICE_CLIENT = "203.0.113.10";
 const OUTSIDER = "198.18.0.10";
 
@@ -154,6 +155,8 @@ interface NodeLaunch {
     configBucket: string;
     /** prom-1's set as the program's objects hold it (its revision is the platform's, from the MANIFEST). */
     config: RenderedNodeConfig;
+    /** The log group `pulumi up` creates before the instance boots, and its retention. */
+    logGroup: { name: string; retentionDays: number };
 }
 
 /** What the program launches prom-1 with, and the configuration objects it writes for it, computed as an update would. */
@@ -169,8 +172,9 @@ async function launchOf(env: LoadedEnvironment, stack: string, password: string)
     });
     const instance = run.resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === "prom-1");
     const volume = run.resources.find((r) => r.type === "aws:ebs/volume:Volume" && r.name === "prom-1-data");
-    if (!instance || !volume || !platform) {
-        throw new Error("the program planned no prom-1 instance and data volume");
+    const logGroup = run.resources.find((r) => r.type === "aws:cloudwatch/logGroup:LogGroup" && r.name === "prometheus-node-logs");
+    if (!instance || !volume || !logGroup || !platform) {
+        throw new Error("the program planned no prom-1 instance, data volume and log group");
     }
     const userData = decodeUserData(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64);
     const objects = run.resources
@@ -182,6 +186,7 @@ async function launchOf(env: LoadedEnvironment, stack: string, password: string)
         volumeId: `${volume.name}-id`,
         targetsBucket: (await previewValue(platform.targets.bucketName))!,
         configBucket: objects[0].bucket,
+        logGroup: { name: logGroup.inputs.name as string, retentionDays: logGroup.inputs.retentionInDays as number },
         config: {
             revision: /^revision (\S+)$/m.exec(objects.find((o) => o.key.endsWith(MANIFEST))!.content)![1],
             sets: { "prom-1": Object.fromEntries(objects.map((o) => [o.key.slice(nodeConfigPrefix("prom-1").length), o.content])) },
@@ -300,6 +305,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
     const boots: NodeBoot[] = [];
     let loop: string | undefined;
     let s3: { close(): Promise<void> } | undefined;
+    let logsEndpoint: CloudWatchLogsStandIn | undefined;
     let release: () => void;
     try {
         release = acquireLock(path.join(CACHE, "first-boot.lock"), "first-boot rehearsal");
@@ -342,6 +348,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             ...base,
             prometheus: { ...base.prometheus, releaseBaseUrl: `http://${gateway}:${PORTS.releases}`, volumeWaitSeconds: VOLUME_WAIT_SECONDS },
             s3EndpointUrl: `http://${gateway}:${PORTS.s3}`,
+            logsEndpointUrl: `http://${gateway}:${PORTS.logs}`,
             ssmAgent: { baseUrl: `http://${gateway}:${PORTS.releases}/ssm`, signingKeyFile: ssm.keyFile },
         };
         const password = crypto.randomBytes(18).toString("base64url");
@@ -365,6 +372,15 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
             credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
         await publishSets(s3Client, launch.configBucket, launch.config);
+        // CloudWatch Logs with the group the update creates; the node signs with the same stand-in credentials.
+        const logs = new CloudWatchLogsStandIn(launch.logGroup.retentionDays);
+        logs.createLogGroup(launch.logGroup.name);
+        await logs.listen(gateway, PORTS.logs);
+        logsEndpoint = logs;
+        /** The node's entries shipped to prom-1/<unit> by one instance, parsed. */
+        const shipped = (unit: string, instance: string) => logs.events(launch.logGroup.name, `prom-1/${unit}`)
+            .map((e) => JSON.parse(e.message) as { message: string; instance: string })
+            .filter((m) => m.instance === instance);
         const target = tlsTarget(path.join(work, "tls"), gateway);
         await listen(target.server, gateway, 443);
         servers.push(target.server);
@@ -392,9 +408,10 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: every package is installed at the version the archive serves",
             versions.every((v) => v.installed !== "" && v.installed === v.candidate), versions.map((v) => `${v.pkg} ${v.installed || "missing"}`).join(", "));
         const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
-            "amazon-ssm-agent.service"];
+            "amazon-ssm-agent.service", "platform-journal-shipper.service"];
         const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
-        check("first boot: prometheus, node_exporter, nginx, both sync timers and the SSM agent are active", states.every((s) => s.endsWith(" active")), states.join(", "));
+        check("first boot: prometheus, node_exporter, nginx, both sync timers, the SSM agent and the journal shipper are active",
+            states.every((s) => s.endsWith(" active")), states.join(", "));
         // Each service is the one listening on its port.
         const listening = first.exec(["ss", "-Hltnp"]).stdout;
         const owners = ([[80, "nginx"], [PROMETHEUS_PORT, "prometheus"], [9100, "node_exporter"]] as const).map(([port, process]) => {
@@ -466,6 +483,22 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
             scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
 
+        // The journal, off the instance: every unit's stream, the boot's own output among them.
+        const streams = ["cloud-init-main.service", "prometheus.service", "node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service",
+            "prometheus-config-sync.service", "prometheus-targets-sync.service", "amazon-ssm-agent.service"];
+        const firstShipped = await waitFor("every unit's journal in CloudWatch Logs", async () => {
+            const counts = streams.map((unit) => [unit, shipped(unit, "i-prom-1").length] as const);
+            const mounted = shipped("cloud-init-main.service", "i-prom-1").some((m) => /data volume \S+ \(\S+\) mounted at \/mnt/.test(m.message));
+            return counts.every(([, n]) => n > 0) && mounted ? counts : undefined;
+        }, 60000).catch(() => streams.map((unit) => [unit, shipped(unit, "i-prom-1").length] as const));
+        check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
+            firstShipped.every(([, n]) => n > 0) && shipped("cloud-init-main.service", "i-prom-1").some((m) => /mounted at \/mnt/.test(m.message)),
+            `${launch.logGroup.name}: ${firstShipped.map(([unit, n]) => `${unit} ${n}`).join(", ")}`);
+        const shipperMetrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+        const lastShipped = Number(/^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec(shipperMetrics)?.[1]);
+        check("first boot: node_exporter reports the shipper's last delivery", Date.now() / 1000 - lastShipped < 60,
+            Number.isNaN(lastShipped) ? "no platform_log_shipper_last_success_timestamp_seconds" : `${(Date.now() / 1000 - lastShipped).toFixed(1)} s ago`);
+
         // A series written before the replacement, to find again after it.
         const query = async (at: number) => JSON.parse((await request({ host: node, port: PROMETHEUS_PORT,
             path: `/api/v1/query?query=${encodeURIComponent(`up{job="prometheus_node"}`)}&time=${at}` })).body).data.result as unknown[];
@@ -474,6 +507,10 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             return (await query(at)).length > 0 ? at : undefined;
         }, 120000);
         await first.stop();
+        // Powered off in order: the shipper stops after the services, so their last entries leave with it.
+        const stopped = shipped("prometheus.service", "i-prom-1").filter((m) => /^Stopped prometheus\.service/.test(m.message));
+        check("first boot, shutdown: Prometheus's stop is shipped before the shipper itself stops", stopped.length > 0,
+            stopped[0]?.message ?? `last entry: ${shipped("prometheus.service", "i-prom-1").slice(-1)[0]?.message}`);
 
         // 2. The replacement: a new instance, the same volume.
         const second = new NodeBoot("prom-1-replacement", work, host);
@@ -489,6 +526,12 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const before = await query(writtenAt);
         check("replacement boot: a series written before the replacement can still be queried", before.length > 0,
             `${before.length} series of up{job="prometheus_node"} at ${new Date(writtenAt * 1000).toISOString()}`);
+        const replacementShipped = await waitFor("the replacement's journal", async () =>
+            shipped("prometheus.service", "i-prom-1-replacement").length > 0 || undefined, 60000).catch(() => false);
+        check("replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
+            replacementShipped === true && shipped("prometheus.service", "i-prom-1").length > 0,
+            `prom-1/prometheus.service: ${shipped("prometheus.service", "i-prom-1").length} entries of i-prom-1, `
+                + `${shipped("prometheus.service", "i-prom-1-replacement").length} of i-prom-1-replacement`);
         await second.stop();
 
         // 3. A boot without the volume fails loudly within the wait, and Prometheus never starts.
@@ -503,7 +546,13 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check(`boot without the volume: it gives up after the stack's wait (${VOLUME_WAIT_SECONDS}s)`, fatal !== null && Number(fatal[1]) === VOLUME_WAIT_SECONDS, fatal?.[1] ?? "-");
         const started = third.exec(["systemctl", "show", "prometheus.service", "-p", "ActiveEnterTimestampMonotonic", "--value"]).stdout.trim();
         check("boot without the volume: Prometheus never starts", started === "0" || started === "", `ActiveEnterTimestampMonotonic=${started}`);
+        const fatalShipped = await waitFor("the failed boot's FATAL in CloudWatch Logs", async () =>
+            shipped("cloud-init-main.service", "i-prom-1-no-volume").find((m) => /^FATAL: data volume/.test(m.message)), 30000).catch(() => undefined);
+        check("boot without the volume: why it failed is in CloudWatch Logs, off the instance", fatalShipped !== undefined,
+            fatalShipped?.message ?? "no FATAL line from i-prom-1-no-volume");
         await third.stop();
+        check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", logs.problems.length === 0 && logs.puts.length > 0,
+            logs.problems.length > 0 ? logs.problems.slice(0, 3).join("; ") : `${logs.puts.length} PutLogEvents calls, signed by ${[...logs.accessKeys].join(", ")}`);
     } catch (err) {
         check("the first-boot rehearsal ran to its end", false, (err as Error).message);
     } finally {
@@ -511,6 +560,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             await boot.stop().catch(() => undefined);
         }
         await s3?.close().catch(() => undefined);
+        await logsEndpoint?.close().catch(() => undefined);
         servers.forEach((s) => s.close());
         if (loop) {
             spawnSync("losetup", ["-d", loop]);
