@@ -9,7 +9,8 @@ import { performance } from "perf_hooks";
 import { parseArgs } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { hosts, Platform } from "../infra/platform";
+import { hosts, NODE_LOG_UNITS, Platform } from "../infra/platform";
+import { ALB_LOG_PREFIX } from "../components/accessLogsBucket";
 import { dashboardQueries } from "../components/dashboards";
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../components/render/grafanaConfig";
 import { describeSizing, SizingPlan } from "../infra/sizing";
@@ -131,6 +132,17 @@ export function describeGrafana(platform: Platform): string[] {
     ];
 }
 
+/** Where the platform's logs are kept, and for how long: each planned log group, and the ALB's access logs. */
+export function describeLogs(run: ProgramRun, platform: Platform): string[] {
+    const nodeGroup = platform.nodeLogs.logGroupName;
+    const groups = run.resources.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup")
+        .map((r) => unwrapSecrets<{ name: string; retentionInDays: number }>(r.inputs))
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((g) => `${g.name}: ${g.retentionInDays} days${g.name === nodeGroup
+            ? ` (the nodes' journals, streams prom-N/<unit> of ${NODE_LOG_UNITS.join(", ")})` : ""}`);
+    return [...groups, `ALB access logs: the access-log bucket under ${ALB_LOG_PREFIX}/, ${platform.env.ingress.accessLogRetentionDays} days`];
+}
+
 export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region">): string[] {
     if (tenants.length === 0) {
         return ["none on this stack"];
@@ -195,6 +207,8 @@ export interface PlanResult {
     /** The tenants and Grafana, as the plan describes them. */
     tenants?: string[];
     grafana?: string[];
+    /** Where the logs are kept, and for how long. */
+    logs?: string[];
     policy: PolicyResult;
     backup?: BackupPlan;
     sizing?: SizingPlan;
@@ -219,6 +233,7 @@ function planResult(run: ProgramRun, platform: Platform | undefined, written: Aw
         sizing: platform?.sizing,
         tenants: platform ? describeTenants(platform.tenants, run.placeholderSecrets, platform.env) : undefined,
         grafana: platform ? describeGrafana(platform) : undefined,
+        logs: platform ? describeLogs(run, platform) : undefined,
     };
 }
 
@@ -297,7 +312,7 @@ async function main(): Promise<void> {
     }
     // Read before this plan writes its own: --compare may name the directory it writes to.
     const previous = values.compare ? readRolloutFacts(values.compare) : undefined;
-    const { run, rendered, rollout, policy, backup, sizing, tenants: tenantLines, grafana } = await plan(values.stack, { program: values.program, outDir: values.out });
+    const { run, rendered, rollout, policy, backup, sizing, tenants: tenantLines, grafana, logs } = await plan(values.stack, { program: values.program, outDir: values.out });
     const changes = previous && rollout ? describeRollout(previous, rollout) : undefined;
     const counts = summary(run.resources);
     if (values.json) {
@@ -314,6 +329,7 @@ async function main(): Promise<void> {
             ...(changes ? { changes } : {}),
             ...(tenantLines ? { tenants: tenantLines } : {}),
             ...(grafana ? { grafana } : {}),
+            ...(logs ? { logs } : {}),
             policy,
         }, null, 2)}\n`);
         exitWhenFlushed(mandatory(policy.violations).length > 0 ? 1 : 0);
@@ -342,6 +358,9 @@ async function main(): Promise<void> {
     }
     if (grafana) {
         console.log(`\nGrafana:\n  ${grafana.join("\n  ")}`);
+    }
+    if (logs) {
+        console.log(`\nLogs, kept beyond the instances and tasks that wrote them:\n  ${logs.join("\n  ")}`);
     }
     if (tenantLines) {
         console.log(`\nTenants:\n  ${tenantLines.join("\n  ")}`);

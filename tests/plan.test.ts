@@ -42,6 +42,11 @@ describe("offline plan (npm run plan)", function () {
                 ["data source prom-1", "data source prom-2", "data source prom-3", ...(env.remoteWrite.enabled ? ["data source amp"] : [])]);
             assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/:.*/, "")),
                 ["dashboard Platform SLI", "dashboard Prometheus servers", "dashboard Prometheus nodes"]);
+            // Where the logs are kept, each for the stack's retention.
+            const nodeLogs = report.logs.find((l: string) => l.startsWith(`/ec2/prometheus-platform-${stack}/prometheus-nodes: `));
+            assert.ok(nodeLogs?.startsWith(`/ec2/prometheus-platform-${stack}/prometheus-nodes: ${env.prometheus.logRetentionDays} days (the nodes' journals, streams prom-N/<unit> of prometheus.service,`), nodeLogs);
+            assert.ok(report.logs.includes(`/ecs/prometheus-platform-${stack}/alertmanager: ${env.alertmanager.logRetentionDays} days`), report.logs.join("\n"));
+            assert.equal(report.logs[report.logs.length - 1], `ALB access logs: the access-log bucket under alb/, ${env.ingress.accessLogRetentionDays} days`);
             // Each tenant on the stack with its rule counts and receivers, secrets shown as placeholders only.
             const tenants = loadTenants(stack);
             if (tenants.length === 0) {
