@@ -34,6 +34,7 @@ import { acquireLock } from "./lib/lock";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
+import { tlsTarget } from "./lib/tlsTarget";
 import { now, request, sleep, waitFor } from "./lib/wait";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -105,26 +106,6 @@ function buildSsmAgentStandIn(dir: string): { files: Map<string, string>; keyFil
     fs.writeFileSync(keyFile, gpg(["--armor", "--export", "ssm-standin@example.invalid"]));
     spawnSync("gpgconf", ["--homedir", home, "--kill", "gpg-agent"]);
     return { files: new Map([["/ssm/amazon-ssm-agent.deb", deb], ["/ssm/amazon-ssm-agent.deb.sig", `${deb}.sig`]]), keyFile };
-}
-
-/**
- * A PaaS app's stand-in: an HTTPS exporter at an address, with a certificate from a CA of the
- * rehearsal's own, which the node's image trusts (as the real apps' public CAs are trusted).
- */
-function tlsTarget(dir: string, address: string): { server: https.Server; caCert: string } {
-    fs.mkdirSync(dir, { recursive: true });
-    const file = (name: string) => path.join(dir, name);
-    sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", "2", "-subj", "/CN=Rehearsal CA"]);
-    sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", file("app.key"), "-out", file("app.csr"), "-subj", `/CN=${address}`]);
-    fs.writeFileSync(file("ext"), `subjectAltName=IP:${address},DNS:${address}\n`);
-    sh("openssl", ["x509", "-req", "-in", file("app.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial",
-        "-out", file("app.crt"), "-days", "2", "-extfile", file("ext")]);
-    const server = https.createServer({ key: fs.readFileSync(file("app.key")), cert: fs.readFileSync(file("app.crt")) },
-        (_, res) => {
-            res.setHeader("content-type", "text/plain; version=0.0.4");
-            res.end("boot_rehearsal_target 1\n");
-        });
-    return { server, caCert: fs.readFileSync(file("ca.crt"), "utf8") };
 }
 
 function fileServer(files: Map<string, string>): http.Server {

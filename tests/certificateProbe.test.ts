@@ -1,0 +1,97 @@
+// The outside-in probe of a certificate, with the real blackbox exporter and the nodes' probe
+// modules, against an HTTPS endpoint whose certificate expires in 5 days; then the platform's
+// alert, with the real promtool, on the expiry the exporter measured.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as https from "https";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { ALERT_GROUPS, renderAlertRules } from "../components/render/alertRules";
+import { PROBE_JOB, renderBlackboxConfig } from "../components/render/blackbox";
+import { Processes } from "../rehearsals/lib/processes";
+import { tlsTarget } from "../rehearsals/lib/tlsTarget";
+import { request, waitFor } from "../rehearsals/lib/wait";
+import { expectSuccess, requireTool, run } from "./helpers/tools";
+
+const DAY = 86400;
+
+function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+describe("the certificate probe, on the real blackbox exporter", function () {
+    this.timeout(120000);
+    let work: string;
+    let processes: Processes;
+    let target: https.Server | undefined;
+
+    afterEach(() => {
+        processes?.stopAll();
+        target?.close();
+        if (work) {
+            fs.rmSync(work, { recursive: true, force: true });
+        }
+    });
+
+    it("reads the expiry of the certificate served, which RE_Observe_Certificate_Expiring tickets under 14 days; an untrusted one fails the probe", async function () {
+        const exporter = requireTool(this, "prometheus-blackbox-exporter");
+        const promtool = requireTool(this, "promtool");
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "certificate-probe-"));
+        processes = new Processes(work);
+        const tls = tlsTarget(path.join(work, "tls"), "127.0.0.1", 5);
+        const targetPort = await freePort();
+        target = tls.server;
+        await new Promise<void>((resolve) => tls.server.listen(targetPort, "127.0.0.1", () => resolve()));
+        const config = path.join(work, "platform-blackbox.yml");
+        fs.writeFileSync(config, renderBlackboxConfig());
+        const url = `https://127.0.0.1:${targetPort}/`;
+
+        const probe = async (name: string, env: NodeJS.ProcessEnv) => {
+            const port = await freePort();
+            await processes.start(name, exporter, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`], { env, address: { host: "127.0.0.1", port } });
+            await waitFor(`${name} ready`, async () => (await request({ host: "127.0.0.1", port, path: "/metrics" }).catch(() => ({ status: 0 }))).status === 200 || undefined, 20000);
+            const { body } = await request({ host: "127.0.0.1", port, path: `/probe?module=auth_proxy&target=${encodeURIComponent(url)}` });
+            const value = (metric: string) => Number(new RegExp(`^${metric} (\\S+)$`, "m").exec(body)?.[1]);
+            return { success: value("probe_success"), expiry: value("probe_ssl_earliest_cert_expiry"), body };
+        };
+
+        // The CA trusted, as ACM's is by the nodes' image.
+        const trusted = await probe("exporter-trusting", { SSL_CERT_FILE: tls.caFile });
+        assert.equal(trusted.success, 1, trusted.body);
+        const now = Date.now() / 1000;
+        const left = trusted.expiry - now;
+        assert.ok(Math.abs(left - 5 * DAY) < DAY, `the exporter reads the served certificate's expiry: ${(left / DAY).toFixed(2)} days left`);
+
+        // The platform's rule on that value: quiet for 10 minutes, then a ticket naming the URL.
+        const rules = path.join(work, "platform.yml");
+        fs.writeFileSync(rules, renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS, { annotations: false }));
+        const tests = path.join(work, "certificate.test.yml");
+        // promtool's clock starts at 0: the expiry is given as the seconds left from then.
+        fs.writeFileSync(tests, yaml.dump({
+            rule_files: [rules],
+            tests: [{
+                interval: "1m",
+                input_series: [{ series: `probe_ssl_earliest_cert_expiry{job="${PROBE_JOB}", instance="prom-1", url="${url}"}`, values: `${Math.round(left)}x30` }],
+                alert_rule_test: [
+                    { eval_time: "9m", alertname: "RE_Observe_Certificate_Expiring", exp_alerts: [] },
+                    { eval_time: "11m", alertname: "RE_Observe_Certificate_Expiring", exp_alerts: [{ exp_labels: { url, severity: "ticket" } }] },
+                ],
+            }],
+        }));
+        assert.match(expectSuccess(run(promtool, ["test", "rules", tests]), "promtool test rules on the measured expiry"), /SUCCESS/);
+
+        // Not trusted: the probe fails, so a certificate the nodes cannot verify pages as an endpoint down.
+        const untrusted = await probe("exporter-default-cas", { SSL_CERT_FILE: path.join(work, "no-such-ca.crt") });
+        assert.equal(untrusted.success, 0, untrusted.body);
+        assert.deepEqual(processes.verify(), []);
+    });
+});
