@@ -475,6 +475,9 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
             firstShipped.every(([, n]) => n > 0) && shipped("cloud-init-main.service", "i-prom-1").some((m) => /mounted at \/mnt/.test(m.message)),
             `${launch.logGroup.name}: ${firstShipped.map(([unit, n]) => `${unit} ${n}`).join(", ")}`);
+        const validated = shipped("cloud-init-main.service", "i-prom-1").find((m) => /^journal shipper configuration is valid: /.test(m.message));
+        check("first boot: the bootstrap's check accepts the shipper's configuration before starting it", validated !== undefined,
+            validated?.message ?? "no line of platform-journal-shipper --check in the boot's output");
         const shipperMetrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
         const lastShipped = Number(/^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec(shipperMetrics)?.[1]);
         check("first boot: node_exporter reports the shipper's last delivery", Date.now() / 1000 - lastShipped < 60,

@@ -25,7 +25,7 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         assert.equal(result.status, 0);
         const names = report.checks.map((c: { name: string }) => c.name).join("\n");
         for (const expected of [/first boot: cloud-init finishes with status done and no errors/, /version the archive serves/,
-            /the SSM agent and the journal shipper are active/, /each unit's journal reaches its stream prom-1\/<unit>/, /reports the shipper's last delivery/,
+            /the SSM agent and the journal shipper are active/, /each unit's journal reaches its stream prom-1\/<unit>/, /reports the shipper's last delivery/, /the bootstrap's check accepts the shipper's configuration/,
             /Prometheus's stop is shipped before the shipper itself stops/, /its journal goes to the same streams, told apart by instance/,
             /why it failed is in CloudWatch Logs, off the instance/, /signed and within PutLogEvents' limits/, /formatted and mounted at \/mnt/, /an office address passes/, /another address needs basic auth/,
             /cannot POST \/-\/quit/, /synced into file_sd and scraped, through the PaaS proxy over TLS/, /each own their port/, /not reformatted/, /written before the replacement can still be queried/,
