@@ -524,6 +524,7 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         basicAuthPassword: pulumi.secret(platform.basicAuth[0].password.result),
         nodeConfigBucketName: platform.nodeConfig.bucketName,
         nodeConfigRevision: platform.nodeConfig.revision,
+        nodeLogGroupName: platform.nodeLogs.logGroupName,
         loadBalancerDnsName: platform.ingress.loadBalancerDnsName,
         dataSnapshotPolicyId: platform.backup.policyId,
         ...(platform.managedPrometheus ? {

@@ -180,6 +180,7 @@ for (const stack of STACKS) {
             const group = named(run, "aws:cloudwatch/logGroup:LogGroup", "prometheus-node-logs");
             const groupName = `/ec2/prometheus-platform-${stack}/prometheus-nodes`;
             assert.deepEqual([inputsOf(group).name, inputsOf(group).retentionInDays], [groupName, env.prometheus.logRetentionDays]);
+            assert.equal((run.outputs as Record<string, unknown>).nodeLogGroupName, groupName);
             assert.equal(env.prometheus.logRetentionDays, stack === "production" ? 90 : 30);
             const policy = JSON.parse(inputsOf(named(run, "aws:iam/policy:Policy", "prometheus-node-logs-write")).policy);
             const arn = `arn:aws:logs:${env.region}:123456789012:log-group:${groupName}`;
