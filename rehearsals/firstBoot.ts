@@ -12,7 +12,6 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
-import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
@@ -31,6 +30,7 @@ import { CloudWatchLogsStandIn } from "./lib/cloudWatchLogs";
 import { ensureDebianImage, unpackImage } from "./lib/debianImage";
 import { publishSets } from "./lib/configBucket";
 import { acquireLock } from "./lib/lock";
+import { listen } from "./lib/net";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
@@ -48,9 +48,6 @@ const OUTSIDER = "198.18.0.10";
 
 interface Check { name: string; ok: boolean; detail: string }
 export interface BootReport { stack: string; checks: Check[]; figures: Record<string, number | string>; ok: boolean }
-
-
-
 
 function sh(command: string, args: string[], input?: string): string {
     const result = spawnSync(command, args, { encoding: "utf8", input, maxBuffer: 64 * 1024 * 1024 });
@@ -117,13 +114,6 @@ function fileServer(files: Map<string, string>): http.Server {
         }
         res.writeHead(200, { "content-length": fs.statSync(file).size });
         fs.createReadStream(file).pipe(res);
-    });
-}
-
-function listen(server: http.Server | https.Server, host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => resolve());
     });
 }
 

@@ -30,6 +30,7 @@ import { rehearseDiscoveryStaleness } from "./discovery";
 import { ChangeContext, LoopbackNode, Received, rehearseAlertmanagerRollout, rehearseInvalidRules, rehearseRotation, rehearseRuleChange } from "./changes";
 import { loopbackSets, publishSets } from "./lib/configBucket";
 import { basicAuthHeader, htpasswdOf } from "./lib/credentials";
+import { listen } from "./lib/net";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { now, request, sleep, waitFor } from "./lib/wait";
@@ -68,13 +69,6 @@ export interface RehearsalReport {
     checks: Check[];
     figures: Record<string, number | string>;
     ok: boolean;
-}
-
-
-
-
-function listen(server: http.Server, host: string): Promise<number> {
-    return new Promise((resolve) => server.listen(0, host, () => resolve((server.address() as { port: number }).port)));
 }
 
 export async function rehearse(stack: string, keep = false): Promise<RehearsalReport> {

@@ -4,29 +4,18 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as https from "https";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { ALERT_GROUPS, renderAlertRules } from "../components/render/alertRules";
 import { PROBE_JOB, renderBlackboxConfig } from "../components/render/blackbox";
+import { freePort, listen } from "../rehearsals/lib/net";
 import { Processes } from "../rehearsals/lib/processes";
 import { tlsTarget } from "../rehearsals/lib/tlsTarget";
 import { request, waitFor } from "../rehearsals/lib/wait";
 import { expectSuccess, requireTool, run } from "./helpers/tools";
 
 const DAY = 86400;
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
 
 describe("the certificate probe, on the real blackbox exporter", function () {
     this.timeout(120000);
@@ -48,15 +37,14 @@ describe("the certificate probe, on the real blackbox exporter", function () {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "certificate-probe-"));
         processes = new Processes(work);
         const tls = tlsTarget(path.join(work, "tls"), "127.0.0.1", 5);
-        const targetPort = await freePort();
         target = tls.server;
-        await new Promise<void>((resolve) => tls.server.listen(targetPort, "127.0.0.1", () => resolve()));
+        const targetPort = await listen(tls.server, "127.0.0.1");
         const config = path.join(work, "platform-blackbox.yml");
         fs.writeFileSync(config, renderBlackboxConfig());
         const url = `https://127.0.0.1:${targetPort}/`;
 
         const probe = async (name: string, env: NodeJS.ProcessEnv) => {
-            const port = await freePort();
+            const port = await freePort("127.0.0.1");
             await processes.start(name, exporter, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`], { env, address: { host: "127.0.0.1", port } });
             await waitFor(`${name} ready`, async () => (await request({ host: "127.0.0.1", port, path: "/metrics" }).catch(() => ({ status: 0 }))).status === 200 || undefined, 20000);
             const { body } = await request({ host: "127.0.0.1", port, path: `/probe?module=auth_proxy&target=${encodeURIComponent(url)}` });

@@ -4,11 +4,11 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { supportHoursName, tenantReceiverName } from "../components/render/alertmanagerConfig";
+import { freePort, listen } from "../rehearsals/lib/net";
 import { Processes } from "../rehearsals/lib/processes";
 import { remapAlertmanagerConfig } from "../rehearsals/lib/remap";
 import { request, sleep, waitFor } from "../rehearsals/lib/wait";
@@ -19,17 +19,6 @@ import { requireTool } from "./helpers/tools";
 const HOST = "127.0.0.1";
 /** Route timings divided by this: group_wait 30 s becomes 1 s, group_interval 5 m becomes 10 s. */
 const FACTOR = 30;
-
-function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const probe = net.createServer();
-        probe.once("error", reject);
-        probe.listen(0, HOST, () => {
-            const { port } = probe.address() as net.AddressInfo;
-            probe.close(() => resolve(port));
-        });
-    });
-}
 
 /** One UTC hour that is not now, nor within the next hour. */
 function hoursExcluding(date: Date): { start_time: string; end_time: string } {
@@ -62,14 +51,13 @@ describe("a tenant's support hours, on the real Alertmanager", function () {
             req.on("end", () => { received.push({ receiver: (req.url ?? "").slice(1), body }); res.end("ok"); });
         });
         try {
-            await new Promise<void>((resolve) => recorder.listen(0, HOST, resolve));
-            const recorderUrl = `http://${HOST}:${(recorder.address() as net.AddressInfo).port}`;
+            const recorderUrl = `http://${HOST}:${await listen(recorder, HOST)}`;
             const configFile = path.join(work, "alertmanager.yml");
             const write = (config: Record<string, any>) => fs.writeFileSync(configFile, remapAlertmanagerConfig(yaml.dump(config), FACTOR, recorderUrl));
 
             const outside = hoursExcluding(new Date());
             write(withHours(outside));
-            const port = await freePort();
+            const port = await freePort(HOST);
             await processes.start("alertmanager", binary, [
                 `--config.file=${configFile}`, `--storage.path=${path.join(work, "data")}`,
                 `--web.listen-address=${HOST}:${port}`, "--cluster.listen-address=",

@@ -3,6 +3,7 @@
 // (batch count and size, order, span, event size; events too old or too new are refused), so a
 // shipper that breaks a rule is told so as AWS would tell it. Anything else is recorded as a problem.
 import * as http from "http";
+import { listen } from "./net";
 
 export const PUT_LIMITS = {
     maxEvents: 10000,
@@ -61,10 +62,7 @@ export class CloudWatchLogsStandIn {
                 res.end(JSON.stringify(reply.body));
             });
         });
-        return new Promise((resolve, reject) => {
-            this.server!.once("error", reject);
-            this.server!.listen(port, host, () => resolve((this.server!.address() as { port: number }).port));
-        });
+        return listen(this.server, host, port);
     }
 
     close(): Promise<void> {
