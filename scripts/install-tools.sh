@@ -62,10 +62,16 @@ apt-get "${apt_opts[@]}" update -qq
   for deb in ./*.deb; do dpkg-deb -x "$deb" "$unpacked"; done
 )
 
-# Debian's alertmanager reads its default notification templates from a fixed path.
-if [ ! -d /usr/share/prometheus/alertmanager ] || [ -L /usr/share/prometheus/alertmanager ]; then
-  mkdir -p /usr/share/prometheus
-  ln -sfn "$unpacked/usr/share/prometheus/alertmanager" /usr/share/prometheus/alertmanager
+# Debian's alertmanager reads its default notification templates from a fixed path. A copy, not
+# a link into this checkout: another checkout running this script, then removed, must not leave
+# this one's alertmanager without its templates. A directory the package installed is left alone.
+templates=/usr/share/prometheus/alertmanager
+marker="$templates/.copied-by-install-tools"
+if [ -L "$templates" ] || [ ! -e "$templates" ] || [ -e "$marker" ]; then
+  rm -rf "$templates"
+  mkdir -p "$templates"
+  cp -R "$unpacked/usr/share/prometheus/alertmanager/." "$templates/"
+  touch "$marker"
 fi
 
 # The minors the stacks deploy, read from the environments.
