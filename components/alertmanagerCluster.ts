@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { assertPinnedImage, ssmParameterArn, taskExecution } from "./ecsTask";
+import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
 import { ALERTMANAGER_PORT, alertmanagerContainer } from "./render/alertmanagerTask";
 
 export interface AlertmanagerMemberArgs {
@@ -150,17 +150,10 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             const service = new aws.ecs.Service(memberName, {
                 cluster: cluster.arn,
                 taskDefinition: taskDefinition.arn,
-                desiredCount: 1,
-                launchType: "FARGATE",
-                // One task per member: stop the old before starting the new; the other two carry on.
-                deploymentMinimumHealthyPercent: 0,
-                deploymentMaximumPercent: 100,
-                // The update returns once the new task is healthy (meshed and settled); the next
-                // member depends on this one, so members restart one at a time, in order. No
-                // circuit-breaker rollback: a rolled-back deployment is steady too, so the update
-                // would carry on to the next member; without it, a task that never becomes
-                // healthy fails the update here and the other two members are left alone.
-                waitForSteadyState: true,
+                // One task per member, healthy (meshed and settled) before the update goes on; the
+                // next member depends on this one, so members restart one at a time, in order, and
+                // a task that never becomes healthy stops the update with the other two left alone.
+                ...SINGLE_TASK_SERVICE,
                 healthCheckGracePeriodSeconds: 60,
                 networkConfiguration: {
                     subnets: [member.subnetId],
@@ -173,7 +166,6 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                     containerName: SERVICE_NAME,
                     containerPort: ALERTMANAGER_PORT,
                 })),
-                propagateTags: "SERVICE",
                 tags: { ...tags, "alertmanager-member": String(i + 1), "availability-zone": member.availabilityZone },
             }, { parent: this, dependsOn: previous ? [previous] : [] });
             previous = service;

@@ -4,6 +4,21 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { serviceTrustPolicy } from "./iamDocuments";
 
+/**
+ * A service of one Fargate task that must not run twice (an Alertmanager member, Grafana): the old
+ * task stops before the new one starts, and an update returns only once the new task is healthy.
+ * No circuit-breaker rollback: a rolled-back deployment is steady too, so the update would carry
+ * on as if it had worked; without it, a task that never becomes healthy fails the update.
+ */
+export const SINGLE_TASK_SERVICE = {
+    desiredCount: 1,
+    launchType: "FARGATE",
+    deploymentMinimumHealthyPercent: 0,
+    deploymentMaximumPercent: 100,
+    waitForSteadyState: true,
+    propagateTags: "SERVICE",
+} as const;
+
 /** Refuses an image without a version tag (e.g. latest), naming the component. */
 export function assertPinnedImage(component: string, image: string): void {
     if (!/:v?\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$/.test(image)) {

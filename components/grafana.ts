@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { assertPinnedImage, ssmParameterArn, taskExecution } from "./ecsTask";
+import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
 import { serviceTrustPolicy } from "./iamDocuments";
 import { GRAFANA_PORT, grafanaContainer } from "./render/grafanaConfig";
 
@@ -131,11 +131,7 @@ export class Grafana extends pulumi.ComponentResource {
         const service = new aws.ecs.Service(name, {
             cluster: args.clusterArn,
             taskDefinition: taskDefinition.arn,
-            desiredCount: 1,
-            launchType: "FARGATE",
-            deploymentMinimumHealthyPercent: 0,
-            deploymentMaximumPercent: 100,
-            waitForSteadyState: true,
+            ...SINGLE_TASK_SERVICE,
             healthCheckGracePeriodSeconds: 90,
             networkConfiguration: { subnets: args.subnetIds, securityGroups: [args.securityGroupId], assignPublicIp: false },
             serviceRegistries: { registryArn: discovery.arn },
@@ -144,7 +140,6 @@ export class Grafana extends pulumi.ComponentResource {
             // starts a new task, by the parameters' versions rather than their values.
             forceNewDeployment: true,
             triggers: { secrets: pulumi.interpolate`${parameters[0].version}-${parameters[1].version}` },
-            propagateTags: "SERVICE",
             tags,
         }, { parent: this, dependsOn: args.listenerRules });
 
