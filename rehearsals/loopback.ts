@@ -501,7 +501,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             host: ADDRESSES.alertmanager,
             config: remapAlertmanagerConfig((await previewValue(next.platform!.alertmanagerConfig))!, FACTOR, `http://${ADDRESSES.recorder}:${recorderPort}`),
             marker: rotatedKey,
-            stop: (member) => processes.stop(`alertmanager-${member}`),
+            stop: async (member) => { await processes.stop(`alertmanager-${member}`); },
             start: startAlertmanager,
             resendMs: durationMs(ALERT_RESEND_DELAY) / FACTOR,
             received, check, figures,
@@ -520,7 +520,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         await rehearseEndpointDown({
             prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
             url: probeUrl, exporters: NODES.length,
-            stopIngress: () => processes.stop("nginx"), startIngress: startNginx,
+            stopIngress: async () => { await processes.stop("nginx"); }, startIngress: startNginx,
             received, check, figures,
         });
 

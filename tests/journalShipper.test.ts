@@ -2,7 +2,7 @@
 // python3-botocore) on journal files written by systemd-journal-remote, against the stand-in
 // CloudWatch Logs endpoint that holds PutLogEvents to AWS's limits.
 import { strict as assert } from "assert";
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,6 +10,7 @@ import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE } from "../components/rend
 import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { LOG_FLUSH_SECONDS, NODE_LOG_UNITS } from "../infra/platform";
 import { CloudWatchLogsStandIn, PUT_LIMITS } from "../rehearsals/lib/cloudWatchLogs";
+import { Processes } from "../rehearsals/lib/processes";
 import { waitFor } from "../rehearsals/lib/wait";
 import { previewNodeSpec } from "../scripts/plan";
 import { plannedStack } from "./helpers/stacks";
@@ -49,35 +50,13 @@ function writeJournal(dir: string, entries: Entry[]): void {
     assert.equal(result.status, 0, result.stderr);
 }
 
-class ShipperRun {
-    readonly child: ChildProcess;
-    output = "";
-    constructor(configFile: string) {
-        this.child = spawn(PYTHON, [JOURNAL_SHIPPER_SOURCE_FILE, "--config", configFile], {
-            env: { ...process.env, AWS_ACCESS_KEY_ID: "SHIPPERTEST", AWS_SECRET_ACCESS_KEY: "shipper-test", AWS_EC2_METADATA_DISABLED: "true" },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        this.child.stdout!.on("data", (d) => { this.output += d; });
-        this.child.stderr!.on("data", (d) => { this.output += d; });
-    }
-    /** SIGTERM, as systemd stops it; resolves with the exit code. */
-    stop(): Promise<number | null> {
-        if (this.child.exitCode !== null) {
-            return Promise.resolve(this.child.exitCode);
-        }
-        const exited = new Promise<number | null>((resolve) => this.child.once("exit", (code) => resolve(code)));
-        this.child.kill("SIGTERM");
-        return exited;
-    }
-}
-
 describe("the nodes' journal shipper", function () {
     this.timeout(180000);
     let work: string;
     let journalDir: string;
     let endpoint: CloudWatchLogsStandIn;
     let port: number;
-    let shippers: ShipperRun[];
+    let processes: Processes;
 
     beforeEach(async function () {
         requireShipperTools(this);
@@ -87,13 +66,11 @@ describe("the nodes' journal shipper", function () {
         endpoint = new CloudWatchLogsStandIn(30);
         endpoint.createLogGroup(GROUP);
         port = await endpoint.listen("127.0.0.1");
-        shippers = [];
+        processes = new Processes(work);
     });
 
     afterEach(async () => {
-        for (const shipper of shippers ?? []) {
-            shipper.child.kill("SIGKILL");
-        }
+        processes?.stopAll();
         await endpoint?.close();
         if (work) {
             fs.rmSync(work, { recursive: true, force: true });
@@ -112,10 +89,12 @@ describe("the nodes' journal shipper", function () {
         return file;
     }
 
-    function start(file = configFile()): ShipperRun {
-        const shipper = new ShipperRun(file);
-        shippers.push(shipper);
-        return shipper;
+    /** The shipper, run by the rehearsals' process runner; stop() sends SIGTERM, as systemd stops it, and resolves with its exit code. */
+    async function start(file = configFile()): Promise<{ stop: () => Promise<number | string | null>; readonly output: string }> {
+        await processes.start("shipper", PYTHON, [JOURNAL_SHIPPER_SOURCE_FILE, "--config", file], {
+            env: { AWS_ACCESS_KEY_ID: "SHIPPERTEST", AWS_SECRET_ACCESS_KEY: "shipper-test", AWS_EC2_METADATA_DISABLED: "true" },
+        });
+        return { stop: () => processes.stop("shipper"), get output() { return processes.log("shipper"); } };
     }
 
     function metrics(): Record<string, number> {
@@ -163,7 +142,7 @@ describe("the nodes' journal shipper", function () {
             { unit: "nginx.service", message: "nginx: configuration file /etc/nginx/nginx.conf test is successful", atMs: at + 4 },
         ]);
         const started = Date.now();
-        const shipper = start();
+        const shipper = await start();
         await caughtUpAfter(started);
         assert.deepEqual(endpoint.streams(GROUP), ["prom-1/cloud-init-main.service", "prom-1/nginx.service", "prom-1/prometheus.service"]);
         const prometheus = endpoint.events(GROUP, "prom-1/prometheus.service").map((e) => ({ timestamp: e.timestamp, ...JSON.parse(e.message) }));
@@ -190,7 +169,7 @@ describe("the nodes' journal shipper", function () {
             { unit: "nginx.service", message: "z".repeat(300 * 1024), atMs: now - 500 },
         ]);
         const started = Date.now();
-        const shipper = start();
+        const shipper = await start();
         await caughtUpAfter(started);
         assert.equal(await shipper.stop(), 0, shipper.output);
         assert.deepEqual(endpoint.problems, [], "every batch within AWS's limits");
@@ -212,13 +191,13 @@ describe("the nodes' journal shipper", function () {
         const at = Date.now() - 10000;
         writeJournal(journalDir, [1, 2, 3].map((i) => ({ unit: "prometheus-config-sync.service", message: `applied revision r${i}`, atMs: at + i })));
         let started = Date.now();
-        let shipper = start();
+        let shipper = await start();
         await caughtUpAfter(started);
         assert.equal(await shipper.stop(), 0, shipper.output);
         // While it was stopped (a restart, or an instance rebooting): more entries.
         writeJournal(journalDir, [4, 5].map((i) => ({ unit: "prometheus-config-sync.service", message: `applied revision r${i}`, atMs: at + i })));
         started = Date.now();
-        shipper = start();
+        shipper = await start();
         await caughtUpAfter(started);
         // And while it runs.
         writeJournal(journalDir, [6].map((i) => ({ unit: "prometheus-config-sync.service", message: `applied revision r${i}`, atMs: Date.now() })));
@@ -234,7 +213,7 @@ describe("the nodes' journal shipper", function () {
         const at = Date.now() - 5000;
         writeJournal(journalDir, [{ unit: "prometheus-targets-sync.service", message: "fatal error: An error occurred (AccessDenied)", atMs: at, priority: 3 }]);
         const started = Date.now();
-        const shipper = start();
+        const shipper = await start();
         await caughtUpAfter(started);
         assert.equal(await shipper.stop(), 0, shipper.output);
         assert.equal(endpoint.events(GROUP, "prom-1/prometheus-targets-sync.service").length, 1);
@@ -250,7 +229,7 @@ describe("the nodes' journal shipper", function () {
     it("does not report success while it cannot deliver", async () => {
         endpoint.failNext(1000);
         writeJournal(journalDir, [{ unit: "prometheus.service", message: "never delivered", atMs: Date.now() - 1000 }]);
-        const shipper = start();
+        const shipper = await start();
         await waitFor("a failed delivery", async () => (metrics().delivery_failures_total ?? 0) >= 2 || undefined, 30000);
         assert.equal(metrics().last_success_timestamp_seconds, undefined, "no success time while the entry waits");
         assert.equal(await shipper.stop(), 0, shipper.output);

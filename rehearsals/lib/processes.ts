@@ -120,8 +120,8 @@ export class Processes {
         return pid;
     }
 
-    /** SIGTERM, as ECS and systemd stop a service, then SIGKILL if it has not exited in time. */
-    async stop(name: string, timeoutMs = 10000): Promise<void> {
+    /** SIGTERM, as ECS and systemd stop a service, then SIGKILL if it has not exited in time; resolves with its exit code or signal. */
+    async stop(name: string, timeoutMs = 10000): Promise<number | NodeJS.Signals | null> {
         const child = this.running.get(name)?.child;
         if (child && child.exitCode === null && child.signalCode === null) {
             const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -133,6 +133,7 @@ export class Processes {
             }
         }
         this.running.delete(name);
+        return child ? child.exitCode ?? child.signalCode : null;
     }
 
     kill(name: string, signal: NodeJS.Signals = "SIGKILL"): void {
