@@ -454,17 +454,19 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
             scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
 
-        // The journal, off the instance: every unit's stream, the boot's own output among them.
-        const streams = ["cloud-init-main.service", "prometheus.service", "node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service",
-            "prometheus-config-sync.service", "prometheus-targets-sync.service", "amazon-ssm-agent.service"];
-        const firstShipped = await waitFor("every unit's journal in CloudWatch Logs", async () => {
-            const counts = streams.map((unit) => [unit, shipped(unit, "i-prom-1").length] as const);
-            const mounted = shipped("cloud-init-main.service", "i-prom-1").some((m) => /data volume \S+ \(\S+\) mounted at \/mnt/.test(m.message));
-            return counts.every(([, n]) => n > 0) && mounted ? counts : undefined;
-        }, 60000).catch(() => streams.map((unit) => [unit, shipped(unit, "i-prom-1").length] as const));
+        // The journal, off the instance: each unit's stream holds that unit's own lines, the boot's output among them.
+        const lifecycle = (unit: string) => new RegExp(`^(Started|Finished) ${unit.replace(/\./g, "\\.")}`);
+        const expected: [string, RegExp][] = [
+            ["cloud-init-main.service", /^data volume \S+ \(\S+\) mounted at \/mnt$/],
+            ["prometheus.service", /Server is ready to receive web requests/],
+            ...["node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service", "prometheus-config-sync.service",
+                "prometheus-targets-sync.service", "amazon-ssm-agent.service"].map((unit): [string, RegExp] => [unit, lifecycle(unit)]),
+        ];
+        const unshipped = () => expected.filter(([unit, line]) => !shipped(unit, "i-prom-1").some((m) => line.test(m.message)));
+        await waitFor("every unit's journal in CloudWatch Logs", async () => unshipped().length === 0 || undefined, 60000).catch(() => false);
         check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
-            firstShipped.every(([, n]) => n > 0) && shipped("cloud-init-main.service", "i-prom-1").some((m) => /mounted at \/mnt/.test(m.message)),
-            `${launch.logGroup.name}: ${firstShipped.map(([unit, n]) => `${unit} ${n}`).join(", ")}`);
+            unshipped().length === 0, `${launch.logGroup.name}: ${expected.map(([unit]) => `${unit} ${shipped(unit, "i-prom-1").length}`).join(", ")}`
+                + (unshipped().length > 0 ? `; no line matching ${unshipped().map(([unit, line]) => `${line} in ${unit}`).join(", ")}` : ""));
         const validated = shipped("cloud-init-main.service", "i-prom-1").find((m) => /^journal shipper configuration is valid: /.test(m.message));
         check("first boot: the bootstrap's check accepts the shipper's configuration before starting it", validated !== undefined,
             validated?.message ?? "no line of platform-journal-shipper --check in the boot's output");
