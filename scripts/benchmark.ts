@@ -9,7 +9,7 @@ import { runProgram } from "./lib/offline";
 import { runStackOffline } from "./lib/stackRun";
 import * as os from "os";
 import * as path from "path";
-import { planAll } from "./plan";
+import { planAll } from "./lib/plan";
 import { checkResources } from "./policy";
 import { policyConfigFile, STACKS } from "./policyConfig";
 

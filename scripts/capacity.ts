@@ -24,7 +24,7 @@ import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
 import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
-import { previewNodeConfigs, previewNodeSpec } from "./plan";
+import { previewNodeConfigs, previewNodeSpec } from "./lib/plan";
 import { CONFIG_FILE } from "../components/render/configSync";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { runProgram } from "./lib/offline";

@@ -9,7 +9,7 @@ import { alertmanagerConfig, RECEIVERS } from "../components/render/alertmanager
 import { ALERT_GROUPS, allAlerts, renderAlertRules, runbookAnchor } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { previewValue } from "../scripts/lib/offline";
-import { previewNodeSpec } from "../scripts/plan";
+import { previewNodeSpec } from "../scripts/lib/plan";
 import { byUrn, inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const RUNBOOKS = fs.readFileSync(path.resolve(__dirname, "..", "docs", "runbooks.md"), "utf8");

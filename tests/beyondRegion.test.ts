@@ -7,7 +7,7 @@ import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
 import { ProgramRun, runProgram } from "../scripts/lib/offline";
-import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/plan";
+import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
 import { createPlatform, Platform } from "../infra/platform";
 import { EXPECTED_RULE_FILE } from "../components/render/alertRules";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";

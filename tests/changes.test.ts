@@ -10,7 +10,7 @@ import { createPlatform, platformOutputs } from "../infra/platform";
 import { ProgramRun, runProgram, unwrapSecrets } from "../scripts/lib/offline";
 import { describeRollout, RolloutFacts } from "../scripts/lib/rollout";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
-import { BCRYPT_PLACEHOLDER, previewNodeConfigSources } from "../scripts/plan";
+import { BCRYPT_PLACEHOLDER, previewNodeConfigSources } from "../scripts/lib/plan";
 import { inputsOf, named, ofType, plannedStack } from "./helpers/stacks";
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");

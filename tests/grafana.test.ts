@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { managedPrometheusQueryPolicy } from "../components/grafana";
 import { DASHBOARDS, dashboardQueries, DATASOURCE_VARIABLE, renderDashboard } from "../components/dashboards";
 import { DASHBOARDS_DIR, GRAFANA_PORT, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR } from "../components/render/grafanaConfig";
-import { previewPrometheusYml } from "../scripts/plan";
+import { previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
 import { requireTool, run } from "./helpers/tools";
 

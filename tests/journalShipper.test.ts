@@ -12,7 +12,7 @@ import { LOG_FLUSH_SECONDS, NODE_LOG_UNITS } from "../infra/platform";
 import { CloudWatchLogsStandIn, PUT_LIMITS } from "../rehearsals/lib/cloudWatchLogs";
 import { Processes } from "../rehearsals/lib/processes";
 import { waitFor } from "../rehearsals/lib/wait";
-import { previewNodeSpec } from "../scripts/plan";
+import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack } from "./helpers/stacks";
 import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
 

@@ -8,7 +8,7 @@ import { encodeUserData, USER_DATA_LIMIT_BYTES } from "../components/prometheusN
 import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
 import { NODE_LOG_UNITS } from "../infra/platform";
-import { previewNodeSpec } from "../scripts/plan";
+import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
 
 const VOLUME_ID = "vol-0abc123def4567890";

@@ -12,7 +12,7 @@ import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, EXPECTED_RULE_FILE, renderAle
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { remapNginxPaths } from "../rehearsals/lib/remap";
-import { writeRendered } from "../scripts/plan";
+import { writeRendered } from "../scripts/lib/plan";
 import { inputsOf, ofType, plannedStack, STACKS } from "./helpers/stacks";
 import { expectSuccess, INSTALL_HINT, requireTool, run } from "./helpers/tools";
 

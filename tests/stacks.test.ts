@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as yaml from "js-yaml";
 import { SSM_CORE_POLICY } from "../components/nodeRole";
 import { ProgramRun } from "../scripts/lib/offline";
-import { previewNodeSpec, previewPrometheusYml } from "../scripts/plan";
+import { previewNodeSpec, previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const INSTANCE = "aws:ec2/instance:Instance";

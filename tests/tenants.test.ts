@@ -9,7 +9,7 @@ import { checkTenantsOnStack, loadTenants, renderTenantRules, TENANTS_DIR, tenan
 import { alertmanagerConfig } from "../components/render/alertmanagerConfig";
 import { EXPECTED_RULE_FILE, renderExpectedRules, TENANT_TARGETS_EXPECTED } from "../components/render/alertRules";
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
-import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/plan";
+import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;

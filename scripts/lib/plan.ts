@@ -1,0 +1,241 @@
+// The offline plan as a library: runs a stack's program under mocks, writes what each node,
+// Grafana and Alertmanager run to a folder, and describes the plan (scripts/plan.ts is its command).
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
+import { hosts, NODE_LOG_UNITS, Platform } from "../../infra/platform";
+import { ALB_LOG_PREFIX } from "../../components/accessLogsBucket";
+import { dashboardQueries } from "../../components/dashboards";
+import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../../components/render/grafanaConfig";
+import { SizingPlan } from "../../infra/sizing";
+import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../../components/render/cloudInit";
+import { requiredSecretKeys } from "../../infra/secrets";
+import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../../components/nodeConfigBucket";
+import { renderHtpasswd } from "../../components/render/nginxConfig";
+import { CONFIG_FILE } from "../../components/render/configSync";
+import { RolloutFacts, rolloutFacts } from "./rollout";
+import { Tenant, tenantRegions, tenantSecretKey } from "../../infra/tenants";
+import { LoadedEnvironment } from "../../infra/environment";
+import { tenantTargetsPrefix } from "../../components/render/prometheusConfig";
+import { previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./offline";
+import { runStackOffline } from "./stackRun";
+import { PolicyPackServer } from "./analyzer";
+import { checkResources, PolicyResult } from "../policy";
+import { STACKS } from "../policyConfig";
+
+export const VOLUME_ID_PLACEHOLDER = "vol-00000000000000000";
+/** Well-formed, and no password's hash: the htpasswd lines of a preview, whose passwords do not exist yet. */
+export const BCRYPT_PLACEHOLDER = `$2y$10$${"knownafterapply".padEnd(53, ".")}`;
+
+export interface RenderedNode {
+    name: string;
+    dir: string;
+    files: string[];
+}
+
+export const ROLLOUT_FILE = "rollout.json";
+
+function writeFiles(dir: string, files: { path: string; content: string; encoding?: "b64" }[]): void {
+    fs.rmSync(dir, { recursive: true, force: true });
+    for (const file of files) {
+        const target = path.join(dir, file.path);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, file.encoding === "b64" ? Buffer.from(file.content, "base64") : file.content, { mode: 0o600 });
+    }
+}
+
+/** A node's spec as a preview knows it: unknown or secret parts replaced by placeholders. */
+export async function previewNodeSpec(node: Platform["nodes"][number]): Promise<PrometheusNodeSpec> {
+    const spec = (await resolveForPreview(node.specInput)) as Omit<PrometheusNodeSpec, "volumeId">;
+    const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
+    return { ...spec, volumeId };
+}
+
+/** What each node's configuration set is rendered from, as a preview knows it: passwords' hashes are placeholders. */
+export async function previewNodeConfigSources(platform: Platform): Promise<NodeConfigSource[]> {
+    const sources = (await resolveForPreview(platform.nodeConfig.sources)) as NodeConfigSource[];
+    const placeholderHtpasswd = renderHtpasswd(platform.basicAuth.map((c) => ({ user: c.user, bcryptHash: BCRYPT_PLACEHOLDER })));
+    return sources.map((source) => [UNKNOWN_PLACEHOLDER, SECRET_PLACEHOLDER].includes(source.htpasswd)
+        ? { ...source, htpasswd: placeholderHtpasswd } : source);
+}
+
+/** Every node's configuration set as a preview knows it. */
+export async function previewNodeConfigs(platform: Platform): Promise<RenderedNodeConfig> {
+    return renderNodeConfigs(await previewNodeConfigSources(platform));
+}
+
+/** One node's prometheus.yml as a preview renders it. */
+export async function previewPrometheusYml(platform: Platform, node: Platform["nodes"][number]): Promise<string> {
+    return (await previewNodeConfigs(platform)).sets[node.name][CONFIG_FILE];
+}
+
+/**
+ * Writes each node's cloud-config and the files it carries under dir/<node>/, its configuration
+ * set (what the node fetches from the config bucket) under dir/<node>/config/, and the
+ * Alertmanager configuration under dir/alertmanager/ when every secret in it is a placeholder.
+ */
+export async function writeRendered(platform: Platform, dir: string, placeholderSecrets: string[]): Promise<{ nodes: RenderedNode[]; rollout: RolloutFacts }> {
+    const written: RenderedNode[] = [];
+    const configs = await previewNodeConfigs(platform);
+    const userData: Record<string, string> = {};
+    for (const node of platform.nodes) {
+        const spec = await previewNodeSpec(node);
+        userData[node.name] = renderNodeCloudConfig(spec);
+        const files = [{ path: "cloud-config.yaml", content: userData[node.name] },
+            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding })),
+            ...Object.entries(configs.sets[node.name]).map(([file, content]) => ({ path: path.join("config", file), content }))];
+        writeFiles(path.join(dir, node.name), files);
+        written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
+    }
+    const grafana = Object.entries(platform.grafanaProvisioning).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
+    writeFiles(path.join(dir, "grafana"), grafana);
+    written.push({ name: "grafana", dir: path.join(dir, "grafana"), files: grafana.map((f) => f.path) });
+    const facts = await rolloutFacts(platform, configs.revision, userData);
+    fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
+    const secretsArePlaceholders = requiredSecretKeys(platform.env)
+        .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
+    const config = secretsArePlaceholders ? await previewValue(platform.alertmanagerConfig) : undefined;
+    if (config !== undefined) {
+        writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
+        written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });
+    }
+    return { nodes: written, rollout: facts };
+}
+
+/** The rollout facts a plan wrote: its output directory, or the rollout.json in it. */
+export function readRolloutFacts(dirOrFile: string): RolloutFacts {
+    const file = fs.existsSync(dirOrFile) && fs.statSync(dirOrFile).isDirectory() ? path.join(dirOrFile, ROLLOUT_FILE) : dirOrFile;
+    if (!fs.existsSync(file)) {
+        throw new Error(`--compare ${dirOrFile}: no ${ROLLOUT_FILE} there; plan the earlier version with --out ${dirOrFile} first`);
+    }
+    return JSON.parse(fs.readFileSync(file, "utf8")) as RolloutFacts;
+}
+
+/** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
+/** Grafana as the plan shows it: where, which image, its data sources and its dashboards. */
+export function describeGrafana(platform: Platform): string[] {
+    const files = platform.grafanaProvisioning;
+    const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as { datasources: { name: string; url: string; basicAuth?: boolean; jsonData: { sigV4Auth?: boolean } }[] }).datasources;
+    const dashboards = Object.entries(files).filter(([file]) => file.startsWith(`${DASHBOARDS_DIR}/`))
+        .map(([, content]) => JSON.parse(content) as Record<string, unknown> & { title: string; panels: { type: string }[] });
+    return [
+        `https://${hosts.grafana(platform.env)}/ (office CIDRs only), ${platform.env.grafana.image}:${platform.env.grafana.version}, one Fargate task; admin password: stack output grafanaAdminPassword (secret)`,
+        ...sources.map((s) => `data source ${s.name}: ${s.url} (${s.jsonData.sigV4Auth ? "SigV4 through the task role" : s.basicAuth ? "basic auth, password from SSM" : "no auth"})`),
+        ...dashboards.map((d) => `dashboard ${d.title}: ${d.panels.filter((p) => p.type !== "row").length} panels, ${dashboardQueries(d).length} queries`),
+    ];
+}
+
+/** Where the platform's logs are kept, and for how long: each planned log group, and the ALB's access logs. */
+export function describeLogs(run: ProgramRun, platform: Platform): string[] {
+    const nodeGroup = platform.nodeLogs.logGroupName;
+    const groups = run.resources.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup")
+        .map((r) => unwrapSecrets<{ name: string; retentionInDays: number }>(r.inputs))
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((g) => `${g.name}: ${g.retentionInDays} days${g.name === nodeGroup
+            ? ` (the nodes' journals, streams prom-N/<unit> of ${NODE_LOG_UNITS.join(", ")})` : ""}`);
+    return [...groups, `ALB access logs: the access-log bucket under ${ALB_LOG_PREFIX}/, ${platform.env.ingress.accessLogRetentionDays} days`];
+}
+
+export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region">): string[] {
+    if (tenants.length === 0) {
+        return ["none on this stack"];
+    }
+    return tenants.map((tenant) => {
+        const receivers = Object.entries(tenant.receivers).map(([name, r]) => {
+            if (r.kind === "email") {
+                return `${name} (email to ${r.to} through the stack's mail relay)`;
+            }
+            const key = tenantSecretKey(tenant.name, name);
+            const placeholder = placeholderSecrets.some((s) => s.endsWith(`:${key}`));
+            return `${name} (${r.kind}${r.kind === "slack" ? ` ${r.channel}` : ""}, secret ${key}${placeholder ? ": placeholder" : ""})`;
+        });
+        const regions = tenantRegions(tenant, env);
+        const rules = tenant.rules.groups.flatMap((g) => g.rules);
+        const alerts = rules.filter((r) => r.alert !== undefined).length;
+        return `${tenant.name}: ${alerts} alerts, ${rules.length - alerts} recording rules, ${tenant.tests.length} tests; `
+            + `pages ${tenant.routing.page.severities.join("/")} to ${tenant.routing.page.receiver}, tickets ${tenant.routing.ticket.severities.join("/")} `
+            + `to ${tenant.routing.ticket.receiver} ${tenant.supportHours.start}-${tenant.supportHours.end} ${tenant.supportHours.weekdays.join(",")} ${tenant.supportHours.location}; `
+            + `receivers ${receivers.join(", ")}; targets under ${regions.map((r) => `${tenantTargetsPrefix(tenant.name, r)}/`).join(", ")}`;
+    });
+}
+
+export interface BackupPlan {
+    policy: string;
+    /** The volumes carrying the policy's target tag. */
+    volumes: string[];
+}
+
+export interface PlanResult {
+    run: ProgramRun;
+    rendered: RenderedNode[];
+    rollout?: RolloutFacts;
+    /** The tenants and Grafana, as the plan describes them. */
+    tenants?: string[];
+    grafana?: string[];
+    /** Where the logs are kept, and for how long. */
+    logs?: string[];
+    policy: PolicyResult;
+    backup?: BackupPlan;
+    sizing?: SizingPlan;
+}
+
+/** What the snapshot policy will back up: the planned volumes that carry its tag. */
+function backupPlan(run: ProgramRun, platform: Platform): BackupPlan {
+    const { key, value } = platform.backup.targetTag;
+    const volumes = run.resources
+        .filter((r) => r.type === "aws:ebs/volume:Volume" && unwrapSecrets<{ tags?: Record<string, string> }>(r.inputs).tags?.[key] === value)
+        .map((r) => r.name);
+    return { policy: platform.backup.summary, volumes };
+}
+
+/** What a plan of one stack found, once it is rendered and checked. */
+function planResult(run: ProgramRun, platform: Platform | undefined, written: Awaited<ReturnType<typeof writeRendered>> | undefined, policy: PolicyResult): PlanResult {
+    return {
+        run, policy,
+        rendered: written?.nodes ?? [],
+        rollout: written?.rollout,
+        backup: platform ? backupPlan(run, platform) : undefined,
+        sizing: platform?.sizing,
+        tenants: platform ? describeTenants(platform.tenants, run.placeholderSecrets, platform.env) : undefined,
+        grafana: platform ? describeGrafana(platform) : undefined,
+        logs: platform ? describeLogs(run, platform) : undefined,
+    };
+}
+
+export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
+    const { run, platform } = await runStackOffline(stack, { program: options.program });
+    const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
+    return planResult(run, platform, written, await checkResources(run.resources, stack));
+}
+
+/** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
+export async function planAll(outDir = "out"): Promise<PlanResult[]> {
+    // Pulumi captures a stack trace per promise; mapped through source maps, that is a third of
+    // the run. Plain positions are enough here; the setting is restored afterwards.
+    const sourceMaps = process.sourceMapsEnabled;
+    process.setSourceMapsEnabled(false);
+    // The pack starts (about a second) while the first stack is planned.
+    const starting = PolicyPackServer.start();
+    let server: PolicyPackServer | undefined;
+    try {
+        const results: Promise<PlanResult>[] = [];
+        let checked: Promise<unknown> = Promise.resolve();
+        for (const stack of STACKS) {
+            // Stacks are planned one after another (the Pulumi runtime's state is global); each is
+            // checked by the pack, one at a time, while the next one is planned.
+            const { run, platform } = await runStackOffline(stack);
+            const written = platform ? await writeRendered(platform, path.join(outDir, stack), run.placeholderSecrets) : undefined;
+            const result = checked.then(async () => {
+                server = await starting;
+                return planResult(run, platform, written, await checkResources(run.resources, stack, undefined, server));
+            });
+            checked = result.catch(() => undefined);
+            results.push(result);
+        }
+        return await Promise.all(results);
+    } finally {
+        (server ?? await starting.catch(() => undefined))?.close();
+        process.setSourceMapsEnabled(sourceMaps);
+    }
+}
