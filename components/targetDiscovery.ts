@@ -24,6 +24,8 @@ export function bundleDiscoveryFunction(): string {
 function buildBundle(): string {
     const result = buildSync({
         entryPoints: [SOURCE],
+        // Paths in the bundle's comments are relative to the project, wherever it is run from.
+        absWorkingDir: path.resolve(__dirname, ".."),
         bundle: true,
         platform: "node",
         target: "node24",

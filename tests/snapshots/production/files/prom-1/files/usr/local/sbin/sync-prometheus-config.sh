@@ -1,0 +1,170 @@
+#!/bin/bash
+# Applies s3://node-config-e04e6cb/prom-1/ to this node: /etc/prometheus/prometheus.yml, /etc/prometheus/rules/, /etc/nginx/htpasswd.
+set -euo pipefail
+umask 022
+
+bucket='node-config-e04e6cb'
+prefix='prom-1/'
+region='eu-west-1'
+endpoint=${S3_ENDPOINT_URL:-''}
+state_dir='/var/lib/prometheus-config'
+textfile_dir='/var/lib/node_exporter/textfile'
+promtool='/usr/local/bin/promtool'
+config_file='/etc/prometheus/prometheus.yml'
+rules_dir='/etc/prometheus/rules'
+htpasswd_file='/etc/nginx/htpasswd'
+htpasswd_group='www-data'
+prometheus_url='http://127.0.0.1:9090'
+reload_timeout=30
+
+fetched="$state_dir/fetched"
+candidate="$state_dir/candidate"
+good="$state_dir/good"
+mkdir -p "$fetched" "$good" "$textfile_dir"
+
+prometheus_running() { systemctl is-active --quiet prometheus.service; }
+reload_prometheus() { systemctl reload prometheus.service; }
+
+state() { cat "$state_dir/$1" 2>/dev/null || echo "$2"; }
+set_state() { printf '%s\n' "$2" > "$state_dir/$1.tmp" && mv "$state_dir/$1.tmp" "$state_dir/$1"; }
+
+write_metrics() {
+  local out="$textfile_dir/.platform_node_config.prom.tmp" applied refused
+  applied=$(state applied-revision "")
+  refused=$(state refused-revision "")
+  {
+    echo '# HELP platform_node_config_applied_info The configuration revision this node runs.'
+    echo '# TYPE platform_node_config_applied_info gauge'
+    [ -z "$applied" ] || echo "platform_node_config_applied_info{revision=\"$applied\"} 1"
+    echo '# HELP platform_node_config_applied_timestamp_seconds When this node last applied a new revision.'
+    echo '# TYPE platform_node_config_applied_timestamp_seconds gauge'
+    echo "platform_node_config_applied_timestamp_seconds $(state applied-at 0)"
+    echo '# HELP platform_node_config_fetch_success_timestamp_seconds When this node last fetched a complete set.'
+    echo '# TYPE platform_node_config_fetch_success_timestamp_seconds gauge'
+    echo "platform_node_config_fetch_success_timestamp_seconds $(state fetched-at 0)"
+    echo '# HELP platform_node_config_apply_successful 0 while the newest fetched revision is refused.'
+    echo '# TYPE platform_node_config_apply_successful gauge'
+    if [ -n "$refused" ]; then
+      echo 'platform_node_config_apply_successful 0'
+    else
+      echo 'platform_node_config_apply_successful 1'
+    fi
+    echo '# HELP platform_node_config_failure_timestamp_seconds When a fetch, check or reload last failed, by stage.'
+    echo '# TYPE platform_node_config_failure_timestamp_seconds gauge'
+    for stage in fetch manifest config rules htpasswd reload; do
+      echo "platform_node_config_failure_timestamp_seconds{stage=\"$stage\"} $(state "failed-$stage-at" 0)"
+    done
+    if [ -n "$refused" ]; then
+      echo '# HELP platform_node_config_refused_info The revision this node refused, and the check that refused it.'
+      echo '# TYPE platform_node_config_refused_info gauge'
+      echo "platform_node_config_refused_info{revision=\"$refused\",stage=\"$(state refused-stage "")\"} 1"
+    fi
+  } > "$out"
+  mv "$out" "$textfile_dir/platform_node_config.prom"
+}
+
+# failed STAGE MESSAGE: a fetch problem (retried next run) or, with REVISION set, a refusal.
+failed() {
+  set_state "failed-$1-at" "$(date +%s)"
+  if [ -n "${revision:-}" ]; then
+    set_state refused-revision "$revision"
+    set_state refused-stage "$1"
+  fi
+  write_metrics
+  echo "prometheus-config: $2" >&2
+  exit 1
+}
+
+# install_set DIR: puts a checked set where Prometheus and nginx read it.
+install_set() {
+  mkdir -p "$(dirname "$config_file")" "$rules_dir"
+  install -m 0644 "$1/prometheus.yml" "$config_file"
+  rsync --recursive --checksum --delete --include='*.yml' --exclude='*' "$1/rules/" "$rules_dir/"
+  install -m 0640 -o root -g "$htpasswd_group" "$1/htpasswd" "$htpasswd_file"
+}
+
+reload_metric() {
+  curl --silent --max-time 2 "$prometheus_url/metrics" | sed -n "s/^$1 //p"
+}
+
+# reload: SIGHUP, then wait until Prometheus reports the outcome. Returns 1 if it refused.
+reload() {
+  local before after
+  before=$(reload_metric prometheus_config_last_reload_success_timestamp_seconds)
+  reload_prometheus
+  for _ in $(seq $((reload_timeout * 5))); do
+    sleep 0.2
+    if [ "$(reload_metric prometheus_config_last_reload_successful)" = 0 ]; then
+      return 1
+    fi
+    after=$(reload_metric prometheus_config_last_reload_success_timestamp_seconds)
+    if [ -n "$after" ] && [ "$after" != "$before" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+endpoint_args=()
+if [ -n "$endpoint" ]; then
+  endpoint_args=(--endpoint-url "$endpoint")
+fi
+aws "${endpoint_args[@]}" --region "$region" s3 sync --delete --exact-timestamps --only-show-errors \
+  "s3://$bucket/$prefix" "$fetched/" || failed fetch "cannot fetch s3://$bucket/$prefix"
+[ -s "$fetched/MANIFEST" ] || failed fetch "s3://$bucket/$prefix holds no MANIFEST"
+# The manifest is written last: a set caught mid-update does not match it and waits for the next run.
+(cd "$fetched" && grep -v '^revision ' MANIFEST | sha256sum --check --strict --quiet) \
+  || failed manifest "s3://$bucket/$prefix does not match its MANIFEST (an update in progress, or a hand edit)"
+set_state fetched-at "$(date +%s)"
+revision=$(sed -n 's/^revision \([0-9a-f]\{1,64\}\)$/\1/p' "$fetched/MANIFEST")
+[ -n "$revision" ] || failed manifest "MANIFEST names no revision"
+
+if [ "$revision" = "$(state applied-revision "")" ]; then
+  rm -f "$state_dir/refused-revision"
+  write_metrics
+  exit 0
+fi
+
+# Only the files the manifest lists make the candidate.
+rm -rf "$candidate"
+mkdir -p "$candidate/rules"
+grep -v '^revision ' "$fetched/MANIFEST" | sed 's/^[0-9a-f]*  //' | while read -r file; do
+  case "$file" in
+    prometheus.yml|htpasswd) cp "$fetched/$file" "$candidate/$file" ;;
+    rules/*.yml) cp "$fetched/$file" "$candidate/rules/${file#rules/}" ;;
+    *) echo "prometheus-config: ignoring $file, not part of a node's set" >&2 ;;
+  esac
+done
+[ -s "$candidate/prometheus.yml" ] || failed config "revision $revision has no prometheus.yml"
+[ -s "$candidate/htpasswd" ] || failed htpasswd "revision $revision has no htpasswd"
+
+"$promtool" check config --syntax-only "$candidate/prometheus.yml" >&2 \
+  || failed config "promtool refused prometheus.yml of revision $revision; keeping $(state applied-revision none)"
+shopt -s nullglob
+rule_files=("$candidate"/rules/*.yml)
+if [ ${#rule_files[@]} -gt 0 ]; then
+  "$promtool" check rules "${rule_files[@]}" >&2 \
+    || failed rules "promtool refused the rules of revision $revision; keeping $(state applied-revision none)"
+fi
+# shellcheck disable=SC2016 # the $ signs are bcrypt's own
+bcrypt_line='^[A-Za-z0-9._-]+:\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$'
+if grep -qvE "$bcrypt_line" "$candidate/htpasswd"; then
+  failed htpasswd "htpasswd of revision $revision holds a line that is not user:bcrypt; keeping $(state applied-revision none)"
+fi
+
+install_set "$candidate"
+if prometheus_running && ! reload; then
+  # Prometheus refused what promtool accepted: put the last good set back and reload that.
+  if [ -s "$good/prometheus.yml" ]; then
+    install_set "$good"
+    reload || echo "prometheus-config: the last good set did not reload either" >&2
+  fi
+  failed reload "Prometheus refused revision $revision on reload; back on $(state applied-revision none)"
+fi
+rm -rf "$good"
+cp -a "$candidate" "$good"
+set_state applied-revision "$revision"
+set_state applied-at "$(date +%s)"
+rm -f "$state_dir/refused-revision" "$state_dir/refused-stage"
+write_metrics
+echo "prometheus-config: applied revision $revision"
