@@ -28,6 +28,17 @@ export interface CapturedResource {
     retainOnDelete: boolean;
     deleteBeforeReplace: boolean;
     ignoreChanges: string[];
+    /** The resource's own aliases (a parent's are inherited by the engine). */
+    aliases: ResourceAlias[];
+}
+
+/** An alias as the engine receives it: an old URN, or the parts of the old URN that differ. */
+export interface ResourceAlias {
+    urn?: string;
+    name?: string;
+    type?: string;
+    parentUrn?: string;
+    noParent?: boolean;
 }
 
 export interface ProgramRun {
@@ -183,6 +194,7 @@ interface RegisterRequest {
     getRetainondelete(): boolean;
     getDeletebeforereplace(): boolean;
     getIgnorechangesList(): string[];
+    getAliasesList(): { toObject(): { urn: string; spec?: { name: string; type: string; parenturn: string; noparent: boolean } } }[];
 }
 
 export interface RunOptions {
@@ -270,6 +282,15 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
             retainOnDelete: req.getRetainondelete(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
             ignoreChanges: req.getIgnorechangesList(),
+            aliases: req.getAliasesList().map((alias) => {
+                const { urn, spec } = alias.toObject();
+                return urn ? { urn } : {
+                    ...(spec?.name ? { name: spec.name } : {}),
+                    ...(spec?.type ? { type: spec.type } : {}),
+                    ...(spec?.parenturn ? { parentUrn: spec.parenturn } : {}),
+                    ...(spec?.noparent ? { noParent: true } : {}),
+                };
+            }),
         };
         resources.push(captured);
         register(req, (err: unknown, response?: { getUrn(): string }) => {

@@ -81,7 +81,38 @@ function shortUrn(urn: string): string {
     return urn.split("::").slice(2).join("::");
 }
 
-function describeResource(resource: CapturedResource): Record<string, unknown> {
+/** The URN of a resource of this type and name under a parent (or at the root). */
+function childUrn(stackPrefix: string, parentUrn: string, type: string, name: string): string {
+    const qualifiedType = parentUrn ? `${parentUrn.split("::")[2]}$${type}` : type;
+    return `${stackPrefix}::${qualifiedType}::${name}`;
+}
+
+/**
+ * The URNs a resource also answers to through aliases: its own (a new type or name), and its
+ * place under each URN its parent answers to. A rename declared so replaces nothing.
+ */
+function formerUrns(resources: CapturedResource[]): Map<string, string[]> {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const former = new Map<string, string[]>();
+    const of = (resource: CapturedResource): string[] => {
+        const known = former.get(resource.urn);
+        if (known) {
+            return known;
+        }
+        const stackPrefix = resource.urn.split("::").slice(0, 2).join("::");
+        const parent = byUrn.get(resource.parent);
+        const own = resource.aliases.map((alias) => alias.urn ?? childUrn(stackPrefix,
+            alias.noParent ? "" : alias.parentUrn ?? resource.parent, alias.type ?? resource.type, alias.name ?? resource.name));
+        const underParent = parent ? of(parent).map((urn) => childUrn(stackPrefix, urn, resource.type, resource.name)) : [];
+        const urns = [...new Set([...own, ...underParent])].filter((urn) => urn !== resource.urn).sort();
+        former.set(resource.urn, urns);
+        return urns;
+    };
+    resources.forEach(of);
+    return former;
+}
+
+function describeResource(resource: CapturedResource, formerly: string[]): Record<string, unknown> {
     const options = {
         ...(resource.protect ? { protect: true } : {}),
         ...(resource.retainOnDelete ? { retainOnDelete: true } : {}),
@@ -89,6 +120,7 @@ function describeResource(resource: CapturedResource): Record<string, unknown> {
         ...(resource.ignoreChanges.length ? { ignoreChanges: [...resource.ignoreChanges].sort() } : {}),
         ...(resource.provider ? { provider: shortUrn(resource.provider.split("::").slice(0, -1).join("::")) } : {}),
         ...(resource.dependencies.length ? { dependsOn: resource.dependencies.map(shortUrn).sort() } : {}),
+        ...(formerly.length ? { formerly: formerly.map(shortUrn) } : {}),
     };
     return {
         type: resource.type,
@@ -104,7 +136,8 @@ const dump = (doc: unknown) => yaml.dump(doc, { sortKeys: true, lineWidth: -1, n
 /** resources.yaml: every resource by its URN, in URN order. */
 export function resourcesDocument(run: ProgramRun): string {
     const sorted = [...run.resources].sort((a, b) => a.urn.localeCompare(b.urn));
-    const doc = Object.fromEntries(sorted.map((r) => [shortUrn(r.urn), describeResource(r)]));
+    const former = formerUrns(run.resources);
+    const doc = Object.fromEntries(sorted.map((r) => [shortUrn(r.urn), describeResource(r, former.get(r.urn) ?? [])]));
     return `# Plan of stack ${run.stack}: ${run.resources.length} resources. Refresh with \`${REFRESH_COMMAND}\`.\n${dump(doc)}`;
 }
 
