@@ -15,7 +15,7 @@ import { GRAFANA_PORT, provisioningFiles } from "../components/render/grafanaCon
 import { BLACKBOX_CONFIG_FILE, BLACKBOX_PORT, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
-import { NginxIngress } from "../components/nginxIngress";
+import { LoadBalancer } from "../components/loadBalancer";
 import { NodeConfigBucket, nodeConfigPrefix } from "../components/nodeConfigBucket";
 import { NodeLogs } from "../components/nodeLogs";
 import { NodeRole } from "../components/nodeRole";
@@ -70,7 +70,7 @@ export interface Platform {
     nodeRole: NodeRole;
     nodes: PrometheusNode[];
     alertmanagers: AlertmanagerCluster;
-    ingress: NginxIngress;
+    ingress: LoadBalancer;
     dns: CloudflareDns;
     /** The prometheus.yml, rules and htpasswd of every node, as data the nodes fetch. */
     nodeConfig: NodeConfigBucket;
@@ -408,7 +408,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     });
 
     const certificate = new ValidatedCertificate("platform", { domain: env.domain, cloudflareZoneId: env.cloudflareZoneId, tags });
-    const ingress = new NginxIngress("platform", {
+    const ingress = new LoadBalancer("platform", {
         vpcId: network.vpcId,
         publicSubnetIds: network.publicSubnetIds,
         securityGroupId: securityGroups.albSecurityGroupId,

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { ACCESS_TAG, TLS_POLICY } from "../components/nginxIngress";
+import { ACCESS_TAG, TLS_POLICY } from "../components/loadBalancer";
 import { alertmanagerConfig, RECEIVERS } from "../components/render/alertmanagerConfig";
 import { ALERT_GROUPS, allAlerts, renderAlertRules, runbookAnchor } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";

@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import * as aws from "@pulumi/aws";
 import { ALB_VALUES_PER_CONDITION, ALB_VALUES_PER_RULE } from "../policies/rules/albRuleConditionLimits";
 import { DLM_SERVICE_POLICY } from "../components/dataVolumeBackup";
-import { NginxIngress } from "../components/nginxIngress";
+import { LoadBalancer } from "../components/loadBalancer";
 import { SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCluster";
 import { renderAlertmanagerConfig } from "../components/render/alertmanagerConfig";
 import { DISCOVERY_PERIOD_SECONDS, DISCOVERY_RUNTIME } from "../components/targetDiscovery";
@@ -219,7 +219,7 @@ function ingressProgram(count: number): () => void {
     const officeCidrs = Array.from({ length: count }, (_, i) => `198.18.${i}.0/24`);
     return () => {
         const logsPolicy = new aws.s3.BucketPolicy("logs", { bucket: "logs", policy: "{}" });
-        new NginxIngress("platform", {
+        new LoadBalancer("platform", {
             vpcId: "vpc-1",
             publicSubnetIds: ["subnet-1", "subnet-2", "subnet-3"],
             securityGroupId: "sg-1",

@@ -11,7 +11,7 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 /** An ALB condition holds at most three values (and a rule five): one host, three source CIDRs. */
 export const SOURCE_CIDRS_PER_RULE = 3;
 
-export interface NginxIngressArgs {
+export interface LoadBalancerArgs {
     vpcId: pulumi.Input<string>;
     publicSubnetIds: pulumi.Input<string>[];
     securityGroupId: pulumi.Input<string>;
@@ -47,7 +47,7 @@ function chunk<T>(items: T[], size: number): T[][] {
  * prom-N goes to node N's nginx auth-proxy (which asks non-office clients for basic auth);
  * alerts-N goes to Alertmanager member N, and grafana to Grafana, only from the office CIDRs.
  */
-export class NginxIngress extends pulumi.ComponentResource {
+export class LoadBalancer extends pulumi.ComponentResource {
     readonly loadBalancerDnsName: pulumi.Output<string>;
     readonly loadBalancerArn: pulumi.Output<string>;
     readonly alertmanagerTargetGroupArns: pulumi.Output<string>[];
@@ -56,8 +56,9 @@ export class NginxIngress extends pulumi.ComponentResource {
     /** Resources a service registering in the target groups must wait for. */
     readonly listenerRules: aws.lb.ListenerRule[] = [];
 
-    constructor(name: string, args: NginxIngressArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("platform:ingress:NginxIngress", name, {}, opts);
+    constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Named NginxIngress before: the alias keeps every resource under it in place.
+        super("platform:ingress:LoadBalancer", name, {}, pulumi.mergeOptions(opts, { aliases: [{ type: "platform:ingress:NginxIngress" }] }));
         const parent = { parent: this };
         const tags = { ...args.tags };
 
