@@ -2,7 +2,8 @@ import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
-import { ALERTMANAGER_PORT, alertmanagerContainer } from "./render/alertmanagerTask";
+import { alertmanagerContainer } from "./render/alertmanagerTask";
+import { ALERTMANAGER_PORT } from "./ports";
 
 export interface AlertmanagerMemberArgs {
     availabilityZone: string;

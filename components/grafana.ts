@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
 import { serviceTrustPolicy } from "./iamDocuments";
-import { GRAFANA_PORT, grafanaContainer } from "./render/grafanaConfig";
+import { grafanaContainer } from "./render/grafanaConfig";
+import { GRAFANA_PORT } from "./ports";
 
 export interface GrafanaArgs {
     clusterArn: pulumi.Input<string>;

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ALB_LOG_PREFIX } from "./accessLogsBucket";
-import { INGRESS_PORT } from "./securityGroups";
+import { HTTP_PORT, HTTPS_PORT, INGRESS_PORT } from "./ports";
 
 /** Tag on every target group telling the policy pack who may reach it. */
 export const ACCESS_TAG = "platform:access";
@@ -75,14 +75,14 @@ export class LoadBalancer extends pulumi.ComponentResource {
 
         new aws.lb.Listener(`${name}-http`, {
             loadBalancerArn: alb.arn,
-            port: 80,
+            port: HTTP_PORT,
             protocol: "HTTP",
-            defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }],
+            defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: String(HTTPS_PORT), statusCode: "HTTP_301" } }],
             tags,
         }, parent);
         const https = new aws.lb.Listener(`${name}-https`, {
             loadBalancerArn: alb.arn,
-            port: 443,
+            port: HTTPS_PORT,
             protocol: "HTTPS",
             sslPolicy: TLS_POLICY,
             certificateArn: args.certificateArn,

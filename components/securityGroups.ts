@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { INGRESS_PORT } from "./ports";
 
-export const INGRESS_PORT = 80;
 export const ALB_LISTENER_PORTS = [80, 443];
 
 export interface SecurityGroupsArgs {

@@ -2,9 +2,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import Ajv, { ErrorObject } from "ajv";
-import * as ipaddr from "ipaddr.js";
 import * as yaml from "js-yaml";
 import { dearmorPublicKey } from "../components/render/openpgp";
+import { DURATION_PATTERN } from "../components/duration";
+import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const ENVIRONMENTS_DIR = path.join(PROJECT_ROOT, "environments");
@@ -142,7 +143,6 @@ export class EnvironmentError extends Error {
     }
 }
 
-const PROM_DURATION = "^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$";
 const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
 /** Retentions CloudWatch Logs accepts, from a week to a year. */
 const LOG_RETENTION_DAYS = [7, 14, 30, 60, 90, 180, 365];
@@ -216,10 +216,10 @@ const schema = {
                         throughputMiBps: { type: "integer", minimum: 125, maximum: 1000 },
                     },
                 },
-                retentionTime: { type: "string", pattern: PROM_DURATION, minLength: 2 },
+                retentionTime: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
                 retentionSize: { type: "string", pattern: "^[0-9]+(B|KB|MB|GB|TB)$" },
-                scrapeInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
-                evaluationInterval: { type: "string", pattern: PROM_DURATION, minLength: 2, default: "30s" },
+                scrapeInterval: { type: "string", pattern: DURATION_PATTERN, minLength: 2, default: "30s" },
+                evaluationInterval: { type: "string", pattern: DURATION_PATTERN, minLength: 2, default: "30s" },
                 rolloutNode: { type: "integer", minimum: 1, maximum: 3 },
                 restoreSnapshots: {
                     type: "object",
@@ -400,60 +400,6 @@ export function describeSchemaError(error: ErrorObject): string {
     }
 }
 
-/** Parses a CIDR strictly: valid address, prefix in range, no host bits set. */
-export function parseCidr(cidr: string): [ipaddr.IPv4 | ipaddr.IPv6, number] {
-    const [address, prefix] = ipaddr.parseCIDR(cidr);
-    const network = address.kind() === "ipv4"
-        ? ipaddr.IPv4.networkAddressFromCIDR(cidr)
-        : ipaddr.IPv6.networkAddressFromCIDR(cidr);
-    if (network.toString() !== address.toString()) {
-        throw new Error(`host bits are set (the network is ${network.toString()}/${prefix})`);
-    }
-    return [address, prefix];
-}
-
-export function cidrsOverlap(a: string, b: string): boolean {
-    const [addrA, prefixA] = parseCidr(a);
-    const [addrB, prefixB] = parseCidr(b);
-    if (addrA.kind() !== addrB.kind()) {
-        return false;
-    }
-    return addrA.match(addrB, Math.min(prefixA, prefixB));
-}
-
-/** Whether `inner` lies wholly inside one of `outers`. */
-export function cidrWithin(inner: string, outers: string[]): boolean {
-    const [addr, prefix] = parseCidr(inner);
-    return outers.some((outer) => {
-        const [outerAddr, outerPrefix] = parseCidr(outer);
-        return outerAddr.kind() === addr.kind() && prefix >= outerPrefix && addr.match(outerAddr, outerPrefix);
-    });
-}
-
-function ipv4ToNumber(address: ipaddr.IPv4): number {
-    return address.toByteArray().reduce((acc, byte) => acc * 256 + byte, 0);
-}
-
-function numberToIpv4(value: number): string {
-    const bytes = [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256);
-    return ipaddr.fromByteArray(bytes).toString();
-}
-
-/** The `index`-th subnet of `prefix` bits inside an IPv4 network. */
-export function subnetOf(networkCidr: string, prefix: number, index: number): string {
-    const [address, networkPrefix] = parseCidr(networkCidr);
-    const start = ipv4ToNumber(address as ipaddr.IPv4) + index * 2 ** (32 - prefix);
-    if (index >= 2 ** (prefix - networkPrefix)) {
-        throw new Error(`${networkCidr} has no subnet number ${index} of size /${prefix}`);
-    }
-    return `${numberToIpv4(start)}/${prefix}`;
-}
-
-export function hostOf(networkCidr: string, offset: number): string {
-    const [address] = parseCidr(networkCidr);
-    return numberToIpv4(ipv4ToNumber(address as ipaddr.IPv4) + offset);
-}
-
 /** Public subnets take the first three /(vpc+4) blocks, private ones blocks 8-10. Nodes sit at .10 of theirs. */
 function planZones(env: Environment): ZonePlan[] {
     const subnetPrefix = parseCidr(env.vpcCidr)[1] + 4;
@@ -488,7 +434,7 @@ function semanticProblems(env: Environment): string[] {
         const [vpcAddress, vpcPrefix] = parseCidr(env.vpcCidr);
         if (vpcAddress.kind() !== "ipv4" || vpcPrefix < 16 || vpcPrefix > 22) {
             problems.push(`vpcCidr: ${env.vpcCidr} must be an IPv4 network from /16 to /22`);
-        } else if (!["private"].includes((vpcAddress as ipaddr.IPv4).range())) {
+        } else if (!["private"].includes(vpcAddress.range())) {
             problems.push(`vpcCidr: ${env.vpcCidr} must be a private (RFC 1918) range`);
         }
     } catch (err) {

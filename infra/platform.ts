@@ -11,8 +11,8 @@ import { CloudflareDns } from "../components/cloudflareDns";
 import { DataVolumeBackup } from "../components/dataVolumeBackup";
 import { DASHBOARDS, renderDashboard } from "../components/dashboards";
 import { Grafana, GRAFANA_SERVICE_NAME } from "../components/grafana";
-import { GRAFANA_PORT, provisioningFiles } from "../components/render/grafanaConfig";
-import { BLACKBOX_CONFIG_FILE, BLACKBOX_PORT, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
+import { provisioningFiles } from "../components/render/grafanaConfig";
+import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
 import { LoadBalancer } from "../components/loadBalancer";
@@ -21,15 +21,13 @@ import { NodeLogs } from "../components/nodeLogs";
 import { NodeRole } from "../components/nodeRole";
 import { DeepInput, PrometheusNode } from "../components/prometheusNode";
 import { renderAlertmanagerConfig, TenantReceiverInput, TicketReceiver } from "../components/render/alertmanagerConfig";
-import { ALERTMANAGER_PORT, MESH_PORT } from "../components/render/alertmanagerTask";
 import { EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../components/render/alertRules";
 import { dearmorPublicKey } from "../components/render/openpgp";
-import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
 import { JOURNAL_SHIPPER_PACKAGES } from "../components/render/journalShipper";
 import { NODE_PATHS } from "../components/render/nodeScripts";
 import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
-import { INGRESS_PORT, SecurityGroups } from "../components/securityGroups";
+import { SecurityGroups } from "../components/securityGroups";
 import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
 import { discoverySources } from "../components/functions/discovery";
 import { TargetsBucket } from "../components/targetsBucket";
@@ -37,6 +35,7 @@ import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment
 import { PlatformSecrets, readSecrets } from "./secrets";
 import { checkTenantsOnStack, loadTenants, renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, GRAFANA_PORT, INGRESS_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
 /**
  * What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads

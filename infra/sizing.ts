@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { durationSeconds } from "../components/duration";
 
 export const CAPACITY_FILE = path.resolve(__dirname, "capacity.json");
 export const WARN_RATIO = 0.7;
@@ -97,12 +98,6 @@ export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures):
         disk: projection(diskBytes, dataVolume.sizeGiB * GIB),
         figures: { prometheusVersion: figures.prometheusVersion, measuredOn: figures.measuredOn },
     };
-}
-
-const SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800, y: 31536000 };
-
-function durationSeconds(duration: string): number {
-    return [...duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)].reduce((total, [, value, unit]) => total + Number(value) * SECONDS[unit], 0);
 }
 
 /** Refuses a stack whose nodes cannot hold the expected load, naming the file and the keys. */

@@ -6,6 +6,7 @@ import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { describeSchemaError, EMAIL, EnvironmentError, IAM_PRINCIPAL, keyOf, LoadedEnvironment, PROJECT_ROOT, REGION } from "./environment";
+import { DURATION_PATTERN } from "../components/duration";
 
 export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
 /** The label the platform sets on every series and alert of a tenant; tenants never set it. */
@@ -51,7 +52,6 @@ export interface Tenant {
 }
 
 const NAME = "^[a-z][a-z0-9-]{1,30}[a-z0-9]$";
-const DURATION = "^([0-9]+(ms|s|m|h|d|w|y))+$";
 const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
 
 const schema = {
@@ -126,7 +126,7 @@ const schema = {
                         required: ["name", "rules"],
                         properties: {
                             name: { type: "string", minLength: 1 },
-                            interval: { type: "string", pattern: DURATION },
+                            interval: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
                             rules: {
                                 type: "array",
                                 minItems: 1,
@@ -138,7 +138,7 @@ const schema = {
                                         alert: { type: "string", pattern: LABEL_NAME },
                                         record: { type: "string", pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$" },
                                         expr: { type: "string", minLength: 1 },
-                                        for: { type: "string", pattern: DURATION },
+                                        for: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
                                         labels: { type: "object", propertyNames: { pattern: LABEL_NAME }, additionalProperties: { type: "string" } },
                                         annotations: { type: "object", additionalProperties: { type: "string" } },
                                     },

@@ -1,6 +1,5 @@
 // Helpers shared by the rules: preview-safe reads and walking property dependencies.
 import { PolicyResource, UnknownValueError } from "@pulumi/policy";
-import * as ipaddr from "ipaddr.js";
 
 /** A value read from resource properties, or the note that a preview does not know it yet. */
 export type Read<T> = { known: true; value: T } | { known: false; reason: string };
@@ -33,19 +32,6 @@ export function stackOf(urn: string): string {
 
 export function isWorld(cidr: string): boolean {
     return cidr === "0.0.0.0/0" || cidr === "::/0";
-}
-
-/** Whether `inner` lies wholly inside one of `outers` (both valid CIDRs; invalid ones never fit). */
-export function cidrWithin(inner: string, outers: string[]): boolean {
-    try {
-        const [address, prefix] = ipaddr.parseCIDR(inner);
-        return outers.some((outer) => {
-            const [outerAddress, outerPrefix] = ipaddr.parseCIDR(outer);
-            return outerAddress.kind() === address.kind() && prefix >= outerPrefix && address.match(outerAddress, outerPrefix);
-        });
-    } catch {
-        return false;
-    }
 }
 
 export const TYPES = {

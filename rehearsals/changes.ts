@@ -5,11 +5,11 @@ import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import { NodeConfigSource } from "../components/nodeConfigBucket";
-import { ALERTMANAGER_PORT, memberReadyCommand } from "../components/render/alertmanagerTask";
-import { PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { memberReadyCommand } from "../components/render/alertmanagerTask";
 import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
 import { instantQuery } from "./lib/prometheusApi";
 import { now, request, sleep, waitFor } from "./lib/wait";
+import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
 export interface LoopbackNode {
     name: string;
@@ -28,12 +28,22 @@ export interface Received {
     body: string;
 }
 
+/** One run of a node's configuration sync, as the rehearsal's timer started it. */
+export interface ConfigSyncRun {
+    started: number;
+    ended?: number;
+    /** The revision the node's metrics reported when the run exited. */
+    appliedRevision?: string;
+}
+
 export interface ChangeContext {
     nodes: LoopbackNode[];
     /** What the nodes' sets are rendered from now; each change returns the next. */
     sources: NodeConfigSource[];
     /** Renders, remaps and uploads the sets (MANIFEST last); gives the revision. */
     publish(sources: NodeConfigSource[]): Promise<string>;
+    /** Every configuration sync run of the node so far, in the order they started. */
+    configSyncRuns(node: LoopbackNode): ConfigSyncRun[];
     /** The configuration sync interval, scaled, in ms. */
     configSyncMs: number;
     /** The scrape interval, scaled, in ms. */
@@ -60,9 +70,6 @@ const INVALID_RULES = `groups:
       - alert: RehearsalInvalid
         expr: sum(up{job="prometheus"}
 `;
-/** What one run of the sync adds to the interval here: aws s3 sync, promtool and the reload take about a second. */
-const SYNC_RUN_ALLOWANCE_MS = 5000;
-
 function textfileMetrics(node: LoopbackNode): string {
     try {
         return fs.readFileSync(`${node.textfileDir}/platform_node_config.prom`, "utf8");
@@ -71,7 +78,7 @@ function textfileMetrics(node: LoopbackNode): string {
     }
 }
 
-const appliedRevision = (node: LoopbackNode) => /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(textfileMetrics(node))?.[1];
+export const appliedRevision = (node: LoopbackNode) => /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(textfileMetrics(node))?.[1];
 const applySuccessful = (node: LoopbackNode) => /^platform_node_config_apply_successful (\d)$/m.exec(textfileMetrics(node))?.[1];
 const refused = (node: LoopbackNode) => /^platform_node_config_refused_info\{revision="([^"]+)",stage="([^"]+)"\} 1$/m.exec(textfileMetrics(node));
 
@@ -88,21 +95,32 @@ async function untilEveryNode(ctx: ChangeContext, what: string, probe: (node: Lo
     return waitFor(what, async () => ctx.nodes.every(probe) ? now() : undefined, timeoutMs, 100);
 }
 
-/** A rule added by rendering, active on every node within the sync interval; no restart, no gap. */
+/**
+ * A rule added by rendering is applied by each node's first sync run that starts after the
+ * publish, then evaluated; no restart, no gap. Counted in sync runs, not seconds: the seconds are
+ * figures, whatever else the machine is doing.
+ */
 export async function rehearseRuleChange(ctx: ChangeContext): Promise<void> {
     const started = await Promise.all(ctx.nodes.map(startTime));
     const changed = ctx.sources.map((s) => ({ ...s, ruleFiles: { ...s.ruleFiles, [CHANGE_FILE]: CHANGE_RULES } }));
     const published = now();
     const revision = await ctx.publish(changed);
-    const activeAt = await Promise.all(ctx.nodes.map((node) => waitFor(`${node.name} evaluating the added rule`, async () => {
+    const publishedAt = now();
+    const firstRuns = await Promise.all(ctx.nodes.map((node) => waitFor(`${node.name}: a configuration sync run started after the publish, and ended`,
+        async () => ctx.configSyncRuns(node).find((run) => run.started >= publishedAt && run.ended !== undefined), 120000, 100)));
+    ctx.check("each node applies a rule added by rendering in its first configuration sync run that starts after the publish",
+        firstRuns.every((run) => run.appliedRevision === revision),
+        `published ${revision}; that run left ${firstRuns.map((run, i) => `${ctx.nodes[i].name} at ${run.appliedRevision ?? "none"}`).join(", ")}`);
+    const evaluated = await Promise.all(ctx.nodes.map((node) => waitFor(`${node.name} evaluating the added rule`, async () => {
         const group = (await ruleGroups(node)).find((g) => g.name === CHANGE_GROUP);
-        return group && group.rules.every((r) => r.health === "ok") && !group.lastEvaluation.startsWith("0001") ? now() : undefined;
-    }, 60000, 100)));
-    const lastMs = Math.max(...activeAt) - published;
+        return group && group.rules.every((r) => r.health === "ok") && !group.lastEvaluation.startsWith("0001")
+            ? { at: now(), health: group.rules.map((r) => r.health) } : undefined;
+    }, 120000, 100)));
+    ctx.check("all three Prometheus servers then evaluate the added rule, healthy",
+        evaluated.every((e) => e.health.length === 1 && e.health[0] === "ok"), evaluated.map((e, i) => `${ctx.nodes[i].name} ${e.health.join(",")}`).join("; "));
+    const lastMs = Math.max(...evaluated.map((e) => e.at)) - published;
     ctx.figures.ruleChangeToActiveOnLastNodeSeconds = Number((lastMs / 1000).toFixed(2));
-    ctx.check("a rule added by rendering is evaluated by all three Prometheus servers within one sync interval (plus one sync run)",
-        lastMs <= ctx.configSyncMs + SYNC_RUN_ALLOWANCE_MS,
-        `last node after ${(lastMs / 1000).toFixed(1)} s; sync every ${ctx.configSyncMs} ms, a run allowed ${SYNC_RUN_ALLOWANCE_MS / 1000} s`);
+    ctx.figures.ruleChangeSyncRunSeconds = Number((Math.max(...firstRuns.map((run) => run.ended! - run.started)) / 1000).toFixed(2));
     await untilEveryNode(ctx, "the new revision in every node's metrics", (node) => appliedRevision(node) === revision);
     ctx.check("every node reports the revision it applied through node_exporter's textfile collector", true, `revision ${revision}`);
 

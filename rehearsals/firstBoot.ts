@@ -18,7 +18,6 @@ import { parseArgs } from "util";
 import { S3Client } from "@aws-sdk/client-s3";
 import { nodeConfigPrefix, RenderedNodeConfig, sealNodeConfigs } from "../components/nodeConfigBucket";
 import { decodeUserData } from "../components/prometheusNode";
-import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
 import { MANIFEST } from "../components/render/configSync";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
 import { createPlatform, NODE_PACKAGES, Platform } from "../infra/platform";
@@ -36,6 +35,7 @@ import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
 import { now, request, sleep, waitFor } from "./lib/wait";
+import { INGRESS_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
 const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "tools", "boot");
@@ -405,7 +405,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         check("first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision", reported === revision,
             `applied ${reported ?? "nothing"}, the bucket's MANIFEST says ${revision}`);
         const ready = await waitFor("prometheus through nginx", async () =>
-            (await request({ host: node, port: 80, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
+            (await request({ host: node, port: INGRESS_PORT, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
         figures.bootToReadySeconds = Number(((now() - first.started) / 1000).toFixed(1));
         check("first boot: Prometheus answers through nginx", ready, `${figures.bootToReadySeconds} s from boot to ready`);
         const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUsers[0]}:${password}`).toString("base64")}` };
@@ -417,7 +417,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             ["an office address cannot POST /-/quit", { localAddress: OFFICE_CLIENT, method: "POST", path: "/-/quit" }, 403],
         ];
         for (const [what, options, expected] of ingress) {
-            const { status } = await request({ host: node, port: 80, path: "/api/v1/status/buildinfo", ...options });
+            const { status } = await request({ host: node, port: INGRESS_PORT, path: "/api/v1/status/buildinfo", ...options });
             check(`first boot, ingress: ${what}`, status === expected, `${status}`);
         }
 

@@ -14,8 +14,8 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { S3Client } from "@aws-sdk/client-s3";
 import { NodeConfigSource } from "../components/nodeConfigBucket";
-import { ALERTMANAGER_PORT, MESH_PORT, MESH_TIMING, renderEntrypoint } from "../components/render/alertmanagerTask";
-import { ALERT_RESEND_DELAY, CONFIG_SYNC_SCRIPT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/render/cloudInit";
+import { MESH_TIMING, renderEntrypoint } from "../components/render/alertmanagerTask";
+import { ALERT_RESEND_DELAY, CONFIG_SYNC_SCRIPT } from "../components/render/cloudInit";
 import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
@@ -24,19 +24,21 @@ import { grafanaScrapeName, publicUrls } from "../infra/platform";
 import { previewValue } from "../scripts/lib/offline";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
-import { previewNodeConfigSources, writeRendered } from "../scripts/plan";
+import { previewNodeConfigSources, writeRendered } from "../scripts/lib/plan";
 import { checkDashboardQueries } from "./dashboards";
 import { rehearseDiscoveryStaleness } from "./discovery";
-import { ChangeContext, LoopbackNode, Received, rehearseAlertmanagerRollout, rehearseInvalidRules, rehearseRotation, rehearseRuleChange } from "./changes";
+import { appliedRevision, ChangeContext, ConfigSyncRun, LoopbackNode, Received, rehearseAlertmanagerRollout, rehearseInvalidRules, rehearseRotation, rehearseRuleChange } from "./changes";
 import { loopbackSets, publishSets } from "./lib/configBucket";
 import { basicAuthHeader, htpasswdOf } from "./lib/credentials";
 import { listen } from "./lib/net";
 import { INSTALL_HINT, Processes, resolveCommand, stopAllOnSignals } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { now, request, sleep, waitFor } from "./lib/wait";
-import { durationMs, remapAlertmanagerConfig, remapBlackboxConfig, remapNginxPaths, replaceAll, scaleDuration } from "./lib/remap";
+import { remapAlertmanagerConfig, remapBlackboxConfig, remapNginxPaths, replaceAll, scaleDuration } from "./lib/remap";
 import { rehearseEndpointDown } from "./probes";
-import { BLACKBOX_CONFIG_FILE, BLACKBOX_PORT } from "../components/render/blackbox";
+import { BLACKBOX_CONFIG_FILE } from "../components/render/blackbox";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { durationMs } from "../components/duration";
 
 export const FACTOR = 20;
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
@@ -223,11 +225,18 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             return sets.revision;
         };
         await publish(configSources);
+        const configSyncRuns = new Map<string, ConfigSyncRun[]>();
         const runConfigSync = (node: LoopbackNode) => new Promise<number | null>((resolve) => {
+            const record: ConfigSyncRun = { started: now() };
+            configSyncRuns.set(node.name, [...(configSyncRuns.get(node.name) ?? []), record]);
             const child = spawn("bash", [path.join(node.dir, "config-sync.sh")], { env: { ...process.env, ...awsEnv, [S3_ENDPOINT_OVERRIDE]: s3Endpoint },
                 stdio: ["ignore", "ignore", fs.openSync(path.join(logs, `${node.name}-config-sync.log`), "a")], detached: true });
             syncRuns.add(child);
-            child.on("exit", (code) => { syncRuns.delete(child); resolve(code); });
+            child.on("exit", (code) => {
+                syncRuns.delete(child);
+                Object.assign(record, { ended: now(), appliedRevision: appliedRevision(node) });
+                resolve(code);
+            });
         });
         const everyInterval = (seconds: number, run: () => Promise<unknown>) => {
             let busy = false;
@@ -262,12 +271,12 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             const unit = replaceAll(read(node.name, "etc/systemd/system/prometheus.service"), [
                 ["/etc/prometheus/prometheus.yml", path.join(node.dir, "prometheus.yml")],
                 ["/mnt/prometheus", path.join(node.dir, "data")],
-                ["0.0.0.0:9090", `${node.host}:9090`],
+                [`0.0.0.0:${PROMETHEUS_PORT}`, `${node.host}:${PROMETHEUS_PORT}`],
                 ["/usr/local/bin/prometheus", path.join(TOOLS, "prometheus")],
                 [`--rules.alert.resend-delay=${ALERT_RESEND_DELAY}`, `--rules.alert.resend-delay=${scaleDuration(ALERT_RESEND_DELAY, FACTOR)}`],
             ]);
             const execStart = /^ExecStart=([\s\S]*?)\n(?=\S)/m.exec(unit)![1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
-            await processes.start(node.name, execStart[0], execStart.slice(1), { address: { host: node.host, port: 9090 } });
+            await processes.start(node.name, execStart[0], execStart.slice(1), { address: { host: node.host, port: PROMETHEUS_PORT } });
             fs.writeFileSync(pidFile, String(processes.pid(node.name)));
             const exporterUnit = replaceAll(read(node.name, "etc/systemd/system/node_exporter.service"), [
                 ["/usr/local/bin/node_exporter", path.join(TOOLS, "prometheus-node-exporter")],
@@ -306,7 +315,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             ...env.zones.map((z): [string, string] => [` ${z.publicSubnetCidr};`, ` ${ADDRESSES.albCidr};`]),
             ["listen 80 default_server;", `listen ${ADDRESSES.nginx}:${NGINX_PORT} default_server;`],
             ["listen 127.0.0.1:8080;", `listen ${ADDRESSES.nginx}:${PAAS_PROXY_PORT};`],
-            ["http://127.0.0.1:9090", `http://${ADDRESSES.prometheus(1)}:9090`],
+            [`http://127.0.0.1:${PROMETHEUS_PORT}`, `http://${ADDRESSES.prometheus(1)}:${PROMETHEUS_PORT}`],
         ]), nginxDir, process.getuid?.() === 0);
         fs.writeFileSync(path.join(nginxDir, "nginx.conf"), nginxConf, { mode: 0o644 });
         const startNginx = () => processes.start("nginx", "nginx", ["-p", nginxDir, "-e", path.join(nginxDir, "error.log"), "-c", path.join(nginxDir, "nginx.conf"), "-g", "daemon off;"],
@@ -318,7 +327,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         for (const i of NODES) {
             await waitFor(`alertmanager-${i} ready`, async () => (await request({ host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT, path: "/-/ready" })).status === 200 || undefined, 30000)
                 .catch((err) => { throw new Error(`${err.message}\n${processes.log(`alertmanager-${i}`)}`); });
-            await waitFor(`prom-${i} ready`, async () => (await request({ host: ADDRESSES.prometheus(i), port: 9090, path: "/-/ready" })).status === 200 || undefined, 30000)
+            await waitFor(`prom-${i} ready`, async () => (await request({ host: ADDRESSES.prometheus(i), port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 30000)
                 .catch((err) => { throw new Error(`${err.message}\n${processes.log(`prom-${i}`)}`); });
         }
         const peers = await waitFor("a mesh of three", async () => {
@@ -392,7 +401,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             throw new Error(`aws s3 cp to the local bucket failed: ${copy.stderr}`);
         }
         const activeTarget = async () => {
-            const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/api/v1/targets?state=active" })).body);
+            const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
             return (targets.data.activeTargets as { labels: Record<string, string>; health: string }[]).find((t) => t.labels.app === "rehearsal");
         };
         await waitFor("the new target to be scraped", async () => (await activeTarget())?.health === "up" || undefined, 60000);
@@ -415,7 +424,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
                 throw new Error(`aws s3 cp to the tenant's prefix failed: ${put.stderr}`);
             }
             const scraped = await waitFor("the tenant's target to be scraped", async () => {
-                const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/api/v1/targets?state=active" })).body);
+                const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
                 const found = (targets.data.activeTargets as { labels: Record<string, string>; health: string }[]).find((t) => t.labels.app === "tenant-app");
                 return found?.health === "up" ? found : undefined;
             }, 60000);
@@ -474,14 +483,15 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             check(`ingress: ${what} gets ${expected}`, status === expected, `got ${status}`);
         }
         // Even on the node, Prometheus has no lifecycle API to quit through: it reloads by SIGHUP.
-        const quit = await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/-/quit", method: "POST" });
-        const stillUp = await request({ host: ADDRESSES.prometheus(1), port: 9090, path: "/-/healthy" });
+        const quit = await request({ host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT, path: "/-/quit", method: "POST" });
+        const stillUp = await request({ host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT, path: "/-/healthy" });
         check("Prometheus refuses /-/quit itself and keeps running", quit.status !== 200 && stillUp.status === 200, `quit answered ${quit.status}`);
 
         // 13. Changes to the running platform: a rule, an invalid rule set, a password rotation,
         //     then a new Alertmanager configuration as the next `pulumi up` would bring it.
         const changes: ChangeContext = {
             nodes, sources: configSources, publish, received, check, figures,
+            configSyncRuns: (node) => configSyncRuns.get(node.name) ?? [],
             configSyncMs: env.prometheus.configSyncIntervalSeconds * 1000 / FACTOR,
             scrapeMs: durationMs(env.prometheus.scrapeInterval) / FACTOR,
             throughNginx: async (authorization) => (await get(ADDRESSES.outsider, authorization ? { authorization } : {})).status,

@@ -18,7 +18,7 @@ import { renderAlertRules } from "../components/render/alertRules";
 import { loadEnvironment } from "../infra/environment";
 import { CAPACITY_FILE, CapacityFigures, CapacityStep, readCapacityFigures } from "../infra/sizing";
 import { Processes, INSTALL_HINT, resolveCommand } from "../rehearsals/lib/processes";
-import { durationMs, remapPrometheusConfig, remapRules, replaceAll } from "../rehearsals/lib/remap";
+import { remapPrometheusConfig, remapRules, replaceAll } from "../rehearsals/lib/remap";
 import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
@@ -30,6 +30,7 @@ import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScrip
 import { runProgram } from "./lib/offline";
 import { placeholderSecretOptions } from "./lib/stackRun";
 import { createPlatform, Platform } from "../infra/platform";
+import { durationMs } from "../components/duration";
 
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
 /** Intervals are divided by this: a 30 s scrape becomes 10 s, so a step takes a minute or two. */

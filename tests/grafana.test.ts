@@ -11,10 +11,11 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { managedPrometheusQueryPolicy } from "../components/grafana";
 import { DASHBOARDS, dashboardQueries, DATASOURCE_VARIABLE, renderDashboard } from "../components/dashboards";
-import { DASHBOARDS_DIR, GRAFANA_PORT, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR } from "../components/render/grafanaConfig";
+import { DASHBOARDS_DIR, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR } from "../components/render/grafanaConfig";
 import { previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
 import { requireTool, run } from "./helpers/tools";
+import { GRAFANA_PORT } from "../components/ports";
 
 type Container = { image: string; environment: { name: string; value: string }[]; secrets: { name: string; valueFrom: string }[]; command: string[] };
 

@@ -74,13 +74,16 @@ describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)
         for (const expected of [/mesh/, /heartbeat reaches/, /at most one heartbeat per group interval/, /no-file_sd-targets/,
             /page sent to all three Alertmanagers arrives once/, /scraped within 60 s/, /removes the target/,
             /forging X-Forwarded-For/, /one Alertmanager killed/, /two Prometheus killed/, /alive and owns the address/,
-            /office address, POST \/-\/quit gets 403/, /office address, POST \/-\/reload gets 403/, /refuses \/-\/quit itself/]) {
+            /office address, POST \/-\/quit gets 403/, /office address, POST \/-\/reload gets 403/, /refuses \/-\/quit itself/,
+            /applies a rule added by rendering in its first configuration sync run that starts after the publish/,
+            /then evaluate the added rule, healthy/]) {
             assert.match(names, expected);
         }
-        for (const figure of ["heartbeatFirstDeliverySeconds", "heartbeatsPerGroupInterval", "pageDeliverySeconds", "targetDiscoverySeconds", "totalSeconds"]) {
+        // Seconds are figures, printed; correctness is in the checks above, counted in the platform's own cycles.
+        for (const figure of ["heartbeatFirstDeliverySeconds", "heartbeatsPerGroupInterval", "pageDeliverySeconds", "targetDiscoverySeconds",
+            "ruleChangeToActiveOnLastNodeSeconds", "ruleChangeSyncRunSeconds", "totalSeconds"]) {
             assert.equal(typeof report.figures[figure], "number", figure);
         }
-        assert.ok(report.figures.totalSeconds < 300, `the rehearsal took ${report.figures.totalSeconds} s`);
         assert.equal(report.factor, 20);
     });
 });

@@ -1,8 +1,7 @@
 // Pure renderers of an Alertmanager member's ECS container: its entrypoint and definition.
 import { shellQuote } from "./nodeScripts";
+import { ALERTMANAGER_PORT, MESH_PORT } from "../ports";
 
-export const ALERTMANAGER_PORT = 9093;
-export const MESH_PORT = 9094;
 export const ALERTMANAGER_CONFIG_ENV = "ALERTMANAGER_CONFIG";
 /** The configuration's hash in the task definition: a new configuration is a new revision, so ECS starts new tasks. */
 export const ALERTMANAGER_CONFIG_HASH_ENV = "ALERTMANAGER_CONFIG_SHA256";

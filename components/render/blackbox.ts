@@ -2,8 +2,8 @@
 // Each node runs Debian's prometheus-blackbox-exporter; every Prometheus probes each public URL
 // through all three nodes' exporters, so "down from two nodes" can be told from one node's trouble.
 import * as yaml from "js-yaml";
+import { BLACKBOX_PORT } from "../ports";
 
-export const BLACKBOX_PORT = 9115;
 export const BLACKBOX_CONFIG_FILE = "/etc/prometheus/platform-blackbox.yml";
 export const BLACKBOX_UNIT = "prometheus-blackbox-exporter.service";
 /** The scrape job of the probes, which the probe alerts watch. */

@@ -14,9 +14,8 @@ import {
     renderSyncScript,
     renderTimerUnits,
 } from "./nodeScripts";
+import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../ports";
 
-export const PROMETHEUS_PORT = 9090;
-export const NODE_EXPORTER_PORT = 9100;
 export const ALERT_RESEND_DELAY = "1m";
 export const CONFIG_SYNC_SCRIPT = "sync-prometheus-config.sh";
 

@@ -3,8 +3,8 @@
 import * as zlib from "zlib";
 import * as yaml from "js-yaml";
 import { shellQuote } from "./nodeScripts";
+import { GRAFANA_PORT } from "../ports";
 
-export const GRAFANA_PORT = 3000;
 export const PROVISIONING_DIR = "/etc/grafana/provisioning";
 export const DASHBOARDS_DIR = "/var/lib/grafana/dashboards";
 /** Environment variables the container gets from SSM SecureStrings, never in the task definition. */

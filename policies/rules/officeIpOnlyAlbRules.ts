@@ -1,5 +1,6 @@
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { cidrWithin, coversPort, describe, ingressRules, isWorld, loadBalancerGroups, read, sources, stackOf, TYPES } from "../lib";
+import { cidrWithin } from "../../infra/addresses";
+import { coversPort, describe, ingressRules, isWorld, loadBalancerGroups, read, sources, stackOf, TYPES } from "../lib";
 
 /** Target groups tagged with this value sit behind the nginx basic-auth proxy; any other is office-only. */
 const ACCESS_TAG = "platform:access";

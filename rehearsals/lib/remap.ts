@@ -2,16 +2,7 @@
 // paths move to loopback and a temp dir, and every interval and `for:` shrinks by one factor.
 import * as yaml from "js-yaml";
 import { PROBE_JOB } from "../../components/render/blackbox";
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000, y: 31536000000 };
-
-export function durationMs(duration: string): number {
-    const parts = [...duration.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
-    if (parts.length === 0 || parts.map((p) => p[0]).join("") !== duration) {
-        throw new Error(`not a Prometheus duration: ${duration}`);
-    }
-    return parts.reduce((total, [, value, unit]) => total + Number(value) * UNITS[unit], 0);
-}
+import { durationMs } from "../../components/duration";
 
 /** The duration divided by `factor`, in milliseconds (at least 1ms unless zero). */
 export function scaleDuration(duration: string, factor: number): string {
