@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DeepInput } from "./prometheusNode";
-import { CONFIG_FILE, configRevision, HTPASSWD_FILE, MANIFEST, nodeConfigFiles, renderManifest, RULES_PREFIX } from "./render/configSync";
+import { configRevision, MANIFEST, nodeConfigFiles, renderManifest } from "./render/configSync";
 import { PrometheusConfigInput, renderPrometheusConfig } from "./render/prometheusConfig";
 import { bucketReadPolicy, createVersionedBucket, VersionedBucketArgs } from "./privateBucket";
 
@@ -16,8 +15,10 @@ export interface NodeConfigSource {
 
 /** The bucket keeps replaced sets as noncurrent versions for `noncurrentVersionDays`: what was live when. */
 export interface NodeConfigBucketArgs extends VersionedBucketArgs {
-    /** Names and rule file names are plain strings: each object is a resource of its own. */
-    nodes: { name: string; prometheus: DeepInput<PrometheusConfigInput>; ruleFiles: Record<string, pulumi.Input<string>>; htpasswd: pulumi.Input<string> }[];
+    /** Each node's name and the paths of its set (MANIFEST aside), known before their content: each object is a resource of its own. */
+    readonly nodes: readonly { readonly name: string; readonly paths: readonly string[] }[];
+    /** The rendered sets. */
+    readonly sets: pulumi.Output<RenderedNodeConfig>;
 }
 
 export interface RenderedNodeConfig {
@@ -59,8 +60,6 @@ export class NodeConfigBucket extends pulumi.ComponentResource {
     readonly readPolicyArn: pulumi.Output<string>;
     /** The platform-wide revision the nodes report once they run it. */
     readonly revision: pulumi.Output<string>;
-    /** The sources as given, Outputs unresolved: offline tools resolve what a preview knows. */
-    readonly sources: NodeConfigBucketArgs["nodes"];
     /** Every object of every set: instances wait for them, so a new node finds its set. */
     readonly objects: pulumi.Resource[];
 
@@ -73,9 +72,9 @@ export class NodeConfigBucket extends pulumi.ComponentResource {
             policy: bucketArn.apply((arn) => JSON.stringify(bucketReadPolicy(arn))),
         }, parent);
 
-        const rendered = pulumi.output(args.nodes).apply((nodes) => renderNodeConfigs(nodes as NodeConfigSource[]));
+        const rendered = args.sets;
         this.objects = [];
-        args.nodes.forEach(({ name: node, ruleFiles }) => {
+        args.nodes.forEach(({ name: node, paths }) => {
             const objectOf = (file: string, dependsOn: pulumi.Resource[] = []) => new aws.s3.BucketObjectv2(`${name}-${node}-${file.replace(/[/.]/g, "-")}`, {
                 bucket: bucket.id,
                 key: `${nodeConfigPrefix(node)}${file}`,
@@ -83,7 +82,7 @@ export class NodeConfigBucket extends pulumi.ComponentResource {
                 contentType: "text/plain",
                 tags: args.tags,
             }, { parent: this, dependsOn: [versioning, ...dependsOn] });
-            const files = [CONFIG_FILE, ...Object.keys(ruleFiles).map((f) => `${RULES_PREFIX}${f}`), HTPASSWD_FILE].map((file) => objectOf(file));
+            const files = paths.map((file) => objectOf(file));
             // Written after the files: a node that sees the new manifest also sees the new files.
             this.objects.push(...files, objectOf(MANIFEST, files));
         });
@@ -93,7 +92,6 @@ export class NodeConfigBucket extends pulumi.ComponentResource {
         this.readPolicyArn = readPolicy.arn;
         // A hash of the sets, not a secret, though the htpasswd file in them is.
         this.revision = pulumi.unsecret(rendered.apply((r) => r.revision));
-        this.sources = args.nodes;
         this.registerOutputs({ bucketName: this.bucketName, readPolicyArn: this.readPolicyArn, revision: this.revision });
     }
 }

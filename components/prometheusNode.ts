@@ -1,17 +1,10 @@
 import * as zlib from "zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PrometheusNodeSpec, renderNodeCloudConfig } from "./render/cloudInit";
 
 export const DATA_DEVICE_NAME = "/dev/sdf";
 /** Instance properties whose change replaces or stops the node: applied to the rollout node only. */
 export const GATED_PROPERTIES = ["ami", "instanceType", "userDataBase64"] as const;
-
-/** T where any value, however deep, may still be an Output. */
-export type DeepInput<T> = pulumi.Input<T extends (infer U)[] ? DeepInput<U>[] : T extends object ? { [K in keyof T]: DeepInput<T[K]> } : T>;
-
-/** The node's spec before its data volume exists. */
-export type NodeSpecInput = { [K in keyof Omit<PrometheusNodeSpec, "volumeId">]: DeepInput<PrometheusNodeSpec[K]> };
 
 export interface DataVolumeArgs {
     sizeGiB: number;
@@ -48,8 +41,8 @@ export interface PrometheusNodeArgs {
     applyUpdates: boolean;
     /** What the node fetches at first boot (its configuration set): created before the instance. */
     bootDependsOn?: pulumi.Resource[];
-    /** What the node's cloud-init writes and runs; its data volume ID is filled in here. */
-    spec: NodeSpecInput;
+    /** The node's rendered cloud-config, given its data volume's ID (the volume is this component's own). */
+    cloudConfig: (volumeId: pulumi.Output<string>) => pulumi.Output<string>;
     tags?: Record<string, string>;
 }
 
@@ -80,10 +73,6 @@ export class PrometheusNode extends pulumi.ComponentResource {
     readonly privateIp: pulumi.Output<string>;
     readonly availabilityZone: string;
     readonly dataVolumeId: pulumi.Output<string>;
-    readonly cloudConfig: pulumi.Output<string>;
-    readonly spec: pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
-    /** The spec as given, Outputs unresolved: offline tools resolve what a preview knows. */
-    readonly specInput: NodeSpecInput;
 
     constructor(name: string, args: PrometheusNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:prometheus:PrometheusNode", name, {}, opts);
@@ -102,10 +91,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
             tags: { ...tags, ...args.dataVolumeTags, Name: `${name}-data` },
         }, { parent: this, protect: args.protectData, retainOnDelete: true });
 
-        this.specInput = args.spec;
-        this.spec = pulumi.output(args.spec) as unknown as pulumi.Output<Omit<PrometheusNodeSpec, "volumeId">>;
-        this.cloudConfig = pulumi.all([dataVolume.id, this.spec]).apply(([volumeId, spec]) =>
-            renderNodeCloudConfig({ ...spec, volumeId }));
+        const cloudConfig = args.cloudConfig(dataVolume.id);
 
         const instance = new aws.ec2.Instance(name, {
             ami: args.amiId,
@@ -127,7 +113,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
                 // Not volumeTags: those would also claim the data volume's tags and flip them on every refresh.
                 tags: { ...tags, Name: `${name}-root` },
             },
-            userDataBase64: this.cloudConfig.apply((config) => encodeUserData(config, name)),
+            userDataBase64: cloudConfig.apply((config) => encodeUserData(config, name)),
             userDataReplaceOnChange: true,
             tags,
         }, {

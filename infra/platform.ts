@@ -1,63 +1,46 @@
-// Composes the platform's components for one stack.
-import * as fs from "fs";
-import * as path from "path";
-import * as aws from "@pulumi/aws";
+// Composes the platform's components for one stack: what they are given comes from the
+// environment, the tenants, the cloud's facts and infra/rendering.ts; nothing is rendered here.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { AccessLogsBucket, S3_LOG_PREFIX } from "../components/accessLogsBucket";
-import { AlertmanagerCluster, SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCluster";
+import { AlertmanagerCluster } from "../components/alertmanagerCluster";
 import { ValidatedCertificate } from "../components/certificate";
 import { CloudflareDns } from "../components/cloudflareDns";
 import { DataVolumeBackup } from "../components/dataVolumeBackup";
-import { DASHBOARDS, renderDashboard } from "../components/dashboards";
-import { Grafana, GRAFANA_SERVICE_NAME } from "../components/grafana";
-import { provisioningFiles } from "../components/render/grafanaConfig";
-import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
+import { Grafana } from "../components/grafana";
+import { LoadBalancer } from "../components/loadBalancer";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
-import { LoadBalancer } from "../components/loadBalancer";
-import { NodeConfigBucket, nodeConfigPrefix } from "../components/nodeConfigBucket";
+import { NodeConfigBucket } from "../components/nodeConfigBucket";
 import { NodeLogs } from "../components/nodeLogs";
 import { NodeRole } from "../components/nodeRole";
-import { DeepInput, PrometheusNode } from "../components/prometheusNode";
-import { renderAlertmanagerConfig, TenantReceiverInput, TicketReceiver } from "../components/render/alertmanagerConfig";
-import { EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../components/render/alertRules";
-import { dearmorPublicKey } from "../components/render/openpgp";
-import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
-import { JOURNAL_SHIPPER_PACKAGES } from "../components/render/journalShipper";
-import { NODE_PATHS } from "../components/render/nodeScripts";
-import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
+import { ALERTMANAGER_PORT, BLACKBOX_PORT, GRAFANA_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { PrometheusNode } from "../components/prometheusNode";
+import { renderNodeCloudConfig } from "../components/render/cloudInit";
 import { SecurityGroups } from "../components/securityGroups";
-import { DISCOVERY_PREFIX, TargetDiscovery } from "../components/targetDiscovery";
-import { discoverySources } from "../components/functions/discovery";
+import { TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
-import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT } from "./environment";
-import { PlatformSecrets, readSecrets } from "./secrets";
-import { checkTenantsOnStack, loadTenants, renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
+import { checkAgainstCloud, CloudFacts, lookUpCloud } from "./cloud";
+import { LoadedEnvironment } from "./environment";
+import { alertmanagerNamespace, backupTag, hosts, nodeLogGroupName, nodeName, parameterPath, physicalPrefix } from "./naming";
+import {
+    AlertmanagerSecretValues, ConfigSetReferences, nodeConfigSetPaths, NodeReferences, nodeSpec, RenderSource,
+    renderAlertmanagerYml, renderGrafanaFiles, renderNodeConfigSets,
+} from "./rendering";
+import { readSecrets } from "./secrets";
+import { checkTenantsOnStack, loadTenants, Tenant } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
-import { ALERTMANAGER_PORT, BLACKBOX_PORT, GRAFANA_PORT, INGRESS_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
-/**
- * What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads
- * (curl, gpgv), the probes, and what its journal shipper runs with.
- */
-export const NODE_PACKAGES = ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter", ...JOURNAL_SHIPPER_PACKAGES];
+/** Each value is a resource's value, or becomes one: what the plan resolves with a preview's placeholders. */
+type Referenced<T> = { readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? readonly pulumi.Input<U>[] : pulumi.Input<T[K]> };
 
-/** The node's own services and syncs. */
-const NODE_SERVICE_UNITS = [
-    "prometheus.service", "node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service",
-    "prometheus-targets-sync.service", "prometheus-config-sync.service", "amazon-ssm-agent.service",
-];
-/** The units whose journal leaves the node: its services and syncs, and cloud-init's stages (the first boot). */
-export const NODE_LOG_UNITS = [
-    ...NODE_SERVICE_UNITS,
-    "cloud-init-main.service", "cloud-init-local.service", "cloud-init-network.service", "cloud-config.service", "cloud-final.service",
-];
-/** How often the shipper delivers what the journal gained. */
-export const LOG_FLUSH_SECONDS = 5;
-/** Where Debian's package installs the blackbox exporter. */
-const BLACKBOX_BINARY = "/usr/bin/prometheus-blackbox-exporter";
-
+/** What the composition rendered the platform's files from, beyond the environment and tenants. */
+export interface RenderInputs {
+    readonly source: RenderSource;
+    readonly configSets: Referenced<ConfigSetReferences>;
+    readonly nodes: Referenced<NodeReferences>;
+    readonly alertmanagerSecrets: pulumi.Output<AlertmanagerSecretValues>;
+}
 
 export interface Platform {
     env: LoadedEnvironment;
@@ -84,6 +67,8 @@ export interface Platform {
     backup: DataVolumeBackup;
     /** The tenants on this stack. */
     tenants: Tenant[];
+    /** What the files were rendered from: the plan renders the same with a preview's values. */
+    rendered: RenderInputs;
     /** The nodes' projected memory and disk, when the platform was sized (sizedPlatform). */
     sizing?: SizingPlan;
 }
@@ -93,125 +78,20 @@ export interface BasicAuthCredential {
     password: random.RandomPassword;
 }
 
-export const hosts = {
-    prometheus: (env: LoadedEnvironment, index: number) => `prom-${index}.${env.domain}`,
-    alertmanager: (env: LoadedEnvironment, index: number) => `alerts-${index}.${env.domain}`,
-    alertmanagers: (env: LoadedEnvironment) => `alerts.${env.domain}`,
-    grafana: (env: LoadedEnvironment) => `grafana.${env.domain}`,
-};
-
-/** The Cloud Map namespace the Alertmanagers register in. */
-export function alertmanagerNamespace(env: LoadedEnvironment): string {
-    return `${env.stack}.monitoring.internal`;
+/** What every step of the composition shares. */
+interface Context {
+    readonly source: RenderSource;
+    readonly env: LoadedEnvironment;
+    readonly cloud: CloudFacts;
+    readonly tags: Record<string, string>;
+    /** Roles others assume: the listed principals, or anyone in this account allowed to. */
+    readonly principalsOrAccount: (principals: string[]) => string[];
 }
 
-/** Every public URL of the stack, with what a probe from the nodes must see there. */
-export function publicUrls(env: LoadedEnvironment): ProbeTarget[] {
-    return [
-        ...env.zones.map((z) => ({ url: `https://${hosts.prometheus(env, z.index)}/`, module: "auth_proxy" as const })),
-        ...env.zones.map((z) => ({ url: `https://${hosts.alertmanager(env, z.index)}/`, module: "office_only" as const })),
-        { url: `https://${hosts.alertmanagers(env)}/`, module: "office_only" as const },
-        { url: `https://${hosts.grafana(env)}/`, module: "office_only" as const },
-    ];
-}
-
-/** Where the nodes find Grafana to scrape: its Cloud Map name in the platform's namespace. */
-export function grafanaScrapeName(env: LoadedEnvironment): string {
-    return `${GRAFANA_SERVICE_NAME}.${alertmanagerNamespace(env)}`;
-}
-
-function alertmanagerYaml(env: LoadedEnvironment, secrets: PlatformSecrets, tenants: Tenant[], tenantSecrets: Record<string, pulumi.Output<string>>): pulumi.Output<string> {
-    const tenantValues = pulumi.output(tenantSecrets) as unknown as pulumi.Output<Record<string, string>>;
-    return pulumi.all([tenantValues, pulumi.all({
-        pagerduty: secrets.pagerdutyRoutingKey,
-        heartbeat: secrets.heartbeatUrl,
-        ticketUrl: secrets.ticketWebhookUrl ?? "",
-        smtpUsername: secrets.smtpUsername ?? "",
-        smtpPassword: secrets.smtpPassword ?? "",
-        slackUrl: secrets.slackWebhookUrl ?? "",
-    })]).apply(([tenantSecretValues, s]) => {
-        const ticket: TicketReceiver = env.receivers.email
-            ? { kind: "email", ...env.receivers.email, authUsername: s.smtpUsername, authPassword: s.smtpPassword }
-            : { kind: "webhook", url: s.ticketUrl };
-        const config = renderAlertmanagerConfig({
-            pagerdutyRoutingKey: s.pagerduty,
-            heartbeatUrl: s.heartbeat,
-            ticket,
-            slack: env.receivers.slackChannel ? { webhookUrl: s.slackUrl, channel: env.receivers.slackChannel } : undefined,
-            tenants: tenants.map((tenant) => ({
-                name: tenant.name,
-                receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([receiver, r]): [string, TenantReceiverInput] => {
-                    const secret = tenantSecretValues[tenantSecretKey(tenant.name, receiver)];
-                    return [receiver, r.kind === "email" ? r : r.kind === "slack" ? { ...r, secret } : { kind: r.kind, secret }];
-                })),
-                page: tenant.routing.page,
-                ticket: tenant.routing.ticket,
-                supportHours: tenant.supportHours,
-            })),
-        });
-        checkParameterSize(env, Buffer.byteLength(config, "utf8"));
-        return config;
-    });
-}
-
-/** Fails while the configuration still fits its SSM tier, naming the setting that makes room. */
-export function checkParameterSize(env: LoadedEnvironment, bytes: number): void {
-    const tier = env.alertmanager.configParameterTier;
-    const limit = SSM_TIER_LIMIT_BYTES[tier];
-    if (bytes >= limit * SSM_HEADROOM) {
-        const remedy = tier === "Standard"
-            ? "set alertmanager.configParameterTier: Advanced (8 KB)"
-            : "shorten the receivers or templates: Advanced is the largest tier";
-        throw new EnvironmentError(env.file, [
-            `alertmanager.configParameterTier: alertmanager.yml is ${bytes} bytes, over ${Math.round(SSM_HEADROOM * 100)}% of the SSM ${tier} tier's ${limit}; ${remedy}`,
-        ]);
-    }
-}
-
-/** Checks what only the cloud knows (region, zones) before any resource is registered. */
-async function checkAgainstCloud(env: LoadedEnvironment): Promise<void> {
-    const stackFile = `Pulumi.${env.stack}.yaml`;
-    const region = new pulumi.Config("aws").get("region");
-    if (region === undefined) {
-        throw new EnvironmentError(stackFile, [`aws:region: missing; set it to ${env.region} (pulumi config set aws:region ${env.region})`]);
-    }
-    if (region !== env.region) {
-        throw new EnvironmentError(env.file, [`region: ${env.region} differs from aws:region ${region} in ${stackFile}`]);
-    }
-    const zones = await aws.getAvailabilityZones({ state: "available" });
-    const problems = env.availabilityZones
-        .map((zone, i) => zones.names.includes(zone) ? undefined : `availabilityZones[${i}]: ${zone} is not an available zone of ${env.region} (available: ${zones.names.join(", ")})`)
-        .filter((p): p is string => p !== undefined);
-    if (problems.length > 0) {
-        throw new EnvironmentError(env.file, problems);
-    }
-}
-
-export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
-    const tenants = loadTenants(env.stack);
-    checkTenantsOnStack(tenants, env);
-    const { platform: secrets, tenants: tenantSecrets } = readSecrets(env, tenants);
-    await checkAgainstCloud(env);
-    const identity = await aws.getCallerIdentity({});
-    const partition = (await aws.getPartition({})).partition;
-    const ami = await aws.ec2.getAmi({
-        owners: [env.ami.owner],
-        mostRecent: true,
-        filters: [
-            { name: "name", values: [env.ami.namePattern] },
-            { name: "architecture", values: ["x86_64"] },
-            { name: "root-device-type", values: ["ebs"] },
-            { name: "virtualization-type", values: ["hvm"] },
-        ],
-    });
-    const tags = { ...env.tags, stack: env.stack, project: pulumi.getProject() };
-
-    const network = new Network("platform", {
-        vpcCidr: env.vpcCidr,
-        zones: env.zones,
-        natGateways: env.natGateways,
-        tags,
-    });
+/** The VPC, its security groups, the buckets, the long-term store, discovery and backups. */
+function createFoundation(ctx: Context) {
+    const { env, cloud: { accountId, partition }, tags, principalsOrAccount } = ctx;
+    const network = new Network("platform", { vpcCidr: env.vpcCidr, zones: env.zones, natGateways: env.natGateways, tags });
     const securityGroups = new SecurityGroups("platform", {
         vpcId: network.vpcId,
         prometheusPort: PROMETHEUS_PORT,
@@ -222,27 +102,22 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         blackboxPort: BLACKBOX_PORT,
         tags,
     });
-    // Roles others assume: the listed principals, or anyone in this account allowed to.
-    const principalsOrAccount = (principals: string[]) => principals.length > 0 ? principals : [`arn:${partition}:iam::${identity.accountId}:root`];
     const accessLogs = new AccessLogsBucket("access-logs", {
-        retentionDays: env.ingress.accessLogRetentionDays,
-        accountId: identity.accountId,
-        protect: env.protectData,
-        partition,
-        tags,
+        retentionDays: env.ingress.accessLogRetentionDays, accountId, protect: env.protectData, partition, tags,
     });
+    const logBucket = { bucketName: accessLogs.bucketName, prefix: S3_LOG_PREFIX, ready: accessLogs.policy };
     const targets = new TargetsBucket("targets", {
-        accessLogs: { bucketName: accessLogs.bucketName, prefix: S3_LOG_PREFIX, ready: accessLogs.policy },
+        accessLogs: logBucket,
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
         writerPrincipals: principalsOrAccount(env.targets.writerPrincipals),
-        tenants: tenants.map((t) => ({ name: t.name, writerPrincipals: principalsOrAccount(t.writerPrincipals) })),
+        tenants: ctx.source.tenants.map((t) => ({ name: t.name, writerPrincipals: principalsOrAccount(t.writerPrincipals) })),
         protect: env.protectData,
         partition,
         tags,
     });
     const managedPrometheus = env.remoteWrite.enabled
         ? new ManagedPrometheus("long-term-store", {
-            alias: `${pulumi.getProject()}-${env.stack}`,
+            alias: physicalPrefix(ctx.source.project, env),
             region: env.region,
             producerPrincipals: principalsOrAccount(env.remoteWrite.producerPrincipals),
             tags,
@@ -250,100 +125,58 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         : undefined;
     const discovery = env.discovery.enabled
         ? new TargetDiscovery("target-discovery", {
-            functionName: `${pulumi.getProject()}-${env.stack}-target-discovery`,
+            functionName: `${physicalPrefix(ctx.source.project, env)}-target-discovery`,
             bucketName: targets.bucketName,
             bucketArn: targets.bucketArn,
             regions: env.discovery.regions,
             cloudMapNamespaces: env.discovery.cloudMapNamespaces,
             region: env.region,
-            accountId: identity.accountId,
+            accountId,
             partition,
             tags,
         })
         : undefined;
-
-    const backupTag = { key: "platform:backup", value: `${pulumi.getProject()}-${env.stack}-prometheus-data` };
     const backup = new DataVolumeBackup("prometheus-data", {
-        targetTag: backupTag,
+        targetTag: backupTag(ctx.source.project, env),
         snapshotTime: env.backup.snapshotTime,
         retainDays: env.backup.retainDays,
         partition,
         tags,
     });
+    return { network, securityGroups, accessLogs, logBucket, targets, managedPrometheus, discovery, backup };
+}
 
+type Foundation = ReturnType<typeof createFoundation>;
+
+/** The three Prometheus nodes, their configuration as data, their logs and their role. */
+function createPrometheus(ctx: Context, foundation: Foundation) {
+    const { source, env, cloud: { accountId, partition, amiId }, tags } = ctx;
+    const { network, securityGroups, logBucket, targets, managedPrometheus } = foundation;
     // One password per accepted user: nginx checks only the first htpasswd line of a user, so a
     // rotation overlaps two users rather than two passwords of one.
     const basicAuth = env.ingress.basicAuthUsers.map((user) => ({
         user,
         password: new random.RandomPassword(`basic-auth-${user}`, { length: 32, special: false }),
     }));
-    const htpasswd = pulumi.all(basicAuth.map((c) => c.password.bcryptHash))
-        .apply((hashes) => renderHtpasswd(basicAuth.map((c, i) => ({ user: c.user, bcryptHash: hashes[i] }))));
-    const nginxConf = renderNginxConfig({
-        ...NGINX_DEFAULTS,
-        listenPort: INGRESS_PORT,
-        prometheusUpstream: `127.0.0.1:${PROMETHEUS_PORT}`,
-        officeCidrs: env.officeCidrs,
-        trustedProxyCidrs: env.zones.map((z) => z.publicSubnetCidr),
-    });
-    const rules = renderAlertRules(env.runbookBaseUrl);
-    const expected = renderExpectedRules({
-        tenantPrefixes: tenants.flatMap((t) => tenantRegions(t, env).map((region) => tenantTargetsPrefix(t.name, region))),
-        discovery: env.discovery.enabled ? discoverySources(env.discovery.regions, env.discovery.cloudMapNamespaces) : [],
-    });
-    const peerName = `alertmanager.${alertmanagerNamespace(env)}`;
-
-    const scrapeNodes = env.zones.map((zone) => ({
-        name: `prom-${zone.index}`,
-        privateIp: zone.prometheusPrivateIp,
-        availabilityZone: zone.availabilityZone,
-    }));
-    const prometheusConfigs = env.zones.map((zone, i): DeepInput<PrometheusConfigInput> => {
-        const prometheus: PrometheusConfigInput = {
-            stack: env.stack,
-            replica: scrapeNodes[i].name,
-            scrapeInterval: env.prometheus.scrapeInterval,
-            evaluationInterval: env.prometheus.evaluationInterval,
-            nodes: scrapeNodes,
-            alertmanagers: { kind: "dns", name: peerName, port: ALERTMANAGER_PORT },
-            targetsDir: NODE_PATHS.targetsDir,
-            targetsRegions: env.targets.regions,
-            rulesDir: NODE_PATHS.rulesDir,
-            prometheusPort: PROMETHEUS_PORT,
-            nodeExporterPort: NODE_EXPORTER_PORT,
-            paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
-            discoverySubdir: discovery ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
-            tenants: tenants.map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
-            grafana: { name: grafanaScrapeName(env), port: GRAFANA_PORT },
-            probes: {
-                exporters: scrapeNodes.map((node) => ({ name: node.name, address: `${node.privateIp}:${BLACKBOX_PORT}` })),
-                targets: publicUrls(env),
-            },
-        };
-        return managedPrometheus ? { ...prometheus, remoteWrite: { url: managedPrometheus.remoteWriteUrl, region: env.region } } : prometheus;
-    });
+    const configSets: Referenced<ConfigSetReferences> = {
+        remoteWriteUrl: managedPrometheus?.remoteWriteUrl,
+        basicAuthHashes: basicAuth.map((c) => c.password.bcryptHash),
+    };
+    const setPaths = nodeConfigSetPaths(source);
     const nodeConfig = new NodeConfigBucket("node-config", {
-        nodes: scrapeNodes.map((node, i) => ({
-            name: node.name,
-            prometheus: prometheusConfigs[i],
-            ruleFiles: {
-                "platform.yml": rules,
-                [EXPECTED_RULE_FILE]: expected,
-                ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])),
-            },
-            htpasswd,
-        })),
+        nodes: env.zones.map((zone) => ({ name: nodeName(zone.index), paths: setPaths })),
+        sets: pulumi.output(configSets).apply((refs) => renderNodeConfigSets(source, refs)),
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
-        accessLogs: { bucketName: accessLogs.bucketName, prefix: S3_LOG_PREFIX, ready: accessLogs.policy },
+        accessLogs: logBucket,
         protect: env.protectData,
         partition,
         tags,
     });
     const nodeLogs = new NodeLogs("prometheus-node-logs", {
-        logGroupName: `/ec2/${pulumi.getProject()}-${env.stack}/prometheus-nodes`,
+        logGroupName: nodeLogGroupName(source.project, env),
         retentionDays: env.prometheus.logRetentionDays,
         region: env.region,
-        accountId: identity.accountId,
+        accountId,
         partition,
         tags,
     });
@@ -353,59 +186,38 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         partition,
         tags,
     });
-    const nodes = env.zones.map((zone, i) => {
-        const name = scrapeNodes[i].name;
-        return new PrometheusNode(name, {
-            index: zone.index,
-            availabilityZone: zone.availabilityZone,
-            subnetId: network.privateSubnetIds[i],
-            privateIp: zone.prometheusPrivateIp,
-            securityGroupIds: [securityGroups.nodeSecurityGroupId],
-            instanceProfileName: nodeRole.instanceProfileName,
-            amiId: ami.id,
-            instanceType: env.prometheus.instanceType,
-            rootVolumeGiB: env.prometheus.rootVolumeGiB,
-            dataVolume: env.prometheus.dataVolume,
-            protectData: env.protectData,
-            dataVolumeTags: { [backupTag.key]: backupTag.value },
-            dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
-            applyUpdates: env.prometheus.rolloutNode === zone.index,
-            bootDependsOn: [...nodeConfig.objects, nodeLogs.logGroup],
-            spec: {
-                name,
-                region: env.region,
-                targetsBucket: targets.bucketName,
-                s3EndpointUrl: env.s3EndpointUrl,
-                config: { bucket: nodeConfig.bucketName, prefix: nodeConfigPrefix(name), syncIntervalSeconds: env.prometheus.configSyncIntervalSeconds },
-                releaseBaseUrl: env.prometheus.releaseBaseUrl,
-                arch: "amd64",
-                prometheusVersion: env.prometheus.version,
-                prometheusSha256: env.prometheus.sha256,
-                nodeExporterVersion: env.nodeExporter.version,
-                nodeExporterSha256: env.nodeExporter.sha256,
-                packages: NODE_PACKAGES,
-                ssmAgent: {
-                    baseUrl: env.ssmAgent.baseUrl ?? `https://s3.${env.region}.amazonaws.com/amazon-ssm-${env.region}/latest/debian_amd64`,
-                    signingKeyBase64: dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8")).toString("base64"),
-                },
-                logs: { logGroup: nodeLogs.logGroupName, region: env.region, units: NODE_LOG_UNITS, outlives: NODE_SERVICE_UNITS, endpointUrl: env.logsEndpointUrl, flushSeconds: LOG_FLUSH_SECONDS },
-                retentionTime: env.prometheus.retentionTime,
-                retentionSize: env.prometheus.retentionSize,
-                externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
-                extraFiles: [
-                    { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
-                    { path: BLACKBOX_CONFIG_FILE, permissions: "0644", content: renderBlackboxConfig() },
-                    { path: `/etc/systemd/system/${BLACKBOX_UNIT}.d/platform.conf`, permissions: "0644", content: renderBlackboxDropIn(BLACKBOX_BINARY) },
-                ],
-                extraServices: ["nginx.service", BLACKBOX_UNIT],
-                extraChecks: ["nginx -t -q", `${BLACKBOX_BINARY} --config.check --config.file=${BLACKBOX_CONFIG_FILE}`],
-                syncIntervalSeconds: env.targets.syncIntervalSeconds,
-                volumeWaitSeconds: env.prometheus.volumeWaitSeconds,
-            },
-            tags,
-        });
-    });
+    const nodeRefs: Referenced<NodeReferences> = { targetsBucket: targets.bucketName, configBucket: nodeConfig.bucketName };
+    const volumeTag = backupTag(source.project, env);
+    const nodes = env.zones.map((zone, i) => new PrometheusNode(nodeName(zone.index), {
+        index: zone.index,
+        availabilityZone: zone.availabilityZone,
+        subnetId: network.privateSubnetIds[i],
+        privateIp: zone.prometheusPrivateIp,
+        securityGroupIds: [securityGroups.nodeSecurityGroupId],
+        instanceProfileName: nodeRole.instanceProfileName,
+        amiId,
+        instanceType: env.prometheus.instanceType,
+        rootVolumeGiB: env.prometheus.rootVolumeGiB,
+        dataVolume: env.prometheus.dataVolume,
+        protectData: env.protectData,
+        dataVolumeTags: { [volumeTag.key]: volumeTag.value },
+        dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
+        applyUpdates: env.prometheus.rolloutNode === zone.index,
+        bootDependsOn: [...nodeConfig.objects, nodeLogs.logGroup],
+        cloudConfig: (volumeId) => pulumi.all([volumeId, pulumi.output(nodeRefs)]).apply(([id, refs]) =>
+            renderNodeCloudConfig({ ...nodeSpec(source, zone, refs, source.project), volumeId: id })),
+        tags,
+    }));
+    return { basicAuth, nodeConfig, nodeLogs, nodeRole, nodes, configSets, nodeRefs };
+}
 
+type Prometheus = ReturnType<typeof createPrometheus>;
+
+/** The ALB and its certificate, the Alertmanagers, Grafana and the DNS names. */
+function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus, alertmanagerConfig: pulumi.Output<string>) {
+    const { source, env, cloud: { accountId, partition }, tags } = ctx;
+    const { network, securityGroups, accessLogs, managedPrometheus } = foundation;
+    const prefix = physicalPrefix(source.project, env);
     const certificate = new ValidatedCertificate("platform", { domain: env.domain, cloudflareZoneId: env.cloudflareZoneId, tags });
     const ingress = new LoadBalancer("platform", {
         vpcId: network.vpcId,
@@ -414,7 +226,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         certificateArn: certificate.certificateArn,
         officeCidrs: env.officeCidrs,
         prometheusHosts: env.zones.map((z) => hosts.prometheus(env, z.index)),
-        prometheusInstanceIds: nodes.map((n) => n.instanceId),
+        prometheusInstanceIds: prometheus.nodes.map((n) => n.instanceId),
         alertmanagerHosts: env.zones.map((z) => hosts.alertmanager(env, z.index)),
         alertmanagerHost: hosts.alertmanagers(env),
         alertmanagerPort: ALERTMANAGER_PORT,
@@ -424,7 +236,6 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         accessLogsReady: accessLogs.policy,
         tags,
     });
-    const alertmanagerConfig = alertmanagerYaml(env, secrets, tenants, tenantSecrets);
     const alertmanagers = new AlertmanagerCluster("alertmanager", {
         vpcId: network.vpcId,
         members: env.zones.map((zone, i) => ({
@@ -437,10 +248,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         allTargetGroupArn: ingress.alertmanagerAllTargetGroupArn,
         image: `${env.alertmanager.image}:v${env.alertmanager.version}`,
         config: alertmanagerConfig,
-        configParameterName: `/${pulumi.getProject()}/${env.stack}/alertmanager/config`,
+        configParameterName: parameterPath(source.project, env, "alertmanager/config"),
         configParameterTier: env.alertmanager.configParameterTier,
-        physicalNamePrefix: `${pulumi.getProject()}-${env.stack}`,
-        accountId: identity.accountId,
+        physicalNamePrefix: prefix,
+        accountId,
         namespace: alertmanagerNamespace(env),
         region: env.region,
         cpu: env.alertmanager.cpu,
@@ -449,12 +260,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         partition,
         tags,
     }, { dependsOn: ingress.listenerRules });
-    const grafanaProvisioning = provisioningFiles({
-        prometheus: env.zones.map((zone, i) => ({ name: scrapeNodes[i].name, url: `http://${zone.prometheusPrivateIp}:${INGRESS_PORT}` })),
-        basicAuthUser: basicAuth[0].user,
-        scrapeInterval: env.prometheus.scrapeInterval,
-        managedPrometheus: managedPrometheus ? { region: env.region } : undefined,
-    }, DASHBOARDS.map((spec) => ({ uid: spec.uid, json: renderDashboard(spec) })));
+    const grafanaProvisioning = renderGrafanaFiles(source, managedPrometheus !== undefined);
     const grafana = new Grafana("grafana", {
         clusterArn: alertmanagers.clusterArn,
         subnetIds: network.privateSubnetIds,
@@ -465,11 +271,11 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         image: `${env.grafana.image}:${env.grafana.version}`,
         rootUrl: `https://${hosts.grafana(env)}/`,
         files: grafanaProvisioning,
-        prometheusPassword: basicAuth[0].password.result,
+        prometheusPassword: prometheus.basicAuth[0].password.result,
         managedPrometheus: managedPrometheus ? { workspaceArn: managedPrometheus.workspaceArn, prometheusUrl: managedPrometheus.prometheusUrl } : undefined,
-        physicalNamePrefix: `${pulumi.getProject()}-${env.stack}`,
-        parameterPrefix: `/${pulumi.getProject()}/${env.stack}/grafana`,
-        accountId: identity.accountId,
+        physicalNamePrefix: prefix,
+        parameterPrefix: parameterPath(source.project, env, "grafana"),
+        accountId,
         region: env.region,
         logRetentionDays: env.alertmanager.logRetentionDays,
         partition,
@@ -485,10 +291,40 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
         ],
         target: ingress.loadBalancerDnsName,
     });
+    return { ingress, alertmanagers, grafana, grafanaProvisioning, dns };
+}
 
+export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
+    const tenants = loadTenants(env.stack);
+    checkTenantsOnStack(tenants, env);
+    const source: RenderSource = { project: pulumi.getProject(), env, tenants };
+    const secrets = readSecrets(env, tenants);
+    await checkAgainstCloud(env);
+    const cloud = await lookUpCloud(env);
+    const ctx: Context = {
+        source, env, cloud,
+        tags: { ...env.tags, stack: env.stack, project: source.project },
+        principalsOrAccount: (principals) => principals.length > 0 ? principals : [`arn:${cloud.partition}:iam::${cloud.accountId}:root`],
+    };
+    const foundation = createFoundation(ctx);
+    const prometheus = createPrometheus(ctx, foundation);
+    const tenantSecrets = pulumi.output(secrets.tenants) as unknown as pulumi.Output<Record<string, string>>;
+    const alertmanagerSecrets = pulumi.all([tenantSecrets, pulumi.all({
+        pagerduty: secrets.platform.pagerdutyRoutingKey,
+        heartbeat: secrets.platform.heartbeatUrl,
+        ticketUrl: secrets.platform.ticketWebhookUrl ?? "",
+        smtpUsername: secrets.platform.smtpUsername ?? "",
+        smtpPassword: secrets.platform.smtpPassword ?? "",
+        slackUrl: secrets.platform.slackWebhookUrl ?? "",
+    })]).apply(([tenantValues, values]): AlertmanagerSecretValues => ({ ...(values as Omit<AlertmanagerSecretValues, "tenants">), tenants: tenantValues }));
+    const alertmanagerConfig = alertmanagerSecrets.apply((values) => renderAlertmanagerYml(source, values));
+    const edge = createEdge(ctx, foundation, prometheus, alertmanagerConfig);
+    const { network, securityGroups, accessLogs, targets, managedPrometheus, discovery, backup } = foundation;
+    const { basicAuth, nodeConfig, nodeLogs, nodeRole, nodes } = prometheus;
     return {
-        env, network, accessLogs, securityGroups, targets, nodeConfig, nodeLogs, nodeRole, nodes, alertmanagers, ingress, dns,
-        basicAuth, alertmanagerConfig, grafana, grafanaProvisioning, managedPrometheus, discovery, backup, tenants,
+        env, network, accessLogs, securityGroups, targets, nodeConfig, nodeLogs, nodeRole, nodes, basicAuth, alertmanagerConfig,
+        managedPrometheus, discovery, backup, tenants, ...edge,
+        rendered: { source, configSets: prometheus.configSets, nodes: prometheus.nodeRefs, alertmanagerSecrets },
     };
 }
 

@@ -20,7 +20,7 @@ import { nodeConfigPrefix, RenderedNodeConfig, sealNodeConfigs } from "../compon
 import { decodeUserData } from "../components/prometheusNode";
 import { MANIFEST } from "../components/render/configSync";
 import { loadEnvironment, LoadedEnvironment } from "../infra/environment";
-import { createPlatform, NODE_PACKAGES, Platform } from "../infra/platform";
+import { createPlatform, Platform } from "../infra/platform";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { previewValue, runProgram, unwrapSecrets } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
@@ -36,6 +36,7 @@ import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
 import { now, request, sleep, waitFor } from "./lib/wait";
 import { INGRESS_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { NODE_PACKAGES } from "../infra/rendering";
 
 const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "tools", "boot");

@@ -20,7 +20,6 @@ import { NGINX_DEFAULTS } from "../components/render/nginxConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { tenantRegions } from "../infra/tenants";
-import { grafanaScrapeName, publicUrls } from "../infra/platform";
 import { previewValue } from "../scripts/lib/offline";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
@@ -39,6 +38,7 @@ import { rehearseEndpointDown } from "./probes";
 import { BLACKBOX_CONFIG_FILE } from "../components/render/blackbox";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { durationMs } from "../components/duration";
+import { grafanaScrapeName, publicUrls } from "../infra/rendering";
 
 export const FACTOR = 20;
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");

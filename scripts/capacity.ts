@@ -171,7 +171,7 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         // The platform as built, without sizing: these figures are what sizing is computed from.
         let platform: Platform | undefined;
         await runProgram({ stack, program: async () => { platform = await createPlatform(env); }, ...placeholderSecretOptions(stack) });
-        const spec = await previewNodeSpec(platform!.nodes[0]);
+        const spec = await previewNodeSpec(platform!, platform!.nodes[0]);
         const rulesDir = path.join(work, "rules");
         const targetsDir = path.join(work, "targets");
         fs.mkdirSync(rulesDir);

@@ -163,7 +163,7 @@ for (const stack of STACKS) {
 
         it("configures each node's nginx: office passes, others need basic auth, only the ALB is trusted", async () => {
             const { platform, env } = await plannedStack(stack);
-            const spec = await previewNodeSpec(platform.nodes[0]);
+            const spec = await previewNodeSpec(platform, platform.nodes[0]);
             const conf = spec.extraFiles!.find((f) => f.path === "/etc/nginx/nginx.conf")!.content;
             const rootLocation = /location \/ \{([\s\S]*?)\n {8}\}/.exec(conf)![1];
             assert.match(rootLocation, /satisfy any;/);

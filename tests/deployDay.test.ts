@@ -8,12 +8,13 @@ import { SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCl
 import { renderAlertmanagerConfig } from "../components/render/alertmanagerConfig";
 import { DISCOVERY_PERIOD_SECONDS, DISCOVERY_RUNTIME } from "../components/targetDiscovery";
 import { loadEnvironment } from "../infra/environment";
-import { checkParameterSize, createPlatform } from "../infra/platform";
+import { createPlatform } from "../infra/platform";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { PolicyPackServer, readPolicyConfig } from "../scripts/lib/analyzer";
 import { CapturedResource, ProgramRun, runProgram } from "../scripts/lib/offline";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 import * as path from "path";
+import { checkParameterSize } from "../infra/rendering";
 
 /** Input properties that name a resource in its account and region (not Pulumi's autonaming). */
 const PHYSICAL_NAME_PROPERTIES = ["name", "family", "bucket", "functionName", "alias", "roleName"];

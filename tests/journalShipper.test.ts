@@ -8,13 +8,13 @@ import * as os from "os";
 import * as path from "path";
 import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE } from "../components/render/journalShipper";
 import { prometheusNodeFiles } from "../components/render/cloudInit";
-import { LOG_FLUSH_SECONDS, NODE_LOG_UNITS } from "../infra/platform";
 import { CloudWatchLogsStandIn, PUT_LIMITS } from "../rehearsals/lib/cloudWatchLogs";
 import { Processes } from "../rehearsals/lib/processes";
 import { waitFor } from "../rehearsals/lib/wait";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack } from "./helpers/stacks";
 import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
+import { LOG_FLUSH_SECONDS, NODE_LOG_UNITS } from "../infra/rendering";
 
 const PYTHON = "/usr/bin/python3";
 const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
@@ -107,7 +107,7 @@ describe("the nodes' journal shipper", function () {
 
     it("accepts the configuration a stack renders, with --check, as the unit's ExecStartPre runs it", async function () {
         const { platform } = await plannedStack("dev");
-        const files = prometheusNodeFiles({ ...(await previewNodeSpec(platform.nodes[0])), volumeId: "vol-0abc123def4567890" });
+        const files = prometheusNodeFiles({ ...(await previewNodeSpec(platform, platform.nodes[0])), volumeId: "vol-0abc123def4567890" });
         const rendered = files.find((f) => f.path === JOURNAL_SHIPPER.configFile)!;
         assert.deepEqual(JSON.parse(rendered.content).units, NODE_LOG_UNITS);
         assert.equal(JSON.parse(rendered.content).logGroup, "/ec2/prometheus-platform-dev/prometheus-nodes");

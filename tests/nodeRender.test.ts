@@ -7,15 +7,15 @@ import * as yaml from "js-yaml";
 import { encodeUserData, USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
 import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
-import { NODE_LOG_UNITS } from "../infra/platform";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
+import { NODE_LOG_UNITS } from "../infra/rendering";
 
 const VOLUME_ID = "vol-0abc123def4567890";
 
 async function nodeSpec(stack: string, index: number): Promise<PrometheusNodeSpec> {
     const { platform } = await plannedStack(stack);
-    return { ...(await previewNodeSpec(platform.nodes[index])), volumeId: VOLUME_ID };
+    return { ...(await previewNodeSpec(platform, platform.nodes[index])), volumeId: VOLUME_ID };
 }
 
 /** The timer runs its service at least once a minute. */

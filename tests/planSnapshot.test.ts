@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -22,14 +23,16 @@ describe("plan snapshot (tests/snapshots/<stack>/)", function () {
 
     it("masks secrets, marks unknowns, and shows JSON and gzipped base64 by content", () => {
         const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "hunter2" };
-        const userData = zlib.gzipSync("#cloud-config\n".repeat(400)).toString("base64");
+        const cloudConfig = `#cloud-config\n${crypto.randomBytes(600).toString("hex")}\n`;
+        const userData = zlib.gzipSync(cloudConfig).toString("base64");
         const shown = reviewable({ password: secret, arn: UNKNOWN, policy: '{"Version":"2012-10-17"}', userData }) as Record<string, unknown>;
         assert.equal(shown.password, SECRET_MARK);
         assert.equal(shown.arn, UNKNOWN_MARK);
         assert.deepEqual(shown.policy, { "(json)": { Version: "2012-10-17" } });
         const decoded = (shown.userData as Record<string, { gzip: boolean; bytes: number }>)["(base64)"];
         assert.equal(decoded?.gzip, true, JSON.stringify(shown.userData));
-        assert.equal(decoded.bytes, "#cloud-config\n".length * 400);
+        assert.equal(decoded.bytes, cloudConfig.length);
+        assert.equal((shown.userData as Record<string, { sha256: string }>)["(base64)"].sha256, crypto.createHash("sha256").update(cloudConfig).digest("hex"));
         assert.ok(!JSON.stringify(shown).includes("hunter2"));
     });
 

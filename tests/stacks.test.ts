@@ -210,7 +210,7 @@ for (const stack of STACKS) {
             const { platform, env } = await plannedStack(stack);
             const ips = env.zones.map((z) => z.prometheusPrivateIp);
             for (const node of platform.nodes) {
-                const spec = await previewNodeSpec(node);
+                const spec = await previewNodeSpec(platform, node);
                 const config = yaml.load(await previewPrometheusYml(platform, node)) as Record<string, any>;
                 assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));

@@ -4,15 +4,17 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as yaml from "js-yaml";
-import { hosts, NODE_LOG_UNITS, Platform } from "../../infra/platform";
+import { Platform } from "../../infra/platform";
 import { ALB_LOG_PREFIX } from "../../components/accessLogsBucket";
 import { dashboardQueries } from "../../components/dashboards";
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../../components/render/grafanaConfig";
 import { SizingPlan } from "../../infra/sizing";
 import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../../components/render/cloudInit";
 import { requiredSecretKeys } from "../../infra/secrets";
-import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../../components/nodeConfigBucket";
-import { renderHtpasswd } from "../../components/render/nginxConfig";
+import { NodeConfigSource, RenderedNodeConfig } from "../../components/nodeConfigBucket";
+import {
+    ConfigSetReferences, nodeConfigSources, NodeReferences, nodeSpec, renderAlertmanagerYml, renderGrafanaFiles, renderNodeConfigSets,
+} from "../../infra/rendering";
 import { CONFIG_FILE } from "../../components/render/configSync";
 import { RolloutFacts, rolloutFacts } from "./rollout";
 import { Tenant, tenantRegions, tenantSecretKey } from "../../infra/tenants";
@@ -23,6 +25,8 @@ import { runStackOffline } from "./stackRun";
 import { PolicyPackServer } from "./analyzer";
 import { checkResources, PolicyResult } from "../policy";
 import { STACKS } from "../policyConfig";
+import { NODE_LOG_UNITS } from "../../infra/rendering";
+import { hosts } from "../../infra/naming";
 
 export const VOLUME_ID_PLACEHOLDER = "vol-00000000000000000";
 /** Well-formed, and no password's hash: the htpasswd lines of a preview, whose passwords do not exist yet. */
@@ -45,29 +49,40 @@ function writeFiles(dir: string, files: { path: string; content: string; encodin
     }
 }
 
-/** A node's spec as a preview knows it: unknown or secret parts replaced by placeholders. */
-export async function previewNodeSpec(node: Platform["nodes"][number]): Promise<PrometheusNodeSpec> {
-    const spec = (await resolveForPreview(node.specInput)) as Omit<PrometheusNodeSpec, "volumeId">;
-    const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
-    return { ...spec, volumeId };
+/** The values the nodes' configuration sets name, as a preview knows them: passwords' hashes are placeholders. */
+async function previewConfigSetReferences(platform: Platform): Promise<ConfigSetReferences> {
+    const refs = (await resolveForPreview(platform.rendered.configSets)) as ConfigSetReferences;
+    const hashes = refs.basicAuthHashes.map((hash) => [UNKNOWN_PLACEHOLDER, SECRET_PLACEHOLDER].includes(hash) ? BCRYPT_PLACEHOLDER : hash);
+    return { ...refs, basicAuthHashes: hashes };
 }
 
-/** What each node's configuration set is rendered from, as a preview knows it: passwords' hashes are placeholders. */
+/** A node's spec as a preview knows it: unknown or secret parts replaced by placeholders. */
+export async function previewNodeSpec(platform: Platform, node: Platform["nodes"][number]): Promise<PrometheusNodeSpec> {
+    const zone = platform.env.zones[platform.nodes.indexOf(node)];
+    const refs = (await resolveForPreview(platform.rendered.nodes)) as NodeReferences;
+    const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
+    return { ...nodeSpec(platform.rendered.source, zone, refs, platform.rendered.source.project), volumeId };
+}
+
+/** What each node's configuration set is rendered from, as a preview knows it. */
 export async function previewNodeConfigSources(platform: Platform): Promise<NodeConfigSource[]> {
-    const sources = (await resolveForPreview(platform.nodeConfig.sources)) as NodeConfigSource[];
-    const placeholderHtpasswd = renderHtpasswd(platform.basicAuth.map((c) => ({ user: c.user, bcryptHash: BCRYPT_PLACEHOLDER })));
-    return sources.map((source) => [UNKNOWN_PLACEHOLDER, SECRET_PLACEHOLDER].includes(source.htpasswd)
-        ? { ...source, htpasswd: placeholderHtpasswd } : source);
+    return nodeConfigSources(platform.rendered.source, await previewConfigSetReferences(platform));
 }
 
 /** Every node's configuration set as a preview knows it. */
 export async function previewNodeConfigs(platform: Platform): Promise<RenderedNodeConfig> {
-    return renderNodeConfigs(await previewNodeConfigSources(platform));
+    return renderNodeConfigSets(platform.rendered.source, await previewConfigSetReferences(platform));
 }
 
 /** One node's prometheus.yml as a preview renders it. */
 export async function previewPrometheusYml(platform: Platform, node: Platform["nodes"][number]): Promise<string> {
     return (await previewNodeConfigs(platform)).sets[node.name][CONFIG_FILE];
+}
+
+/** alertmanager.yml with the secrets a run has (placeholders offline); undefined while one is unknown. */
+export async function previewAlertmanagerYml(platform: Platform): Promise<string | undefined> {
+    const secrets = await previewValue(platform.rendered.alertmanagerSecrets);
+    return secrets && renderAlertmanagerYml(platform.rendered.source, secrets);
 }
 
 /**
@@ -80,7 +95,7 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     const configs = await previewNodeConfigs(platform);
     const userData: Record<string, string> = {};
     for (const node of platform.nodes) {
-        const spec = await previewNodeSpec(node);
+        const spec = await previewNodeSpec(platform, node);
         userData[node.name] = renderNodeCloudConfig(spec);
         const files = [{ path: "cloud-config.yaml", content: userData[node.name] },
             ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding })),
@@ -88,14 +103,15 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
         writeFiles(path.join(dir, node.name), files);
         written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
     }
-    const grafana = Object.entries(platform.grafanaProvisioning).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
+    const grafanaFiles = renderGrafanaFiles(platform.rendered.source, platform.managedPrometheus !== undefined);
+    const grafana = Object.entries(grafanaFiles).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
     writeFiles(path.join(dir, "grafana"), grafana);
     written.push({ name: "grafana", dir: path.join(dir, "grafana"), files: grafana.map((f) => f.path) });
     const facts = await rolloutFacts(platform, configs.revision, userData);
     fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
         .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
-    const config = secretsArePlaceholders ? await previewValue(platform.alertmanagerConfig) : undefined;
+    const config = secretsArePlaceholders ? await previewAlertmanagerYml(platform) : undefined;
     if (config !== undefined) {
         writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
         written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });
