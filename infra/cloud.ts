@@ -2,7 +2,8 @@
 // stack names exist, who deploys, and the node image.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { LoadedEnvironment } from "./environment";
+import { EnvironmentError, StackFileError } from "./inputErrors";
 
 export interface CloudFacts {
     readonly accountId: string;
@@ -15,7 +16,7 @@ export async function checkAgainstCloud(env: LoadedEnvironment): Promise<void> {
     const stackFile = `Pulumi.${env.stack}.yaml`;
     const region = new pulumi.Config("aws").get("region");
     if (region === undefined) {
-        throw new EnvironmentError(stackFile, [`aws:region: missing; set it to ${env.region} (pulumi config set aws:region ${env.region})`]);
+        throw new StackFileError(stackFile, [`aws:region: missing; set it to ${env.region} (pulumi config set aws:region ${env.region})`]);
     }
     if (region !== env.region) {
         throw new EnvironmentError(env.file, [`region: ${env.region} differs from aws:region ${region} in ${stackFile}`]);

@@ -22,9 +22,11 @@ import { dearmorPublicKey } from "../components/render/openpgp";
 import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { DISCOVERY_PREFIX } from "../components/targetDiscovery";
 import { GRAFANA_SERVICE_NAME } from "../components/grafana";
-import { EnvironmentError, LoadedEnvironment, PROJECT_ROOT, ZonePlan } from "./environment";
+import { LoadedEnvironment, ZonePlan } from "./environment";
 import { alertmanagerNamespace, alertmanagerPeerName, hosts, nodeLogGroupName, nodeName } from "./naming";
 import { renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
+import { PROJECT_ROOT } from "./paths";
+import { EnvironmentError } from "./inputErrors";
 
 /**
  * What a node installs from Debian's archive: nginx, the targets sync (awscli, rsync), the downloads

@@ -1,7 +1,8 @@
 // The stack's secrets: set with `pulumi config set --secret KEY VALUE`, never in environments/.
 import * as pulumi from "@pulumi/pulumi";
-import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { LoadedEnvironment } from "./environment";
 import { hasSecret, loadTenants, Tenant, tenantSecretKey } from "./tenants";
+import { StackFileError } from "./inputErrors";
 
 export interface PlatformSecrets {
     pagerdutyRoutingKey: pulumi.Output<string>;
@@ -90,7 +91,7 @@ export function readSecrets(env: LoadedEnvironment, tenants: Tenant[] = []): { p
         return problem ? [`${config.name}:${key}: ${problem}`] : [];
     });
     if (problems.length > 0) {
-        throw new EnvironmentError(`Pulumi.${env.stack}.yaml`, problems);
+        throw new StackFileError(`Pulumi.${env.stack}.yaml`, problems);
     }
     return {
         platform: Object.fromEntries(keys.map((key) => [key, config.requireSecret(key)])) as unknown as PlatformSecrets,

@@ -2,8 +2,9 @@
 // projected memory against the instance type's, projected disk for the retention against the volume.
 import * as fs from "fs";
 import * as path from "path";
-import { EnvironmentError, LoadedEnvironment } from "./environment";
+import { LoadedEnvironment } from "./environment";
 import { durationSeconds } from "../components/duration";
+import { EnvironmentError } from "./inputErrors";
 
 export const CAPACITY_FILE = path.resolve(__dirname, "capacity.json");
 export const WARN_RATIO = 0.7;

@@ -5,8 +5,11 @@ import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
-import { describeSchemaError, EMAIL, EnvironmentError, IAM_PRINCIPAL, keyOf, LoadedEnvironment, PROJECT_ROOT, REGION } from "./environment";
+import { LoadedEnvironment } from "./environment";
 import { DURATION_PATTERN } from "../components/duration";
+import { PROJECT_ROOT } from "./paths";
+import { TenantFileError } from "./inputErrors";
+import { EMAIL, IAM_PRINCIPAL, REGION, describeSchemaError, keyOf } from "./environmentSchema";
 
 export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
 /** The label the platform sets on every series and alert of a tenant; tenants never set it. */
@@ -185,21 +188,21 @@ function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
 
 export function validateTenant(raw: unknown, file: string, name: string): Tenant {
     if (!new RegExp(NAME).test(name)) {
-        throw new EnvironmentError(file, [`(file name): ${name} is not a tenant name (lower case, digits and -, 3 to 32 characters)`]);
+        throw new TenantFileError(file, [`(file name): ${name} is not a tenant name (lower case, digits and -, 3 to 32 characters)`]);
     }
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-        throw new EnvironmentError(file, ["(top level): must be a mapping of settings"]);
+        throw new TenantFileError(file, ["(top level): must be a mapping of settings"]);
     }
     const data = structuredClone(raw) as Record<string, unknown>;
     if (!validateShape(data)) {
         // oneOf reports every branch; the branch errors name the key well enough.
         const problems = (validateShape.errors ?? []).filter((e) => e.keyword !== "oneOf").map((e) => `${keyOf(e)}: ${describeSchemaError(e)}`);
-        throw new EnvironmentError(file, [...new Set(problems)]);
+        throw new TenantFileError(file, [...new Set(problems)]);
     }
     const tenant = data as unknown as Omit<Tenant, "name" | "file">;
     const problems = semanticProblems(tenant);
     if (problems.length > 0) {
-        throw new EnvironmentError(file, problems);
+        throw new TenantFileError(file, problems);
     }
     return { ...tenant, name, file };
 }
@@ -215,7 +218,7 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
         try {
             raw = yaml.load(fs.readFileSync(path.join(dir, f), "utf8"), { filename: file });
         } catch (err) {
-            throw new EnvironmentError(file, [`not valid YAML: ${(err as Error).message}`]);
+            throw new TenantFileError(file, [`not valid YAML: ${(err as Error).message}`]);
         }
         return validateTenant(raw, file, f.replace(/\.yaml$/, ""));
     }).filter((tenant) => stack === undefined || tenant.stacks.includes(stack));
@@ -241,7 +244,7 @@ export function checkTenantsOnStack(tenants: Tenant[], env: LoadedEnvironment): 
             }
         }
         if (problems.length > 0) {
-            throw new EnvironmentError(tenant.file, problems);
+            throw new TenantFileError(tenant.file, problems);
         }
     }
 }

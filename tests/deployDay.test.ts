@@ -148,7 +148,7 @@ describe("deploy day: limits of the services", function () {
         const nearStandard = Math.ceil(SSM_TIER_LIMIT_BYTES.Standard * SSM_HEADROOM);
         assert.doesNotThrow(() => checkParameterSize(env, nearStandard - 1));
         assert.throws(() => checkParameterSize(env, nearStandard),
-            /environments\/production\.yaml is not valid:\n {2}- alertmanager\.configParameterTier: alertmanager\.yml is 3687 bytes, over 90% of the SSM Standard tier's 4096; set alertmanager\.configParameterTier: Advanced/);
+            /environment file environments\/production\.yaml is not valid:\n {2}- alertmanager\.configParameterTier: alertmanager\.yml is 3687 bytes, over 90% of the SSM Standard tier's 4096; set alertmanager\.configParameterTier: Advanced/);
         const advanced = { ...env, alertmanager: { ...env.alertmanager, configParameterTier: "Advanced" as const } };
         assert.doesNotThrow(() => checkParameterSize(advanced, nearStandard));
         assert.throws(() => checkParameterSize(advanced, 7400), /Advanced tier's 8192; shorten the receivers/);

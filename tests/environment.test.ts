@@ -2,16 +2,11 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import { createPlatform } from "../infra/platform";
-import {
-    EnvironmentError,
-    environmentFile,
-    loadEnvironment,
-    parseEnvironmentYaml,
-    validateEnvironment,
-} from "../infra/environment";
+import { environmentFile, loadEnvironment, parseEnvironmentYaml, validateEnvironment } from "../infra/environment";
 import { requiredSecretKeys } from "../infra/secrets";
 import { ProgramError, runProgram } from "../scripts/lib/offline";
 import { STACKS } from "./helpers/stacks";
+import { EnvironmentError } from "../infra/inputErrors";
 
 const FILE = "environments/test.yaml";
 
@@ -27,7 +22,7 @@ function problemsAfter(mutate: (env: Record<string, any>) => void): string[] {
         validateEnvironment(settings, FILE, "test");
     } catch (err) {
         assert.ok(err instanceof EnvironmentError, `expected an EnvironmentError, got ${err}`);
-        assert.match(err.message, new RegExp(`^${FILE} is not valid`));
+        assert.match(err.message, new RegExp(`^environment file ${FILE} is not valid`));
         return err.problems;
     }
     assert.fail("the environment was accepted");
@@ -119,7 +114,7 @@ describe("environments", () => {
 
     it("reports invalid YAML with the file name", () => {
         assert.throws(() => parseEnvironmentYaml("region: [eu-west-1\n", FILE, "test"),
-            (err: Error) => err instanceof EnvironmentError && /environments\/test\.yaml is not valid:\n {2}- not valid YAML/.test(err.message));
+            (err: Error) => err instanceof EnvironmentError && /^environment file environments\/test\.yaml is not valid:\n {2}- not valid YAML/.test(err.message));
     });
 
     it("names the missing file and the known stacks for an unknown stack", () => {
@@ -132,7 +127,7 @@ describe("environments", () => {
         const error = await runProgram({ stack: "dev", program: () => createPlatform(env), placeholderSecrets: requiredSecretKeys(env) })
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
-        assert.match(error.message, /environments\/dev\.yaml is not valid:\n {2}- availabilityZones\[2\]: eu-west-1d is not an available zone of eu-west-1/);
+        assert.match(error.message, /^environment file environments\/dev\.yaml is not valid:\n {2}- availabilityZones\[2\]: eu-west-1d is not an available zone of eu-west-1/);
         assert.deepEqual(error.resources, []);
     });
 
@@ -140,7 +135,7 @@ describe("environments", () => {
         const error = await runProgram({ stack: "production", program: () => createPlatform(loadEnvironment("production")) })
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
-        assert.equal(error.message.split("\n")[0], "Pulumi.production.yaml is not valid:");
+        assert.equal(error.message.split("\n")[0], "stack file Pulumi.production.yaml is not valid:");
         for (const key of ["pagerdutyRoutingKey", "heartbeatUrl", "smtpUsername", "smtpPassword", "slackWebhookUrl"]) {
             assert.match(error.message, new RegExp(`prometheus-platform:${key}: missing secret .*pulumi config set --secret ${key} <value>`));
         }
@@ -167,7 +162,7 @@ describe("environments", () => {
                 return;
             }
             assert.ok(error instanceof ProgramError);
-            assert.match(error.message, /^Pulumi\.production\.yaml is not valid:\n {2}- prometheus-platform:smtpUsername: not an SES SMTP user name \(receivers\.email\.smarthost email-smtp\.eu-west-1\.amazonaws\.com:587 is SES/);
+            assert.match(error.message, /^stack file Pulumi\.production\.yaml is not valid:\n {2}- prometheus-platform:smtpUsername: not an SES SMTP user name \(receivers\.email\.smarthost email-smtp\.eu-west-1\.amazonaws\.com:587 is SES/);
             assert.equal(error.message.includes(username), false, "the secret must not be printed");
             assert.deepEqual(error.resources, []);
         });

@@ -1,11 +1,12 @@
 // Sizing from the measured capacity figures: projections, the warning at 70%, the refusal at 100%.
 import { strict as assert } from "assert";
-import { EnvironmentError, loadEnvironment } from "../infra/environment";
+import { loadEnvironment } from "../infra/environment";
 import { sizedPlatform } from "../infra/platform";
 import { checkSizing, describeSizing, instanceMemoryBytes, projectSizing, readCapacityFigures, WARN_RATIO } from "../infra/sizing";
 import { ProgramError, runProgram } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { STACKS } from "./helpers/stacks";
+import { EnvironmentError } from "../infra/inputErrors";
 
 const GIB = 2 ** 30;
 
@@ -52,7 +53,7 @@ describe("sizing from measured figures", () => {
         assert.doesNotThrow(() => checkSizing(atRatio(0.8), warned));
         const oversized = atRatio(1.2);
         assert.throws(() => checkSizing(oversized, projectSizing(oversized, figures)), (err: Error) => err instanceof EnvironmentError
-            && /^environments\/dev\.yaml is not valid:\n {2}- prometheus\.expectedSeries: \d+ series need about [\d.]+ GiB of memory; prometheus\.instanceType t3\.medium has 4\.0 GiB/.test(err.message));
+            && /^environment file environments\/dev\.yaml is not valid:\n {2}- prometheus\.expectedSeries: \d+ series need about [\d.]+ GiB of memory; prometheus\.instanceType t3\.medium has 4\.0 GiB/.test(err.message));
     });
 
     it("refuses an oversized stack before registering any resource", async () => {

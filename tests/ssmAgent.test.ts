@@ -8,8 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import { dearmorPublicKey } from "../components/render/openpgp";
 import { renderSsmAgentScript } from "../components/render/nodeScripts";
-import { loadEnvironment, PROJECT_ROOT } from "../infra/environment";
+import { loadEnvironment } from "../infra/environment";
 import { requireTool } from "./helpers/tools";
+import { PROJECT_ROOT } from "../infra/paths";
 
 /** The fingerprint AWS documents for the SSM agent's signer (ssm-agent-signer@amazon.com). */
 const AWS_SSM_AGENT_FINGERPRINT = "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED";

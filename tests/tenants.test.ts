@@ -2,7 +2,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
-import { EnvironmentError, loadEnvironment } from "../infra/environment";
+import { loadEnvironment } from "../infra/environment";
 import { createPlatform } from "../infra/platform";
 import { requiredSecretKeys, tenantSecretKeys } from "../infra/secrets";
 import { checkTenantsOnStack, loadTenants, renderTenantRules, TENANTS_DIR, tenantRegions, validateTenant } from "../infra/tenants";
@@ -11,6 +11,7 @@ import { EXPECTED_RULE_FILE, renderExpectedRules, TENANT_TARGETS_EXPECTED } from
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
 import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
+import { TenantFileError } from "../infra/inputErrors";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
 
@@ -46,8 +47,9 @@ describe("tenants", function () {
                 validateTenant(tenant, "tenants/checkout-web.yaml", "checkout-web");
                 assert.fail("accepted");
             } catch (err) {
-                assert.ok(err instanceof EnvironmentError, String(err));
+                assert.ok(err instanceof TenantFileError, String(err));
                 assert.equal(err.file, "tenants/checkout-web.yaml");
+                assert.match(err.message, /^tenant file tenants\/checkout-web\.yaml is not valid:\n/);
                 assert.ok(err.problems.some((p) => expected.test(p)), err.problems.join("\n"));
             }
         });
@@ -109,7 +111,7 @@ describe("tenants", function () {
         const both = { ...tenant, regions: [env.region, ...env.targets.regions] };
         checkTenantsOnStack([both], env);
         assert.deepEqual(tenantRegions(both, env), ["eu-west-1", "eu-west-2"]);
-        assert.throws(() => checkTenantsOnStack([{ ...tenant, regions: ["eu-west-1", "us-east-1"] }], env), (err: EnvironmentError) => {
+        assert.throws(() => checkTenantsOnStack([{ ...tenant, regions: ["eu-west-1", "us-east-1"] }], env), (err: TenantFileError) => {
             assert.equal(err.file, "tenants/checkout-web.yaml");
             assert.deepEqual(err.problems, ["regions[1]: us-east-1 is not a targets region of stack staging (eu-west-1, eu-west-2; "
                 + "see environments/staging.yaml region and targets.regions)"]);
@@ -131,7 +133,7 @@ describe("tenants", function () {
             "tenants/checkout-web.yaml", "checkout-web");
         assert.deepEqual(tenantSecretKeys([tenant]), ["tenant-checkout-web-oncall", "tenant-checkout-web-chat"]);
         checkTenantsOnStack([tenant], loadEnvironment("production"));
-        assert.throws(() => checkTenantsOnStack([tenant], loadEnvironment("dev")), (err: EnvironmentError) => {
+        assert.throws(() => checkTenantsOnStack([tenant], loadEnvironment("dev")), (err: TenantFileError) => {
             assert.equal(err.file, "tenants/checkout-web.yaml");
             assert.match(err.problems[0], /^receivers\.desk: email goes through the stack's mail relay, and stack dev has none \(environments\/dev\.yaml receivers\.email\)/);
             return true;
