@@ -6,157 +6,18 @@ import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { LoadedEnvironment } from "./environment";
-import { DURATION_PATTERN } from "../components/duration";
 import { PROJECT_ROOT } from "./paths";
 import { TenantFileError } from "./inputErrors";
-import { EMAIL, IAM_PRINCIPAL, REGION, describeSchemaError, keyOf } from "./environmentSchema";
+import { describeSchemaError, keyOf } from "./environmentSchema";
+import { Tenant, TENANT_NAME, TENANT_SCHEMA, TenantReceiver } from "./tenantSchema";
+
+export type { Tenant, TenantReceiver, TenantRule } from "./tenantSchema";
 
 export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
 /** The label the platform sets on every series and alert of a tenant; tenants never set it. */
 export const TENANT_LABEL = "tenant";
 
-export type TenantReceiver =
-    | { kind: "webhook" }
-    | { kind: "slack"; channel: string }
-    | { kind: "pagerduty" }
-    /** Sent through the stack's mail relay (receivers.email of its environment); no secret of its own. */
-    | { kind: "email"; to: string };
-
-export interface TenantRule {
-    alert?: string;
-    record?: string;
-    expr: string;
-    for?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-}
-
-export interface Tenant {
-    name: string;
-    file: string;
-    description: string;
-    stacks: string[];
-    /** Who may assume the tenant's targets writer role; empty: this account's root. */
-    writerPrincipals: string[];
-    /** The targets regions it registers in, each under tenants/<name>/<region>/; unset: each stack's own region. */
-    regions?: string[];
-    /** Receiver name to kind; its URL or key (all but email) is the secret tenant-<name>-<receiver>. */
-    receivers: Record<string, TenantReceiver>;
-    routing: {
-        /** Severities that page, at any hour. */
-        page: { receiver: string; severities: string[] };
-        /** Severities that become tickets, sent only within support hours. */
-        ticket: { receiver: string; severities: string[] };
-    };
-    supportHours: { location: string; weekdays: string[]; start: string; end: string };
-    rules: { groups: { name: string; interval?: string; rules: TenantRule[] }[] };
-    /** promtool unit tests of the rules (the `tests:` of a promtool test file). */
-    tests: Record<string, unknown>[];
-}
-
-const NAME = "^[a-z][a-z0-9-]{1,30}[a-z0-9]$";
-const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
-
-const schema = {
-    type: "object",
-    additionalProperties: false,
-    required: ["description", "stacks", "receivers", "routing", "rules", "tests"],
-    properties: {
-        description: { type: "string", minLength: 1 },
-        stacks: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["dev", "staging", "production"] } },
-        writerPrincipals: { type: "array", items: { type: "string", pattern: IAM_PRINCIPAL }, default: [] },
-        regions: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: REGION } },
-        receivers: {
-            type: "object",
-            minProperties: 1,
-            propertyNames: { pattern: NAME },
-            additionalProperties: {
-                oneOf: [
-                    { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "webhook" } } },
-                    { type: "object", additionalProperties: false, required: ["kind"], properties: { kind: { const: "pagerduty" } } },
-                    {
-                        type: "object",
-                        additionalProperties: false,
-                        required: ["kind", "to"],
-                        properties: { kind: { const: "email" }, to: { type: "string", pattern: EMAIL } },
-                    },
-                    {
-                        type: "object",
-                        additionalProperties: false,
-                        required: ["kind", "channel"],
-                        properties: { kind: { const: "slack" }, channel: { type: "string", pattern: "^#[a-z0-9_-]+$" } },
-                    },
-                ],
-            },
-        },
-        routing: {
-            type: "object",
-            additionalProperties: false,
-            required: ["page", "ticket"],
-            properties: Object.fromEntries(["page", "ticket"].map((kind) => [kind, {
-                type: "object",
-                additionalProperties: false,
-                required: ["receiver", "severities"],
-                properties: {
-                    receiver: { type: "string" },
-                    severities: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[a-z]+$" } },
-                },
-            }])),
-        },
-        supportHours: {
-            type: "object",
-            additionalProperties: false,
-            // The source documents' own service: 9:30 to 18:00, Monday to Friday, London time.
-            default: {},
-            properties: {
-                location: { type: "string", pattern: "^[A-Za-z_]+(/[A-Za-z_]+)*$", default: "Europe/London" },
-                weekdays: { type: "array", minItems: 1, items: { type: "string", pattern: "^[a-z]+(:[a-z]+)?$" }, default: ["monday:friday"] },
-                start: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", default: "09:30" },
-                end: { type: "string", pattern: "^([01][0-9]|2[0-4]):[0-5][0-9]$", default: "18:00" },
-            },
-        },
-        rules: {
-            type: "object",
-            additionalProperties: false,
-            required: ["groups"],
-            properties: {
-                groups: {
-                    type: "array",
-                    minItems: 1,
-                    items: {
-                        type: "object",
-                        additionalProperties: false,
-                        required: ["name", "rules"],
-                        properties: {
-                            name: { type: "string", minLength: 1 },
-                            interval: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
-                            rules: {
-                                type: "array",
-                                minItems: 1,
-                                items: {
-                                    type: "object",
-                                    additionalProperties: false,
-                                    required: ["expr"],
-                                    properties: {
-                                        alert: { type: "string", pattern: LABEL_NAME },
-                                        record: { type: "string", pattern: "^[a-zA-Z_:][a-zA-Z0-9_:]*$" },
-                                        expr: { type: "string", minLength: 1 },
-                                        for: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
-                                        labels: { type: "object", propertyNames: { pattern: LABEL_NAME }, additionalProperties: { type: "string" } },
-                                        annotations: { type: "object", additionalProperties: { type: "string" } },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-        tests: { type: "array", minItems: 1, items: { type: "object" } },
-    },
-} as const;
-
-const validateShape = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(schema);
+const validateShape = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(TENANT_SCHEMA);
 
 function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
     const problems: string[] = [];
@@ -187,7 +48,7 @@ function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
 }
 
 export function validateTenant(raw: unknown, file: string, name: string): Tenant {
-    if (!new RegExp(NAME).test(name)) {
+    if (!new RegExp(TENANT_NAME).test(name)) {
         throw new TenantFileError(file, [`(file name): ${name} is not a tenant name (lower case, digits and -, 3 to 32 characters)`]);
     }
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
@@ -221,7 +82,7 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
             throw new TenantFileError(file, [`not valid YAML: ${(err as Error).message}`]);
         }
         return validateTenant(raw, file, f.replace(/\.yaml$/, ""));
-    }).filter((tenant) => stack === undefined || tenant.stacks.includes(stack));
+    }).filter((tenant) => stack === undefined || (tenant.stacks as readonly string[]).includes(stack));
 }
 
 /**
