@@ -5,7 +5,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { discoverySources, runDiscovery } from "../components/functions/discovery";
 import { RECEIVERS } from "../components/render/alertmanagerConfig";
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
-import { fakeClient, fakeEcs } from "../tests/helpers/awsFakes";
+import { ecsAccount, unaskedCloudMap } from "./lib/awsStandIns";
 import { Received } from "./changes";
 import { now, request, waitFor } from "./lib/wait";
 
@@ -32,7 +32,7 @@ export async function rehearseDiscoveryStaleness(ctx: DiscoveryContext): Promise
     const ran = now();
     const results = await runDiscovery(
         { bucket: ctx.bucket, prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions: ctx.regions, namespaces: ctx.namespaces },
-        { ecs: () => fakeEcs(0, 0, {}), serviceDiscovery: () => fakeClient(new Map()), s3: ctx.s3 },
+        { ecs: () => ecsAccount(0, 0, {}).client, serviceDiscovery: unaskedCloudMap, s3: ctx.s3 },
         () => undefined);
     const failed = results.filter((r) => r.error);
     if (failed.length > 0) {

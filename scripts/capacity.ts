@@ -23,7 +23,7 @@ import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { now, request, sleep, waitFor } from "../rehearsals/lib/wait";
 import { runDiscovery } from "../components/functions/discovery";
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
-import { fakeEcs, fakeS3 } from "../tests/helpers/awsFakes";
+import { ecsAccount, memoryS3, unaskedCloudMap } from "../rehearsals/lib/awsStandIns";
 import { previewNodeConfigs, previewNodeSpec } from "./lib/plan";
 import { CONFIG_FILE } from "../components/render/configSync";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
@@ -117,19 +117,19 @@ async function measureTargetSync(work: string, region: string, spec: Awaited<Ret
 async function measureDiscovery() {
     const regions = ["eu-west-1", "eu-west-2", "us-east-1"];
     const clusters = [7, 7, 6];
-    const clients = new Map(regions.map((region, i) => [region, fakeEcs(clusters[i], 50, { PROMETHEUS_EXPORTER_PORT: "9102" })]));
+    const accounts = new Map(regions.map((region, i) => [region, ecsAccount(clusters[i], 50, { PROMETHEUS_EXPORTER_PORT: "9102" })]));
     const started = now();
     const results = await runDiscovery({ bucket: "targets", prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions, namespaces: {} }, {
-        ecs: (region) => clients.get(region)!,
-        serviceDiscovery: () => { throw new Error("no Cloud Map namespaces configured"); },
-        s3: fakeS3(),
+        ecs: (region) => accounts.get(region)!.client,
+        serviceDiscovery: unaskedCloudMap,
+        s3: memoryS3().client,
     }, () => undefined);
     return {
         tasks: 1000,
         clusters: 20,
         regions: regions.length,
         targetsWritten: results.reduce((sum, r) => sum + r.targets, 0),
-        apiCalls: [...clients.values()].reduce((sum, c) => sum + c.calls.length, 0),
+        apiCalls: [...accounts.values()].reduce((sum, account) => sum + account.mock.calls().length, 0),
         seconds: Number(((now() - started) / 1000).toFixed(3)),
     };
 }

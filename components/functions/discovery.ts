@@ -3,21 +3,9 @@
 // instances of configured Cloud Map namespaces whose services carry METRICS_PORT, and writes one
 // file_sd JSON per region and source into the targets bucket under its own prefix.
 import { createHash } from "crypto";
-import {
-    DescribeTaskDefinitionCommand,
-    DescribeTasksCommand,
-    ECSClient,
-    ListClustersCommand,
-    ListTasksCommand,
-    Task,
-} from "@aws-sdk/client-ecs";
+import { DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, paginateListClusters, paginateListTasks, Task, TaskDefinition } from "@aws-sdk/client-ecs";
 import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import {
-    ListInstancesCommand,
-    ListServicesCommand,
-    ListTagsForResourceCommand,
-    ServiceDiscoveryClient,
-} from "@aws-sdk/client-servicediscovery";
+import { ListTagsForResourceCommand, paginateListInstances, paginateListServices, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 
 export const LABELS = {
     port: "PROMETHEUS_EXPORTER_PORT",
@@ -48,11 +36,11 @@ export interface TargetGroup {
     labels: Record<string, string>;
 }
 
-/** The AWS calls the function makes, so tests can stand in for them. */
+/** The AWS clients the function calls, per region where it reads; tests mock them (aws-sdk-client-mock). */
 export interface Clients {
-    ecs(region: string): Pick<ECSClient, "send">;
-    serviceDiscovery(region: string): Pick<ServiceDiscoveryClient, "send">;
-    s3: Pick<S3Client, "send">;
+    ecs(region: string): ECSClient;
+    serviceDiscovery(region: string): ServiceDiscoveryClient;
+    s3: S3Client;
 }
 
 export interface RegionResult {
@@ -64,17 +52,12 @@ export interface RegionResult {
     error?: string;
 }
 
-type Send = { send(command: unknown): Promise<any> };
-
-/** Follows nextToken until the last page. */
-async function paginate<T>(fetch: (nextToken?: string) => Promise<{ items: T[]; nextToken?: string }>): Promise<T[]> {
-    const all: T[] = [];
-    let token: string | undefined;
-    do {
-        const page = await fetch(token);
-        all.push(...page.items);
-        token = page.nextToken;
-    } while (token);
+/** Every item of every page a paginator yields. */
+async function allPages<Page, Item>(pages: AsyncIterable<Page>, items: (page: Page) => Item[] | undefined): Promise<Item[]> {
+    const all: Item[] = [];
+    for await (const page of pages) {
+        all.push(...(items(page) ?? []));
+    }
     return all;
 }
 
@@ -92,21 +75,15 @@ function taskAddress(task: Task, containerName: string): string | undefined {
     return eni?.details?.find((d) => d.name === "privateIPv4Address")?.value;
 }
 
-export async function discoverEcs(ecs: Send, region: string): Promise<TargetGroup[]> {
-    const clusters = await paginate(async (nextToken) => {
-        const page = await ecs.send(new ListClustersCommand({ nextToken }));
-        return { items: (page.clusterArns ?? []) as string[], nextToken: page.nextToken };
-    });
-    const definitions = new Map<string, any>();
+export async function discoverEcs(ecs: ECSClient, region: string): Promise<TargetGroup[]> {
+    const clusters = await allPages(paginateListClusters({ client: ecs }, {}), (page) => page.clusterArns);
+    const definitions = new Map<string, TaskDefinition | undefined>();
     const groups: TargetGroup[] = [];
     for (const cluster of clusters) {
-        const taskArns = await paginate(async (nextToken) => {
-            const page = await ecs.send(new ListTasksCommand({ cluster, desiredStatus: "RUNNING", nextToken }));
-            return { items: (page.taskArns ?? []) as string[], nextToken: page.nextToken };
-        });
+        const taskArns = await allPages(paginateListTasks({ client: ecs }, { cluster, desiredStatus: "RUNNING" }), (page) => page.taskArns);
         for (const batch of chunks(taskArns, 100)) {
             const described = await ecs.send(new DescribeTasksCommand({ cluster, tasks: batch }));
-            for (const task of (described.tasks ?? []) as Task[]) {
+            for (const task of described.tasks ?? []) {
                 if (task.lastStatus !== "RUNNING" || !task.taskDefinitionArn) {
                     continue;
                 }
@@ -118,7 +95,7 @@ export async function discoverEcs(ecs: Send, region: string): Promise<TargetGrou
                 for (const container of definition?.containerDefinitions ?? []) {
                     const labels: Record<string, string> = container.dockerLabels ?? {};
                     const port = labels[LABELS.port];
-                    const address = taskAddress(task, container.name);
+                    const address = container.name ? taskAddress(task, container.name) : undefined;
                     if (!port || !/^\d+$/.test(port) || !address) {
                         continue;
                     }
@@ -130,9 +107,9 @@ export async function discoverEcs(ecs: Send, region: string): Promise<TargetGrou
                             ...(labels[LABELS.job] ? { job: labels[LABELS.job] } : {}),
                             cluster: cluster.split("/").pop() ?? cluster,
                             service: (task.group ?? "").replace(/^service:/, ""),
-                            task_definition_family: definition.family,
-                            task_definition_revision: String(definition.revision),
-                            container: container.name,
+                            task_definition_family: definition?.family ?? "",
+                            task_definition_revision: String(definition?.revision),
+                            container: container.name ?? "",
                             region,
                         },
                     });
@@ -143,24 +120,19 @@ export async function discoverEcs(ecs: Send, region: string): Promise<TargetGrou
     return groups;
 }
 
-export async function discoverCloudMap(sd: Send, region: string, namespaceIds: string[]): Promise<TargetGroup[]> {
+export async function discoverCloudMap(sd: ServiceDiscoveryClient, region: string, namespaceIds: string[]): Promise<TargetGroup[]> {
     const groups: TargetGroup[] = [];
     for (const namespaceId of namespaceIds) {
-        const services = await paginate(async (nextToken) => {
-            const page = await sd.send(new ListServicesCommand({ NextToken: nextToken, Filters: [{ Name: "NAMESPACE_ID", Values: [namespaceId], Condition: "EQ" }] }));
-            return { items: (page.Services ?? []) as { Id: string; Arn: string; Name: string }[], nextToken: page.NextToken };
-        });
+        const services = await allPages(paginateListServices({ client: sd },
+            { Filters: [{ Name: "NAMESPACE_ID", Values: [namespaceId], Condition: "EQ" }] }), (page) => page.Services);
         for (const service of services) {
             const tags = Object.fromEntries(((await sd.send(new ListTagsForResourceCommand({ ResourceARN: service.Arn }))).Tags ?? [])
-                .map((t: { Key: string; Value: string }) => [t.Key, t.Value]));
+                .map((t) => [t.Key, t.Value]));
             const port = tags[TAGS.port];
             if (!port || !/^\d+$/.test(port)) {
                 continue;
             }
-            const instances = await paginate(async (nextToken) => {
-                const page = await sd.send(new ListInstancesCommand({ ServiceId: service.Id, NextToken: nextToken }));
-                return { items: (page.Instances ?? []) as { Id: string; Attributes?: Record<string, string> }[], nextToken: page.NextToken };
-            });
+            const instances = await allPages(paginateListInstances({ client: sd }, { ServiceId: service.Id }), (page) => page.Instances);
             for (const instance of instances) {
                 const address = instance.Attributes?.AWS_INSTANCE_IPV4;
                 if (!address) {
@@ -171,8 +143,8 @@ export async function discoverCloudMap(sd: Send, region: string, namespaceIds: s
                     labels: {
                         ...(tags[TAGS.path] ? { __metrics_path__: tags[TAGS.path] } : {}),
                         namespace_id: namespaceId,
-                        service: service.Name,
-                        instance_id: instance.Id,
+                        service: service.Name ?? "",
+                        instance_id: instance.Id ?? "",
                         region,
                     },
                 });
@@ -194,7 +166,7 @@ export function renderTargets(groups: TargetGroup[]): string {
 }
 
 /** Puts the object unless it already holds exactly this content (its ETag is the MD5 of one PUT). */
-export async function writeIfChanged(s3: Send, bucket: string, key: string, body: string): Promise<boolean> {
+export async function writeIfChanged(s3: S3Client, bucket: string, key: string, body: string): Promise<boolean> {
     const md5 = createHash("md5").update(body).digest("hex");
     try {
         const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
