@@ -7,12 +7,12 @@ export const ALB_LOG_PREFIX = "alb";
 export const S3_LOG_PREFIX = "s3/";
 
 export interface AccessLogsBucketArgs {
-    retentionDays: number;
+    readonly retentionDays: number;
     /** The account whose buckets deliver server access logs here. */
-    accountId: string;
-    protect: boolean;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly accountId: string;
+    readonly protect: boolean;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 /**

@@ -6,38 +6,38 @@ import { alertmanagerContainer } from "./render/alertmanagerTask";
 import { ALERTMANAGER_PORT } from "./ports";
 
 export interface AlertmanagerMemberArgs {
-    availabilityZone: string;
-    subnetId: pulumi.Input<string>;
-    externalUrl: string;
+    readonly availabilityZone: string;
+    readonly subnetId: pulumi.Input<string>;
+    readonly externalUrl: string;
 }
 
 export interface AlertmanagerClusterArgs {
-    vpcId: pulumi.Input<string>;
+    readonly vpcId: pulumi.Input<string>;
     /** Exactly three members, one per zone: member N runs one task in zone N's private subnet. */
-    members: AlertmanagerMemberArgs[];
-    securityGroupId: pulumi.Input<string>;
+    readonly members: AlertmanagerMemberArgs[];
+    readonly securityGroupId: pulumi.Input<string>;
     /** The ALB target groups (type ip, port 9093) of each member and of all members. */
-    memberTargetGroupArns: pulumi.Input<string>[];
-    allTargetGroupArn: pulumi.Input<string>;
+    readonly memberTargetGroupArns: pulumi.Input<string>[];
+    readonly allTargetGroupArn: pulumi.Input<string>;
     /** Image with a pinned tag (never latest), e.g. quay.io/prometheus/alertmanager:v0.33.1. */
-    image: string;
+    readonly image: string;
     /** alertmanager.yml; holds receiver secrets, so it is stored as an SSM SecureString. */
-    config: pulumi.Input<string>;
+    readonly config: pulumi.Input<string>;
     /** SSM parameter name for the configuration, e.g. /dev/alertmanager/config. */
-    configParameterName: string;
+    readonly configParameterName: string;
     /** Standard (up to 4 KB, no charge) unless the configuration needs Advanced (8 KB). */
-    configParameterTier: SsmTier;
+    readonly configParameterTier: SsmTier;
     /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
-    physicalNamePrefix: string;
-    accountId: string;
+    readonly physicalNamePrefix: string;
+    readonly accountId: string;
     /** Cloud Map private DNS namespace, e.g. dev.monitoring.internal. */
-    namespace: string;
-    region: string;
-    cpu: number;
-    memory: number;
-    logRetentionDays: number;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly namespace: string;
+    readonly region: string;
+    readonly cpu: number;
+    readonly memory: number;
+    readonly logRetentionDays: number;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 const SERVICE_NAME = "alertmanager";

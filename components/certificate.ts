@@ -4,9 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface ValidatedCertificateArgs {
     /** The stack's domain: the certificate covers *.<domain>. */
-    domain: string;
-    cloudflareZoneId: string;
-    tags?: Record<string, string>;
+    readonly domain: string;
+    readonly cloudflareZoneId: string;
+    readonly tags?: Record<string, string>;
 }
 
 /** An ACM certificate for *.<domain>, DNS-validated through a Cloudflare record. */

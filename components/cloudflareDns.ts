@@ -2,12 +2,12 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface CloudflareDnsArgs {
-    zoneId: string;
+    readonly zoneId: string;
     /** Host names (fully qualified) to point at the target. */
-    hosts: string[];
+    readonly hosts: string[];
     /** DNS name of the load balancer. */
-    target: pulumi.Input<string>;
-    ttl?: number;
+    readonly target: pulumi.Input<string>;
+    readonly ttl?: number;
 }
 
 /**

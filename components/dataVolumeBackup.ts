@@ -6,12 +6,12 @@ export const DLM_SERVICE_POLICY = "service-role/AWSDataLifecycleManagerServiceRo
 
 export interface DataVolumeBackupArgs {
     /** The tag the data volumes carry; unique per stack, as DLM refuses two policies with the same target tags. */
-    targetTag: { key: string; value: string };
+    readonly targetTag: { key: string; value: string };
     /** Daily, at this UTC time (HH:MM). */
-    snapshotTime: string;
-    retainDays: number;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly snapshotTime: string;
+    readonly retainDays: number;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 /**

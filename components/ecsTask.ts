@@ -32,16 +32,16 @@ export function ssmParameterArn(partition: string, region: string, accountId: st
 
 export interface TaskExecutionArgs {
     /** What the role is for, e.g. "ECS pulls the Grafana image, reads its two secrets, writes its logs". */
-    description: string;
+    readonly description: string;
     /** /ecs/<physicalNamePrefix>/<name>. */
-    physicalNamePrefix: string;
-    logRetentionDays: number;
+    readonly physicalNamePrefix: string;
+    readonly logRetentionDays: number;
     /** The SSM parameters the task gets as secrets; the role may read these and no other. */
-    parameterArns: string[];
+    readonly parameterArns: string[];
     /** Name of the policy resource granting them, e.g. <name>-read-config. */
-    readPolicyName: string;
-    partition: string;
-    tags: Record<string, string>;
+    readonly readPolicyName: string;
+    readonly partition: string;
+    readonly tags: Record<string, string>;
 }
 
 /** The log group (named <name>) and the execution role (<name>-execution) of a component's tasks, parented to it. */

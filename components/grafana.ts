@@ -7,33 +7,33 @@ import { grafanaContainer } from "./render/grafanaConfig";
 import { GRAFANA_PORT } from "./ports";
 
 export interface GrafanaArgs {
-    clusterArn: pulumi.Input<string>;
+    readonly clusterArn: pulumi.Input<string>;
     /** Private subnets, one per zone: ECS places the one task in any of them. */
-    subnetIds: pulumi.Input<string>[];
-    securityGroupId: pulumi.Input<string>;
+    readonly subnetIds: pulumi.Input<string>[];
+    readonly securityGroupId: pulumi.Input<string>;
     /** The ALB target group (type ip, office-only) for grafana.<domain>, and the rules that use it. */
-    targetGroupArn: pulumi.Input<string>;
-    listenerRules: pulumi.Resource[];
+    readonly targetGroupArn: pulumi.Input<string>;
+    readonly listenerRules: pulumi.Resource[];
     /** Cloud Map namespace: Grafana registers as grafana.<namespace>, where Prometheus scrapes it. */
-    namespaceId: pulumi.Input<string>;
+    readonly namespaceId: pulumi.Input<string>;
     /** Image with a pinned tag, e.g. grafana/grafana:13.1.2. */
-    image: string;
-    rootUrl: string;
+    readonly image: string;
+    readonly rootUrl: string;
     /** Provisioning files by path (data sources, dashboards): no secrets, those come from SSM. */
-    files: pulumi.Input<Record<string, string>>;
+    readonly files: pulumi.Input<Record<string, string>>;
     /** The password of the basic-auth user the data sources log in to the nodes' nginx with. */
-    prometheusPassword: pulumi.Input<string>;
+    readonly prometheusPassword: pulumi.Input<string>;
     /** The stack's AMP workspace, queried with SigV4 through the task role. */
-    managedPrometheus?: { workspaceArn: pulumi.Input<string>; prometheusUrl: pulumi.Input<string> };
+    readonly managedPrometheus?: { workspaceArn: pulumi.Input<string>; prometheusUrl: pulumi.Input<string> };
     /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
-    physicalNamePrefix: string;
+    readonly physicalNamePrefix: string;
     /** Where its SSM parameters go, e.g. /<project>/<stack>/grafana (beside Alertmanager's). */
-    parameterPrefix: string;
-    accountId: string;
-    region: string;
-    logRetentionDays: number;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly parameterPrefix: string;
+    readonly accountId: string;
+    readonly region: string;
+    readonly logRetentionDays: number;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 export const GRAFANA_SERVICE_NAME = "grafana";

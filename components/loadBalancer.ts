@@ -12,26 +12,26 @@ export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 export const SOURCE_CIDRS_PER_RULE = 3;
 
 export interface LoadBalancerArgs {
-    vpcId: pulumi.Input<string>;
-    publicSubnetIds: pulumi.Input<string>[];
-    securityGroupId: pulumi.Input<string>;
-    certificateArn: pulumi.Input<string>;
-    officeCidrs: string[];
+    readonly vpcId: pulumi.Input<string>;
+    readonly publicSubnetIds: pulumi.Input<string>[];
+    readonly securityGroupId: pulumi.Input<string>;
+    readonly certificateArn: pulumi.Input<string>;
+    readonly officeCidrs: string[];
     /** prom-N.<domain>, in node order. */
-    prometheusHosts: string[];
+    readonly prometheusHosts: string[];
     /** Instance IDs of the Prometheus nodes, in the same order. */
-    prometheusInstanceIds: pulumi.Input<string>[];
+    readonly prometheusInstanceIds: pulumi.Input<string>[];
     /** alerts-N.<domain>, in member order, and the host answered by any member. */
-    alertmanagerHosts: string[];
-    alertmanagerHost: string;
-    alertmanagerPort: number;
+    readonly alertmanagerHosts: string[];
+    readonly alertmanagerHost: string;
+    readonly alertmanagerPort: number;
     /** grafana.<domain>, office-only like the Alertmanagers. */
-    grafanaHost: string;
-    grafanaPort: number;
+    readonly grafanaHost: string;
+    readonly grafanaPort: number;
     /** The access-log bucket, and what must exist before the ALB may write there. */
-    accessLogsBucketName: pulumi.Input<string>;
-    accessLogsReady: pulumi.Resource;
-    tags?: Record<string, string>;
+    readonly accessLogsBucketName: pulumi.Input<string>;
+    readonly accessLogsReady: pulumi.Resource;
+    readonly tags?: Record<string, string>;
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

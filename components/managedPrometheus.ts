@@ -4,11 +4,11 @@ import { principalsTrustPolicy } from "./iamDocuments";
 
 export interface ManagedPrometheusArgs {
     /** Names the workspace after its stack: one workspace per stack, never shared. */
-    alias: string;
-    region: string;
+    readonly alias: string;
+    readonly region: string;
     /** Principals allowed to assume the producer role (serverless code pushing metrics). */
-    producerPrincipals: pulumi.Input<string>[];
-    tags?: Record<string, string>;
+    readonly producerPrincipals: pulumi.Input<string>[];
+    readonly tags?: Record<string, string>;
 }
 
 /** The IAM document granting remote write into one workspace only. */

@@ -8,12 +8,12 @@ export interface NetworkZone {
 }
 
 export interface NetworkArgs {
-    vpcCidr: string;
+    readonly vpcCidr: string;
     /** Exactly three zones, in order: zone N hosts node N and Alertmanager member N. */
-    zones: NetworkZone[];
+    readonly zones: NetworkZone[];
     /** "single": one NAT gateway in the first zone (cheaper); "perAz": one per zone (zone-independent). */
-    natGateways: "single" | "perAz";
-    tags?: Record<string, string>;
+    readonly natGateways: "single" | "perAz";
+    readonly tags?: Record<string, string>;
 }
 
 /** A VPC with one public and one private subnet per zone, an internet gateway and NAT. */

@@ -3,12 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface NodeLogsArgs {
     /** The log group's name, known before anything exists so the nodes' user data is known in a preview. */
-    logGroupName: string;
-    retentionDays: number;
-    region: string;
-    accountId: string;
-    partition: string;
-    tags?: Record<string, string>;
+    readonly logGroupName: string;
+    readonly retentionDays: number;
+    readonly region: string;
+    readonly accountId: string;
+    readonly partition: string;
+    readonly tags?: Record<string, string>;
 }
 
 /** The ARN of a log group and of its streams, as IAM names them. */

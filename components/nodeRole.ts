@@ -6,9 +6,9 @@ export const SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore";
 
 export interface NodeRoleArgs {
     /** Policies the nodes get beyond SSM Session Manager, e.g. reading the targets bucket. */
-    policyArns: pulumi.Input<string>[];
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly policyArns: pulumi.Input<string>[];
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 /** The instance role and profile of the Prometheus nodes: SSM Session Manager plus what is passed in. */

@@ -3,11 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface PrivateBucketArgs {
     /** Bucket-policy statements beyond the TLS-only deny, given the bucket ARN. */
-    extraStatements?: (bucketArn: string) => pulumi.Input<Record<string, unknown>[]>;
+    readonly extraStatements?: (bucketArn: string) => pulumi.Input<Record<string, unknown>[]>;
     /** Keep the bucket when the stack is destroyed or the resource is replaced. */
-    protect: boolean;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly protect: boolean;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 export function tlsOnlyStatement(bucketArn: string): Record<string, unknown> {
@@ -60,9 +60,9 @@ export function createPrivateBucket(name: string, args: PrivateBucketArgs, paren
 
 export interface VersionedBucketArgs extends PrivateBucketArgs {
     /** Days a replaced or deleted object is kept as a noncurrent version. */
-    noncurrentVersionDays: number;
+    readonly noncurrentVersionDays: number;
     /** Where the bucket's server access logs go: who read or changed which object. */
-    accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
+    readonly accessLogs: { bucketName: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
 }
 
 /**

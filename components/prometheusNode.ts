@@ -7,43 +7,43 @@ export const DATA_DEVICE_NAME = "/dev/sdf";
 export const GATED_PROPERTIES = ["ami", "instanceType", "userDataBase64"] as const;
 
 export interface DataVolumeArgs {
-    sizeGiB: number;
-    type: string;
-    iops?: number;
-    throughputMiBps?: number;
+    readonly sizeGiB: number;
+    readonly type: string;
+    readonly iops?: number;
+    readonly throughputMiBps?: number;
 }
 
 export interface PrometheusNodeArgs {
     /** 1-based: node N lives in zone N. */
-    index: number;
-    availabilityZone: string;
-    subnetId: pulumi.Input<string>;
+    readonly index: number;
+    readonly availabilityZone: string;
+    readonly subnetId: pulumi.Input<string>;
     /** Fixed address inside the subnet, so every node's config can name the others before they exist. */
-    privateIp: string;
-    securityGroupIds: pulumi.Input<string>[];
-    instanceProfileName: pulumi.Input<string>;
-    amiId: pulumi.Input<string>;
-    instanceType: string;
-    rootVolumeGiB: number;
-    dataVolume: DataVolumeArgs;
+    readonly privateIp: string;
+    readonly securityGroupIds: pulumi.Input<string>[];
+    readonly instanceProfileName: pulumi.Input<string>;
+    readonly amiId: pulumi.Input<string>;
+    readonly instanceType: string;
+    readonly rootVolumeGiB: number;
+    readonly dataVolume: DataVolumeArgs;
     /** KMS key for the volumes; the account's default EBS key when absent. */
-    kmsKeyId?: pulumi.Input<string>;
+    readonly kmsKeyId?: pulumi.Input<string>;
     /** Production: the data volume cannot be deleted through Pulumi. */
-    protectData: boolean;
+    readonly protectData: boolean;
     /** Recreate the data volume from this snapshot (a restore); the old volume is retained. */
-    dataVolumeSnapshotId?: string;
+    readonly dataVolumeSnapshotId?: string;
     /** Tags only the data volume carries, e.g. the one its snapshot policy targets. */
-    dataVolumeTags?: Record<string, string>;
+    readonly dataVolumeTags?: Record<string, string>;
     /**
      * Whether this update may apply a new AMI, instance type or user data to the node (replacing
      * or restarting it). Only one node at a time should: the others ignore such changes.
      */
-    applyUpdates: boolean;
+    readonly applyUpdates: boolean;
     /** What the node fetches at first boot (its configuration set): created before the instance. */
-    bootDependsOn?: pulumi.Resource[];
+    readonly bootDependsOn?: pulumi.Resource[];
     /** The node's rendered cloud-config, given its data volume's ID (the volume is this component's own). */
-    cloudConfig: (volumeId: pulumi.Output<string>) => pulumi.Output<string>;
-    tags?: Record<string, string>;
+    readonly cloudConfig: (volumeId: pulumi.Output<string>) => pulumi.Output<string>;
+    readonly tags?: Record<string, string>;
 }
 
 /** EC2 takes at most 16 KiB of user data, counted before base64. */

@@ -5,14 +5,14 @@ import { INGRESS_PORT } from "./ports";
 export const ALB_LISTENER_PORTS = [80, 443];
 
 export interface SecurityGroupsArgs {
-    vpcId: pulumi.Input<string>;
-    prometheusPort: number;
-    nodeExporterPort: number;
-    alertmanagerPort: number;
-    meshPort: number;
-    grafanaPort: number;
-    blackboxPort: number;
-    tags?: Record<string, string>;
+    readonly vpcId: pulumi.Input<string>;
+    readonly prometheusPort: number;
+    readonly nodeExporterPort: number;
+    readonly alertmanagerPort: number;
+    readonly meshPort: number;
+    readonly grafanaPort: number;
+    readonly blackboxPort: number;
+    readonly tags?: Record<string, string>;
 }
 
 /**

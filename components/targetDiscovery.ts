@@ -79,15 +79,15 @@ export function discoveryPolicy(bucketArn: string, logGroupArn: string): Record<
 }
 
 export interface TargetDiscoveryArgs {
-    functionName: string;
-    bucketName: pulumi.Input<string>;
-    bucketArn: pulumi.Input<string>;
-    regions: string[];
-    cloudMapNamespaces: Record<string, string[]>;
-    region: string;
-    accountId: string;
-    partition?: string;
-    tags?: Record<string, string>;
+    readonly functionName: string;
+    readonly bucketName: pulumi.Input<string>;
+    readonly bucketArn: pulumi.Input<string>;
+    readonly regions: string[];
+    readonly cloudMapNamespaces: Record<string, string[]>;
+    readonly region: string;
+    readonly accountId: string;
+    readonly partition?: string;
+    readonly tags?: Record<string, string>;
 }
 
 /**

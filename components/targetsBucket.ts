@@ -6,9 +6,9 @@ import { TENANTS_PREFIX } from "./render/prometheusConfig";
 
 export interface TargetsBucketArgs extends VersionedBucketArgs {
     /** Principals (ARNs) allowed to assume the writer role, e.g. the service broker's role. */
-    writerPrincipals: pulumi.Input<string>[];
+    readonly writerPrincipals: pulumi.Input<string>[];
     /** Tenants, each with a writer role limited to tenants/<name>/, assumed by its principals. */
-    tenants?: { name: string; writerPrincipals: pulumi.Input<string>[] }[];
+    readonly tenants?: { name: string; writerPrincipals: pulumi.Input<string>[] }[];
 }
 
 /** The IAM policy documents the bucket grants, as pure functions of its ARN. */
