@@ -10,7 +10,7 @@ import { runStackOffline } from "./lib/stackRun";
 import * as os from "os";
 import * as path from "path";
 import { planAll } from "./lib/plan";
-import { checkResources } from "./policy";
+import { checkResources } from "./lib/policyCheck";
 import { policyConfigFile, STACKS } from "./policyConfig";
 
 /** About `count` resources: groups of a subnet, an encrypted instance with a volume, and an ingress rule. */

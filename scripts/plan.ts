@@ -11,7 +11,7 @@ import { exitWhenFlushed } from "./lib/exit";
 import { PlanResult, plan, planAll, readRolloutFacts, VOLUME_ID_PLACEHOLDER } from "./lib/plan";
 import { describeRollout, describeRolloutRules } from "./lib/rollout";
 import { describeSizing } from "../infra/sizing";
-import { formatViolations, mandatory } from "./policy";
+import { formatViolations, mandatory } from "./lib/policyCheck";
 
 function tree(resources: CapturedResource[]): string[] {
     const children = new Map<string, CapturedResource[]>();

@@ -23,7 +23,7 @@ import { tenantTargetsPrefix } from "../../components/render/prometheusConfig";
 import { previewValue, ProgramRun, resolveForPreview, SECRET_PLACEHOLDER, UNKNOWN_PLACEHOLDER, unwrapSecrets } from "./offline";
 import { runStackOffline } from "./stackRun";
 import { PolicyPackServer } from "./analyzer";
-import { checkResources, PolicyResult } from "../policy";
+import { checkResources, PolicyResult } from "./policyCheck";
 import { STACKS } from "../policyConfig";
 import { NODE_LOG_UNITS } from "../../infra/rendering";
 import { hosts } from "../../infra/naming";
