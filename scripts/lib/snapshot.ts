@@ -149,8 +149,9 @@ function listFiles(dir: string, prefix = ""): string[] {
 }
 
 /**
- * The files a plan wrote, each distinct text once under files/, and files.yaml naming every
- * path: where its content is kept (the first path with that content) or, for binary files, its digest.
+ * The files a plan wrote, each distinct text once under files/ (as <path>.snap, so that tools
+ * reading the tree as source pass over them), and files.yaml naming every path: where its content
+ * is kept (the first path with that content) or, for binary files, its digest.
  */
 export function filesDocuments(outDir: string): Snapshot {
     const snapshot: Snapshot = {};
@@ -169,8 +170,8 @@ export function filesDocuments(outDir: string): Snapshot {
             index[file] = `same as ${first}`;
         } else {
             firstWithContent.set(digest, file);
-            index[file] = `files/${file}`;
-            snapshot[`files/${file}`] = text;
+            index[file] = `files/${file}.snap`;
+            snapshot[`files/${file}.snap`] = text;
         }
     }
     snapshot["files.yaml"] = `# What the plan writes to out/<stack>/, and where each file's content is kept here.\n${dump(index)}`;
