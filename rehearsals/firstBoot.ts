@@ -268,16 +268,303 @@ class NodeBoot {
 /** What an interrupted run must undo at once: the nodes, the loop device, the test host. */
 const emergencyStops = new Set<() => void>();
 
+/** One run's shared state: the stack as the node sees it, the stand-ins around it, the report. */
+interface BootRun {
+    readonly env: LoadedEnvironment;
+    readonly launch: NodeLaunch;
+    readonly password: string;
+    readonly work: string;
+    readonly host: TestHost;
+    readonly image: string;
+    readonly caCert: string;
+    readonly volume: { loop: string; devicePath: string };
+    readonly s3Client: S3Client;
+    readonly logs: CloudWatchLogsStandIn;
+    readonly boots: NodeBoot[];
+    check(name: string, ok: boolean, detail: string): void;
+    readonly figures: Record<string, number | string>;
+}
+
+/** The node's entries shipped to prom-1/<unit> by one instance, parsed. */
+function shipped(run: BootRun, unit: string, instance: string): { message: string; instance: string }[] {
+    return run.logs.events(run.launch.logGroup.name, `prom-1/${unit}`)
+        .map((e) => JSON.parse(e.message) as { message: string; instance: string })
+        .filter((m) => m.instance === instance);
+}
+
+/** The stack, pointed at what this machine serves in AWS's place. */
+async function prepareStack(base: LoadedEnvironment, stack: string, work: string, gateway: string) {
+    const releases = buildReleases(path.join(work, "releases"), base);
+    const ssm = buildSsmAgentStandIn(path.join(work, "ssm"));
+    const env: LoadedEnvironment = {
+        ...base,
+        prometheus: { ...base.prometheus, releaseBaseUrl: `http://${gateway}:${PORTS.releases}`, volumeWaitSeconds: VOLUME_WAIT_SECONDS },
+        s3EndpointUrl: `http://${gateway}:${PORTS.s3}`,
+        logsEndpointUrl: `http://${gateway}:${PORTS.logs}`,
+        ssmAgent: { baseUrl: `http://${gateway}:${PORTS.releases}/ssm`, signingKeyFile: ssm.keyFile },
+    };
+    const password = crypto.randomBytes(18).toString("base64url");
+    const launch = await launchOf(env, stack, password);
+    fs.writeFileSync(path.join(work, "user-data"), launch.userData);
+    return { env, password, launch, served: new Map([...releases, ...ssm.files]) };
+}
+
+/** What AWS would serve the node, on the test host's gateway: apt, releases, S3, CloudWatch Logs and a TLS target. */
+async function startStandIns(work: string, gateway: string, prepared: Awaited<ReturnType<typeof prepareStack>>, teardown: (step: () => unknown) => void) {
+    const { env, launch } = prepared;
+    const apt = await startAptProxy(gateway, PORTS.aptProxy, debianMirror(), path.join(CACHE, "apt-cache"));
+    teardown(() => apt.close());
+    const files = fileServer(prepared.served);
+    await listen(files, gateway, PORTS.releases);
+    teardown(() => files.close());
+    const S3rver = require("s3rver");
+    const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"),
+        configureBuckets: [{ name: launch.targetsBucket }, { name: launch.configBucket }] });
+    await s3Server.run();
+    teardown(() => s3Server.close());
+    // What the update writes before the instance starts: the node's configuration set, MANIFEST last.
+    const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
+        credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+    await publishSets(s3Client, launch.configBucket, launch.config);
+    // CloudWatch Logs with the group the update creates; the node signs with the same stand-in credentials.
+    const logs = new CloudWatchLogsStandIn(launch.logGroup.retentionDays);
+    logs.createLogGroup(launch.logGroup.name);
+    await logs.listen(gateway, PORTS.logs);
+    teardown(() => logs.close());
+    const target = tlsTarget(path.join(work, "tls"), gateway);
+    await listen(target.server, gateway, 443);
+    teardown(() => target.server.close());
+    return { s3Client, logs, caCert: target.caCert };
+}
+
+/** cloud-init's result, the packages, the units, who owns which port, and the mounted volume; gives the volume's UUID. */
+async function checkFirstBootState(run: BootRun, first: NodeBoot): Promise<string> {
+    const { check } = run;
+    const firstResult = await first.cloudInitResult(900000);
+    check("first boot: cloud-init finishes with status done and no errors", firstResult.status === "done" && firstResult.errors.length === 0,
+        `${firstResult.status}; errors: ${firstResult.errors.join("; ") || "none"}; recoverable: ${firstResult.recoverable.length}`);
+    const versions = NODE_PACKAGES.map((pkg) => {
+        const installed = first.exec(["dpkg-query", "-W", "-f", "${Version}", pkg]).stdout.trim();
+        const candidate = /Candidate: (\S+)/.exec(first.exec(["apt-cache", "policy", pkg]).stdout)?.[1];
+        return { pkg, installed, candidate };
+    });
+    check("first boot: every package is installed at the version the archive serves",
+        versions.every((v) => v.installed !== "" && v.installed === v.candidate), versions.map((v) => `${v.pkg} ${v.installed || "missing"}`).join(", "));
+    const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
+        "amazon-ssm-agent.service", "platform-journal-shipper.service"];
+    const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
+    check("first boot: prometheus, node_exporter, nginx, both sync timers, the SSM agent and the journal shipper are active",
+        states.every((s) => s.endsWith(" active")), states.join(", "));
+    // Each service is the one listening on its port.
+    const listening = first.exec(["ss", "-Hltnp"]).stdout;
+    const owners = ([[80, "nginx"], [PROMETHEUS_PORT, "prometheus"], [9100, "node_exporter"]] as const).map(([port, process]) => {
+        const line = listening.split("\n").find((l) => new RegExp(`:${port}\\s`).test(l));
+        return { port, process, ok: line !== undefined && line.includes(`(("${process}"`) };
+    });
+    check("first boot: nginx, prometheus and node_exporter each own their port", owners.every((o) => o.ok),
+        owners.map((o) => `${o.port} ${o.ok ? o.process : "not " + o.process}`).join(", "));
+    const mount = first.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim();
+    const uuid = sh("blkid", ["-s", "UUID", "-o", "value", run.volume.loop]).trim();
+    check("first boot: the blank data volume is formatted and mounted at /mnt", /^ext4 prometheus-data$/.test(mount) && uuid !== "", `${mount}, UUID ${uuid}`);
+    return uuid;
+}
+
+/** The configuration set applied from the bucket, Prometheus ready through nginx, and nginx's rules. */
+async function checkFirstBootServing(run: BootRun, first: NodeBoot): Promise<void> {
+    const { check, figures, env, launch, password } = run;
+    const node = run.host.nodeAddress;
+    const gateway = run.host.addresses.gateway;
+    // The configuration set came from the bucket, and node_exporter reports its revision.
+    const revision = launch.config.revision;
+    const reported = await waitFor("the applied revision in node_exporter", async () => {
+        const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+        return /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
+    }, 60000).catch(() => undefined);
+    check("first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision", reported === revision,
+        `applied ${reported ?? "nothing"}, the bucket's MANIFEST says ${revision}`);
+    const ready = await waitFor("prometheus through nginx", async () =>
+        (await request({ host: node, port: INGRESS_PORT, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
+    figures.bootToReadySeconds = Number(((now() - first.started) / 1000).toFixed(1));
+    check("first boot: Prometheus answers through nginx", ready, `${figures.bootToReadySeconds} s from boot to ready`);
+    const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUsers[0]}:${password}`).toString("base64")}` };
+    const ingress: [string, http.RequestOptions, number][] = [
+        ["an office address passes", { localAddress: OFFICE_CLIENT }, 200],
+        ["another address needs basic auth", { localAddress: OUTSIDER }, 401],
+        ["another address with the stack's password passes", { localAddress: OUTSIDER, headers: basic }, 200],
+        ["the ALB forwarding an office client passes", { localAddress: gateway, headers: { "x-forwarded-for": OFFICE_CLIENT } }, 200],
+        ["an office address cannot POST /-/quit", { localAddress: OFFICE_CLIENT, method: "POST", path: "/-/quit" }, 403],
+    ];
+    for (const [what, options, expected] of ingress) {
+        const { status } = await request({ host: node, port: INGRESS_PORT, path: "/api/v1/status/buildinfo", ...options });
+        check(`first boot, ingress: ${what}`, status === expected, `${status}`);
+    }
+}
+
+/** Finished runs of the node's configuration sync (systemd's job results), by when they finished, in seconds. */
+function configSyncRunsFinished(boot: NodeBoot): number[] {
+    return boot.exec(["journalctl", "-u", "prometheus-config-sync.service", "-o", "json", "--no-pager"]).stdout.split("\n").filter((line) => line)
+        .map((line) => JSON.parse(line) as { JOB_TYPE?: string; JOB_RESULT?: string; __REALTIME_TIMESTAMP: string })
+        .filter((entry) => entry.JOB_TYPE === "start" && entry.JOB_RESULT !== undefined)
+        .map((entry) => Number(entry.__REALTIME_TIMESTAMP) / 1e6);
+}
+
+/** A rule change as the next update writes it: applied by the sync's next runs, reloaded by systemd's ExecReload, no restart. */
+async function rehearseRuleReload(run: BootRun, first: NodeBoot): Promise<void> {
+    const { check, figures, launch } = run;
+    const node = run.host.nodeAddress;
+    const mainPid = () => first.exec(["systemctl", "show", "-P", "MainPID", "prometheus.service"]).stdout.trim();
+    const pidBefore = mainPid();
+    const { [MANIFEST]: _, ...setFiles } = launch.config.sets["prom-1"];
+    const changed = sealNodeConfigs({ "prom-1": { ...setFiles, "rules/boot-change.yml": "groups:\n  - name: boot-change\n    rules:\n      - record: boot:up:sum\n        expr: sum(up)\n" } });
+    const published = now();
+    await publishSets(run.s3Client, launch.configBucket, changed);
+    const publishedAt = now() / 1000;
+    const loaded = await waitFor("the changed rules on the node", async () => {
+        const groups = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups as { name: string }[];
+        return groups.some((g) => g.name === "boot-change") ? now() : undefined;
+    }, 180000).catch(() => undefined);
+    figures.ruleChangeOnNodeSeconds = loaded ? Number(((loaded - published) / 1000).toFixed(1)) : -1;
+    const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+    const appliedAt = Number(/^platform_node_config_applied_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
+    // The run under way while the set was written may finish without it; the next one applies it.
+    const runsUntilApplied = configSyncRunsFinished(first).filter((at) => at > publishedAt && at <= appliedAt + 1).length;
+    const pidAfter = mainPid();
+    check("first boot: a changed rule set in the bucket is applied within two runs of the sync after it was written, and loaded by systemctl reload, the same Prometheus process still running",
+        loaded !== undefined && runsUntilApplied >= 1 && runsUntilApplied <= 2 && pidAfter === pidBefore && pidBefore !== "0",
+        `${loaded ? `loaded ${figures.ruleChangeOnNodeSeconds} s after it was written, by sync run ${runsUntilApplied} after it (a run every ${run.env.prometheus.configSyncIntervalSeconds} s)` : "not loaded within 180 s"}; MainPID ${pidBefore} -> ${pidAfter}`);
+}
+
+/** A target put into the bucket reaches file_sd and is scraped. */
+async function rehearseBootTarget(run: BootRun): Promise<void> {
+    const { check, env, launch, work } = run;
+    const node = run.host.nodeAddress;
+    const gateway = run.host.addresses.gateway;
+    const targetFile = path.join(work, "boot-target.json");
+    fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:443`], labels: { app: "boot-rehearsal" } }]));
+    const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" };
+    await new Promise<void>((resolve, reject) => spawn("aws", ["--endpoint-url", `http://${gateway}:${PORTS.s3}`, "--region", env.region,
+        "s3", "cp", targetFile, `s3://${launch.targetsBucket}/boot-target.json`], { env: awsEnv, stdio: "ignore" })
+        .on("exit", (code) => code === 0 ? resolve() : reject(new Error(`aws s3 cp exit ${code}`))));
+    const scraped = await waitFor("the bucket's target to be scraped", async () => {
+        const targets = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
+        const found = targets.data.activeTargets.find((t: { labels: Record<string, string> }) => t.labels.app === "boot-rehearsal");
+        return found?.health === "up" ? found : undefined;
+    }, 180000).catch(() => undefined);
+    check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
+        scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
+}
+
+/** The journal, off the instance: each unit's stream holds that unit's own lines, the boot's output among them. */
+async function checkJournalShipped(run: BootRun): Promise<void> {
+    const { check, launch } = run;
+    const node = run.host.nodeAddress;
+    const lifecycle = (unit: string) => new RegExp(`^(Started|Finished) ${unit.replace(/\./g, "\\.")}`);
+    const expected: [string, RegExp][] = [
+        ["cloud-init-main.service", /^data volume \S+ \(\S+\) mounted at \/mnt$/],
+        ["prometheus.service", /Server is ready to receive web requests/],
+        ...["node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service", "prometheus-config-sync.service",
+            "prometheus-targets-sync.service", "amazon-ssm-agent.service"].map((unit): [string, RegExp] => [unit, lifecycle(unit)]),
+    ];
+    const unshipped = () => expected.filter(([unit, line]) => !shipped(run, unit, "i-prom-1").some((m) => line.test(m.message)));
+    await waitFor("every unit's journal in CloudWatch Logs", async () => unshipped().length === 0 || undefined, 60000).catch(() => false);
+    check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
+        unshipped().length === 0, `${launch.logGroup.name}: ${expected.map(([unit]) => `${unit} ${shipped(run, unit, "i-prom-1").length}`).join(", ")}`
+            + (unshipped().length > 0 ? `; no line matching ${unshipped().map(([unit, line]) => `${line} in ${unit}`).join(", ")}` : ""));
+    const validated = shipped(run, "cloud-init-main.service", "i-prom-1").find((m) => /^journal shipper configuration is valid: /.test(m.message));
+    check("first boot: the bootstrap's check accepts the shipper's configuration before starting it", validated !== undefined,
+        validated?.message ?? "no line of platform-journal-shipper --check in the boot's output");
+    const shipperMetrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+    const lastShipped = Number(/^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec(shipperMetrics)?.[1]);
+    check("first boot: node_exporter reports the shipper's last delivery", Date.now() / 1000 - lastShipped < 60,
+        Number.isNaN(lastShipped) ? "no platform_log_shipper_last_success_timestamp_seconds" : `${(Date.now() / 1000 - lastShipped).toFixed(1)} s ago`);
+}
+
+/** The first boot on the blank volume; gives the volume's UUID and when a series was written before the node stopped. */
+async function rehearseFirstNode(run: BootRun): Promise<{ uuid: string; writtenAt: number }> {
+    const first = new NodeBoot("prom-1", run.work, run.host);
+    run.boots.push(first);
+    first.start(run.image, run.launch.userData, run.caCert, run.volume);
+    const uuid = await checkFirstBootState(run, first);
+    await checkFirstBootServing(run, first);
+    await rehearseRuleReload(run, first);
+    await rehearseBootTarget(run);
+    await checkJournalShipped(run);
+    const writtenAt = await waitFor("a node_exporter sample", async () => {
+        const at = Date.now() / 1000;
+        return (await seriesAt(run, at)).length > 0 ? at : undefined;
+    }, 120000);
+    await first.stop();
+    // Powered off in order: the shipper stops after the services, so their last entries leave with it.
+    const stopped = shipped(run, "prometheus.service", "i-prom-1").filter((m) => /^Stopped prometheus\.service/.test(m.message));
+    run.check("first boot, shutdown: Prometheus's stop is shipped before the shipper itself stops", stopped.length > 0,
+        stopped[0]?.message ?? `last entry: ${shipped(run, "prometheus.service", "i-prom-1").slice(-1)[0]?.message}`);
+    return { uuid, writtenAt };
+}
+
+/** The node's own up series at a time. */
+async function seriesAt(run: BootRun, at: number): Promise<unknown[]> {
+    return JSON.parse((await request({ host: run.host.nodeAddress, port: PROMETHEUS_PORT,
+        path: `/api/v1/query?query=${encodeURIComponent(`up{job="prometheus_node"}`)}&time=${at}` })).body).data.result as unknown[];
+}
+
+/** The replacement: a new instance, the same volume, the old series still there, its journal beside the first's. */
+async function rehearseReplacement(run: BootRun, uuid: string, writtenAt: number): Promise<void> {
+    const { check } = run;
+    const node = run.host.nodeAddress;
+    const loop = run.volume.loop;
+    const second = new NodeBoot("prom-1-replacement", run.work, run.host);
+    run.boots.push(second);
+    second.start(run.image, run.launch.userData, run.caCert, run.volume);
+    const secondResult = await second.cloudInitResult(900000);
+    check("replacement boot: cloud-init finishes with status done and no errors", secondResult.status === "done" && secondResult.errors.length === 0,
+        `${secondResult.status}; errors: ${secondResult.errors.join("; ") || "none"}`);
+    const uuidAfter = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
+    check("replacement boot: the volume is mounted again, not reformatted", uuidAfter === uuid
+        && /^ext4 prometheus-data$/.test(second.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim()), `UUID ${uuidAfter}`);
+    await waitFor("the replacement's Prometheus", async () => (await request({ host: node, port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 120000);
+    const before = await seriesAt(run, writtenAt);
+    check("replacement boot: a series written before the replacement can still be queried", before.length > 0,
+        `${before.length} series of up{job="prometheus_node"} at ${new Date(writtenAt * 1000).toISOString()}`);
+    const replacementShipped = await waitFor("the replacement's journal", async () =>
+        shipped(run, "prometheus.service", "i-prom-1-replacement").length > 0 || undefined, 60000).catch(() => false);
+    check("replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
+        replacementShipped === true && shipped(run, "prometheus.service", "i-prom-1").length > 0,
+        `prom-1/prometheus.service: ${shipped(run, "prometheus.service", "i-prom-1").length} entries of i-prom-1, `
+            + `${shipped(run, "prometheus.service", "i-prom-1-replacement").length} of i-prom-1-replacement`);
+    await second.stop();
+}
+
+/** A boot without the volume fails loudly within the wait, Prometheus never starts, and why is shipped. */
+async function rehearseWithoutVolume(run: BootRun): Promise<void> {
+    const { check, logs } = run;
+    const third = new NodeBoot("prom-1-no-volume", run.work, run.host);
+    run.boots.push(third);
+    third.start(run.image, run.launch.userData, run.caCert);
+    const thirdResult = await third.cloudInitResult(900000);
+    const output = third.exec(["cat", "/var/log/cloud-init-output.log"]).stdout;
+    const fatal = /FATAL: data volume \S+ is not attached after (\d+)s; not starting Prometheus/.exec(output);
+    check("boot without the volume: cloud-init reports an error naming the missing volume",
+        thirdResult.status === "error" && fatal !== null, fatal?.[0] ?? `status ${thirdResult.status}`);
+    check(`boot without the volume: it gives up after the stack's wait (${VOLUME_WAIT_SECONDS}s)`, fatal !== null && Number(fatal[1]) === VOLUME_WAIT_SECONDS, fatal?.[1] ?? "-");
+    const started = third.exec(["systemctl", "show", "prometheus.service", "-p", "ActiveEnterTimestampMonotonic", "--value"]).stdout.trim();
+    check("boot without the volume: Prometheus never starts", started === "0" || started === "", `ActiveEnterTimestampMonotonic=${started}`);
+    const fatalShipped = await waitFor("the failed boot's FATAL in CloudWatch Logs", async () =>
+        shipped(run, "cloud-init-main.service", "i-prom-1-no-volume").find((m) => /^FATAL: data volume/.test(m.message)), 30000).catch(() => undefined);
+    check("boot without the volume: why it failed is in CloudWatch Logs, off the instance", fatalShipped !== undefined,
+        fatalShipped?.message ?? "no FATAL line from i-prom-1-no-volume");
+    await third.stop();
+    check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", logs.problems.length === 0 && logs.puts.length > 0,
+        logs.problems.length > 0 ? logs.problems.slice(0, 3).join("; ") : `${logs.puts.length} PutLogEvents calls, signed by ${[...logs.accessKeys].join(", ")}`);
+}
+
 export async function rehearseFirstBoot(stack: string, keep = false): Promise<BootReport> {
     const checks: Check[] = [];
     const figures: Record<string, number | string> = {};
     const check = (name: string, ok: boolean, detail: string) => { checks.push({ name, ok, detail }); };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `firstboot-${stack}-`));
-    const servers: http.Server[] = [];
+    const stops: (() => unknown)[] = [];
     const boots: NodeBoot[] = [];
     let loop: string | undefined;
-    let s3: { close(): Promise<void> } | undefined;
-    let logsEndpoint: CloudWatchLogsStandIn | undefined;
     let release: () => void;
     try {
         release = acquireLock(path.join(CACHE, "first-boot.lock"), "first-boot rehearsal");
@@ -312,233 +599,32 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
             throw new Error(`missing ${missing.join(", ")}: ${INSTALL_HINT}`);
         }
         const gateway = host.addresses.gateway;
-
-        // The stack, pointed at what this machine serves in AWS's place.
-        const releases = buildReleases(path.join(work, "releases"), base);
-        const ssm = buildSsmAgentStandIn(path.join(work, "ssm"));
-        const env: LoadedEnvironment = {
-            ...base,
-            prometheus: { ...base.prometheus, releaseBaseUrl: `http://${gateway}:${PORTS.releases}`, volumeWaitSeconds: VOLUME_WAIT_SECONDS },
-            s3EndpointUrl: `http://${gateway}:${PORTS.s3}`,
-            logsEndpointUrl: `http://${gateway}:${PORTS.logs}`,
-            ssmAgent: { baseUrl: `http://${gateway}:${PORTS.releases}/ssm`, signingKeyFile: ssm.keyFile },
-        };
-        const password = crypto.randomBytes(18).toString("base64url");
-        const launch = await launchOf(env, stack, password);
-        const { userData, volumeId } = launch;
-        fs.writeFileSync(path.join(work, "user-data"), userData);
-
+        const prepared = await prepareStack(base, stack, work, gateway);
         const image = ensureDebianImage(CACHE);
         host.create();
-        servers.push(await startAptProxy(gateway, PORTS.aptProxy, debianMirror(), path.join(CACHE, "apt-cache")));
-        const files = fileServer(new Map([...releases, ...ssm.files]));
-        await listen(files, gateway, PORTS.releases);
-        servers.push(files);
-        const bucket = launch.targetsBucket;
-        const S3rver = require("s3rver");
-        const s3Server = new S3rver({ address: gateway, port: PORTS.s3, silent: true, directory: path.join(work, "s3"),
-            configureBuckets: [{ name: bucket }, { name: launch.configBucket }] });
-        await s3Server.run();
-        s3 = s3Server;
-        // What the update writes before the instance starts: the node's configuration set, MANIFEST last.
-        const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
-            credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-        await publishSets(s3Client, launch.configBucket, launch.config);
-        // CloudWatch Logs with the group the update creates; the node signs with the same stand-in credentials.
-        const logs = new CloudWatchLogsStandIn(launch.logGroup.retentionDays);
-        logs.createLogGroup(launch.logGroup.name);
-        await logs.listen(gateway, PORTS.logs);
-        logsEndpoint = logs;
-        /** The node's entries shipped to prom-1/<unit> by one instance, parsed. */
-        const shipped = (unit: string, instance: string) => logs.events(launch.logGroup.name, `prom-1/${unit}`)
-            .map((e) => JSON.parse(e.message) as { message: string; instance: string })
-            .filter((m) => m.instance === instance);
-        const target = tlsTarget(path.join(work, "tls"), gateway);
-        await listen(target.server, gateway, 443);
-        servers.push(target.server);
-
+        const standIns = await startStandIns(work, gateway, prepared, (step) => stops.push(step));
         // The data volume: a blank disk, presented where the node waits for it.
         const disk = path.join(work, "data-volume.img");
         fs.writeFileSync(disk, "");
         fs.truncateSync(disk, 2 * 1024 ** 3);
         loop = sh("losetup", ["--find", "--show", disk]).trim();
-        const volume = { loop, devicePath: `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volumeId.replace(/-/g, "")}` };
+        const volume = { loop, devicePath: `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${prepared.launch.volumeId.replace(/-/g, "")}` };
         check("the data volume starts blank", spawnSync("blkid", ["-p", loop]).status === 2, loop);
-
-        // 1. The first boot.
-        const first = new NodeBoot("prom-1", work, host);
-        boots.push(first);
-        first.start(image, userData, target.caCert, volume);
-        const firstResult = await first.cloudInitResult(900000);
-        check("first boot: cloud-init finishes with status done and no errors", firstResult.status === "done" && firstResult.errors.length === 0,
-            `${firstResult.status}; errors: ${firstResult.errors.join("; ") || "none"}; recoverable: ${firstResult.recoverable.length}`);
-        const versions = NODE_PACKAGES.map((pkg) => {
-            const installed = first.exec(["dpkg-query", "-W", "-f", "${Version}", pkg]).stdout.trim();
-            const candidate = /Candidate: (\S+)/.exec(first.exec(["apt-cache", "policy", pkg]).stdout)?.[1];
-            return { pkg, installed, candidate };
-        });
-        check("first boot: every package is installed at the version the archive serves",
-            versions.every((v) => v.installed !== "" && v.installed === v.candidate), versions.map((v) => `${v.pkg} ${v.installed || "missing"}`).join(", "));
-        const units = ["prometheus.service", "node_exporter.service", "nginx.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
-            "amazon-ssm-agent.service", "platform-journal-shipper.service"];
-        const states = units.map((unit) => `${unit} ${first.exec(["systemctl", "is-active", unit]).stdout.trim()}`);
-        check("first boot: prometheus, node_exporter, nginx, both sync timers, the SSM agent and the journal shipper are active",
-            states.every((s) => s.endsWith(" active")), states.join(", "));
-        // Each service is the one listening on its port.
-        const listening = first.exec(["ss", "-Hltnp"]).stdout;
-        const owners = ([[80, "nginx"], [PROMETHEUS_PORT, "prometheus"], [9100, "node_exporter"]] as const).map(([port, process]) => {
-            const line = listening.split("\n").find((l) => new RegExp(`:${port}\\s`).test(l));
-            return { port, process, ok: line !== undefined && line.includes(`(("${process}"`) };
-        });
-        check("first boot: nginx, prometheus and node_exporter each own their port", owners.every((o) => o.ok),
-            owners.map((o) => `${o.port} ${o.ok ? o.process : "not " + o.process}`).join(", "));
-        const mount = first.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim();
-        const uuid = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
-        check("first boot: the blank data volume is formatted and mounted at /mnt", /^ext4 prometheus-data$/.test(mount) && uuid !== "", `${mount}, UUID ${uuid}`);
-
-        const node = host.nodeAddress;
-        // The configuration set came from the bucket, and node_exporter reports its revision.
-        const revision = launch.config.revision;
-        const reported = await waitFor("the applied revision in node_exporter", async () => {
-            const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
-            return /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
-        }, 60000).catch(() => undefined);
-        check("first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision", reported === revision,
-            `applied ${reported ?? "nothing"}, the bucket's MANIFEST says ${revision}`);
-        const ready = await waitFor("prometheus through nginx", async () =>
-            (await request({ host: node, port: INGRESS_PORT, path: "/-/ready", localAddress: OFFICE_CLIENT })).status === 200 || undefined, 120000);
-        figures.bootToReadySeconds = Number(((now() - first.started) / 1000).toFixed(1));
-        check("first boot: Prometheus answers through nginx", ready, `${figures.bootToReadySeconds} s from boot to ready`);
-        const basic = { authorization: `Basic ${Buffer.from(`${env.ingress.basicAuthUsers[0]}:${password}`).toString("base64")}` };
-        const ingress: [string, http.RequestOptions, number][] = [
-            ["an office address passes", { localAddress: OFFICE_CLIENT }, 200],
-            ["another address needs basic auth", { localAddress: OUTSIDER }, 401],
-            ["another address with the stack's password passes", { localAddress: OUTSIDER, headers: basic }, 200],
-            ["the ALB forwarding an office client passes", { localAddress: gateway, headers: { "x-forwarded-for": OFFICE_CLIENT } }, 200],
-            ["an office address cannot POST /-/quit", { localAddress: OFFICE_CLIENT, method: "POST", path: "/-/quit" }, 403],
-        ];
-        for (const [what, options, expected] of ingress) {
-            const { status } = await request({ host: node, port: INGRESS_PORT, path: "/api/v1/status/buildinfo", ...options });
-            check(`first boot, ingress: ${what}`, status === expected, `${status}`);
-        }
-
-        // A rule change as the next update writes it: reloaded by systemd's ExecReload, no restart.
-        const mainPid = () => first.exec(["systemctl", "show", "-P", "MainPID", "prometheus.service"]).stdout.trim();
-        const pidBefore = mainPid();
-        const { [MANIFEST]: _, ...setFiles } = launch.config.sets["prom-1"];
-        const changed = sealNodeConfigs({ "prom-1": { ...setFiles, "rules/boot-change.yml": "groups:\n  - name: boot-change\n    rules:\n      - record: boot:up:sum\n        expr: sum(up)\n" } });
-        const published = now();
-        await publishSets(s3Client, launch.configBucket, changed);
-        const loaded = await waitFor("the changed rules on the node", async () => {
-            const groups = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups as { name: string }[];
-            return groups.some((g) => g.name === "boot-change") ? now() : undefined;
-        }, 120000).catch(() => undefined);
-        figures.ruleChangeOnNodeSeconds = loaded ? Number(((loaded - published) / 1000).toFixed(1)) : -1;
-        const pidAfter = mainPid();
-        const withinMs = env.prometheus.configSyncIntervalSeconds * 1000 + 10000;
-        check("first boot: a changed rule set in the bucket is loaded by systemctl reload within the sync interval, the same Prometheus process still running",
-            loaded !== undefined && loaded - published <= withinMs && pidAfter === pidBefore && pidBefore !== "0",
-            `${loaded ? `loaded ${figures.ruleChangeOnNodeSeconds} s after it was written (sync every ${env.prometheus.configSyncIntervalSeconds} s, a run allowed 10 s)` : "not loaded within 120 s"}; MainPID ${pidBefore} -> ${pidAfter}`);
-
-        // A target put into the bucket reaches file_sd and is scraped.
-        const targetFile = path.join(work, "boot-target.json");
-        fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`${gateway}:443`], labels: { app: "boot-rehearsal" } }]));
-        const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_EC2_METADATA_DISABLED: "true" };
-        await new Promise<void>((resolve, reject) => spawn("aws", ["--endpoint-url", `http://${gateway}:${PORTS.s3}`, "--region", env.region,
-            "s3", "cp", targetFile, `s3://${bucket}/boot-target.json`], { env: awsEnv, stdio: "ignore" })
-            .on("exit", (code) => code === 0 ? resolve() : reject(new Error(`aws s3 cp exit ${code}`))));
-        const scraped = await waitFor("the bucket's target to be scraped", async () => {
-            const targets = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
-            const found = targets.data.activeTargets.find((t: { labels: Record<string, string> }) => t.labels.app === "boot-rehearsal");
-            return found?.health === "up" ? found : undefined;
-        }, 180000).catch(() => undefined);
-        check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
-            scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
-
-        // The journal, off the instance: each unit's stream holds that unit's own lines, the boot's output among them.
-        const lifecycle = (unit: string) => new RegExp(`^(Started|Finished) ${unit.replace(/\./g, "\\.")}`);
-        const expected: [string, RegExp][] = [
-            ["cloud-init-main.service", /^data volume \S+ \(\S+\) mounted at \/mnt$/],
-            ["prometheus.service", /Server is ready to receive web requests/],
-            ...["node_exporter.service", "nginx.service", "prometheus-blackbox-exporter.service", "prometheus-config-sync.service",
-                "prometheus-targets-sync.service", "amazon-ssm-agent.service"].map((unit): [string, RegExp] => [unit, lifecycle(unit)]),
-        ];
-        const unshipped = () => expected.filter(([unit, line]) => !shipped(unit, "i-prom-1").some((m) => line.test(m.message)));
-        await waitFor("every unit's journal in CloudWatch Logs", async () => unshipped().length === 0 || undefined, 60000).catch(() => false);
-        check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
-            unshipped().length === 0, `${launch.logGroup.name}: ${expected.map(([unit]) => `${unit} ${shipped(unit, "i-prom-1").length}`).join(", ")}`
-                + (unshipped().length > 0 ? `; no line matching ${unshipped().map(([unit, line]) => `${line} in ${unit}`).join(", ")}` : ""));
-        const validated = shipped("cloud-init-main.service", "i-prom-1").find((m) => /^journal shipper configuration is valid: /.test(m.message));
-        check("first boot: the bootstrap's check accepts the shipper's configuration before starting it", validated !== undefined,
-            validated?.message ?? "no line of platform-journal-shipper --check in the boot's output");
-        const shipperMetrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
-        const lastShipped = Number(/^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec(shipperMetrics)?.[1]);
-        check("first boot: node_exporter reports the shipper's last delivery", Date.now() / 1000 - lastShipped < 60,
-            Number.isNaN(lastShipped) ? "no platform_log_shipper_last_success_timestamp_seconds" : `${(Date.now() / 1000 - lastShipped).toFixed(1)} s ago`);
-
-        // A series written before the replacement, to find again after it.
-        const query = async (at: number) => JSON.parse((await request({ host: node, port: PROMETHEUS_PORT,
-            path: `/api/v1/query?query=${encodeURIComponent(`up{job="prometheus_node"}`)}&time=${at}` })).body).data.result as unknown[];
-        const writtenAt = await waitFor("a node_exporter sample", async () => {
-            const at = Date.now() / 1000;
-            return (await query(at)).length > 0 ? at : undefined;
-        }, 120000);
-        await first.stop();
-        // Powered off in order: the shipper stops after the services, so their last entries leave with it.
-        const stopped = shipped("prometheus.service", "i-prom-1").filter((m) => /^Stopped prometheus\.service/.test(m.message));
-        check("first boot, shutdown: Prometheus's stop is shipped before the shipper itself stops", stopped.length > 0,
-            stopped[0]?.message ?? `last entry: ${shipped("prometheus.service", "i-prom-1").slice(-1)[0]?.message}`);
-
-        // 2. The replacement: a new instance, the same volume.
-        const second = new NodeBoot("prom-1-replacement", work, host);
-        boots.push(second);
-        second.start(image, userData, target.caCert, volume);
-        const secondResult = await second.cloudInitResult(900000);
-        check("replacement boot: cloud-init finishes with status done and no errors", secondResult.status === "done" && secondResult.errors.length === 0,
-            `${secondResult.status}; errors: ${secondResult.errors.join("; ") || "none"}`);
-        const uuidAfter = sh("blkid", ["-s", "UUID", "-o", "value", loop]).trim();
-        check("replacement boot: the volume is mounted again, not reformatted", uuidAfter === uuid
-            && /^ext4 prometheus-data$/.test(second.exec(["findmnt", "-n", "-o", "FSTYPE,LABEL", "/mnt"]).stdout.trim()), `UUID ${uuidAfter}`);
-        await waitFor("the replacement's Prometheus", async () => (await request({ host: node, port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 120000);
-        const before = await query(writtenAt);
-        check("replacement boot: a series written before the replacement can still be queried", before.length > 0,
-            `${before.length} series of up{job="prometheus_node"} at ${new Date(writtenAt * 1000).toISOString()}`);
-        const replacementShipped = await waitFor("the replacement's journal", async () =>
-            shipped("prometheus.service", "i-prom-1-replacement").length > 0 || undefined, 60000).catch(() => false);
-        check("replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
-            replacementShipped === true && shipped("prometheus.service", "i-prom-1").length > 0,
-            `prom-1/prometheus.service: ${shipped("prometheus.service", "i-prom-1").length} entries of i-prom-1, `
-                + `${shipped("prometheus.service", "i-prom-1-replacement").length} of i-prom-1-replacement`);
-        await second.stop();
-
-        // 3. A boot without the volume fails loudly within the wait, and Prometheus never starts.
-        const third = new NodeBoot("prom-1-no-volume", work, host);
-        boots.push(third);
-        third.start(image, userData, target.caCert);
-        const thirdResult = await third.cloudInitResult(900000);
-        const output = third.exec(["cat", "/var/log/cloud-init-output.log"]).stdout;
-        const fatal = /FATAL: data volume \S+ is not attached after (\d+)s; not starting Prometheus/.exec(output);
-        check("boot without the volume: cloud-init reports an error naming the missing volume",
-            thirdResult.status === "error" && fatal !== null, fatal?.[0] ?? `status ${thirdResult.status}`);
-        check(`boot without the volume: it gives up after the stack's wait (${VOLUME_WAIT_SECONDS}s)`, fatal !== null && Number(fatal[1]) === VOLUME_WAIT_SECONDS, fatal?.[1] ?? "-");
-        const started = third.exec(["systemctl", "show", "prometheus.service", "-p", "ActiveEnterTimestampMonotonic", "--value"]).stdout.trim();
-        check("boot without the volume: Prometheus never starts", started === "0" || started === "", `ActiveEnterTimestampMonotonic=${started}`);
-        const fatalShipped = await waitFor("the failed boot's FATAL in CloudWatch Logs", async () =>
-            shipped("cloud-init-main.service", "i-prom-1-no-volume").find((m) => /^FATAL: data volume/.test(m.message)), 30000).catch(() => undefined);
-        check("boot without the volume: why it failed is in CloudWatch Logs, off the instance", fatalShipped !== undefined,
-            fatalShipped?.message ?? "no FATAL line from i-prom-1-no-volume");
-        await third.stop();
-        check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", logs.problems.length === 0 && logs.puts.length > 0,
-            logs.problems.length > 0 ? logs.problems.slice(0, 3).join("; ") : `${logs.puts.length} PutLogEvents calls, signed by ${[...logs.accessKeys].join(", ")}`);
+        const run: BootRun = { ...prepared, ...standIns, work, host, image, volume, boots, check, figures };
+        const { uuid, writtenAt } = await rehearseFirstNode(run);
+        await rehearseReplacement(run, uuid, writtenAt);
+        await rehearseWithoutVolume(run);
+        check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", standIns.logs.problems.length === 0 && standIns.logs.puts.length > 0,
+            standIns.logs.problems.length > 0 ? standIns.logs.problems.slice(0, 3).join("; ") : `${standIns.logs.puts.length} PutLogEvents calls, signed by ${[...standIns.logs.accessKeys].join(", ")}`);
     } catch (err) {
         check("the first-boot rehearsal ran to its end", false, (err as Error).message);
     } finally {
         for (const boot of boots) {
             await boot.stop().catch(() => undefined);
         }
-        await s3?.close().catch(() => undefined);
-        await logsEndpoint?.close().catch(() => undefined);
-        servers.forEach((s) => s.close());
+        for (const stop of stops.reverse()) {
+            await Promise.resolve().then(stop).catch(() => undefined);
+        }
         if (loop) {
             spawnSync("losetup", ["-d", loop]);
         }

@@ -1,0 +1,52 @@
+// The alert path on loopback: the Alertmanagers mesh, the heartbeat arrives once per group
+// interval although three Prometheus send to three Alertmanagers, the empty bucket tickets, and a
+// page sent to every member arrives once.
+import { ALERTMANAGER_PORT } from "../components/ports";
+import { ADDRESSES, FACTOR, Loopback, NODES, pageOnce, receivedBy } from "./lib/loopbackPlatform";
+import { scaleDuration } from "./lib/remap";
+import { now, request, sleep, waitFor } from "./lib/wait";
+
+export async function rehearseAlertPath(lb: Loopback): Promise<void> {
+    const peers = await waitFor("a mesh of three", async () => {
+        const status = JSON.parse((await request({ host: ADDRESSES.alertmanager(1), port: ALERTMANAGER_PORT, path: "/api/v2/status" })).body);
+        return status.cluster.peers.length === 3 ? status.cluster.peers.map((p: { address: string }) => p.address) as string[] : undefined;
+    }, 30000);
+    lb.check("the Alertmanagers mesh through their generated cluster settings", peers.length === 3, `peers ${peers.join(", ")}`);
+    const notOwned = lb.processes.verify();
+    lb.check("every process started is alive and owns the address it was given", notOwned.length === 0,
+        notOwned.join("; ") || "3 Alertmanagers, 3 Prometheus servers and nginx, each listening where it was told");
+
+    // The heartbeat: first arrival, then one notification per interval despite 3 x 3 senders.
+    const heartbeats = () => receivedBy(lb, "heartbeat");
+    await waitFor("the first heartbeat", async () => heartbeats()[0], 30000);
+    const firstHeartbeat = (heartbeats()[0].at - lb.startedAt) / 1000;
+    lb.figures.heartbeatFirstDeliverySeconds = Number(firstHeartbeat.toFixed(2));
+    lb.check("the heartbeat reaches its receiver", heartbeats().length > 0,
+        `first ${firstHeartbeat.toFixed(1)} s after start (group_wait 0s, evaluation every ${scaleDuration("30s", FACTOR)})`);
+    const windowStart = now();
+    await sleep(30000);
+    const beats = heartbeats().filter((r) => r.at >= windowStart).map((r) => r.at);
+    const interval = 60000 / FACTOR;
+    const gaps = beats.slice(1).map((at, i) => at - beats[i]);
+    const expected = 30000 / interval;
+    const duplicates = gaps.filter((gap) => gap < interval / 2).length;
+    lb.figures.heartbeatIntervalMs = interval;
+    lb.figures.heartbeatsIn30s = beats.length;
+    lb.figures.heartbeatMeanGapMs = gaps.length ? Math.round(gaps.reduce((a, b) => a + b, 0) / gaps.length) : 0;
+    lb.figures.heartbeatDuplicates = duplicates;
+    lb.figures.heartbeatsPerGroupInterval = Number((beats.length / expected).toFixed(2));
+    // A member re-sends when repeat_interval (= group_interval) has passed at one of its group
+    // ticks: every one or two intervals. Without the mesh, three members would each do so.
+    lb.check("at most one heartbeat per group interval although three Prometheus send to three Alertmanagers",
+        beats.length >= expected / 2 - 1 && beats.length - duplicates <= expected + 1 && duplicates <= 1,
+        `${beats.length} in 30 s at a ${interval} ms group interval, ${duplicates} sent twice by racing members`);
+
+    // An empty bucket: the no-file_sd-targets ticket.
+    const ticket = await waitFor("the no-file_sd-targets ticket", async () =>
+        receivedBy(lb, "ticket").find((r) => r.body.includes("RE_Observe_No_FileSd_Targets")), 60000);
+    lb.check("the no-file_sd-targets alert fires while the bucket is empty", ticket.body.includes('"status":"firing"'), `ticket to ${ticket.receiver}`);
+
+    const page = await pageOnce(lb, "RehearsalPage", NODES);
+    lb.figures.pageDeliverySeconds = Number(page.latency.toFixed(2));
+    lb.check("a page sent to all three Alertmanagers arrives once", page.count === 1, `${page.count} notification(s), ${page.latency.toFixed(1)} s`);
+}

@@ -1,0 +1,78 @@
+// The targets path on loopback: a file put into the bucket is synced by the generated sync and
+// scraped, and removed again; a tenant's target carries its tenant's name whatever its file
+// forges, and a tenant's page reaches only its own receiver.
+import * as fs from "fs";
+import * as path from "path";
+import { ALERTMANAGER_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
+import { Tenant, tenantRegions } from "../infra/tenants";
+import { ADDRESSES, Loopback, NODES } from "./lib/loopbackPlatform";
+import { now, request, sleep, waitFor } from "./lib/wait";
+
+type ActiveTarget = { labels: Record<string, string>; health: string };
+
+async function activeTarget(app: string): Promise<ActiveTarget | undefined> {
+    const targets = JSON.parse((await request({ host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
+    return (targets.data.activeTargets as ActiveTarget[]).find((t) => t.labels.app === app);
+}
+
+async function putTargets(lb: Loopback, key: string, labels: Record<string, string>): Promise<void> {
+    const file = path.join(lb.work, `${labels.app}.json`);
+    fs.writeFileSync(file, JSON.stringify([{ targets: [lb.targetApp], labels }]));
+    const copy = await lb.aws(["s3", "cp", file, `s3://${lb.targetsBucket}/${key}`]);
+    if (copy.status !== 0) {
+        throw new Error(`aws s3 cp to s3://${lb.targetsBucket}/${key} failed: ${copy.stderr}`);
+    }
+}
+
+export async function rehearseTargets(lb: Loopback): Promise<void> {
+    const put = now();
+    await putTargets(lb, "rehearsal-app.json", { app: "rehearsal" });
+    const scraped = await waitFor("the new target to be scraped", async () => {
+        const target = await activeTarget("rehearsal");
+        return target?.health === "up" ? target : undefined;
+    }, 60000);
+    lb.figures.targetDiscoverySeconds = Number(((now() - put) / 1000).toFixed(2));
+    lb.check("a target put into the bucket is scraped", scraped.health === "up", `up ${lb.figures.targetDiscoverySeconds} s after the put, job ${scraped.labels.job}`);
+    const removed = now();
+    await lb.aws(["s3", "rm", `s3://${lb.targetsBucket}/rehearsal-app.json`]);
+    const gone = await waitFor("the removed target to disappear", async () => (await activeTarget("rehearsal")) === undefined || undefined, 60000);
+    lb.figures.targetRemovalSeconds = Number(((now() - removed) / 1000).toFixed(2));
+    lb.check("removing the target file removes the target", gone === true, `gone ${lb.figures.targetRemovalSeconds} s after the delete`);
+}
+
+/** The stack's first tenant: its target's labels, its newest-file metric and its page's receiver. */
+export async function rehearseTenant(lb: Loopback): Promise<void> {
+    const tenant: Tenant | undefined = lb.platform.tenants[0];
+    lb.check("the stack has a tenant to rehearse with", tenant !== undefined, tenant ? tenant.name : `no tenant in tenants/ lists stack ${lb.stack}`);
+    if (!tenant) {
+        return;
+    }
+    const prefix = tenantTargetsPrefix(tenant.name, tenantRegions(tenant, lb.env)[0]);
+    await putTargets(lb, `${prefix}/app.json`, { app: "tenant-app", tenant: "someone-else" });
+    const scraped = await waitFor("the tenant's target to be scraped", async () => {
+        const target = await activeTarget("tenant-app");
+        return target?.health === "up" ? target : undefined;
+    }, 60000);
+    lb.check(`a target under ${prefix}/ is scraped with tenant="${tenant.name}", not the tenant label its file forges`,
+        scraped.labels.tenant === tenant.name, `job ${scraped.labels.job}, tenant ${scraped.labels.tenant}`);
+    const newest = await waitFor("the tenant prefix's newest file in node_exporter", async () => {
+        const metrics = (await request({ host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+        return new RegExp(`^platform_targets_newest_file_timestamp_seconds\\{prefix="${prefix}"\\} (\\S+)$`, "m").exec(metrics)?.[1];
+    }, 30000);
+    lb.check(`node_exporter reports when the newest target file under ${prefix} was written`, Math.abs(Number(newest) - Date.now() / 1000) < 300,
+        new Date(Number(newest) * 1000).toISOString());
+    // The target stays: the dashboards' per-tenant panel is checked against what ran.
+
+    const pageReceiver = `tenant-${tenant.name}-${tenant.routing.page.receiver}`;
+    const alert = "RehearsalTenantPage";
+    const body = JSON.stringify([{ labels: { alertname: alert, severity: tenant.routing.page.severities[0], tenant: tenant.name },
+        annotations: { summary: "tenant rehearsal page" }, startsAt: new Date().toISOString() }]);
+    for (const i of NODES) {
+        await request({ host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT, path: "/api/v2/alerts", method: "POST", headers: { "content-type": "application/json" }, body });
+    }
+    await waitFor("the tenant's page", async () => lb.received.find((r) => r.body.includes(alert)), 20000);
+    await sleep(8000);
+    const got = lb.received.filter((r) => r.body.includes(alert)).map((r) => r.receiver);
+    lb.check(`a tenant alert reaches ${pageReceiver} once and no other receiver`, got.length === 1 && got[0] === pageReceiver, got.join(", "));
+}
