@@ -71,44 +71,8 @@ export interface ConfigSyncScriptInput {
     reloadTimeoutSeconds: number;
 }
 
-/**
- * Fetches the node's set, applies it only when the manifest matches every file and promtool
- * accepts it, reloads Prometheus (SIGHUP through systemd) and confirms the reload from
- * Prometheus's own metrics. A refused set leaves the last good one in place. What happened is
- * written for node_exporter's textfile collector.
- */
-export function renderConfigSyncScript(input: ConfigSyncScriptInput): string {
-    return `#!/bin/bash
-# Applies s3://${input.bucket}/${input.prefix} to this node: ${input.configFile}, ${input.rulesDir}/, ${input.htpasswdFile}.
-set -euo pipefail
-umask 022
-
-bucket=${shellQuote(input.bucket)}
-prefix=${shellQuote(input.prefix)}
-region=${shellQuote(input.region)}
-endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.endpointUrl ?? "")}}
-state_dir=${shellQuote(input.stateDir)}
-textfile_dir=${shellQuote(input.textfileDir)}
-promtool=${shellQuote(input.promtool)}
-config_file=${shellQuote(input.configFile)}
-rules_dir=${shellQuote(input.rulesDir)}
-htpasswd_file=${shellQuote(input.htpasswdFile)}
-htpasswd_group=${shellQuote(input.htpasswdGroup)}
-prometheus_url=${shellQuote(input.prometheusUrl)}
-reload_timeout=${input.reloadTimeoutSeconds}
-
-fetched="$state_dir/fetched"
-candidate="$state_dir/candidate"
-good="$state_dir/good"
-mkdir -p "$fetched" "$good" "$textfile_dir"
-
-prometheus_running() { systemctl is-active --quiet prometheus.service; }
-reload_prometheus() { systemctl reload prometheus.service; }
-
-state() { cat "$state_dir/$1" 2>/dev/null || echo "$2"; }
-set_state() { printf '%s\\n' "$2" > "$state_dir/$1.tmp" && mv "$state_dir/$1.tmp" "$state_dir/$1"; }
-
-write_metrics() {
+/** The sync's helpers: its metrics for node_exporter, a failure or refusal, installing a set, a confirmed reload. */
+const CONFIG_SYNC_FUNCTIONS = `write_metrics() {
   local out="$textfile_dir/.platform_node_config.prom.tmp" applied refused
   applied=$(state applied-revision "")
   refused=$(state refused-revision "")
@@ -185,7 +149,10 @@ reload() {
   return 1
 }
 
-endpoint_args=()
+`;
+
+/** One run: fetch, match the manifest, check with promtool, install, reload, or keep the last good set. */
+const CONFIG_SYNC_RUN = `endpoint_args=()
 if [ -n "$endpoint" ]; then
   endpoint_args=(--endpoint-url "$endpoint")
 fi
@@ -249,4 +216,43 @@ rm -f "$state_dir/refused-revision" "$state_dir/refused-stage"
 write_metrics
 echo "prometheus-config: applied revision $revision"
 `;
+
+/**
+ * Fetches the node's set, applies it only when the manifest matches every file and promtool
+ * accepts it, reloads Prometheus (SIGHUP through systemd) and confirms the reload from
+ * Prometheus's own metrics. A refused set leaves the last good one in place. What happened is
+ * written for node_exporter's textfile collector.
+ */
+export function renderConfigSyncScript(input: ConfigSyncScriptInput): string {
+    return `#!/bin/bash
+# Applies s3://${input.bucket}/${input.prefix} to this node: ${input.configFile}, ${input.rulesDir}/, ${input.htpasswdFile}.
+set -euo pipefail
+umask 022
+
+bucket=${shellQuote(input.bucket)}
+prefix=${shellQuote(input.prefix)}
+region=${shellQuote(input.region)}
+endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.endpointUrl ?? "")}}
+state_dir=${shellQuote(input.stateDir)}
+textfile_dir=${shellQuote(input.textfileDir)}
+promtool=${shellQuote(input.promtool)}
+config_file=${shellQuote(input.configFile)}
+rules_dir=${shellQuote(input.rulesDir)}
+htpasswd_file=${shellQuote(input.htpasswdFile)}
+htpasswd_group=${shellQuote(input.htpasswdGroup)}
+prometheus_url=${shellQuote(input.prometheusUrl)}
+reload_timeout=${input.reloadTimeoutSeconds}
+
+fetched="$state_dir/fetched"
+candidate="$state_dir/candidate"
+good="$state_dir/good"
+mkdir -p "$fetched" "$good" "$textfile_dir"
+
+prometheus_running() { systemctl is-active --quiet prometheus.service; }
+reload_prometheus() { systemctl reload prometheus.service; }
+
+state() { cat "$state_dir/$1" 2>/dev/null || echo "$2"; }
+set_state() { printf '%s\\n' "$2" > "$state_dir/$1.tmp" && mv "$state_dir/$1.tmp" "$state_dir/$1"; }
+
+${CONFIG_SYNC_FUNCTIONS}${CONFIG_SYNC_RUN}`;
 }
