@@ -122,7 +122,9 @@ export async function rehearseRuleChange(ctx: ChangeContext): Promise<void> {
     ctx.figures.ruleChangeToActiveOnLastNodeSeconds = Number((lastMs / 1000).toFixed(2));
     ctx.figures.ruleChangeSyncRunSeconds = Number((Math.max(...firstRuns.map((run) => run.ended! - run.started)) / 1000).toFixed(2));
     await untilEveryNode(ctx, "the new revision in every node's metrics", (node) => appliedRevision(node) === revision);
-    ctx.check("every node reports the revision it applied through node_exporter's textfile collector", true, `revision ${revision}`);
+    const reported = ctx.nodes.map((node) => appliedRevision(node));
+    ctx.check("every node reports the revision it applied through node_exporter's textfile collector", reported.every((r) => r === revision),
+        `published ${revision}; reported ${reported.map((r, i) => `${ctx.nodes[i].name} ${r ?? "none"}`).join(", ")}`);
 
     // Two more scrapes, then the node's own samples around the change.
     await sleep(ctx.scrapeMs * 3);
@@ -163,10 +165,10 @@ export async function rehearseInvalidRules(ctx: ChangeContext): Promise<void> {
     ctx.check("the old rules keep evaluating on every node, and nothing of the invalid file is loaded", evaluating.every((e) => e), evaluating.join(", "));
 
     const ticket = () => ctx.received.find((r) => r.receiver === "ticket" && r.body.includes("RE_Observe_Prometheus_Config_Refused"));
-    await waitFor("the config-refused ticket", async () => ticket(), 90000);
-    ctx.figures.configRefusedTicketSeconds = Number(((ticket()!.at - published) / 1000).toFixed(2));
-    ctx.check("the refusal raises RE_Observe_Prometheus_Config_Refused through Alertmanager", true,
-        `ticket ${ctx.figures.configRefusedTicketSeconds} s after the invalid set was published`);
+    const refusedTicket = await waitFor("the config-refused ticket", async () => ticket(), 90000);
+    ctx.figures.configRefusedTicketSeconds = Number(((refusedTicket.at - published) / 1000).toFixed(2));
+    ctx.check("the refusal raises RE_Observe_Prometheus_Config_Refused through Alertmanager", refusedTicket.body.includes('"status":"firing"'),
+        `ticket to ${refusedTicket.receiver} ${ctx.figures.configRefusedTicketSeconds} s after the invalid set was published`);
 
     // Put the good set back: the nodes clear the refusal without reloading anything.
     await ctx.publish(ctx.sources);

@@ -27,7 +27,7 @@ export async function rehearseDiscoveryStaleness(ctx: DiscoveryContext): Promise
     const [first] = discoverySources(ctx.regions, ctx.namespaces);
     const about = (r: Received) => r.receiver === RECEIVERS.ticket && r.body.includes(ALERT) && r.body.includes(`"region":"${first.region}"`);
     const firing = await waitFor(`the ${ALERT} ticket for ${first.region}`, async () => ctx.received.find((r) => about(r) && r.body.includes('"status":"firing"')), 60000);
-    ctx.check(`a discovery region that never succeeded (${first.region}, ${first.source}) is a ticket through Alertmanager`, firing !== undefined, firing.receiver);
+    ctx.check(`a discovery region that never succeeded (${first.region}, ${first.source}) is a ticket through Alertmanager`, firing.receiver === RECEIVERS.ticket && firing.body.includes('"status":"firing"'), `${firing.receiver}, firing`);
 
     const ran = now();
     const results = await runDiscovery(
@@ -45,5 +45,6 @@ export async function rehearseDiscoveryStaleness(ctx: DiscoveryContext): Promise
         new Date(Number(reported) * 1000).toISOString());
     const resolved = await waitFor(`the ${ALERT} ticket resolved`, async () => ctx.received.find((r) => about(r) && r.body.includes('"status":"resolved"')), 60000);
     ctx.figures.discoveryStaleResolvedSeconds = Number(((now() - ran) / 1000).toFixed(2));
-    ctx.check("the discovery's first success resolves the ticket", resolved !== undefined, `${ctx.figures.discoveryStaleResolvedSeconds} s after the run`);
+    ctx.check("the discovery's first success resolves the ticket", resolved.receiver === RECEIVERS.ticket,
+        `resolved to ${resolved.receiver} ${ctx.figures.discoveryStaleResolvedSeconds} s after the run`);
 }

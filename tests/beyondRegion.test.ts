@@ -6,7 +6,7 @@ import { bundleDiscoveryFunction, DISCOVERY_SCHEDULE } from "../components/targe
 import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
-import { ProgramRun, runProgram } from "../scripts/lib/offline";
+import { MOCK_ACCOUNT, previewValue, ProgramRun, runProgram } from "../scripts/lib/offline";
 import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
 import { createPlatform, Platform } from "../infra/platform";
 import { EXPECTED_RULE_FILE } from "../components/render/alertRules";
@@ -105,7 +105,7 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
             assert.deepEqual(trust.Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });
             const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) => source(run, a, "role").urn === role.urn);
             assert.deepEqual(attachments.map((a) => source(run, a, "policyArn").name), ["long-term-store-remote-write"]);
-            assert.ok((run.outputs as any).ampProducerRoleArn);
+            assert.equal(await previewValue((run.outputs as any).ampProducerRoleArn), `arn:aws:iam:eu-west-1:${MOCK_ACCOUNT}:aws/long-term-store-producer`);
         });
     });
 }
