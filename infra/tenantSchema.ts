@@ -6,6 +6,24 @@ import { EMAIL, IAM_PRINCIPAL, REGION } from "./environmentSchema";
 export const TENANT_NAME = "^[a-z][a-z0-9-]{1,30}[a-z0-9]$";
 const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
 
+/** A promtool rule test group, as `promtool test rules` reads one (its keys, and what each holds). */
+const PROMTOOL_TEST_GROUP = {
+    type: "object",
+    additionalProperties: false,
+    required: ["interval"],
+    anyOf: [{ required: ["alert_rule_test"] }, { required: ["promql_expr_test"] }],
+    properties: {
+        name: { type: "string" },
+        interval: { type: "string", pattern: DURATION_PATTERN, minLength: 2 },
+        input_series: { type: "array", items: { type: "object", required: ["series", "values"], additionalProperties: false,
+            properties: { series: { type: "string", minLength: 1 }, values: { type: "string" } } } },
+        alert_rule_test: { type: "array", items: { type: "object", required: ["eval_time", "alertname"] } },
+        promql_expr_test: { type: "array", items: { type: "object", required: ["expr", "eval_time"] } },
+        external_labels: { type: "object", additionalProperties: { type: "string" } },
+        external_url: { type: "string" },
+    },
+} as const;
+
 /** Where a tenant's alerts of some severities go. */
 const ROUTE = {
     type: "object",
@@ -114,7 +132,7 @@ export const TENANT_SCHEMA = {
             },
         },
         // promtool unit tests of the rules (the `tests:` of a promtool test file).
-        tests: { type: "array", minItems: 1, items: { type: "object" } },
+        tests: { type: "array", minItems: 1, items: PROMTOOL_TEST_GROUP },
     },
 } as const;
 

@@ -4,6 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
+import { promqlSyntaxError } from "./promql";
+import { loadWithoutAliases } from "./yamlInput";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { LoadedEnvironment } from "./environment";
 import { PROJECT_ROOT } from "./paths";
@@ -19,8 +21,54 @@ export const TENANT_LABEL = "tenant";
 
 const validateShape = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(TENANT_SCHEMA);
 
-function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
+const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
+
+/** Support hours Alertmanager will accept: a zone the time zone database knows, weekdays or ranges of them in order, a start before the end. */
+function supportHoursProblems(hours: Tenant["supportHours"]): string[] {
     const problems: string[] = [];
+    try {
+        new Intl.DateTimeFormat("en", { timeZone: hours.location });
+    } catch {
+        problems.push(`supportHours.location: ${hours.location} is not a time zone of the IANA database (e.g. Europe/London, America/New_York, UTC)`);
+    }
+    hours.weekdays.forEach((entry, i) => {
+        const days = entry.split(":");
+        const unknown = days.filter((day) => !WEEKDAYS.includes(day));
+        if (unknown.length > 0) {
+            problems.push(`supportHours.weekdays[${i}]: ${unknown.join(", ")} is not a weekday (${WEEKDAYS.join(", ")})`);
+        } else if (days.length === 2 && WEEKDAYS.indexOf(days[0]) > WEEKDAYS.indexOf(days[1])) {
+            problems.push(`supportHours.weekdays[${i}]: ${entry} runs backwards (weeks start on sunday); write it as two entries, e.g. "${days[0]}:saturday" and "sunday:${days[1]}"`);
+        }
+    });
+    if (hours.start >= hours.end) {
+        problems.push(`supportHours.end: ${hours.end} is not after supportHours.start ${hours.start}; support hours lie within one day (Alertmanager's time intervals do)`);
+    }
+    return problems;
+}
+
+/** Every rule's expression parses as PromQL, and each group's name is its own. */
+function ruleProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
+    const problems: string[] = [];
+    const groupNames = new Map<string, number>();
+    tenant.rules.groups.forEach((group, g) => {
+        const first = groupNames.get(group.name);
+        if (first !== undefined) {
+            problems.push(`rules.groups[${g}].name: ${group.name} is also the name of rules.groups[${first}]; each group needs its own name`);
+        }
+        groupNames.set(group.name, first ?? g);
+        group.rules.forEach((rule, r) => {
+            const error = promqlSyntaxError(rule.expr);
+            if (error) {
+                problems.push(`rules.groups[${g}].rules[${r}].expr: in group ${group.name}, ${rule.alert ?? rule.record ?? "a rule"} does not parse as PromQL `
+                    + `at line ${error.line}, column ${error.column} (near "${error.near}")`);
+            }
+        });
+    });
+    return problems;
+}
+
+function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
+    const problems: string[] = [...supportHoursProblems(tenant.supportHours), ...ruleProblems(tenant)];
     for (const kind of ["page", "ticket"] as const) {
         const receiver = tenant.routing[kind].receiver;
         if (!(receiver in tenant.receivers)) {
@@ -73,16 +121,38 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
     if (!fs.existsSync(dir)) {
         return [];
     }
-    return fs.readdirSync(dir).filter((f) => f.endsWith(".yaml")).sort().map((f) => {
-        const file = path.relative(process.cwd(), path.join(dir, f)) || f;
-        let raw: unknown;
-        try {
-            raw = yaml.load(fs.readFileSync(path.join(dir, f), "utf8"), { filename: file });
-        } catch (err) {
-            throw new TenantFileError(file, [`not valid YAML: ${(err as Error).message}`]);
+    const shown = (entry: string) => path.relative(process.cwd(), path.join(dir, entry)) || entry;
+    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    const stray = entries.find((entry) => !entry.isFile() || !entry.name.endsWith(".yaml"));
+    if (stray) {
+        throw new TenantFileError(shown(stray.name), [`(file name): only <tenant>.yaml files belong in ${shown("")}; `
+            + `${stray.isFile() ? `rename it to ${stray.name.replace(/\.[^.]*$/, "")}.yaml if it is a tenant's` : "not a file"}, or move it elsewhere`]);
+    }
+    const tenants = entries.map((entry) => {
+        const file = shown(entry.name);
+        const { value, problems } = loadWithoutAliases(fs.readFileSync(path.join(dir, entry.name), "utf8"), file);
+        if (problems.length > 0) {
+            throw new TenantFileError(file, problems);
         }
-        return validateTenant(raw, file, f.replace(/\.yaml$/, ""));
-    }).filter((tenant) => stack === undefined || (tenant.stacks as readonly string[]).includes(stack));
+        return validateTenant(value, file, entry.name.replace(/\.yaml$/, ""));
+    });
+    checkReceiverNames(tenants);
+    return tenants.filter((tenant) => stack === undefined || (tenant.stacks as readonly string[]).includes(stack));
+}
+
+/** Receiver names (and so secret keys) join the tenant's name and the receiver's: two tenants must never make the same one. */
+function checkReceiverNames(tenants: Tenant[]): void {
+    const owners = new Map<string, { tenant: Tenant; receiver: string }>();
+    for (const tenant of tenants) {
+        for (const receiver of Object.keys(tenant.receivers)) {
+            const name = tenantReceiverName(tenant.name, receiver);
+            const owner = owners.get(name);
+            if (owner) {
+                throw new TenantFileError(tenant.file, [`receivers.${receiver}: makes the receiver and secret ${name}, as receivers.${owner.receiver} of ${owner.tenant.file} does; rename one of them`]);
+            }
+            owners.set(name, { tenant, receiver });
+        }
+    }
 }
 
 /**

@@ -1,6 +1,8 @@
 // Tenants as code: validation, the tenant label the platform owns, routing, secrets.
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as yaml from "js-yaml";
 import { loadEnvironment } from "../infra/environment";
 import { createPlatform } from "../infra/platform";
@@ -38,6 +40,15 @@ describe("tenants", function () {
         ["no tests", (t) => { delete t.tests; }, /^tests: missing$/],
         ["an email receiver without an address", (t) => { t.receivers.chat = { kind: "email", to: "checkout team" }; }, /^receivers\.chat(\.to)?: /],
         ["a region that is not one", (t) => { t.regions = ["europe"]; }, /^regions\.0: /],
+        ["an expression that does not parse", (t) => { t.rules.groups[0].rules[0].expr = "sum(rate(x[5m]) >"; },
+            /^rules\.groups\[0\]\.rules\[0\]\.expr: in group availability, job:http_requests:ratio_5xx_rate5m does not parse as PromQL at line 1, column 18 \(near "the end of the expression"\)$/],
+        ["two groups of one name", (t) => { t.rules.groups.push(structuredClone(t.rules.groups[0])); },
+            /^rules\.groups\[1\]\.name: availability is also the name of rules\.groups\[0\]; each group needs its own name$/],
+        ["a time zone that does not exist", (t) => { t.supportHours.location = "Mars/Olympus_Mons"; }, /^supportHours\.location: Mars\/Olympus_Mons is not a time zone of the IANA database/],
+        ["a weekday that does not exist", (t) => { t.supportHours.weekdays = ["monday:funday"]; }, /^supportHours\.weekdays\[0\]: funday is not a weekday/],
+        ["a weekday range that runs backwards", (t) => { t.supportHours.weekdays = ["friday:monday"]; }, /^supportHours\.weekdays\[0\]: friday:monday runs backwards/],
+        ["hours that end before they start", (t) => { t.supportHours.start = "18:00"; t.supportHours.end = "09:00"; }, /^supportHours\.end: 09:00 is not after supportHours\.start 18:00/],
+        ["a test that is not a promtool test group", (t) => { t.tests = [{ name: "x", expect: "quiet" }]; }, /^tests\.0(\.expect|\.interval)?: /],
     ];
     for (const [what, mutate, expected] of cases) {
         it(`refuses ${what}, naming the file and the key`, () => {
@@ -54,6 +65,43 @@ describe("tenants", function () {
             }
         });
     }
+
+    /** Loads tenants from a scratch directory holding these files. */
+    const loadFrom = (files: Record<string, string>) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenants-"));
+        try {
+            Object.entries(files).forEach(([name, content]) => fs.writeFileSync(path.join(dir, name), content));
+            return loadTenants(undefined, dir);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    };
+    const exampleText = () => fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8");
+
+    it("refuses any file in tenants/ that is not <tenant>.yaml, naming it", () => {
+        assert.throws(() => loadFrom({ "checkout-web.yml": exampleText() }), (err: TenantFileError) => {
+            assert.match(err.message, /^tenant file \S*checkout-web\.yml is not valid:\n {2}- \(file name\): only <tenant>\.yaml files belong in .*rename it to checkout-web\.yaml/);
+            return true;
+        });
+    });
+
+    it("refuses YAML anchors and aliases, naming the line, so no alias can expand when the rules are rendered", () => {
+        const bomb = `${exampleText()}\nx-bomb: &a [1, 1, 1]\n`;
+        assert.throws(() => loadFrom({ "checkout-web.yaml": bomb }), (err: TenantFileError) => {
+            assert.match(err.problems[0], /^\(line \d+\): the anchor &a; YAML anchors and aliases are not accepted here/);
+            return true;
+        });
+    });
+
+    it("refuses two tenants whose receivers would share one name and secret, naming both files", () => {
+        const team = exampleText().replace(/receivers:\n {2}oncall: \{ kind: webhook \}\n {2}chat:/, "receivers:\n  ops-chat: { kind: webhook }\n  chat:")
+            .replace("receiver: oncall", "receiver: ops-chat");
+        const teamOps = exampleText();
+        assert.throws(() => loadFrom({ "team.yaml": team, "team-ops.yaml": teamOps }), (err: TenantFileError) => {
+            assert.match(err.message, /\/team\.yaml is not valid:\n {2}- receivers\.ops-chat: makes the receiver and secret tenant-team-ops-chat, as receivers\.chat of \S*\/team-ops\.yaml does; rename one of them/);
+            return true;
+        });
+    });
 
     it("puts tenant=<name> on every rule it renders, so no series label can redirect an alert", () => {
         const [tenant] = loadTenants("dev");
