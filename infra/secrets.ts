@@ -3,6 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { LoadedEnvironment } from "./environment";
 import { hasSecret, loadTenants, Tenant, tenantSecretKey } from "./tenants";
 import { StackFileError } from "./inputErrors";
+import { closest } from "fastest-levenshtein";
+
+/** Whether the engine holds a config value as a secret (set with --secret); the SDK's own check. */
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 export interface PlatformSecrets {
     pagerdutyRoutingKey: pulumi.Output<string>;
@@ -48,29 +52,90 @@ export function platformSecretKeys(env: LoadedEnvironment): (keyof PlatformSecre
 const SES_SMARTHOST = /^email-smtp(-fips)?\.[a-z0-9-]+\.amazonaws\.com:[0-9]+$/;
 /** SES SMTP credentials are IAM access keys: the user name is the 20-character key ID. */
 export const SES_SMTP_USERNAME = /^AKIA[A-Z2-7]{16}$/;
+/** A PagerDuty Events API v2 routing (integration) key: 32 letters and digits. */
+const PAGERDUTY_ROUTING_KEY = /^[A-Za-z0-9]{32}$/;
 
-/** Shapes a secret must have in this environment; the message never shows the value. */
-function shapeProblem(env: LoadedEnvironment, key: keyof PlatformSecrets, value: string): string | undefined {
-    if (key === "smtpUsername" && SES_SMARTHOST.test(env.receivers.email?.smarthost ?? "") && !SES_SMTP_USERNAME.test(value)) {
-        return `not an SES SMTP user name (receivers.email.smarthost ${env.receivers.email?.smarthost} is SES, whose SMTP user `
-            + `names are 20-character access key IDs starting with AKIA, as the SES console shows them); the value is not printed`;
-    }
-    return undefined;
-}
+/** What a secret holds, which says what shape it must have. */
+type SecretKind = "pagerdutyKey" | "httpsUrl" | "smtpUsername" | "password";
 
-/** Stand-ins for offline runs, for the secrets whose shape is checked. */
-const SHAPED_PLACEHOLDERS: Partial<Record<string, string>> = {
-    smtpUsername: "AKIAPLACEHOLDER23456",
+const PLATFORM_SECRET_KINDS: Record<keyof PlatformSecrets, SecretKind> = {
+    pagerdutyRoutingKey: "pagerdutyKey",
+    heartbeatUrl: "httpsUrl",
+    ticketWebhookUrl: "httpsUrl",
+    smtpUsername: "smtpUsername",
+    smtpPassword: "password",
+    slackWebhookUrl: "httpsUrl",
 };
 
-/**
- * A stand-in of the right shape for an offline run, where the shape matters: the checked ones
- * above, and tenant receivers' URLs (all but PagerDuty's routing keys). Undefined: any string does.
- */
+/** Each tenant secret's kind, by its key: PagerDuty receivers hold a routing key, the others a URL. */
+function tenantSecretKinds(tenants: Tenant[]): Record<string, SecretKind> {
+    return Object.fromEntries(tenants.flatMap((tenant) => Object.entries(tenant.receivers)
+        .filter(([, r]) => hasSecret(r))
+        .map(([receiver, r]) => [tenantSecretKey(tenant.name, receiver), r.kind === "pagerduty" ? "pagerdutyKey" : "httpsUrl"] as const)));
+}
+
+/** What is wrong with a secret's value for its kind; the message never shows the value. */
+function shapeProblem(env: LoadedEnvironment, kind: SecretKind, value: string): string | undefined {
+    if (value.trim() === "") {
+        return "empty; set the value it stands for";
+    }
+    switch (kind) {
+        case "pagerdutyKey":
+            return PAGERDUTY_ROUTING_KEY.test(value) ? undefined
+                : "not a PagerDuty Events API v2 routing key (32 letters and digits: the integration key of the service's Events API v2 integration); the value is not printed";
+        case "httpsUrl": {
+            let url: URL;
+            try {
+                url = new URL(value);
+            } catch {
+                return "not a URL; the value is not printed";
+            }
+            if (url.protocol !== "https:") {
+                return `a ${url.protocol.replace(/:$/, "")} URL; notifications carry alert details, so only https is accepted`;
+            }
+            if (url.username || url.password) {
+                return "an https URL with user information (user:password@), which Alertmanager would log with the URL; use the service's token URL instead";
+            }
+            return undefined;
+        }
+        case "smtpUsername":
+            return SES_SMARTHOST.test(env.receivers.email?.smarthost ?? "") && !SES_SMTP_USERNAME.test(value)
+                ? `not an SES SMTP user name (receivers.email.smarthost ${env.receivers.email?.smarthost} is SES, whose SMTP user `
+                    + `names are 20-character access key IDs starting with AKIA, as the SES console shows them); the value is not printed`
+                : undefined;
+        case "password":
+            return undefined;
+    }
+}
+
+/** Stand-ins for offline runs, each of its kind's shape: never anyone's secret. */
+function placeholderOf(kind: SecretKind, key: string, stack: string): string {
+    switch (kind) {
+        case "pagerdutyKey":
+            return `placeholder${stack}${key}`.replace(/[^A-Za-z0-9]/g, "").padEnd(32, "0").slice(0, 32);
+        case "httpsUrl":
+            return `https://placeholder.invalid/${stack}/${key}`;
+        case "smtpUsername":
+            return "AKIAPLACEHOLDER23456";
+        case "password":
+            return `placeholder-${stack}-${key}`;
+    }
+}
+
+/** A stand-in of the right shape for an offline run; undefined for a key that is no secret of this project. */
 export function shapedPlaceholder(key: string, stack: string): string | undefined {
-    const url = loadTenants(stack).some((tenant) => Object.entries(tenant.receivers)
-        .some(([receiver, r]) => r.kind !== "pagerduty" && hasSecret(r) && tenantSecretKey(tenant.name, receiver) === key));
-    return SHAPED_PLACEHOLDERS[key] ?? (url ? `https://placeholder.invalid/${stack}/${key}` : undefined);
+    const kind = key in PLATFORM_SECRET_KINDS ? PLATFORM_SECRET_KINDS[key as keyof PlatformSecrets] : tenantSecretKinds(loadTenants(stack))[key];
+    return kind ? placeholderOf(kind, key, stack) : undefined;
+}
+
+/** Keys of this project's namespace that are no setting of it, each with the closest known key. */
+function unknownKeys(project: string, known: string[]): string[] {
+    return Object.keys(pulumi.runtime.allConfig())
+        .filter((key) => key.startsWith(`${project}:`))
+        .map((key) => key.slice(project.length + 1))
+        .filter((key) => !known.includes(key))
+        .map((key) => `${project}:${key}: not a setting of this project; did you mean ${closest(key, known)}? `
+            + `(its other settings live in environments/<stack>.yaml)`);
 }
 
 /**
@@ -80,6 +145,7 @@ export function shapedPlaceholder(key: string, stack: string): string | undefine
 export function readSecrets(env: LoadedEnvironment, tenants: Tenant[] = []): { platform: PlatformSecrets; tenants: Record<string, pulumi.Output<string>> } {
     const config = new pulumi.Config();
     const keys = platformSecretKeys(env);
+    const kinds: Record<string, SecretKind> = { ...PLATFORM_SECRET_KINDS, ...tenantSecretKinds(tenants) };
     const tenantKeys = tenantSecretKeys(tenants);
     const describe = (key: string) => key in SECRET_DESCRIPTIONS ? SECRET_DESCRIPTIONS[key as keyof PlatformSecrets] : "a tenant receiver's URL or key";
     const problems = [...keys, ...tenantKeys].flatMap((key) => {
@@ -87,9 +153,14 @@ export function readSecrets(env: LoadedEnvironment, tenants: Tenant[] = []): { p
         if (value === undefined) {
             return [`${config.name}:${key}: missing secret (${describe(key)}); set it with: pulumi config set --secret ${key} <value>`];
         }
-        const problem = key in SECRET_DESCRIPTIONS ? shapeProblem(env, key as keyof PlatformSecrets, value) : undefined;
+        if (!isConfigSecret(`${config.name}:${key}`)) {
+            return [`${config.name}:${key}: stored in plain text; store it encrypted with: pulumi config set --secret ${key} <value> (the value is not printed)`];
+        }
+        const problem = shapeProblem(env, kinds[key], value);
         return problem ? [`${config.name}:${key}: ${problem}`] : [];
     });
+    const known = [...Object.keys(PLATFORM_SECRET_KINDS), ...tenantSecretKeys(loadTenants())];
+    problems.push(...unknownKeys(config.name, known));
     if (problems.length > 0) {
         throw new StackFileError(`Pulumi.${env.stack}.yaml`, problems);
     }

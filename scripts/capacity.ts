@@ -31,13 +31,14 @@ import { runProgram } from "./lib/offline";
 import { placeholderSecretOptions } from "./lib/stackRun";
 import { createPlatform, Platform } from "../infra/platform";
 import { durationMs } from "../components/duration";
+import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
 /** Intervals are divided by this: a 30 s scrape becomes 10 s, so a step takes a minute or two. */
 const FACTOR = 3;
 const SERIES_PER_TARGET = 2500;
-const PROMETHEUS = { host: "127.0.11.1", port: 9090 };
-const EXPORTER = { host: "127.0.11.2", port: 9100 };
+const PROMETHEUS = { host: "127.0.11.1", port: PROMETHEUS_PORT };
+const EXPORTER = { host: "127.0.11.2", port: NODE_EXPORTER_PORT };
 
 /**
  * A target's exposition: counters (a tenth of them with a pod label that churns), a histogram

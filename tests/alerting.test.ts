@@ -11,6 +11,7 @@ import { htpasswdLine } from "../components/render/nginxConfig";
 import { previewValue } from "../scripts/lib/offline";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { byUrn, inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
+import { shapedPlaceholder } from "../infra/secrets";
 
 const RUNBOOKS = fs.readFileSync(path.resolve(__dirname, "..", "docs", "runbooks.md"), "utf8");
 
@@ -66,7 +67,7 @@ for (const stack of STACKS) {
             assert.equal(inputsOf(parameter).type, "SecureString");
             const config = await previewValue(platform.alertmanagerConfig);
             assert.ok(config, "the Alertmanager configuration is known in a preview (its secrets are config values)");
-            const secretValues = [`placeholder-${stack}-pagerdutyRoutingKey`, `https://placeholder.invalid/${stack}/heartbeatUrl`];
+            const secretValues = [shapedPlaceholder("pagerdutyRoutingKey", stack)!, shapedPlaceholder("heartbeatUrl", stack)!];
             for (const value of secretValues) {
                 assert.ok(config.includes(value), "the placeholders reach the configuration");
             }

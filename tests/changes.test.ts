@@ -16,13 +16,13 @@ import { inputsOf, named, ofType, plannedStack } from "./helpers/stacks";
 const sha256 = (text: string) => crypto.createHash("sha256").update(text).digest("hex");
 
 /** The program for a changed environment, as an update computes it (IDs known, passwords fixed). */
-async function update(env: LoadedEnvironment, config: Record<string, string> = {}): Promise<ProgramRun> {
+async function update(env: LoadedEnvironment, secrets: Record<string, string> = {}): Promise<ProgramRun> {
     return runProgram({
         stack: env.stack,
         preview: false,
         program: async () => platformOutputs(await createPlatform(env)),
         ...placeholderSecretOptions(env.stack),
-        config,
+        secretConfig: secrets,
         computedState: (type, name) => type === "random:index/randomPassword:RandomPassword"
             ? { result: `password-of-${name}`, bcryptHash: `$2a$10$${sha256(name).slice(0, 53).padEnd(53, "x")}` } : undefined,
     });
@@ -122,7 +122,7 @@ describe("Alertmanager rollouts", function () {
 
     it("puts a new configuration's hash into every task definition, so ECS starts new tasks", async () => {
         const env = loadEnvironment("dev");
-        const containers = async (config: Record<string, string>) => Object.fromEntries(ofType(await update(env, config), "aws:ecs/taskDefinition:TaskDefinition")
+        const containers = async (secrets: Record<string, string>) => Object.fromEntries(ofType(await update(env, secrets), "aws:ecs/taskDefinition:TaskDefinition")
             .map((t) => [t.name, JSON.parse(inputsOf(t).containerDefinitions)[0]]));
         const before = await containers({});
         const after = await containers({ "prometheus-platform:pagerdutyRoutingKey": "0123456789abcdef0123456789abcdef" });

@@ -1,10 +1,13 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as yaml from "js-yaml";
 import { createPlatform } from "../infra/platform";
 import { environmentFile, loadEnvironment, parseEnvironmentYaml, validateEnvironment } from "../infra/environment";
 import { requiredSecretKeys } from "../infra/secrets";
-import { ProgramError, runProgram } from "../scripts/lib/offline";
+import { ProgramError, runProgram, stackConfig } from "../scripts/lib/offline";
+import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { STACKS } from "./helpers/stacks";
 import { EnvironmentError } from "../infra/inputErrors";
 
@@ -124,7 +127,7 @@ describe("environments", () => {
     it("rejects a zone the region does not have before registering any resource", async () => {
         const env = loadEnvironment("dev");
         env.availabilityZones = ["eu-west-1a", "eu-west-1b", "eu-west-1d"];
-        const error = await runProgram({ stack: "dev", program: () => createPlatform(env), placeholderSecrets: requiredSecretKeys(env) })
+        const error = await runProgram({ stack: "dev", program: () => createPlatform(env), ...placeholderSecretOptions("dev") })
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
         assert.match(error.message, /^environment file environments\/dev\.yaml is not valid:\n {2}- availabilityZones\[2\]: eu-west-1d is not an available zone of eu-west-1/);
@@ -152,8 +155,8 @@ describe("environments", () => {
             const env = loadEnvironment("production");
             const error = await runProgram({
                 stack: "production",
-                config: { "prometheus-platform:smtpUsername": username },
-                secretPlaceholder: () => "placeholder",
+                secretConfig: { "prometheus-platform:smtpUsername": username },
+                ...placeholderSecretOptions("production"),
                 placeholderSecrets: requiredSecretKeys(env).filter((key) => key !== "smtpUsername"),
                 program: () => createPlatform(env),
             }).then(() => undefined, (err: unknown) => err);
@@ -173,10 +176,67 @@ describe("environments", () => {
             stack: "dev",
             config: { "aws:region": "us-east-1" },
             program: () => createPlatform(loadEnvironment("dev")),
-            placeholderSecrets: requiredSecretKeys(loadEnvironment("dev")),
+            ...placeholderSecretOptions("dev"),
         }).then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
         assert.match(error.message, /region: eu-west-1 differs from aws:region us-east-1 in Pulumi\.dev\.yaml/);
         assert.deepEqual(error.resources, []);
+    });
+});
+
+describe("the stack's secrets, checked by kind before anything is created", function () {
+    this.timeout(120000);
+
+    /** The program's refusal of dev with these secret (or, with `plain`, plain-text) config values over shaped placeholders. */
+    const refusal = async (values: Record<string, string>, plain: Record<string, string> = {}) => {
+        const env = loadEnvironment("dev");
+        const error = await runProgram({
+            stack: "dev", program: () => createPlatform(env), ...placeholderSecretOptions("dev"), secretConfig: values, config: plain,
+        }).then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError, "accepted");
+        assert.deepEqual(error.resources, [], "nothing was registered");
+        for (const value of [...Object.values(values), ...Object.values(plain)]) {
+            assert.equal(value.length > 3 && error.message.includes(value), false, "the value is not printed");
+        }
+        return error.message;
+    };
+    const key = (name: string) => `prometheus-platform:${name}`;
+
+    for (const [what, name, value, expected] of [
+        ["an empty PagerDuty key", "pagerdutyRoutingKey", "", /pagerdutyRoutingKey: empty/],
+        ["a PagerDuty key of the wrong shape", "pagerdutyRoutingKey", "abc", /pagerdutyRoutingKey: not a PagerDuty Events API v2 routing key \(32 letters and digits/],
+        ["an http Slack URL", "tenant-checkout-web-chat", "http://hooks.slack.invalid/services/T0/B0/x", /tenant-checkout-web-chat: a http URL; notifications carry alert details, so only https is accepted/],
+        ["a heartbeat URL that is no URL", "heartbeatUrl", "not a url at all", /heartbeatUrl: not a URL; the value is not printed/],
+        ["a webhook URL with user information", "ticketWebhookUrl", "https://user:hunter2secret@tickets.invalid/hook", /ticketWebhookUrl: an https URL with user information/],
+    ] as const) {
+        it(`refuses ${what}, naming the key and never the value`, async () => {
+            assert.match(await refusal({ [key(name)]: value }), expected);
+        });
+    }
+
+    it("refuses a secret stored in plain text, with the command that stores it encrypted", async () => {
+        assert.match(await refusal({}, { [key("heartbeatUrl")]: "https://hb.invalid/ping/plain-text-value" }),
+            /prometheus-platform:heartbeatUrl: stored in plain text; store it encrypted with: pulumi config set --secret heartbeatUrl <value>/);
+    });
+
+    it("names a key of the project that is no setting of it, with the closest one", async () => {
+        assert.match(await refusal({ [key("pagerDutyRoutingKey")]: "0123456789abcdef0123456789abcdef" }),
+            /prometheus-platform:pagerDutyRoutingKey: not a setting of this project; did you mean pagerdutyRoutingKey\?/);
+    });
+});
+
+describe("a stack file that is not valid YAML", () => {
+    it("is named with its line and column, and the line, which may hold a secret, is not printed", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-file-"));
+        try {
+            fs.writeFileSync(path.join(dir, "Pulumi.broken.yaml"), "config:\n  prometheus-platform:heartbeatUrl: https://hb.invalid/very-secret-token\n   aws:region: [eu-west-1\n");
+            assert.throws(() => stackConfig(dir, "broken", "prometheus-platform"), (err: Error) => {
+                assert.match(err.message, /Pulumi\.broken\.yaml:\d+:\d+: not valid YAML: .* \(the line is not printed\)$/);
+                assert.equal(err.message.includes("very-secret-token"), false);
+                return true;
+            });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 });

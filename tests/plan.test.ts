@@ -8,6 +8,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { loadEnvironment } from "../infra/environment";
 import { STACKS } from "./helpers/stacks";
+import { shapedPlaceholder } from "../infra/secrets";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -72,7 +73,7 @@ describe("offline plan (npm run plan)", function () {
             assert.deepEqual(report.rollout.alertmanager.order, ["alertmanager-1", "alertmanager-2", "alertmanager-3"]);
             assert.match(report.rollout.alertmanager.configSha256, /^[0-9a-f]{64}$/);
             const alertmanager = fs.readFileSync(path.join(report.rendered.find((n: any) => n.node === "alertmanager").dir, "alertmanager.yml"), "utf8");
-            assert.match(alertmanager, new RegExp(`routing_key: placeholder-${stack}-pagerdutyRoutingKey`));
+            assert.ok(alertmanager.includes(`routing_key: ${shapedPlaceholder("pagerdutyRoutingKey", stack)}\n`), "the routing key's placeholder, of a routing key's shape");
             for (const node of report.rendered.slice(0, 3)) {
                 // The node's configuration set, as the config bucket holds it, MANIFEST included.
                 const config = yaml.load(fs.readFileSync(path.join(node.dir, "config/prometheus.yml"), "utf8")) as any;

@@ -13,6 +13,7 @@ import { EXPECTED_RULE_FILE, renderExpectedRules, TENANT_TARGETS_EXPECTED } from
 import { previewValue, ProgramError, runProgram } from "../scripts/lib/offline";
 import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
+import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { TenantFileError } from "../infra/inputErrors";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
@@ -203,6 +204,7 @@ describe("tenants", function () {
         const error = await runProgram({
             stack: "dev",
             program: () => createPlatform(env),
+            ...placeholderSecretOptions("dev"),
             placeholderSecrets: requiredSecretKeys(env).filter((key) => key !== "tenant-orders-queue-chat"),
         }).then(() => undefined, (err: Error) => err);
         assert.ok(error, "the program ran without the secret");

@@ -143,7 +143,14 @@ export function stackConfig(projectDir: string, stack: string, project: string,
     if (!fs.existsSync(file)) {
         throw new Error(`${path.relative(process.cwd(), file)}: no such stack file`);
     }
-    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    let doc: { config?: Record<string, unknown> };
+    try {
+        doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    } catch (err) {
+        // Only where and why: the line itself may hold a secret in plain text.
+        const { reason, mark } = err as yaml.YAMLException;
+        throw new Error(`${path.relative(process.cwd(), file)}:${mark ? `${mark.line + 1}:${mark.column + 1}` : "?"}: not valid YAML: ${reason ?? "unreadable"} (the line is not printed)`);
+    }
     const config: Record<string, string> = {};
     const secrets: string[] = [];
     for (const [rawKey, value] of Object.entries(doc.config ?? {})) {
@@ -205,6 +212,8 @@ export interface RunOptions {
     project?: string;
     /** Extra config (key "project:key" or "aws:region"); overrides the stack file. */
     config?: Record<string, string>;
+    /** Extra secret config, as `pulumi config set --secret` stores it; overrides the stack file. */
+    secretConfig?: Record<string, string>;
     /** Secret keys (of the project) to give placeholders when the stack file does not set them. */
     placeholderSecrets?: string[];
     /** The stand-in of a secret's shape; generic by default. */
@@ -233,7 +242,11 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
             secrets.push(qualified);
         }
     }
-    Object.assign(config, options.config ?? {});
+    Object.assign(config, options.config ?? {}, options.secretConfig ?? {});
+    // A value given as plain config is held in plain text, as `pulumi config set` without --secret holds it.
+    const plain = new Set(Object.keys(options.config ?? {}));
+    const secretKeys = [...secrets.filter((key) => !plain.has(key)), ...Object.keys(options.secretConfig ?? {}).filter((key) => !secrets.includes(key))];
+    secrets.splice(0, secrets.length, ...secretKeys);
     const region = config["aws:region"] ?? "eu-west-1";
 
     const resources: CapturedResource[] = [];

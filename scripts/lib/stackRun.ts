@@ -21,16 +21,17 @@ export function placeholderSecretOptions(stack: string): Pick<RunOptions, "place
 
 /**
  * Missing secrets of this project's stacks get placeholders; another program runs as it is.
- * `config` sets stack settings over the stack file's (e.g. a rotated secret).
+ * `config` sets stack settings over the stack file's, `secrets` secret ones (e.g. a rotated secret).
  */
-export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string> } = {}): Promise<StackRun> {
+export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string>; secrets?: Record<string, string> } = {}): Promise<StackRun> {
     let platform: Platform | undefined;
-    const { program, config } = options;
+    const { program, config, secrets } = options;
     const run = await runProgram({
         stack,
         program: program ?? (() => runStack((p) => { platform = p; })),
         ...(program ? {} : placeholderSecretOptions(stack)),
         config,
+        secretConfig: secrets,
     });
     return { run, platform };
 }
