@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { dearmorPublicKey } from "../components/render/openpgp";
+import { durationMs } from "../components/duration";
 import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 import { Environment, FARGATE_MEMORY } from "./environmentSchema";
 import { ZonePlan } from "./environment";
@@ -23,8 +24,73 @@ export function planZones(env: Environment): ZonePlan[] {
     });
 }
 
-export function semanticProblems(env: Environment): string[] {
+/** AWS's limit of tags on one resource, and the keys the platform sets itself on some. */
+const MAX_TAGS = 50;
+const PLATFORM_TAG_KEYS = ["stack", "project", "Name", "prometheus-replica", "platform:backup", "platform:access", "alertmanager-member", "availability-zone"];
+/** The characters AWS allows in tag keys and values. */
+const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+
+/** Tags AWS would refuse, or the platform would overwrite, each by its key. */
+function tagProblems(tags: Record<string, string>): string[] {
     const problems: string[] = [];
+    const count = Object.keys(tags).length;
+    if (count + PLATFORM_TAG_KEYS.length > MAX_TAGS) {
+        problems.push(`tags: ${count} tags and the platform's own ${PLATFORM_TAG_KEYS.length} make ${count + PLATFORM_TAG_KEYS.length}, over AWS's ${MAX_TAGS} on one resource; keep at most ${MAX_TAGS - PLATFORM_TAG_KEYS.length}`);
+    }
+    for (const [key, value] of Object.entries(tags)) {
+        const shown = key.length > 40 ? `${key.slice(0, 40)}...` : key;
+        if (/^aws:/i.test(key)) {
+            problems.push(`tags.${shown}: the aws: prefix is AWS's own; choose another key`);
+        } else if (PLATFORM_TAG_KEYS.includes(key)) {
+            problems.push(`tags.${shown}: set by the platform itself; choose another key`);
+        } else if (key.length > 128 || !TAG_CHARACTERS.test(key)) {
+            problems.push(`tags.${shown}: a tag key is 1 to 128 letters, digits, spaces and _.:/=+-@ (this one is ${key.length} characters)`);
+        }
+        if (value.length > 256 || !TAG_CHARACTERS.test(value)) {
+            problems.push(`tags.${shown}: a tag value is up to 256 letters, digits, spaces and _.:/=+-@ (this one is ${value.length} characters)`);
+        }
+    }
+    return problems;
+}
+
+/** Bounds of the durations Prometheus runs with: below, it refuses or cannot keep up; above, alerts come too late. */
+const DURATION_BOUNDS: [key: string, of: (env: Environment) => string, min: string, max: string][] = [
+    ["prometheus.scrapeInterval", (env) => env.prometheus.scrapeInterval, "1s", "5m"],
+    ["prometheus.evaluationInterval", (env) => env.prometheus.evaluationInterval, "1s", "5m"],
+    // Prometheus keeps two hours in its head block before the first compaction.
+    ["prometheus.retentionTime", (env) => env.prometheus.retentionTime, "2h", "10y"],
+];
+
+function durationProblems(env: Environment): string[] {
+    return DURATION_BOUNDS.flatMap(([key, of, min, max]) => {
+        const value = of(env);
+        return durationMs(value) < durationMs(min) || durationMs(value) > durationMs(max) ? [`${key}: ${value} is outside ${min} to ${max}`] : [];
+    });
+}
+
+/** The versions the platform's configurations are proven with (real binaries in the tests, Grafana's reference): same major, no older. */
+const PROVEN_VERSIONS: [key: string, of: (env: Environment) => string, proven: string][] = [
+    ["prometheus.version", (env) => env.prometheus.version, "3.5.0"],
+    ["alertmanager.version", (env) => env.alertmanager.version, "0.33.0"],
+    ["nodeExporter.version", (env) => env.nodeExporter.version, "1.9.0"],
+    ["grafana.version", (env) => env.grafana.version, "13.0.0"],
+];
+
+function versionProblems(env: Environment): string[] {
+    const parts = (version: string) => version.split(".").map(Number);
+    return PROVEN_VERSIONS.flatMap(([key, of, proven]) => {
+        const [major, minor, patch] = parts(of(env));
+        const [provenMajor, provenMinor, provenPatch] = parts(proven);
+        if (major !== provenMajor) {
+            return [`${key}: ${of(env)} is not a release the configurations are proven with (${provenMajor}.x from ${proven})`];
+        }
+        const older = minor < provenMinor || (minor === provenMinor && patch < provenPatch);
+        return older ? [`${key}: ${of(env)} is older than ${proven}, the oldest the configurations are proven with`] : [];
+    });
+}
+
+export function semanticProblems(env: Environment): string[] {
+    const problems: string[] = [...tagProblems(env.tags), ...durationProblems(env), ...versionProblems(env)];
     const zones = env.availabilityZones;
     if (zones.length !== 3) {
         problems.push(`availabilityZones: exactly three are needed (one Prometheus and one Alertmanager each), got ${zones.length}`);

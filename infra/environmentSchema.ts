@@ -41,6 +41,7 @@ export const ENVIRONMENT_SCHEMA = {
         domain: { type: "string", pattern: "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$" },
         cloudflareZoneId: { type: "string", pattern: "^[0-9a-f]{32}$" },
         protectData: { type: "boolean", default: true },
+        // Tags on every resource, beside the platform's own; checked against AWS's limits in environmentChecks.ts.
         tags: { type: "object", additionalProperties: { type: "string" }, default: {} },
         ami: {
             type: "object",

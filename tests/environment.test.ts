@@ -240,3 +240,25 @@ describe("a stack file that is not valid YAML", () => {
         }
     });
 });
+
+describe("settings AWS or Prometheus would refuse, refused first, each naming its key", () => {
+    const manyTags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`tag-${i}`, "x"]));
+    for (const [what, mutate, expected] of [
+        ["60 tags", (s: Record<string, any>) => { s.tags = manyTags(60); }, /^tags: 60 tags and the platform's own 8 make 68, over AWS's 50 on one resource; keep at most 42$/],
+        ["a tag key starting aws:", (s: Record<string, any>) => { s.tags = { "aws:owner": "x" }; }, /^tags\.aws:owner: the aws: prefix is AWS's own/],
+        ["a tag the platform sets itself", (s: Record<string, any>) => { s.tags = { stack: "other" }; }, /^tags\.stack: set by the platform itself/],
+        ["a 300-character tag value", (s: Record<string, any>) => { s.tags = { team: "x".repeat(300) }; }, /^tags\.team: a tag value is up to 256 .*\(this one is 300 characters\)$/],
+        ["a 10 MB tag value", (s: Record<string, any>) => { s.tags = { team: "x".repeat(10 * 1024 * 1024) }; }, /^tags\.team: a tag value is up to 256 .*\(this one is 10485760 characters\)$/],
+        ["a scrape interval of 0s", (s: Record<string, any>) => { s.prometheus.scrapeInterval = "0s"; }, /^prometheus\.scrapeInterval: 0s is outside 1s to 5m$/],
+        ["a retention of 0s", (s: Record<string, any>) => { s.prometheus.retentionTime = "0s"; }, /^prometheus\.retentionTime: 0s is outside 2h to 10y$/],
+        ["an evaluation interval of a year", (s: Record<string, any>) => { s.prometheus.evaluationInterval = "1y"; }, /^prometheus\.evaluationInterval: 1y is outside 1s to 5m$/],
+        ["Prometheus 99.99.99", (s: Record<string, any>) => { s.prometheus.version = "99.99.99"; }, /^prometheus\.version: 99\.99\.99 is not a release the configurations are proven with \(3\.x from 3\.5\.0\)$/],
+        ["an Alertmanager older than proven", (s: Record<string, any>) => { s.alertmanager.version = "0.27.0"; }, /^alertmanager\.version: 0\.27\.0 is older than 0\.33\.0/],
+    ] as const) {
+        it(`refuses ${what}`, () => {
+            const problems = problemsAfter(mutate);
+            assert.ok(problems.some((p) => expected.test(p)), problems.join("\n").slice(0, 2000));
+            assert.ok(problems.every((p) => p.length < 1000), "no problem repeats a huge value");
+        });
+    }
+});
