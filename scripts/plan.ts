@@ -67,6 +67,10 @@ async function main(): Promise<void> {
             compare: { type: "string" },
         },
     });
+    const withoutAll = (["stack", "program", "compare", "json"] as const).filter((flag) => values[flag]);
+    if (values.all && withoutAll.length > 0) {
+        throw new Error(`--all plans every stack and prints a summary; ${withoutAll.map((flag) => `--${flag}`).join(", ")} go${withoutAll.length === 1 ? "es" : ""} with one stack (--stack) instead`);
+    }
     if (values.all) {
         const started = performance.now();
         const results = await planAll(values.out);

@@ -136,4 +136,35 @@ describe("offline plan (npm run plan)", function () {
         assert.equal(result.status, 1);
         assert.match(result.stderr, /plan failed: .*Pulumi\.qa\.yaml: no such stack file|environments\/qa\.yaml/);
     });
+
+    it("never replaces a folder it did not write: --out on a folder with other files is refused before planning, and they stay", () => {
+        const mine = path.join(out, "mine");
+        fs.mkdirSync(path.join(mine, "prom-1"), { recursive: true });
+        fs.writeFileSync(path.join(mine, "prom-1", "notes.txt"), "keep me");
+        const result = plan(["--stack", "dev", "--out", mine]);
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /^plan failed: --out \S+mine: holds files no plan wrote \(prom-1\), which a plan would replace; name an empty or new folder\n$/);
+        assert.equal(fs.readFileSync(path.join(mine, "prom-1", "notes.txt"), "utf8"), "keep me");
+        assert.equal(result.stdout, "", "nothing was planned");
+    });
+
+    it("refuses a folder it cannot write to at once, instead of hanging", () => {
+        const result = plan(["--stack", "dev", "--out", "/proc/x"]);
+        assert.equal(result.status, 1, `exit ${result.status}, signal ${result.signal}`);
+        assert.match(result.stderr, /^plan failed: --out \/proc\/x: cannot write there \(ENOENT\)\n$/);
+    });
+
+    it("names a --compare that holds no plan", () => {
+        const notAPlan = path.join(out, "not-a-plan.json");
+        fs.writeFileSync(notAPlan, "{ this is not json");
+        const result = plan(["--stack", "dev", "--compare", notAPlan]);
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /^plan failed: --compare \S+not-a-plan\.json: \S+ is not the rollout\.json of a plan; name the folder an earlier plan wrote with --out\n$/);
+    });
+
+    it("refuses flags that contradict --all", () => {
+        const result = plan(["--all", "--json", "--stack", "dev"]);
+        assert.equal(result.status, 1);
+        assert.match(result.stderr, /^plan failed: --all plans every stack and prints a summary; --stack, --json go with one stack \(--stack\) instead\n$/);
+    });
 });

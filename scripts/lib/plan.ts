@@ -125,7 +125,55 @@ export function readRolloutFacts(dirOrFile: string): RolloutFacts {
     if (!fs.existsSync(file)) {
         throw new Error(`--compare ${dirOrFile}: no ${ROLLOUT_FILE} there; plan the earlier version with --out ${dirOrFile} first`);
     }
-    return JSON.parse(fs.readFileSync(file, "utf8")) as RolloutFacts;
+    let facts: RolloutFacts | undefined;
+    try {
+        facts = JSON.parse(fs.readFileSync(file, "utf8")) as RolloutFacts;
+    } catch {
+        facts = undefined;
+    }
+    if (!Array.isArray(facts?.alertmanager?.order)) {
+        throw new Error(`--compare ${dirOrFile}: ${file} is not the ${ROLLOUT_FILE} of a plan; name the folder an earlier plan wrote with --out`);
+    }
+    return facts;
+}
+
+/** The mark a plan leaves in the folder it writes to: a later plan may replace what is there. */
+const PLAN_MARK = ".plan-output";
+
+/** A folder a plan wrote: its mark, its rollout.json (plans before the mark), or only such folders (a --all run's). */
+function isPlanOutput(dir: string): boolean {
+    if (fs.existsSync(path.join(dir, PLAN_MARK)) || fs.existsSync(path.join(dir, ROLLOUT_FILE))) {
+        return true;
+    }
+    const entries = fs.readdirSync(dir, { withFileTypes: true });
+    return entries.length > 0 && entries.every((entry) => entry.isDirectory() && isPlanOutput(path.join(dir, entry.name)));
+}
+
+/**
+ * Makes sure a plan may write into `dir` before it plans: the folder is new, empty or an earlier
+ * plan's output (nothing else is ever replaced), and it can be written.
+ */
+export function prepareOutDir(dir: string): void {
+    if (fs.existsSync(dir)) {
+        if (!fs.statSync(dir).isDirectory()) {
+            throw new Error(`--out ${dir}: not a folder`);
+        }
+        const entries = fs.readdirSync(dir);
+        if (entries.length > 0 && !isPlanOutput(dir)) {
+            throw new Error(`--out ${dir}: holds files no plan wrote (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", ..." : ""}), which a plan would replace; name an empty or new folder`);
+        }
+    }
+    try {
+        // One level at a time: a recursive mkdir under /proc loops forever on Node.
+        const missing: string[] = [];
+        for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) {
+            missing.unshift(d);
+        }
+        missing.forEach((d) => fs.mkdirSync(d));
+        fs.writeFileSync(path.join(dir, PLAN_MARK), "Written by npm run plan: a later plan replaces what is here.\n");
+    } catch (err) {
+        throw new Error(`--out ${dir}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
 }
 
 /** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
@@ -220,13 +268,16 @@ function planResult(run: ProgramRun, platform: Platform | undefined, written: Aw
 }
 
 export async function plan(stack: string, options: { program?: string; outDir?: string } = {}): Promise<PlanResult> {
+    const outDir = options.outDir ?? path.join("out", stack);
+    prepareOutDir(outDir);
     const { run, platform } = await runStackOffline(stack, { program: options.program });
-    const written = platform ? await writeRendered(platform, options.outDir ?? path.join("out", stack), run.placeholderSecrets) : undefined;
+    const written = platform ? await writeRendered(platform, outDir, run.placeholderSecrets) : undefined;
     return planResult(run, platform, written, await checkResources(run.resources, stack));
 }
 
 /** Every stack in one process, with one policy pack: what CI and a pull request's check run. */
 export async function planAll(outDir = "out"): Promise<PlanResult[]> {
+    prepareOutDir(outDir);
     // Pulumi captures a stack trace per promise; mapped through source maps, that is a third of
     // the run. Plain positions are enough here; the setting is restored afterwards.
     const sourceMaps = process.sourceMapsEnabled;
