@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { loadEnvironment } from "../infra/environment";
@@ -125,5 +126,32 @@ describe("policy pack through the Analyzer RPCs", function () {
 
     it("uses fixture office CIDRs of its own", () => {
         assert.deepEqual((readPolicyConfig(path.join(FIXTURES, "config.json")) as any)["office-ip-only-alb-rules"].officeCidrs, FIXTURE_OFFICE);
+    });
+});
+
+describe("the policy pack's server, started by the offline tools", function () {
+    this.timeout(120000);
+
+    it("ends when the process that started it is killed, so a crashed plan leaves no server behind", async () => {
+        const ROOT = path.resolve(__dirname, "..");
+        const starter = spawn(process.execPath, ["--import", "tsx", "-e",
+            `require("./scripts/lib/analyzer").PolicyPackServer.start().then((s) => console.log(s.pid))`], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+        const serverPid = await new Promise<number>((resolve, reject) => {
+            starter.stdout.once("data", (chunk) => resolve(Number(String(chunk).trim())));
+            starter.once("exit", (code) => reject(new Error(`the starter exited (${code}) before the server served`)));
+        });
+        const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+        assert.equal(alive(serverPid), true, "the server runs while its parent does");
+        starter.kill("SIGKILL");
+        let polls = 0;
+        while (alive(serverPid) && polls < 600) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            polls += 1;
+        }
+        const survived = alive(serverPid);
+        if (survived) {
+            process.kill(serverPid, "SIGKILL");
+        }
+        assert.equal(survived, false, `the server (pid ${serverPid}) outlived its killed parent`);
     });
 });

@@ -77,10 +77,16 @@ function diagnostics(list: proto.AnalyzeDiagnostic[]): Violation[] {
 export class PolicyPackServer {
     private constructor(private readonly child: ChildProcess, private readonly client: AnalyzerClient) {}
 
+    /** The server process's ID. */
+    get pid(): number | undefined {
+        return this.child.pid;
+    }
+
     static async start(packDir = POLICY_PACK_DIR): Promise<PolicyPackServer> {
-        const child = spawn(process.execPath, ["--import", "tsx", "index.ts"], {
+        const child = spawn(process.execPath, ["--import", "tsx", "--import", path.join(__dirname, "exitWithParent.ts"), "index.ts"], {
             cwd: packDir,
-            stdio: ["ignore", "pipe", "pipe"],
+            // Its stdin is this process's pipe: it closes when this process ends, however it ends.
+            stdio: ["pipe", "pipe", "pipe"],
         });
         let stderr = "";
         child.stderr!.on("data", (chunk) => { stderr += chunk; });
