@@ -24,10 +24,10 @@ import { checkAgainstCloud, CloudFacts, lookUpCloud } from "./cloud";
 import { LoadedEnvironment } from "./environment";
 import { alertmanagerNamespace, backupTag, hosts, nodeLogGroupName, nodeName, parameterPath, physicalPrefix } from "./naming";
 import {
-    AlertmanagerSecretValues, ConfigSetReferences, nodeConfigSetPaths, NodeReferences, nodeSpec, RenderSource,
+    AlertmanagerSecretValues, checkAlertmanagerFits, ConfigSetReferences, nodeConfigSetPaths, NodeReferences, nodeSpec, RenderSource,
     renderAlertmanagerYml, renderGrafanaFiles, renderNodeConfigSets,
 } from "./rendering";
-import { readSecrets } from "./secrets";
+import { longestPlausibleSecrets, readSecrets } from "./secrets";
 import { checkTenantsOnStack, loadTenants, Tenant } from "./tenants";
 import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
 
@@ -299,6 +299,7 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
     checkTenantsOnStack(tenants, env);
     const source: RenderSource = { project: pulumi.getProject(), env, tenants };
     const secrets = readSecrets(env, tenants);
+    checkAlertmanagerFits(source, longestPlausibleSecrets(tenants));
     await checkAgainstCloud(env);
     const cloud = await lookUpCloud(env);
     const ctx: Context = {

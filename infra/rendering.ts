@@ -204,12 +204,40 @@ export function nodeSpec({ env }: RenderSource, zone: ZonePlan, refs: NodeRefere
     };
 }
 
-/** alertmanager.yml: the platform's receivers and routes, and each tenant's, with their secrets. */
-export function renderAlertmanagerYml({ env, tenants }: RenderSource, secrets: AlertmanagerSecretValues): string {
+/** alertmanager.yml, checked against its SSM tier: the platform's receivers and routes, and each tenant's, with their secrets. */
+export function renderAlertmanagerYml(source: RenderSource, secrets: AlertmanagerSecretValues): string {
+    const config = alertmanagerYml(source, secrets);
+    checkParameterSize(source.env, Buffer.byteLength(config, "utf8"));
+    return config;
+}
+
+/**
+ * Fails before anything is registered when alertmanager.yml, with every secret at its longest
+ * plausible length, would not fit its SSM tier, naming the tenant file whose receivers push it over.
+ */
+export function checkAlertmanagerFits(source: RenderSource, longest: AlertmanagerSecretValues): void {
+    const bytes = (tenants: readonly Tenant[]) => Buffer.byteLength(alertmanagerYml({ ...source, tenants }, longest), "utf8");
+    const over = (count: number) => {
+        try {
+            checkParameterSize(source.env, bytes(source.tenants.slice(0, count)));
+            return false;
+        } catch {
+            return true;
+        }
+    };
+    if (!over(source.tenants.length)) {
+        return;
+    }
+    const first = over(0) ? -1 : source.tenants.findIndex((_, i) => over(i + 1));
+    const because = first >= 0 ? `, once the receivers of ${source.tenants[first].file} are added` : "";
+    checkParameterSize(source.env, bytes(source.tenants), `with every secret at its longest plausible length${because}`);
+}
+
+function alertmanagerYml({ env, tenants }: RenderSource, secrets: AlertmanagerSecretValues): string {
     const ticket: TicketReceiver = env.receivers.email
         ? { kind: "email", ...env.receivers.email, authUsername: secrets.smtpUsername, authPassword: secrets.smtpPassword }
         : { kind: "webhook", url: secrets.ticketUrl };
-    const config = renderAlertmanagerConfig({
+    return renderAlertmanagerConfig({
         pagerdutyRoutingKey: secrets.pagerduty,
         heartbeatUrl: secrets.heartbeat,
         ticket,
@@ -225,12 +253,10 @@ export function renderAlertmanagerYml({ env, tenants }: RenderSource, secrets: A
             supportHours: tenant.supportHours,
         })),
     });
-    checkParameterSize(env, Buffer.byteLength(config, "utf8"));
-    return config;
 }
 
-/** Fails while the configuration still fits its SSM tier, naming the setting that makes room. */
-export function checkParameterSize(env: LoadedEnvironment, bytes: number): void {
+/** Fails unless the configuration fits its SSM tier with room to spare, naming the setting that makes room. */
+export function checkParameterSize(env: LoadedEnvironment, bytes: number, when = ""): void {
     const tier = env.alertmanager.configParameterTier;
     const limit = SSM_TIER_LIMIT_BYTES[tier];
     if (bytes >= limit * SSM_HEADROOM) {
@@ -238,7 +264,7 @@ export function checkParameterSize(env: LoadedEnvironment, bytes: number): void 
             ? "set alertmanager.configParameterTier: Advanced (8 KB)"
             : "shorten the receivers or templates: Advanced is the largest tier";
         throw new EnvironmentError(env.file, [
-            `alertmanager.configParameterTier: alertmanager.yml is ${bytes} bytes, over ${Math.round(SSM_HEADROOM * 100)}% of the SSM ${tier} tier's ${limit}; ${remedy}`,
+            `alertmanager.configParameterTier: alertmanager.yml is ${bytes} bytes${when ? ` ${when}` : ""}, over ${Math.round(SSM_HEADROOM * 100)}% of the SSM ${tier} tier's ${limit}; ${remedy}`,
         ]);
     }
 }

@@ -4,6 +4,7 @@ import { LoadedEnvironment } from "./environment";
 import { hasSecret, loadTenants, Tenant, tenantSecretKey } from "./tenants";
 import { StackFileError } from "./inputErrors";
 import { closest } from "fastest-levenshtein";
+import type { AlertmanagerSecretValues } from "./rendering";
 
 /** Whether the engine holds a config value as a secret (set with --secret); the SDK's own check. */
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
@@ -126,6 +127,23 @@ function placeholderOf(kind: SecretKind, key: string, stack: string): string {
 export function shapedPlaceholder(key: string, stack: string): string | undefined {
     const kind = key in PLATFORM_SECRET_KINDS ? PLATFORM_SECRET_KINDS[key as keyof PlatformSecrets] : tenantSecretKinds(loadTenants(stack))[key];
     return kind ? placeholderOf(kind, key, stack) : undefined;
+}
+
+/** The longest a secret of each kind plausibly is: what the SSM tier must hold room for. */
+const LONGEST_PLAUSIBLE: Record<SecretKind, number> = { pagerdutyKey: 32, httpsUrl: 200, smtpUsername: 20, password: 64 };
+
+/** Every secret alertmanager.yml carries, at its longest plausible length (URLs of 200 characters). */
+export function longestPlausibleSecrets(tenants: Tenant[]): AlertmanagerSecretValues {
+    const of = (kind: SecretKind) => kind === "httpsUrl" ? `https://${"x".repeat(LONGEST_PLAUSIBLE.httpsUrl - 8)}` : "x".repeat(LONGEST_PLAUSIBLE[kind]);
+    return {
+        pagerduty: of("pagerdutyKey"),
+        heartbeat: of("httpsUrl"),
+        ticketUrl: of("httpsUrl"),
+        smtpUsername: of("smtpUsername"),
+        smtpPassword: of("password"),
+        slackUrl: of("httpsUrl"),
+        tenants: Object.fromEntries(Object.entries(tenantSecretKinds(tenants)).map(([key, kind]) => [key, of(kind)])),
+    };
 }
 
 /** Keys of this project's namespace that are no setting of it, each with the closest known key. */

@@ -11,7 +11,7 @@ import { loadEnvironment } from "../infra/environment";
 import { createPlatform } from "../infra/platform";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { PolicyPackServer, readPolicyConfig } from "../scripts/lib/analyzer";
-import { CapturedResource, ProgramRun, runProgram } from "../scripts/lib/offline";
+import { CapturedResource, ProgramError, ProgramRun, runProgram } from "../scripts/lib/offline";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
 import * as path from "path";
 import { checkParameterSize } from "../infra/rendering";
@@ -142,6 +142,16 @@ describe("deploy day: limits of the services", function () {
             assert.doesNotThrow(() => checkParameterSize(env, bytes));
         });
     }
+
+    it("refuses, before any resource is registered, a tier too small for the tenants' receivers at their longest plausible secrets, naming the tenant file", async () => {
+        const dev = loadEnvironment("dev");
+        const env = { ...dev, alertmanager: { ...dev.alertmanager, configParameterTier: "Standard" as const } };
+        const error = await runProgram({ stack: "dev", program: () => createPlatform(env), ...placeholderSecretOptions("dev") })
+            .then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError, "accepted");
+        assert.match(error.message, /^environment file environments\/dev\.yaml is not valid:\n {2}- alertmanager\.configParameterTier: alertmanager\.yml is \d+ bytes with every secret at its longest plausible length, once the receivers of \S*tenants\/(checkout-web|orders-queue)\.yaml are added, over 90% of the SSM Standard tier's 4096; set alertmanager\.configParameterTier: Advanced/);
+        assert.deepEqual(error.resources, [], "nothing was registered");
+    });
 
     it("fails the plan before a configuration reaches its tier's limit, naming the setting", () => {
         const env = loadEnvironment("production");
