@@ -1,5 +1,6 @@
 // The toolchain the project runs on, and the GitHub workflows that run it, checked here.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
@@ -105,5 +106,19 @@ describe("the CI gate", () => {
                 process.env.CI = saved;
             }
         }
+    });
+});
+
+describe("npm run under-load", function () {
+    this.timeout(120000);
+
+    it("runs the command beside CPU-bound processes, returns its exit code, and leaves none of them running", () => {
+        const ROOT = path.resolve(__dirname, "..");
+        const result = spawnSync(path.join(ROOT, "node_modules", ".bin", "tsx"),
+            ["scripts/underLoad.ts", "--busy", "2", "--", process.execPath, "-e", "process.exit(3)"], { cwd: ROOT, encoding: "utf8", timeout: 60000 });
+        assert.equal(result.status, 3, result.stderr);
+        assert.match(result.stderr, /^under load: 2 CPU-bound processes beside: /);
+        const left = spawnSync("pgrep", ["-f", "while \\(Date\\.now\\(\\) < end\\)"], { encoding: "utf8" }).stdout.trim();
+        assert.equal(left, "", "spinning processes outlived the command");
     });
 });
