@@ -8,8 +8,8 @@ import { NodeConfigSource } from "../components/nodeConfigBucket";
 import { memberReadyCommand } from "../components/render/alertmanagerTask";
 import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
 import { instantQuery } from "./lib/prometheusApi";
-import { now, request, sleep, waitFor } from "./lib/wait";
-import { ALERTMANAGER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { now, observe, request, sleep, waitFor } from "./lib/wait";
+import { ALERTMANAGER_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
 export interface LoopbackNode {
     name: string;
@@ -121,8 +121,16 @@ export async function rehearseRuleChange(ctx: ChangeContext): Promise<void> {
     const lastMs = Math.max(...evaluated.map((e) => e.at)) - published;
     ctx.figures.ruleChangeToActiveOnLastNodeSeconds = Number((lastMs / 1000).toFixed(2));
     ctx.figures.ruleChangeSyncRunSeconds = Number((Math.max(...firstRuns.map((run) => run.ended! - run.started)) / 1000).toFixed(2));
-    await untilEveryNode(ctx, "the new revision in every node's metrics", (node) => appliedRevision(node) === revision);
-    const reported = ctx.nodes.map((node) => appliedRevision(node));
+    // Asked of each node's node_exporter, which reads the sync's textfile.
+    const reported = await Promise.all(ctx.nodes.map(async (node) => {
+        let last: string | undefined;
+        await observe(`${node.name}'s revision in node_exporter`, async () => {
+            const metrics = (await request({ host: node.host, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
+            last = /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
+            return last === revision || undefined;
+        }, 60000, 100);
+        return last;
+    }));
     ctx.check("every node reports the revision it applied through node_exporter's textfile collector", reported.every((r) => r === revision),
         `published ${revision}; reported ${reported.map((r, i) => `${ctx.nodes[i].name} ${r ?? "none"}`).join(", ")}`);
 

@@ -34,7 +34,7 @@ import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
-import { now, request, sleep, waitFor } from "./lib/wait";
+import { now, observe, request, sleep, waitFor } from "./lib/wait";
 import { INGRESS_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { NODE_PACKAGES } from "../infra/rendering";
 
@@ -489,10 +489,15 @@ async function checkJournalShipped(run: BootRun): Promise<void> {
     const validated = shipped(run, "cloud-init-main.service", "i-prom-1").find((m) => /^journal shipper configuration is valid: /.test(m.message));
     check("first boot: the bootstrap's check accepts the shipper's configuration before starting it", validated !== undefined,
         validated?.message ?? "no line of platform-journal-shipper --check in the boot's output");
-    const shipperMetrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
-    const lastShipped = Number(/^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec(shipperMetrics)?.[1]);
-    check("first boot: node_exporter reports the shipper's last delivery", Date.now() / 1000 - lastShipped < 60,
-        Number.isNaN(lastShipped) ? "no platform_log_shipper_last_success_timestamp_seconds" : `${(Date.now() / 1000 - lastShipped).toFixed(1)} s ago`);
+    // The shipper counts a delivery once CloudWatch Logs has taken it: no earlier than the newest entry the stand-in holds was written.
+    const newestShipped = Math.max(...expected.flatMap(([unit]) => run.logs.events(launch.logGroup.name, `prom-1/${unit}`).map((e) => e.timestamp / 1000)));
+    const lastShipped = await observe("the shipper's last delivery in node_exporter", async () => {
+        const value = /^platform_log_shipper_last_success_timestamp_seconds (\S+)$/m.exec((await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body)?.[1];
+        return value !== undefined && Number(value) >= newestShipped ? Number(value) : undefined;
+    }, 60000);
+    check("first boot: node_exporter reports the shipper's last delivery, no older than the newest entry it shipped", lastShipped !== undefined,
+        lastShipped ? `delivered at ${new Date(lastShipped * 1000).toISOString()}, newest entry ${new Date(newestShipped * 1000).toISOString()}`
+            : `no platform_log_shipper_last_success_timestamp_seconds at or after ${new Date(newestShipped * 1000).toISOString()}`);
 }
 
 /** The first boot on the blank volume; gives the volume's UUID and when a series was written before the node stopped. */

@@ -20,6 +20,17 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
 }
 
+/**
+ * What `probe` gave once it gave anything, or undefined when nothing came before the timeout:
+ * for a check that records what it saw, and fails with that, rather than ending the run.
+ */
+export function observe<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 250): Promise<T | undefined> {
+    return waitFor(what, probe, timeoutMs, intervalMs).catch(() => undefined);
+}
+
+/** Seconds since the epoch, as S3, node_exporter's textfiles and the journal count time. */
+export const epochSeconds = () => Date.now() / 1000;
+
 export function request(options: http.RequestOptions & { body?: string }): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
         const req = http.request({ timeout: 5000, ...options }, (res) => {
