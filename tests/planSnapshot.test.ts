@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { compareSnapshots, planSnapshot, readSnapshot, REFRESH_COMMAND, reviewable, SECRET_MARK, snapshotDir, UNKNOWN_MARK, writeSnapshot } from "../scripts/lib/snapshot";
-import { UNKNOWN } from "../scripts/lib/offline";
+import { SECRET_SIG, SPECIAL_KEY, UNKNOWN } from "../scripts/lib/offline";
 import { STACKS } from "./helpers/stacks";
 
 describe("plan snapshot (tests/snapshots/<stack>/)", function () {
@@ -22,7 +22,7 @@ describe("plan snapshot (tests/snapshots/<stack>/)", function () {
     }
 
     it("masks secrets, marks unknowns, and shows JSON and gzipped base64 by content", () => {
-        const secret = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: "hunter2" };
+        const secret = { [SPECIAL_KEY]: SECRET_SIG, value: "hunter2" };
         const cloudConfig = `#cloud-config\n${crypto.randomBytes(600).toString("hex")}\n`;
         const userData = zlib.gzipSync(cloudConfig).toString("base64");
         const shown = reviewable({ password: secret, arn: UNKNOWN, policy: '{"Version":"2012-10-17"}', userData }) as Record<string, unknown>;

@@ -9,8 +9,9 @@ import * as settings from "@pulumi/pulumi/runtime/settings";
 
 /** The wire value of a not-yet-known property, as the engine and analyzers see it. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-const SECRET_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+/** The wire marker of a special value (secret, asset, archive), and a secret's signature under it. */
+export const SPECIAL_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 export interface CapturedResource {
     urn: string;
@@ -171,7 +172,7 @@ function unwrap(value: unknown): unknown {
     }
     if (value !== null && typeof value === "object") {
         const record = value as Record<string, unknown>;
-        if (record[SECRET_KEY] === SECRET_SIG) {
+        if (record[SPECIAL_KEY] === SECRET_SIG) {
             return unwrap(record.value);
         }
         return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
@@ -242,11 +243,12 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
             secrets.push(qualified);
         }
     }
+    // Values given here replace placeholders; plain config is held in plain text, as
+    // `pulumi config set` without --secret holds it, and secret config encrypted.
+    const given = [...Object.keys(options.config ?? {}), ...Object.keys(options.secretConfig ?? {})];
+    const placeholders = secrets.filter((key) => !given.includes(key));
+    const secretKeys = [...placeholders, ...Object.keys(options.secretConfig ?? {})];
     Object.assign(config, options.config ?? {}, options.secretConfig ?? {});
-    // A value given as plain config is held in plain text, as `pulumi config set` without --secret holds it.
-    const plain = new Set(Object.keys(options.config ?? {}));
-    const secretKeys = [...secrets.filter((key) => !plain.has(key)), ...Object.keys(options.secretConfig ?? {}).filter((key) => !secrets.includes(key))];
-    secrets.splice(0, secrets.length, ...secretKeys);
     const region = config["aws:region"] ?? "eu-west-1";
 
     const resources: CapturedResource[] = [];
@@ -272,7 +274,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
             return invoke(args.token, args.inputs as Record<string, unknown>, region);
         },
     }, project, stack, preview);
-    pulumi.runtime.setAllConfig(config, secrets);
+    pulumi.runtime.setAllConfig(config, secretKeys);
 
     const monitor = settings.getMonitor() as unknown as {
         registerResource(req: RegisterRequest, callback: (err: unknown, response?: { getUrn(): string }) => void): void;
@@ -337,7 +339,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
     } finally {
         process.off("unhandledRejection", onRejection);
     }
-    return { stack, project, resources, outputs, placeholderSecrets: secrets };
+    return { stack, project, resources, outputs, placeholderSecrets: placeholders };
 }
 
 /** Resolves an output as far as a preview can: undefined stands for a value not known yet. */

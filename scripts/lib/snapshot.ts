@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as yaml from "js-yaml";
-import { CapturedResource, ProgramRun, UNKNOWN } from "./offline";
+import { CapturedResource, ProgramRun, SECRET_SIG, SPECIAL_KEY, UNKNOWN } from "./offline";
 import { writeRendered } from "./plan";
 import { runStackOffline } from "./stackRun";
 
@@ -18,9 +18,6 @@ export const REFRESH_COMMAND = "npm run snapshot";
 /** A snapshot: its files by path relative to the stack's snapshot folder. */
 export type Snapshot = Record<string, string>;
 
-/** Pulumi's wire marker of a special value (secret, asset, archive) and the secret's signature. */
-const SPECIAL_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const SECRET_MARK = "[secret]";
 export const UNKNOWN_MARK = "[unknown]";
 
