@@ -32,6 +32,7 @@ import { acquireLock } from "./lib/lock";
 import { listen } from "./lib/net";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
 import { printReport } from "./lib/report";
+import { Teardown } from "./lib/teardown";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
 import { now, observe, request, sleep, waitFor } from "./lib/wait";
@@ -581,7 +582,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
     const figures: Record<string, number | string> = {};
     const check = (name: string, ok: boolean, detail: string) => { checks.push({ name, ok, detail }); };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `firstboot-${stack}-`));
-    const stops: (() => unknown)[] = [];
+    const teardown = new Teardown();
     const boots: NodeBoot[] = [];
     let loop: string | undefined;
     let release: () => void;
@@ -621,7 +622,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const prepared = await prepareStack(base, stack, work, gateway);
         const image = ensureDebianImage(CACHE);
         host.create();
-        const standIns = await startStandIns(work, gateway, prepared, (step) => stops.push(step));
+        const standIns = await startStandIns(work, gateway, prepared, (step) => teardown.add(step));
         // The data volume: a blank disk, presented where the node waits for it.
         const disk = path.join(work, "data-volume.img");
         fs.writeFileSync(disk, "");
@@ -641,9 +642,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         for (const boot of boots) {
             await boot.stop().catch(() => undefined);
         }
-        for (const stop of stops.reverse()) {
-            await Promise.resolve().then(stop).catch(() => undefined);
-        }
+        await teardown.run();
         if (loop) {
             spawnSync("losetup", ["-d", loop]);
         }

@@ -32,6 +32,7 @@ import { listen } from "./net";
 import { INSTALL_HINT, Processes, resolveCommand } from "./processes";
 import { remapAlertmanagerConfig, remapBlackboxConfig, remapNginxPaths, replaceAll, scaleDuration } from "./remap";
 import { RehearsalCheck } from "./report";
+import { Teardown } from "./teardown";
 import { now, request, sleep, waitFor } from "./wait";
 
 export const FACTOR = 20;
@@ -93,19 +94,6 @@ export interface Loopback extends Report {
     /** When the rehearsal began (seconds), and when every process had been started (ms). */
     readonly rehearsalStart: number;
     readonly startedAt: number;
-}
-
-/** What a setup leaves running, stopped in reverse order however the run ends. */
-export class Teardown {
-    private readonly steps: (() => unknown)[] = [];
-    add(step: () => unknown): void {
-        this.steps.push(step);
-    }
-    async run(): Promise<void> {
-        for (const step of this.steps.reverse()) {
-            await Promise.resolve().then(step).catch(() => undefined);
-        }
-    }
 }
 
 export function assertToolsPresent(): void {
