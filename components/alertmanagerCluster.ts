@@ -40,7 +40,8 @@ export interface AlertmanagerClusterArgs {
     readonly tags?: Record<string, string>;
 }
 
-const SERVICE_NAME = "alertmanager";
+/** The Cloud Map service the members register in: <name>.<namespace> answers with every healthy member. */
+export const ALERTMANAGER_SERVICE_NAME = "alertmanager";
 
 export type SsmTier = "Standard" | "Advanced";
 /** The largest value (bytes) each SSM parameter tier stores. */
@@ -88,7 +89,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             tags,
         }, parent);
         const discovery = new aws.servicediscovery.Service(name, {
-            name: SERVICE_NAME,
+            name: ALERTMANAGER_SERVICE_NAME,
             namespaceId: namespace.id,
             dnsConfig: {
                 namespaceId: namespace.id,
@@ -100,7 +101,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             forceDestroy: true,
             tags,
         }, parent);
-        this.peerName = `${SERVICE_NAME}.${args.namespace}`;
+        this.peerName = `${ALERTMANAGER_SERVICE_NAME}.${args.namespace}`;
 
         // A SecureString named up front: the task definitions can refer to it by name, so they
         // are fully known in a preview and can be checked before anything exists.
@@ -137,7 +138,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
                 executionRoleArn: executionRole.arn,
                 containerDefinitions: configSha256.apply((sha) => JSON.stringify([alertmanagerContainer({
-                    name: SERVICE_NAME,
+                    name: ALERTMANAGER_SERVICE_NAME,
                     image: args.image,
                     externalUrl: member.externalUrl,
                     peerName: this.peerName,
@@ -164,7 +165,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 serviceRegistries: { registryArn: discovery.arn },
                 loadBalancers: [args.memberTargetGroupArns[i], args.allTargetGroupArn].map((targetGroupArn) => ({
                     targetGroupArn,
-                    containerName: SERVICE_NAME,
+                    containerName: ALERTMANAGER_SERVICE_NAME,
                     containerPort: ALERTMANAGER_PORT,
                 })),
                 tags: { ...tags, "alertmanager-member": String(i + 1), "availability-zone": member.availabilityZone },

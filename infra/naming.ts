@@ -1,5 +1,6 @@
 // Every name the platform gives: public hosts, internal DNS, physical names and SSM paths, from
 // the project, the stack and its domain. One place, so a name never drifts between its uses.
+import { ALERTMANAGER_SERVICE_NAME } from "../components/alertmanagerCluster";
 import { LoadedEnvironment } from "./environment";
 
 type Named = Pick<LoadedEnvironment, "stack" | "domain">;
@@ -23,7 +24,7 @@ export function alertmanagerNamespace(env: Pick<Named, "stack">): string {
 
 /** The DNS name every Alertmanager answers to: the mesh's peers and the nodes' alerting target. */
 export function alertmanagerPeerName(env: Pick<Named, "stack">): string {
-    return `alertmanager.${alertmanagerNamespace(env)}`;
+    return `${ALERTMANAGER_SERVICE_NAME}.${alertmanagerNamespace(env)}`;
 }
 
 /** Physical names of a stack's resources start with this: <project>-<stack>. */
