@@ -217,14 +217,7 @@ export function renderAlertmanagerYml(source: RenderSource, secrets: Alertmanage
  */
 export function checkAlertmanagerFits(source: RenderSource, longest: AlertmanagerSecretValues): void {
     const bytes = (tenants: readonly Tenant[]) => Buffer.byteLength(alertmanagerYml({ ...source, tenants }, longest), "utf8");
-    const over = (count: number) => {
-        try {
-            checkParameterSize(source.env, bytes(source.tenants.slice(0, count)));
-            return false;
-        } catch {
-            return true;
-        }
-    };
+    const over = (count: number) => !fitsParameterTier(source.env, bytes(source.tenants.slice(0, count)));
     if (!over(source.tenants.length)) {
         return;
     }
@@ -259,7 +252,7 @@ function alertmanagerYml({ env, tenants }: RenderSource, secrets: AlertmanagerSe
 export function checkParameterSize(env: LoadedEnvironment, bytes: number, when = ""): void {
     const tier = env.alertmanager.configParameterTier;
     const limit = SSM_TIER_LIMIT_BYTES[tier];
-    if (bytes >= limit * SSM_HEADROOM) {
+    if (!fitsParameterTier(env, bytes)) {
         const remedy = tier === "Standard"
             ? "set alertmanager.configParameterTier: Advanced (8 KB)"
             : "shorten the receivers or templates: Advanced is the largest tier";
@@ -267,6 +260,11 @@ export function checkParameterSize(env: LoadedEnvironment, bytes: number, when =
             `alertmanager.configParameterTier: alertmanager.yml is ${bytes} bytes${when ? ` ${when}` : ""}, over ${Math.round(SSM_HEADROOM * 100)}% of the SSM ${tier} tier's ${limit}; ${remedy}`,
         ]);
     }
+}
+
+/** Whether a configuration of this size fits the stack's SSM tier with room to spare. */
+function fitsParameterTier(env: LoadedEnvironment, bytes: number): boolean {
+    return bytes < SSM_TIER_LIMIT_BYTES[env.alertmanager.configParameterTier] * SSM_HEADROOM;
 }
 
 /** Grafana's provisioning files by path: a data source per node (and AMP), and the dashboards. */
