@@ -12,6 +12,8 @@ export interface DashboardCheckContext {
     since: number;
     /** What Grafana's $__rate_interval comes to at the rehearsal's scrape interval (four of them). */
     rateInterval: string;
+    /** The range's step, in seconds: the scrape interval, so a series that lived for one scrape has a point. */
+    stepSeconds: number;
     /** The node's data directory here, standing for the data volume's mount point. */
     dataDir: string;
     check: (name: string, ok: boolean, detail: string) => void;
@@ -42,7 +44,7 @@ export async function checkDashboardQueries(ctx: DashboardCheckContext): Promise
         const queries = dashboardQueries(renderDashboard(spec));
         for (const { panel, expr, legendLabels } of queries) {
             const query = rehearsalQuery(expr, ctx.rateInterval, dataMount);
-            const params = new URLSearchParams({ query, start: String(ctx.since), end: String(end), step: "5" });
+            const params = new URLSearchParams({ query, start: String(ctx.since), end: String(end), step: String(ctx.stepSeconds) });
             const response = await request({ ...ctx.prometheus, path: `/api/v1/query_range?${params}` });
             const body = JSON.parse(response.body) as { status: string; error?: string; data?: { result: { metric: Record<string, string> }[] } };
             const series = body.data?.result ?? [];

@@ -377,10 +377,10 @@ async function checkFirstBootServing(run: BootRun, first: NodeBoot): Promise<voi
     const gateway = run.host.addresses.gateway;
     // The configuration set came from the bucket, and node_exporter reports its revision.
     const revision = launch.config.revision;
-    const reported = await waitFor("the applied revision in node_exporter", async () => {
+    const reported = await observe("the applied revision in node_exporter", async () => {
         const metrics = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
         return /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1];
-    }, 60000).catch(() => undefined);
+    }, 60000);
     check("first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision", reported === revision,
         `applied ${reported ?? "nothing"}, the bucket's MANIFEST says ${revision}`);
     const ready = await waitFor("prometheus through nginx", async () =>
@@ -424,20 +424,20 @@ async function rehearseRuleReload(run: BootRun, first: NodeBoot): Promise<void> 
     const publishedAt = Date.now() / 1000;
     await publishSets(run.s3Client, launch.configBucket, changed);
     figures.ruleChangePublishSeconds = Number(((now() - published) / 1000).toFixed(1));
-    const loaded = await waitFor("the changed rules on the node", async () => {
+    const loaded = await observe("the changed rules on the node", async () => {
         const groups = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups as { name: string }[];
         return groups.some((g) => g.name === "boot-change") ? now() : undefined;
-    }, 180000).catch(() => undefined);
+    }, 180000);
     figures.ruleChangeOnNodeSeconds = loaded ? Number(((loaded - published) / 1000).toFixed(1)) : -1;
     // The sync reloads first and records what it applied after: read its metrics once they name the new revision.
-    const metrics = await waitFor("the new revision in node_exporter", async () => {
+    const metrics = await observe("the new revision in node_exporter", async () => {
         const body = (await request({ host: node, port: NODE_EXPORTER_PORT, path: "/metrics" })).body;
         return body.includes(`platform_node_config_applied_info{revision="${changed.revision}"} 1`) ? body : undefined;
-    }, 120000).catch(() => "");
+    }, 120000) ?? "";
     const appliedAt = Number(/^platform_node_config_applied_timestamp_seconds (\S+)$/m.exec(metrics)?.[1]);
     // Every run up to the applying one has been shipped once a later run's line has.
-    const laterRunShipped = await waitFor("a config sync run after the applying one, shipped", async () =>
-        configSyncRunsStarted(run, "i-prom-1").some((at) => at > appliedAt + 1) || undefined, 120000).catch(() => false);
+    const laterRunShipped = await observe("a config sync run after the applying one, shipped", async () =>
+        configSyncRunsStarted(run, "i-prom-1").some((at) => at > appliedAt + 1) || undefined, 120000);
     // Runs that started while the set was being written may see it half written (its MANIFEST last)
     // and leave it for the next: it is applied within two runs started after the writing began.
     // The node records whole seconds: the applying run may have started within the second it applied.
@@ -462,11 +462,11 @@ async function rehearseBootTarget(run: BootRun): Promise<void> {
     await new Promise<void>((resolve, reject) => spawn("aws", ["--endpoint-url", `http://${gateway}:${PORTS.s3}`, "--region", env.region,
         "s3", "cp", targetFile, `s3://${launch.targetsBucket}/boot-target.json`], { env: awsEnv, stdio: "ignore" })
         .on("exit", (code) => code === 0 ? resolve() : reject(new Error(`aws s3 cp exit ${code}`))));
-    const scraped = await waitFor("the bucket's target to be scraped", async () => {
+    const scraped = await observe("the bucket's target to be scraped", async () => {
         const targets = JSON.parse((await request({ host: node, port: PROMETHEUS_PORT, path: "/api/v1/targets?state=active" })).body);
         const found = targets.data.activeTargets.find((t: { labels: Record<string, string> }) => t.labels.app === "boot-rehearsal");
         return found?.health === "up" ? found : undefined;
-    }, 180000).catch(() => undefined);
+    }, 180000);
     check("first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS", scraped !== undefined,
         scraped ? `job ${scraped.labels.job}, ${scraped.scrapeUrl} up` : "not up within 180 s");
 }
@@ -483,7 +483,7 @@ async function checkJournalShipped(run: BootRun): Promise<void> {
             "prometheus-targets-sync.service", "amazon-ssm-agent.service"].map((unit): [string, RegExp] => [unit, lifecycle(unit)]),
     ];
     const unshipped = () => expected.filter(([unit, line]) => !shipped(run, unit, "i-prom-1").some((m) => line.test(m.message)));
-    await waitFor("every unit's journal in CloudWatch Logs", async () => unshipped().length === 0 || undefined, 60000).catch(() => false);
+    await observe("every unit's journal in CloudWatch Logs", async () => unshipped().length === 0 || undefined, 60000);
     check("first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
         unshipped().length === 0, `${launch.logGroup.name}: ${expected.map(([unit]) => `${unit} ${shipped(run, unit, "i-prom-1").length}`).join(", ")}`
             + (unshipped().length > 0 ? `; no line matching ${unshipped().map(([unit, line]) => `${line} in ${unit}`).join(", ")}` : ""));
@@ -547,8 +547,8 @@ async function rehearseReplacement(run: BootRun, uuid: string, writtenAt: number
     const before = await seriesAt(run, writtenAt);
     check("replacement boot: a series written before the replacement can still be queried", before.length > 0,
         `${before.length} series of up{job="prometheus_node"} at ${new Date(writtenAt * 1000).toISOString()}`);
-    const replacementShipped = await waitFor("the replacement's journal", async () =>
-        shipped(run, "prometheus.service", "i-prom-1-replacement").length > 0 || undefined, 60000).catch(() => false);
+    const replacementShipped = await observe("the replacement's journal", async () =>
+        shipped(run, "prometheus.service", "i-prom-1-replacement").length > 0 || undefined, 60000);
     check("replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
         replacementShipped === true && shipped(run, "prometheus.service", "i-prom-1").length > 0,
         `prom-1/prometheus.service: ${shipped(run, "prometheus.service", "i-prom-1").length} entries of i-prom-1, `
@@ -570,8 +570,8 @@ async function rehearseWithoutVolume(run: BootRun): Promise<void> {
     check(`boot without the volume: it gives up after the stack's wait (${VOLUME_WAIT_SECONDS}s)`, fatal !== null && Number(fatal[1]) === VOLUME_WAIT_SECONDS, fatal?.[1] ?? "-");
     const started = third.exec(["systemctl", "show", "prometheus.service", "-p", "ActiveEnterTimestampMonotonic", "--value"]).stdout.trim();
     check("boot without the volume: Prometheus never starts", started === "0" || started === "", `ActiveEnterTimestampMonotonic=${started}`);
-    const fatalShipped = await waitFor("the failed boot's FATAL in CloudWatch Logs", async () =>
-        shipped(run, "cloud-init-main.service", "i-prom-1-no-volume").find((m) => /^FATAL: data volume/.test(m.message)), 30000).catch(() => undefined);
+    const fatalShipped = await observe("the failed boot's FATAL in CloudWatch Logs", async () =>
+        shipped(run, "cloud-init-main.service", "i-prom-1-no-volume").find((m) => /^FATAL: data volume/.test(m.message)), 30000);
     check("boot without the volume: why it failed is in CloudWatch Logs, off the instance", fatalShipped !== undefined,
         fatalShipped?.message ?? "no FATAL line from i-prom-1-no-volume");
     await third.stop();

@@ -73,6 +73,7 @@ export const SCENARIOS: readonly Scenario[] = [
             prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
             since: lb.rehearsalStart,
             rateInterval: `${4 * scrapeMs(lb.env)}ms`,
+            stepSeconds: scrapeMs(lb.env) / 1000,
             dataDir: path.join(lb.nodes[0].dir, "data"),
             check: lb.check, figures: lb.figures,
         }),

@@ -4,7 +4,7 @@ import { RECEIVERS } from "../components/render/alertmanagerConfig";
 import { Received } from "./changes";
 import { PROBE_JOB } from "../components/render/blackbox";
 import { instantQuery } from "./lib/prometheusApi";
-import { now, waitFor } from "./lib/wait";
+import { now, observe } from "./lib/wait";
 
 const ALERT = "RE_Observe_Endpoint_Down";
 
@@ -23,16 +23,16 @@ export interface ProbeContext {
 export async function rehearseEndpointDown(ctx: ProbeContext): Promise<void> {
     const succeeding = async (value: number) =>
         Number((await instantQuery(ctx.prometheus, `count(probe_success{job="${PROBE_JOB}", url="${ctx.url}"} == ${value})`))[0]?.value?.[1] ?? 0);
-    const allSucceed = () => waitFor(`the ingress probed successfully from ${ctx.exporters} nodes`,
-        async () => (await succeeding(1)) === ctx.exporters || undefined, 60000).catch(() => false);
+    const allSucceed = () => observe(`the ingress probed successfully from ${ctx.exporters} nodes`,
+        async () => (await succeeding(1)) === ctx.exporters || undefined, 60000);
     const before = await allSucceed();
     ctx.check(`the blackbox exporter of each of the ${ctx.exporters} nodes probes the ingress successfully (401 without credentials)`,
         before === true, `${await succeeding(1)} of ${ctx.exporters} nodes succeed at ${ctx.url}`);
 
     await ctx.stopIngress();
     const stopped = now();
-    const page = await waitFor(`the ${ALERT} page`, async () =>
-        ctx.received.find((r) => r.receiver === RECEIVERS.page && r.body.includes(ALERT) && r.body.includes(ctx.url)), 90000).catch(() => undefined);
+    const page = await observe(`the ${ALERT} page`, async () =>
+        ctx.received.find((r) => r.receiver === RECEIVERS.page && r.body.includes(ALERT) && r.body.includes(ctx.url)), 90000);
     ctx.figures.endpointDownPageSeconds = Number(((now() - stopped) / 1000).toFixed(2));
     const failing = await succeeding(0);
     ctx.check("with the ingress stopped its probe fails from every node, and the endpoint-down page arrives",

@@ -67,7 +67,7 @@ export async function rehearseTenant(lb: Loopback): Promise<void> {
     }, 30000);
     lb.check(`node_exporter reports when the newest target file under ${prefix} was written: the file this rehearsal put`, newest !== undefined && newest >= putAt,
         newest === undefined ? "no such metric within 30 s" : `${new Date(newest * 1000).toISOString()}, put from ${new Date(putAt * 1000).toISOString()}`);
-    // The target stays: the dashboards' per-tenant panel is checked against what ran.
+    await lb.aws(["s3", "rm", `s3://${lb.targetsBucket}/${prefix}/app.json`]);
 
     const pageReceiver = `tenant-${tenant.name}-${tenant.routing.page.receiver}`;
     const alert = "RehearsalTenantPage";
