@@ -4,9 +4,10 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
-import { promqlSyntaxError } from "./promql";
+import { promqlSyntaxError } from "../components/render/promql";
 import { loadWithoutAliases } from "./yamlInput";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
+import { RULE_OWNER_LABEL, TENANT_RULE_OWNER } from "../components/render/alertRules";
 import { LoadedEnvironment } from "./environment";
 import { PROJECT_ROOT } from "./paths";
 import { TenantFileError } from "./inputErrors";
@@ -87,6 +88,9 @@ function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
         }
         if (rule.labels && TENANT_LABEL in rule.labels) {
             problems.push(`${key}.labels.${TENANT_LABEL}: set by the platform to the tenant's name; remove it`);
+        }
+        if (rule.labels && RULE_OWNER_LABEL in rule.labels) {
+            problems.push(`${key}.labels.${RULE_OWNER_LABEL}: set by the platform on everything a tenant's rule writes; remove it`);
         }
         if (rule.alert !== undefined && !routed.includes(rule.labels?.severity ?? "")) {
             problems.push(`${key}.labels.severity: ${rule.labels?.severity ?? "missing"}; an alert needs one of the routed severities (${routed.join(", ")})`);
@@ -199,12 +203,16 @@ export function tenantRuleFileName(tenant: string): string {
     return `tenant-${tenant}.yml`;
 }
 
-/** The tenant's rule file as the nodes run it: every rule carries tenant="<name>", set here. */
+/**
+ * The tenant's rule file as the nodes run it: everything its rules write carries tenant="<name>" and
+ * rule_owner="tenant", set here over whatever the expression yields. Platform rules read no series
+ * with rule_owner, and its alerts route by tenant to its receivers only.
+ */
 export function renderTenantRules(tenant: Tenant): string {
     const groups = tenant.rules.groups.map((group) => ({
         ...group,
         name: `${tenant.name}/${group.name}`,
-        rules: group.rules.map((rule) => ({ ...rule, labels: { ...rule.labels, [TENANT_LABEL]: tenant.name } })),
+        rules: group.rules.map((rule) => ({ ...rule, labels: { ...rule.labels, [TENANT_LABEL]: tenant.name, [RULE_OWNER_LABEL]: TENANT_RULE_OWNER } })),
     }));
     return yaml.dump({ groups }, { lineWidth: -1, noRefs: true });
 }

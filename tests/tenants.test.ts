@@ -31,6 +31,8 @@ describe("tenants", function () {
     const cases: [string, (t: Record<string, any>) => void, RegExp][] = [
         ["a rule that sets the tenant label", (t) => { t.rules.groups[0].rules[1].labels.tenant = "orders-queue"; },
             /^rules\.groups\[0\]\.rules\[1\]\.labels\.tenant: set by the platform to the tenant's name; remove it$/],
+        ["a rule that sets the label marking what tenants' rules write", (t) => { t.rules.groups[0].rules[1].labels.rule_owner = "platform"; },
+            /^rules\.groups\[0\]\.rules\[1\]\.labels\.rule_owner: set by the platform on everything a tenant's rule writes; remove it$/],
         ["an alert without a routed severity", (t) => { t.rules.groups[0].rules[2].labels.severity = "info"; },
             /^rules\.groups\[0\]\.rules\[2\]\.labels\.severity: info; an alert needs one of the routed severities \(critical, warning\)$/],
         ["routing to a receiver it does not have", (t) => { t.routing.page.receiver = "pager"; }, /^routing\.page\.receiver: pager is not one of receivers \(oncall, chat\)$/],
@@ -111,13 +113,13 @@ describe("tenants", function () {
         assert.ok(rendered.groups.flatMap((g) => g.rules).every((r) => r.labels.tenant === "checkout-web"));
     });
 
-    it("gives each tenant a targets job whose series carry its name, and strips the label from every other file", async () => {
+    it("gives each tenant a targets job whose series carry its name, and strips it and the rule owner label from every file", async () => {
         const { platform } = await plannedStack("dev");
         const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
         const job = config.scrape_configs.find((j: any) => j.job_name === "tenant_checkout_web");
         assert.deepEqual(job.file_sd_configs[0].files, ["/etc/prometheus/targets/tenants/checkout-web/eu-west-1/*.json"]);
-        assert.deepEqual(job.relabel_configs, [{ action: "labeldrop", regex: "tenant" }, { target_label: "tenant", replacement: "checkout-web" }]);
-        assert.deepEqual(config.scrape_configs.find((j: any) => j.job_name === "file_sd").relabel_configs, [{ action: "labeldrop", regex: "tenant" }]);
+        assert.deepEqual(job.relabel_configs, [{ action: "labeldrop", regex: "tenant|rule_owner" }, { target_label: "tenant", replacement: "checkout-web" }]);
+        assert.deepEqual(config.scrape_configs.find((j: any) => j.job_name === "file_sd").relabel_configs, [{ action: "labeldrop", regex: "tenant|rule_owner" }]);
     });
 
     it("routes a tenant's alerts to its receivers only: pages any time, tickets in support hours", async () => {

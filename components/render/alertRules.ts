@@ -1,6 +1,7 @@
 // The platform's alert rules, as code. Pure: rendered to a Prometheus rule file.
 import * as yaml from "js-yaml";
 import { PROBE_JOB } from "./blackbox";
+import { withMatcherOnEverySelector } from "./promql";
 
 export type Severity = "page" | "ticket" | "heartbeat";
 
@@ -25,6 +26,19 @@ export const TENANT_TARGETS_EXPECTED = "platform:tenant_targets_expected";
 export const DISCOVERY_EXPECTED = "platform:discovery_expected";
 /** The rule file holding them, beside platform.yml. */
 export const EXPECTED_RULE_FILE = "platform-expected.yml";
+
+/**
+ * The label every series and alert a tenant's rules write carries, set by the platform (value
+ * TENANT_RULE_OWNER). Every selector of a platform rule requires it absent, so no tenant rule can
+ * change what a platform rule evaluates, whatever the names and labels it records.
+ */
+export const RULE_OWNER_LABEL = "rule_owner";
+export const TENANT_RULE_OWNER = "tenant";
+
+/** A platform rule's expression as the nodes run it: reading no series a tenant's rule wrote. */
+export function platformSeriesOnly(expr: string): string {
+    return withMatcherOnEverySelector(expr, `${RULE_OWNER_LABEL}=""`);
+}
 
 /** Every alert, grouped as Prometheus evaluates them. Jobs are the scrape jobs of prometheusConfig. */
 export const ALERT_GROUPS: RuleGroup[] = [
@@ -297,7 +311,7 @@ export function renderAlertRules(runbookBaseUrl: string, groups: RuleGroup[] = A
             name: group.name,
             rules: group.rules.map((rule) => ({
                 alert: rule.alert,
-                expr: rule.expr,
+                expr: platformSeriesOnly(rule.expr),
                 ...(rule.for ? { for: rule.for } : {}),
                 // An empty label removes it: a platform alert about a tenant's target carries no
                 // tenant label, so it goes to the platform's receivers, never a tenant's.

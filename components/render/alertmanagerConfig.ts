@@ -97,6 +97,9 @@ function emailConfig(mail: Extract<TicketReceiver, { kind: "email" }>): Record<s
 
 export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<string, unknown> {
     const routes: Record<string, unknown>[] = [
+        // Tenants' alerts first, whatever their names: every one carries its tenant's label (set by
+        // the platform), and platform alerts never carry one.
+        ...(input.tenants ?? []).map(tenantRoute),
         {
             receiver: RECEIVERS.heartbeat,
             matchers: [`alertname="${HEARTBEAT_ALERT}"`],
@@ -106,7 +109,6 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
             continue: false,
         },
     ];
-    routes.push(...(input.tenants ?? []).map(tenantRoute));
     if (input.slack) {
         routes.push({ receiver: RECEIVERS.slack, matchers: ['severity=~"page|ticket"'], continue: true });
     }
@@ -163,14 +165,16 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
             repeat_interval: "4h",
             routes,
         },
+        // Equal tenant labels: a tenant's alert silences only that tenant's, a platform alert (which
+        // has none) only the platform's.
         inhibit_rules: [
             // A page silences the ticket of the same alert.
-            { source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: ["alertname", "stack", "instance"] },
+            { source_matchers: ['severity="page"'], target_matchers: ['severity="ticket"'], equal: ["alertname", "stack", "instance", "tenant"] },
             // Over capacity silences high load on the same server.
             {
                 source_matchers: ['alertname="RE_Observe_Prometheus_Over_Capacity"'],
                 target_matchers: ['alertname="RE_Observe_Prometheus_High_Load"'],
-                equal: ["stack", "instance"],
+                equal: ["stack", "instance", "tenant"],
             },
         ],
         receivers,

@@ -1,6 +1,7 @@
 // Pure renderer of one node's prometheus.yml.
 import * as yaml from "js-yaml";
 import { probeScrapeConfig, ProbeTarget } from "./blackbox";
+import { RULE_OWNER_LABEL } from "./alertRules";
 
 export interface ScrapeNode {
     /** Replica name, e.g. prom-1: becomes the `instance` label of its targets. */
@@ -97,8 +98,9 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         ...(input.paasProxyUrl ? { proxy_url: input.paasProxyUrl } : {}),
         file_sd_configs: [{ files: job.files, refresh_interval: "30s" }],
         // The tenant label is the platform's: a target file cannot set it, a tenant's job sets its own.
+        // Nor can a file set the label that marks what tenants' rules write.
         relabel_configs: [
-            { action: "labeldrop", regex: "tenant" },
+            { action: "labeldrop", regex: `tenant|${RULE_OWNER_LABEL}` },
             ...(job.tenant ? [{ target_label: "tenant", replacement: job.tenant }] : []),
         ],
     }));
