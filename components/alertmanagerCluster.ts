@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
 import { alertmanagerContainer } from "./render/alertmanagerTask";
 import { ALERTMANAGER_PORT } from "./ports";
@@ -65,8 +66,8 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
     readonly configParameterName: string;
     /** The members in the order an update restarts them, one after the other. */
     readonly rolloutOrder: string[];
-    /** What the task definitions carry of the configuration: a new hash restarts every member, in rolloutOrder. */
-    readonly configSha256: pulumi.Output<string>;
+    /** What the task definitions carry of the configuration: a new HMAC restarts every member, in rolloutOrder. */
+    readonly configHmac: pulumi.Output<string>;
 
     constructor(name: string, args: AlertmanagerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:alerting:AlertmanagerCluster", name, {}, opts);
@@ -124,8 +125,11 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
             tags,
         }, this);
 
-        // A hash of the configuration, not a secret, though the configuration holds some.
-        const configSha256 = pulumi.unsecret(pulumi.output(args.config).apply((config) => crypto.createHash("sha256").update(config, "utf8").digest("hex")));
+        // Keyed with the stack's own random secret: the configuration holds secrets, and a plain hash of
+        // it would let anyone who reads a task definition test guesses of them offline.
+        const hashKey = new random.RandomPassword(`${name}-config-hash-key`, { length: 64, special: false }, { parent: this });
+        const configHmac = pulumi.unsecret(pulumi.all([args.config, hashKey.result])
+            .apply(([config, key]) => crypto.createHmac("sha256", key).update(config, "utf8").digest("hex")));
         let previous: aws.ecs.Service | undefined;
         const services = args.members.map((member, i) => {
             const memberName = `${name}-${i + 1}`;
@@ -137,13 +141,13 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                 requiresCompatibilities: ["FARGATE"],
                 runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
                 executionRoleArn: executionRole.arn,
-                containerDefinitions: configSha256.apply((sha) => JSON.stringify([alertmanagerContainer({
+                containerDefinitions: configHmac.apply((hmac) => JSON.stringify([alertmanagerContainer({
                     name: ALERTMANAGER_SERVICE_NAME,
                     image: args.image,
                     externalUrl: member.externalUrl,
                     peerName: this.peerName,
                     configParameterArn: parameterArn,
-                    configSha256: sha,
+                    configHmac: hmac,
                     logGroup: logGroupName,
                     region: args.region,
                 })])),
@@ -175,7 +179,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         });
         this.serviceNames = services.map((service) => service.name);
         this.rolloutOrder = args.members.map((_, i) => `${name}-${i + 1}`);
-        this.configSha256 = configSha256;
+        this.configHmac = configHmac;
 
         this.clusterName = cluster.name;
         this.clusterArn = cluster.arn;

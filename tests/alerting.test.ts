@@ -77,8 +77,15 @@ for (const stack of STACKS) {
                     assert.ok(!serialized.includes(value), `${task.name} carries a secret value`);
                 }
                 const [container] = JSON.parse(inputsOf(task).containerDefinitions);
-                // Only the configuration's hash: a new configuration is a new task definition.
-                assert.deepEqual(container.environment, [{ name: "ALERTMANAGER_CONFIG_SHA256", value: crypto.createHash("sha256").update(config).digest("hex") }]);
+                // Only the configuration's HMAC under the stack's random key (the offline engine's stand-in
+                // here): a new configuration is a new task definition, and no plain hash to test guesses against.
+                const key = ofType(run, "random:index/randomPassword:RandomPassword").find((r) => r.name === "alertmanager-config-hash-key");
+                assert.deepEqual(inputsOf(key!), { length: 64, special: false });
+                assert.deepEqual(container.environment, [{
+                    name: "ALERTMANAGER_CONFIG_HMAC",
+                    value: crypto.createHmac("sha256", "placeholder-random-password-alertmanager-config-hash-key").update(config).digest("hex"),
+                }]);
+                assert.ok(!serialized.includes(crypto.createHash("sha256").update(config).digest("hex")), `${task.name} carries the plain hash`);
                 assert.deepEqual(container.secrets, [{
                     name: "ALERTMANAGER_CONFIG",
                     valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/prometheus-platform/${stack}/alertmanager/config`,

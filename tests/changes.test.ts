@@ -120,14 +120,14 @@ describe("Alertmanager rollouts", function () {
         assert.deepEqual(registry.healthCheckCustomConfig, {}, "the peer name answers with healthy members only");
     });
 
-    it("puts a new configuration's hash into every task definition, so ECS starts new tasks", async () => {
+    it("puts a new configuration's keyed hash into every task definition, so ECS starts new tasks", async () => {
         const env = loadEnvironment("dev");
         const containers = async (secrets: Record<string, string>) => Object.fromEntries(ofType(await update(env, secrets), "aws:ecs/taskDefinition:TaskDefinition")
             .map((t) => [t.name, JSON.parse(inputsOf(t).containerDefinitions)[0]]));
         const before = await containers({});
         const after = await containers({ "prometheus-platform:pagerdutyRoutingKey": "0123456789abcdef0123456789abcdef" });
         for (const member of ["alertmanager-1", "alertmanager-2", "alertmanager-3"]) {
-            const hash = (c: any) => c.environment.find((e: any) => e.name === "ALERTMANAGER_CONFIG_SHA256").value;
+            const hash = (c: any) => c.environment.find((e: any) => e.name === "ALERTMANAGER_CONFIG_HMAC").value;
             assert.notEqual(hash(after[member]), hash(before[member]), `${member} gets a new revision`);
             assert.ok(!JSON.stringify(after[member]).includes("0123456789abcdef0123456789abcdef"), "the key itself stays in SSM");
             assert.deepEqual({ ...after[member], environment: [] }, { ...before[member], environment: [] }, "nothing else changes");

@@ -4,7 +4,7 @@ import { ALERTMANAGER_PORT, MESH_PORT } from "../ports";
 
 export const ALERTMANAGER_CONFIG_ENV = "ALERTMANAGER_CONFIG";
 /** The configuration's hash in the task definition: a new configuration is a new revision, so ECS starts new tasks. */
-export const ALERTMANAGER_CONFIG_HASH_ENV = "ALERTMANAGER_CONFIG_SHA256";
+export const ALERTMANAGER_CONFIG_HASH_ENV = "ALERTMANAGER_CONFIG_HMAC";
 /** Alertmanager's own defaults, stated so the rehearsal can scale them with everything else. */
 export const MESH_TIMING = { peerTimeout: "15s", gossipInterval: "200ms", pushPullInterval: "1m" };
 
@@ -72,8 +72,8 @@ export interface ContainerInput {
     peerName: string;
     /** ARN of the SSM SecureString holding alertmanager.yml. */
     configParameterArn: string;
-    /** sha256 of alertmanager.yml: a new configuration changes the task definition. */
-    configSha256: string;
+    /** HMAC-SHA256 of alertmanager.yml under the stack's own random key: a new configuration changes the task definition. */
+    configHmac: string;
     logGroup: string;
     region: string;
 }
@@ -102,7 +102,7 @@ export function alertmanagerContainer(input: ContainerInput): Record<string, unk
             { containerPort: MESH_PORT, protocol: "udp" },
         ],
         secrets: [{ name: ALERTMANAGER_CONFIG_ENV, valueFrom: input.configParameterArn }],
-        environment: [{ name: ALERTMANAGER_CONFIG_HASH_ENV, value: input.configSha256 }],
+        environment: [{ name: ALERTMANAGER_CONFIG_HASH_ENV, value: input.configHmac }],
         healthCheck: {
             command: ["CMD-SHELL", memberReadyCommand(`127.0.0.1:${ALERTMANAGER_PORT}`)],
             interval: 15,

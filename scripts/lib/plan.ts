@@ -107,11 +107,11 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     const grafana = Object.entries(grafanaFiles).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
     writeFiles(path.join(dir, "grafana"), grafana);
     written.push({ name: "grafana", dir: path.join(dir, "grafana"), files: grafana.map((f) => f.path) });
-    const facts = await rolloutFacts(platform, configs.revision, userData);
-    fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
         .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
     const config = secretsArePlaceholders ? await previewAlertmanagerYml(platform) : undefined;
+    const facts = rolloutFacts(platform, configs.revision, userData, config);
+    fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     if (config !== undefined) {
         writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);
         written.push({ name: "alertmanager", dir: path.join(dir, "alertmanager"), files: ["alertmanager.yml"] });

@@ -1,14 +1,13 @@
 // What a change restarts, and in what order: a stack's rollout facts, and the comparison of two.
 import * as crypto from "crypto";
 import { Platform } from "../../infra/platform";
-import { previewValue } from "./offline";
 
 export interface RolloutFacts {
     stack: string;
     alertmanager: {
         /** Members in the order an update restarts them. */
         order: string[];
-        /** The task definitions' hash of alertmanager.yml; undefined when a preview cannot know it. */
+        /** sha256 of alertmanager.yml as planned, with placeholder secrets; undefined when the plan had real ones. */
         configSha256?: string;
     };
     /** The revision of the nodes' configuration sets (preview: password hashes are placeholders). */
@@ -20,12 +19,16 @@ export interface RolloutFacts {
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
 
-/** The facts of a planned stack; `renderedUserData` is each node's cloud-config as the plan wrote it. */
-export async function rolloutFacts(platform: Platform, nodeConfigRevision: string, renderedUserData: Record<string, string>): Promise<RolloutFacts> {
+/**
+ * The facts of a planned stack; `renderedUserData` is each node's cloud-config as the plan wrote it,
+ * `placeholderAlertmanagerYml` alertmanager.yml when every secret in it is a placeholder.
+ */
+export function rolloutFacts(platform: Platform, nodeConfigRevision: string, renderedUserData: Record<string, string>,
+    placeholderAlertmanagerYml: string | undefined): RolloutFacts {
     const env = platform.env;
     return {
         stack: env.stack,
-        alertmanager: { order: platform.alertmanagers.rolloutOrder, configSha256: await previewValue(platform.alertmanagers.configSha256) },
+        alertmanager: { order: platform.alertmanagers.rolloutOrder, configSha256: placeholderAlertmanagerYml && sha256(placeholderAlertmanagerYml) },
         nodeConfigRevision,
         rolloutNode: env.prometheus.rolloutNode,
         nodes: platform.nodes.map((node, i) => ({
