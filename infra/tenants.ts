@@ -8,6 +8,7 @@ import { promqlSyntaxError } from "../components/render/promql";
 import { loadWithoutAliases } from "./yamlInput";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { RULE_OWNER_LABEL, TENANT_RULE_OWNER } from "../components/render/alertRules";
+import { TENANT_RULE_FILE_PREFIX } from "../components/render/configSync";
 import { LoadedEnvironment } from "./environment";
 import { PROJECT_ROOT } from "./paths";
 import { TenantFileError } from "./inputErrors";
@@ -200,7 +201,7 @@ export function tenantSecretKey(tenant: string, receiver: string): string {
 }
 
 export function tenantRuleFileName(tenant: string): string {
-    return `tenant-${tenant}.yml`;
+    return `${TENANT_RULE_FILE_PREFIX}${tenant}.yml`;
 }
 
 /**

@@ -4,7 +4,9 @@
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import { NodeConfigSource } from "../components/nodeConfigBucket";
+import { TENANT_RULE_FILE_PREFIX } from "../components/render/configSync";
 import { memberReadyCommand } from "../components/render/alertmanagerTask";
 import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
 import { instantQuery } from "./lib/prometheusApi";
@@ -80,6 +82,7 @@ function textfileMetrics(node: LoopbackNode): string {
 
 export const appliedRevision = (node: LoopbackNode) => /^platform_node_config_applied_info\{revision="([^"]+)"\} 1$/m.exec(textfileMetrics(node))?.[1];
 const applySuccessful = (node: LoopbackNode) => /^platform_node_config_apply_successful (\d)$/m.exec(textfileMetrics(node))?.[1];
+const heldFiles = (node: LoopbackNode) => [...textfileMetrics(node).matchAll(/^platform_node_config_rule_file_held\{file="([^"]+)"\} 1$/gm)].map((m) => m[1]);
 const refused = (node: LoopbackNode) => /^platform_node_config_refused_info\{revision="([^"]+)",stage="([^"]+)"\} 1$/m.exec(textfileMetrics(node));
 
 async function startTime(node: LoopbackNode): Promise<number> {
@@ -181,6 +184,64 @@ export async function rehearseInvalidRules(ctx: ChangeContext): Promise<void> {
     // Put the good set back: the nodes clear the refusal without reloading anything.
     await ctx.publish(ctx.sources);
     await untilEveryNode(ctx, "every node back to a successful state", (node) => applySuccessful(node) === "1");
+}
+
+const groupsOf = (ruleFile: string) => (yaml.load(ruleFile) as { groups: { name: string }[] }).groups.map((g) => g.name);
+
+/**
+ * One tenant's rule file that promtool refuses (an unknown function, which parses) waits alone: in
+ * the same set, a platform rule and another tenant's rule are applied and evaluated, the refused
+ * tenant keeps its last good rules, and the platform is ticketed. Then the good file returns.
+ */
+export async function rehearseHeldTenantRules(ctx: ChangeContext): Promise<void> {
+    const tenantFiles = Object.keys(ctx.sources[0].ruleFiles).filter((f) => f.startsWith(TENANT_RULE_FILE_PREFIX)).sort();
+    ctx.check("the stack has two tenants' rule files to keep apart", tenantFiles.length >= 2, tenantFiles.join(", ") || "none");
+    if (tenantFiles.length < 2) {
+        return;
+    }
+    const [brokenFile, otherFile] = tenantFiles;
+    const keptGroups = groupsOf(ctx.sources[0].ruleFiles[brokenFile]);
+    const otherAdded = `${otherFile}/rehearsal-added`;
+    const platformAdded = "rehearsal-platform-added";
+    const changed = ctx.sources.map((s) => ({
+        ...s,
+        ruleFiles: {
+            ...s.ruleFiles,
+            [brokenFile]: "groups:\n  - name: rehearsal-broken\n    rules:\n      - record: rehearsal:broken\n        expr: no_such_function(up)\n",
+            [otherFile]: `${s.ruleFiles[otherFile]}  - name: ${otherAdded}\n    rules:\n      - record: rehearsal:other_tenant:up\n        expr: sum(up)\n`,
+            [`${platformAdded}.yml`]: `groups:\n  - name: ${platformAdded}\n    rules:\n      - record: rehearsal:platform:up\n        expr: sum(up)\n`,
+        },
+    }));
+    const publishedWall = Date.now();
+    const published = now();
+    const revision = await ctx.publish(changed);
+    await untilEveryNode(ctx, "every node to apply the set holding the broken tenant file", (node) => appliedRevision(node) === revision, 120000);
+    const held = ctx.nodes.map(heldFiles);
+    ctx.check("a tenant rule file promtool refuses is held back alone: every node applies the rest of the set and reports that file held",
+        ctx.nodes.every((n, i) => applySuccessful(n) === "1" && held[i].join() === brokenFile),
+        `published ${revision}; ${ctx.nodes.map((n, i) => `${n.name} applied ${appliedRevision(n)}, held ${held[i].join(", ") || "nothing"}`).join("; ")}`);
+
+    const evaluatedSince = (groups: { name: string; lastEvaluation: string }[], name: string) =>
+        groups.some((g) => g.name === name && Date.parse(g.lastEvaluation) >= publishedWall);
+    const seen = await Promise.all(ctx.nodes.map((node) => observe(`${node.name} evaluating the new platform and tenant rules`, async () => {
+        const groups = await ruleGroups(node);
+        const names = groups.map((g) => g.name);
+        return evaluatedSince(groups, platformAdded) && evaluatedSince(groups, otherAdded) && keptGroups.every((g) => evaluatedSince(groups, g))
+            ? names : undefined;
+    }, 120000, 100)));
+    ctx.check("the platform's new rule and the other tenant's new rule evaluate on every node, and the held tenant's last good rules keep evaluating",
+        seen.every((names) => names !== undefined && !names.includes("rehearsal-broken")),
+        seen.map((names, i) => `${ctx.nodes[i].name}: ${names === undefined ? "not all evaluated" : `${names.length} groups, rehearsal-broken ${names.includes("rehearsal-broken") ? "loaded" : "not loaded"}`}`).join("; "));
+
+    const ticket = await observe("the held-rules ticket", async () => ctx.received.find((r) => r.receiver === "ticket"
+        && r.body.includes("RE_Observe_Tenant_Rules_Held") && r.body.includes(brokenFile)), 90000);
+    ctx.figures.tenantRulesHeldTicketSeconds = ticket ? Number(((ticket.at - published) / 1000).toFixed(2)) : "none";
+    ctx.check("the held file raises RE_Observe_Tenant_Rules_Held to the platform's ticket receiver, naming the file",
+        ticket?.body.includes('"status":"firing"') === true, ticket ? `ticket ${ctx.figures.tenantRulesHeldTicketSeconds} s after the publish` : "no ticket");
+
+    // The tenant's fixed file (here: its good one) is accepted again and nothing is held.
+    const restored = await ctx.publish(ctx.sources);
+    await untilEveryNode(ctx, "every node to apply the restored set, holding nothing", (node) => appliedRevision(node) === restored && heldFiles(node).length === 0, 120000);
 }
 
 /** Two credentials valid together until every node has both; then only the new one. */

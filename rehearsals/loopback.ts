@@ -9,7 +9,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { rehearseAlertPath } from "./alertPath";
-import { rehearseInvalidRules, rehearseRotation, rehearseRuleChange, ChangeContext } from "./changes";
+import { rehearseHeldTenantRules, rehearseInvalidRules, rehearseRotation, rehearseRuleChange, ChangeContext } from "./changes";
 import { checkDashboardQueries } from "./dashboards";
 import { rehearseDiscoveryStaleness } from "./discovery";
 import { rehearseFailures } from "./failures";
@@ -58,11 +58,13 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     { name: "ingress", proves: "the auth proxy's office, basic-auth, forwarding and lifecycle rules", run: rehearseIngress },
     {
-        name: "changes", proves: "a rule, an invalid rule set and a password rotation reach the running nodes without a restart",
+        name: "changes",
+        proves: "a rule, an invalid rule set, a tenant's refused file held back alone and a password rotation reach the running nodes without a restart",
         run: async (lb) => {
             const changes = changeContext(lb);
             await rehearseRuleChange(changes);
             await rehearseInvalidRules(changes);
+            await rehearseHeldTenantRules(changes);
             await rehearseRotation(changes, lb.credential);
         },
     },

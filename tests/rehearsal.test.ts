@@ -79,7 +79,8 @@ describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)
             /forging X-Forwarded-For/, /one Alertmanager killed/, /two Prometheus killed/, /alive and owns the address/,
             /office address, POST \/-\/quit gets 403/, /office address, POST \/-\/reload gets 403/, /refuses \/-\/quit itself/,
             /applies a rule added by rendering in its first configuration sync run that starts after the publish/,
-            /then evaluate the added rule, healthy/]) {
+            /then evaluate the added rule, healthy/, /tenant rule file promtool refuses is held back alone/,
+            /held tenant's last good rules keep evaluating/, /RE_Observe_Tenant_Rules_Held/]) {
             assert.match(names, expected);
         }
         // Seconds are figures, printed; correctness is in the checks above, counted in the platform's own cycles.

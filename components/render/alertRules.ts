@@ -181,6 +181,15 @@ export const ALERT_GROUPS: RuleGroup[] = [
                 description: "promtool or Prometheus itself rejected the set fetched by {{ $labels.instance }}; it keeps running its last good one.",
             },
             {
+                alert: "RE_Observe_Tenant_Rules_Held",
+                expr: `max by (file) (platform_node_config_rule_file_held{job="prometheus_node"}) == 1`,
+                for: "5m",
+                severity: "ticket",
+                summary: "The nodes refused the tenant rule file {{ $labels.file }} and run its last good version",
+                description: "promtool refused {{ $labels.file }} of the newest configuration set; the platform's rules and the other "
+                    + "tenants' were applied, this tenant's rules stay as they were (or absent, if never accepted).",
+            },
+            {
                 alert: "RE_Observe_Prometheus_Config_Drift",
                 expr: `count(count by (revision) (platform_node_config_applied_info{job="prometheus_node"})) > 1`,
                 for: "5m",

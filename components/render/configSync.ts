@@ -8,6 +8,8 @@ export const MANIFEST = "MANIFEST";
 export const CONFIG_FILE = "prometheus.yml";
 export const HTPASSWD_FILE = "htpasswd";
 export const RULES_PREFIX = "rules/";
+/** A tenant's rule file is tenant-<name>.yml; promtool refusing one holds back that file only. */
+export const TENANT_RULE_FILE_PREFIX = "tenant-";
 const RULE_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\.yml$/;
 
 export interface NodeConfigInput {
@@ -97,6 +99,11 @@ const CONFIG_SYNC_FUNCTIONS = `write_metrics() {
     echo '# TYPE platform_node_config_failure_timestamp_seconds gauge'
     for stage in fetch manifest config rules htpasswd reload; do
       echo "platform_node_config_failure_timestamp_seconds{stage=\\"$stage\\"} $(state "failed-$stage-at" 0)"
+    done
+    echo '# HELP platform_node_config_rule_file_held A tenant rule file promtool refused: the node runs its last good version, or none.'
+    echo '# TYPE platform_node_config_rule_file_held gauge'
+    for name in $(state held-rule-files ""); do
+      echo "platform_node_config_rule_file_held{file=\\"$name\\"} 1"
     done
     if [ -n "$refused" ]; then
       echo '# HELP platform_node_config_refused_info The revision this node refused, and the check that refused it.'
@@ -188,6 +195,21 @@ done
 "$promtool" check config --syntax-only "$candidate/prometheus.yml" >&2 \\
   || failed config "promtool refused prometheus.yml of revision $revision; keeping $(state applied-revision none)"
 shopt -s nullglob
+# A tenant's file that promtool refuses waits alone: its last good version (or none) takes its
+# place, and the platform's rules and every other tenant's apply.
+held=()
+for file in "$candidate"/rules/${TENANT_RULE_FILE_PREFIX}*.yml; do
+  if ! "$promtool" check rules "$file" >&2; then
+    name=\${file##*/}
+    held+=("$name")
+    if [ -s "$good/rules/$name" ]; then
+      cp "$good/rules/$name" "$file"
+    else
+      rm -f "$file"
+    fi
+    echo "prometheus-config: promtool refused rules/$name of revision $revision; keeping its last good version" >&2
+  fi
+done
 rule_files=("$candidate"/rules/*.yml)
 if [ \${#rule_files[@]} -gt 0 ]; then
   "$promtool" check rules "\${rule_files[@]}" >&2 \\
@@ -212,14 +234,15 @@ rm -rf "$good"
 cp -a "$candidate" "$good"
 set_state applied-revision "$revision"
 set_state applied-at "$(date +%s)"
+set_state held-rule-files "\${held[*]}"
 rm -f "$state_dir/refused-revision" "$state_dir/refused-stage"
 write_metrics
-echo "prometheus-config: applied revision $revision"
+echo "prometheus-config: applied revision $revision\${held[*]:+, holding back \${held[*]}}"
 `;
 
 /**
  * Fetches the node's set, applies it only when the manifest matches every file and promtool
- * accepts it, reloads Prometheus (SIGHUP through systemd) and confirms the reload from
+ * accepts it (a tenant's rule file it refuses is held back alone, at its last good version), reloads Prometheus (SIGHUP through systemd) and confirms the reload from
  * Prometheus's own metrics. A refused set leaves the last good one in place. What happened is
  * written for node_exporter's textfile collector.
  */
