@@ -24,8 +24,12 @@ export interface AlertmanagerClusterArgs {
     readonly image: string;
     /** alertmanager.yml; holds receiver secrets, so it is stored as an SSM SecureString. */
     readonly config: pulumi.Input<string>;
-    /** SSM parameter name for the configuration, e.g. /dev/alertmanager/config. */
-    readonly configParameterName: string;
+    /**
+     * SSM parameter names, one per member, e.g. /dev/alertmanager/member-1/config. Member N's is
+     * written only once member N-1 runs the new configuration, so a member that has not been rolled
+     * reads what it was rolled with, whatever restarts it.
+     */
+    readonly configParameterNames: readonly string[];
     /** Standard (up to 4 KB, no charge) unless the configuration needs Advanced (8 KB). */
     readonly configParameterTier: SsmTier;
     /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
@@ -53,7 +57,8 @@ export const SSM_HEADROOM = 0.9;
 /**
  * Three Alertmanagers on ECS Fargate, one service with one task per zone. They find each other
  * through a Cloud Map A record per task and mesh on 9094 (TCP and UDP), so a notification
- * group goes out once. The config comes from an SSM SecureString through the task's `secrets`.
+ * group goes out once. Each member's config comes from its own SSM SecureString through the task's
+ * `secrets`.
  */
 export class AlertmanagerCluster extends pulumi.ComponentResource {
     /** The DNS name that resolves to every member: peers for the mesh, targets for Prometheus. */
@@ -63,7 +68,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
     readonly clusterArn: pulumi.Output<string>;
     readonly namespaceId: pulumi.Output<string>;
     readonly serviceNames: pulumi.Output<string>[];
-    readonly configParameterName: string;
+    readonly configParameterNames: readonly string[];
     /** The members in the order an update restarts them, one after the other. */
     readonly rolloutOrder: string[];
     /** What the task definitions carry of the configuration: a new HMAC restarts every member, in rolloutOrder. */
@@ -71,8 +76,9 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: AlertmanagerClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:alerting:AlertmanagerCluster", name, {}, opts);
-        if (args.members.length !== 3) {
-            throw new Error(`AlertmanagerCluster ${name}: exactly three members are needed, got ${args.members.length}`);
+        if (args.members.length !== 3 || args.configParameterNames.length !== 3) {
+            throw new Error(`AlertmanagerCluster ${name}: exactly three members and three parameter names are needed, `
+                + `got ${args.members.length} and ${args.configParameterNames.length}`);
         }
         assertPinnedImage(`AlertmanagerCluster ${name}`, args.image);
         const parent = { parent: this };
@@ -104,22 +110,14 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         }, parent);
         this.peerName = `${ALERTMANAGER_SERVICE_NAME}.${args.namespace}`;
 
-        // A SecureString named up front: the task definitions can refer to it by name, so they
-        // are fully known in a preview and can be checked before anything exists.
-        const parameter = new aws.ssm.Parameter(`${name}-config`, {
-            name: args.configParameterName,
-            description: "alertmanager.yml (receiver keys and URLs)",
-            type: "SecureString",
-            tier: args.configParameterTier,
-            value: pulumi.secret(args.config),
-            tags,
-        }, parent);
-        const parameterArn = ssmParameterArn(partition, args.region, args.accountId, args.configParameterName);
+        // SecureStrings named up front: the task definitions refer to them by name, so they are fully
+        // known in a preview and can be checked before anything exists.
+        const parameterArns = args.configParameterNames.map((parameterName) => ssmParameterArn(partition, args.region, args.accountId, parameterName));
         const { logGroupName, executionRole } = taskExecution(name, {
-            description: "ECS pulls the Alertmanager image, reads its config parameter, writes its logs",
+            description: "ECS pulls the Alertmanager image, reads its members' config parameters, writes its logs",
             physicalNamePrefix: args.physicalNamePrefix,
             logRetentionDays: args.logRetentionDays,
-            parameterArns: [parameterArn],
+            parameterArns,
             readPolicyName: `${name}-read-config`,
             partition,
             tags,
@@ -133,6 +131,15 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         let previous: aws.ecs.Service | undefined;
         const services = args.members.map((member, i) => {
             const memberName = `${name}-${i + 1}`;
+            // Written only after the member before runs the new configuration and is healthy.
+            const parameter = new aws.ssm.Parameter(`${memberName}-config`, {
+                name: args.configParameterNames[i],
+                description: `alertmanager.yml of member ${i + 1} (receiver keys and URLs)`,
+                type: "SecureString",
+                tier: args.configParameterTier,
+                value: pulumi.secret(args.config),
+                tags,
+            }, { parent: this, dependsOn: previous ? [previous] : [] });
             const taskDefinition = new aws.ecs.TaskDefinition(memberName, {
                 family: `${args.physicalNamePrefix}-${memberName}`,
                 cpu: String(args.cpu),
@@ -146,7 +153,7 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
                     image: args.image,
                     externalUrl: member.externalUrl,
                     peerName: this.peerName,
-                    configParameterArn: parameterArn,
+                    configParameterArn: parameterArns[i],
                     configHmac: hmac,
                     logGroup: logGroupName,
                     region: args.region,
@@ -184,12 +191,12 @@ export class AlertmanagerCluster extends pulumi.ComponentResource {
         this.clusterName = cluster.name;
         this.clusterArn = cluster.arn;
         this.namespaceId = namespace.id;
-        this.configParameterName = args.configParameterName;
+        this.configParameterNames = args.configParameterNames;
         this.registerOutputs({
             peerName: this.peerName,
             clusterName: this.clusterName,
             serviceNames: this.serviceNames,
-            configParameterName: this.configParameterName,
+            configParameterNames: this.configParameterNames,
         });
     }
 }

@@ -248,7 +248,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         allTargetGroupArn: ingress.alertmanagerAllTargetGroupArn,
         image: `${env.alertmanager.image}:v${env.alertmanager.version}`,
         config: alertmanagerConfig,
-        configParameterName: parameterPath(source.project, env, "alertmanager/config"),
+        configParameterNames: [1, 2, 3].map((member) => parameterPath(source.project, env, `alertmanager/member-${member}/config`)),
         configParameterTier: env.alertmanager.configParameterTier,
         physicalNamePrefix: prefix,
         accountId,

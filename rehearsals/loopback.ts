@@ -20,7 +20,7 @@ import { Processes, stopAllOnSignals } from "./lib/processes";
 import { printReport, RehearsalCheck } from "./lib/report";
 import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
-import { rehearsePlannedRollout } from "./rollout";
+import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
 import { rehearseTargets, rehearseTenant } from "./targets";
 
 /** A scenario: what it proves, and how. They run in this order, on one platform. */
@@ -68,7 +68,14 @@ export const SCENARIOS: readonly Scenario[] = [
             await rehearseRotation(changes, lb.credential);
         },
     },
-    { name: "rollout", proves: "a new alertmanager.yml restarts the members one at a time, as the plan says", run: rehearsePlannedRollout },
+    {
+        name: "rollout",
+        proves: "a failed update leaves unrolled members on their configuration whatever restarts them; a new alertmanager.yml restarts the members one at a time, as the plan says",
+        run: async (lb) => {
+            await rehearseFailedRollout(lb);
+            await rehearsePlannedRollout(lb);
+        },
+    },
     {
         name: "dashboards", proves: "every dashboard query returns data from what ran",
         run: (lb) => checkDashboardQueries({

@@ -63,8 +63,9 @@ for (const stack of STACKS) {
 
         it("hands the configuration to the tasks as a secret, never in their environment", async () => {
             const { run, platform, env } = await plannedStack(stack);
-            const parameter = named(run, "aws:ssm/parameter:Parameter", "alertmanager-config");
-            assert.equal(inputsOf(parameter).type, "SecureString");
+            for (const n of [1, 2, 3]) {
+                assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", `alertmanager-${n}-config`)).type, "SecureString");
+            }
             const config = await previewValue(platform.alertmanagerConfig);
             assert.ok(config, "the Alertmanager configuration is known in a preview (its secrets are config values)");
             const secretValues = [shapedPlaceholder("pagerdutyRoutingKey", stack)!, shapedPlaceholder("heartbeatUrl", stack)!];
@@ -88,7 +89,7 @@ for (const stack of STACKS) {
                 assert.ok(!serialized.includes(crypto.createHash("sha256").update(config).digest("hex")), `${task.name} carries the plain hash`);
                 assert.deepEqual(container.secrets, [{
                     name: "ALERTMANAGER_CONFIG",
-                    valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/prometheus-platform/${stack}/alertmanager/config`,
+                    valueFrom: `arn:aws:ssm:${env.region}:123456789012:parameter/prometheus-platform/${stack}/alertmanager/member-${task.name.split("-")[1]}/config`,
                 }]);
                 assert.deepEqual(container.portMappings.map((p: any) => `${p.containerPort}/${p.protocol}`), ["9093/tcp", "9094/tcp", "9094/udp"]);
                 assert.equal(container.image, `quay.io/prometheus/alertmanager:v${env.alertmanager.version}`);

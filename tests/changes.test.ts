@@ -134,6 +134,21 @@ describe("Alertmanager rollouts", function () {
         }
     });
 
+    it("writes member N's configuration only after member N-1 runs the new one, so an unrolled member restarts on its own", async () => {
+        const { run } = await plannedStack("dev");
+        const urn = (type: string, name: string) => named(run, type, name).urn;
+        for (const n of [1, 2, 3]) {
+            const parameter = named(run, "aws:ssm/parameter:Parameter", `alertmanager-${n}-config`);
+            const [container] = JSON.parse(inputsOf(named(run, "aws:ecs/taskDefinition:TaskDefinition", `alertmanager-${n}`)).containerDefinitions);
+            assert.equal(container.secrets[0].valueFrom.split(":parameter")[1], inputsOf(parameter).name, `member ${n} reads its own parameter`);
+            assert.deepEqual(parameter.dependencies, n === 1 ? [] : [urn("aws:ecs/service:Service", `alertmanager-${n - 1}`)]);
+            assert.ok(named(run, "aws:ecs/taskDefinition:TaskDefinition", `alertmanager-${n}`).dependencies.includes(parameter.urn),
+                `member ${n}'s task definition is registered after its parameter is written`);
+        }
+        // No other member reads another's parameter.
+        assert.equal(new Set(ofType(run, "aws:ssm/parameter:Parameter").filter((p) => p.name.startsWith("alertmanager-")).map((p) => inputsOf(p).name)).size, 3);
+    });
+
     it("says which members a change restarts, in order, and what it does not restart", () => {
         const facts: RolloutFacts = {
             stack: "dev",

@@ -71,7 +71,7 @@ describe("deploy day: three stacks in one account and region", function () {
             const container = JSON.parse(inputsOf(named(run, "aws:ecs/taskDefinition:TaskDefinition", "alertmanager-1")).containerDefinitions)[0];
             assert.equal(container.logConfiguration.options["awslogs-group"], logGroup.name);
             assert.deepEqual(ofType(run, "aws:ssm/parameter:Parameter").map((p) => inputsOf(p).name).sort(), [
-                `/prometheus-platform/${stack}/alertmanager/config`,
+                ...[1, 2, 3].map((n) => `/prometheus-platform/${stack}/alertmanager/member-${n}/config`),
                 `/prometheus-platform/${stack}/grafana/admin-password`,
                 `/prometheus-platform/${stack}/grafana/prometheus-password`,
             ]);
@@ -115,7 +115,9 @@ describe("deploy day: limits of the services", function () {
         it(`${stack}: keeps the Alertmanager config in its SSM tier (Standard unless tenants need more), with room to spare at real secret lengths`, async () => {
             const { run, env, platform } = await plannedStack(stack);
             const tier = env.alertmanager.configParameterTier;
-            assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", "alertmanager-config")).tier, tier);
+            for (const n of [1, 2, 3]) {
+                assert.equal(inputsOf(named(run, "aws:ssm/parameter:Parameter", `alertmanager-${n}-config`)).tier, tier);
+            }
             assert.equal(tier, platform.tenants.length > 0 ? "Advanced" : "Standard");
             // Real lengths: PagerDuty keys are 32 characters, SES passwords 44, Slack and Cronitor URLs about 80.
             const config = renderAlertmanagerConfig({

@@ -80,7 +80,8 @@ describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)
             /office address, POST \/-\/quit gets 403/, /office address, POST \/-\/reload gets 403/, /refuses \/-\/quit itself/,
             /applies a rule added by rendering in its first configuration sync run that starts after the publish/,
             /then evaluate the added rule, healthy/, /tenant rule file promtool refuses is held back alone/,
-            /held tenant's last good rules keep evaluating/, /RE_Observe_Tenant_Rules_Held/]) {
+            /held tenant's last good rules keep evaluating/, /RE_Observe_Tenant_Rules_Held/, /never runs healthy stops at member 1/,
+            /members 2 and 3, restarted after it, run the configuration they were rolled with and mesh/]) {
             assert.match(names, expected);
         }
         // Seconds are figures, printed; correctness is in the checks above, counted in the platform's own cycles.
