@@ -42,6 +42,62 @@ function chunk<T>(items: T[], size: number): T[][] {
     return chunks;
 }
 
+/** At most this many office rules per host: 30 office CIDRs, and the listener within ALB's 100 rules. */
+export const MAX_OFFICE_SLICES = 10;
+/** Members of one kind (prom-N, alerts-N) a listener can serve, each with its own slot. */
+const MEMBERS_PER_KIND = 20;
+
+export interface ListenerRuleSpec {
+    /** The resource's name suffix: the host's rule name, then -office-K for the office list's K-th slice (K > 1). */
+    readonly name: string;
+    readonly host: string;
+    readonly priority: number;
+    readonly sourceCidrs?: string[];
+}
+
+/**
+ * A host's fixed place among the listener's rules, from what it serves and never from where it
+ * stands in a list: prom-N, alerts-N, the alerts host and Grafana.
+ */
+export type HostRole = { kind: "prom" | "alerts"; member: number } | { kind: "alerts-any" | "grafana" };
+
+function slotOf(role: HostRole): number {
+    switch (role.kind) {
+        case "prom":
+        case "alerts":
+            if (role.member < 1 || role.member > MEMBERS_PER_KIND) {
+                throw new Error(`${role.kind}-${role.member}: members are numbered 1 to ${MEMBERS_PER_KIND}`);
+            }
+            return (role.kind === "prom" ? 0 : MEMBERS_PER_KIND) + role.member - 1;
+        case "alerts-any":
+            return 2 * MEMBERS_PER_KIND;
+        case "grafana":
+            return 2 * MEMBERS_PER_KIND + 1;
+    }
+}
+
+/**
+ * The listener's rules. A rule's name and priority depend only on its host's role and which slice
+ * of the office list it carries (the first slice at 100 + slot, slice K at 1000 + 10 * slot + K - 1),
+ * so a longer office list or another host adds rules and moves none: no rule is renamed, and no
+ * two ever ask for one priority during an update.
+ */
+export function listenerRuleLayout(hosts: { name: string; host: string; role: HostRole; officeOnly: boolean }[], officeCidrs: string[]): ListenerRuleSpec[] {
+    const slices = chunk(officeCidrs, SOURCE_CIDRS_PER_RULE);
+    if (slices.length > MAX_OFFICE_SLICES) {
+        throw new Error(`officeCidrs: ${officeCidrs.length} CIDRs need ${slices.length} rules per host; at most ${MAX_OFFICE_SLICES * SOURCE_CIDRS_PER_RULE} fit`);
+    }
+    return hosts.flatMap(({ name, host, role, officeOnly }): ListenerRuleSpec[] => {
+        const slot = slotOf(role);
+        if (!officeOnly) {
+            return [{ name, host, priority: 100 + slot }];
+        }
+        return slices.map((sourceCidrs, k) => k === 0
+            ? { name, host, priority: 100 + slot, sourceCidrs }
+            : { name: `${name}-office-${k + 1}`, host, priority: 1000 + 10 * slot + k, sourceCidrs });
+    });
+}
+
 /**
  * The public ALB: HTTPS with a modern TLS policy, HTTP redirected, a fixed 404 by default.
  * prom-N goes to node N's nginx auth-proxy (which asks non-office clients for basic auth);
@@ -101,43 +157,38 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 tags: { ...tags, [ACCESS_TAG]: access },
             }, parent);
 
-        let priority = 100;
-        const rule = (ruleName: string, host: string, targetGroupArn: pulumi.Input<string>, sourceCidrs?: string[]) => {
-            const created = new aws.lb.ListenerRule(`${name}-${ruleName}`, {
-                listenerArn: https.arn,
-                priority: priority++,
-                conditions: [
-                    { hostHeader: { values: [host] } },
-                    ...(sourceCidrs ? [{ sourceIp: { values: sourceCidrs } }] : []),
-                ],
-                actions: [{ type: "forward", targetGroupArn }],
-                tags,
-            }, parent);
-            this.listenerRules.push(created);
-        };
-
-        args.prometheusHosts.forEach((host, i) => {
+        const promGroups = args.prometheusHosts.map((_, i) => {
             const group = targetGroup(`prom-${i + 1}`, "basic-auth-proxy", INGRESS_PORT, "instance", "/health");
             new aws.lb.TargetGroupAttachment(`${name}-prom-${i + 1}`, {
                 targetGroupArn: group.arn,
                 targetId: args.prometheusInstanceIds[i],
                 port: INGRESS_PORT,
             }, parent);
-            rule(`prom-${i + 1}`, host, group.arn);
-        });
-
-        const officeChunks = chunk(args.officeCidrs, SOURCE_CIDRS_PER_RULE);
-        const officeRules = (ruleName: string, host: string, targetGroupArn: pulumi.Input<string>) =>
-            officeChunks.forEach((cidrs, i) => rule(officeChunks.length > 1 ? `${ruleName}-${i + 1}` : ruleName, host, targetGroupArn, cidrs));
-        const memberGroups = args.alertmanagerHosts.map((host, i) => {
-            const group = targetGroup(`alerts-${i + 1}`, "office-only", args.alertmanagerPort, "ip", "/-/healthy");
-            officeRules(`alerts-${i + 1}`, host, group.arn);
             return group;
         });
+        const memberGroups = args.alertmanagerHosts.map((_, i) => targetGroup(`alerts-${i + 1}`, "office-only", args.alertmanagerPort, "ip", "/-/healthy"));
         const allGroup = targetGroup("alerts", "office-only", args.alertmanagerPort, "ip", "/-/healthy");
-        officeRules("alerts", args.alertmanagerHost, allGroup.arn);
         const grafanaGroup = targetGroup("grafana", "office-only", args.grafanaPort, "ip", "/api/health");
-        officeRules("grafana", args.grafanaHost, grafanaGroup.arn);
+
+        const served = [
+            ...args.prometheusHosts.map((host, i) => ({ name: `prom-${i + 1}`, host, role: { kind: "prom", member: i + 1 } as const, officeOnly: false, group: promGroups[i] })),
+            ...args.alertmanagerHosts.map((host, i) => ({ name: `alerts-${i + 1}`, host, role: { kind: "alerts", member: i + 1 } as const, officeOnly: true, group: memberGroups[i] })),
+            { name: "alerts", host: args.alertmanagerHost, role: { kind: "alerts-any" } as const, officeOnly: true, group: allGroup },
+            { name: "grafana", host: args.grafanaHost, role: { kind: "grafana" } as const, officeOnly: true, group: grafanaGroup },
+        ];
+        for (const spec of listenerRuleLayout(served, args.officeCidrs)) {
+            const group = served.find((s) => s.host === spec.host)!.group;
+            this.listenerRules.push(new aws.lb.ListenerRule(`${name}-${spec.name}`, {
+                listenerArn: https.arn,
+                priority: spec.priority,
+                conditions: [
+                    { hostHeader: { values: [spec.host] } },
+                    ...(spec.sourceCidrs ? [{ sourceIp: { values: spec.sourceCidrs } }] : []),
+                ],
+                actions: [{ type: "forward", targetGroupArn: group.arn }],
+                tags,
+            }, parent));
+        }
 
         this.loadBalancerDnsName = alb.dnsName;
         this.loadBalancerArn = alb.arn;

@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { dearmorPublicKey } from "../components/render/openpgp";
+import { MAX_OFFICE_SLICES, SOURCE_CIDRS_PER_RULE } from "../components/loadBalancer";
 import { durationMs } from "../components/duration";
 import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 import { Environment, FARGATE_MEMORY } from "./environmentSchema";
@@ -115,6 +116,11 @@ export function semanticProblems(env: Environment): string[] {
         problems.push(`vpcCidr: ${env.vpcCidr} is not a valid CIDR: ${(err as Error).message}`);
     }
 
+    const maxOffice = MAX_OFFICE_SLICES * SOURCE_CIDRS_PER_RULE;
+    if (env.officeCidrs.length > maxOffice) {
+        problems.push(`officeCidrs: ${env.officeCidrs.length} CIDRs; at most ${maxOffice} fit the ALB's rules (${SOURCE_CIDRS_PER_RULE} per rule, `
+            + `${MAX_OFFICE_SLICES} rules per host); merge neighbouring ranges`);
+    }
     const validOffice: string[] = [];
     env.officeCidrs.forEach((cidr, i) => {
         try {

@@ -3,7 +3,7 @@ import { strict as assert } from "assert";
 import * as aws from "@pulumi/aws";
 import { ALB_VALUES_PER_CONDITION, ALB_VALUES_PER_RULE } from "../policies/rules/albRuleConditionLimits";
 import { DLM_SERVICE_POLICY } from "../components/dataVolumeBackup";
-import { LoadBalancer } from "../components/loadBalancer";
+import { LoadBalancer, MAX_OFFICE_SLICES, SOURCE_CIDRS_PER_RULE } from "../components/loadBalancer";
 import { SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCluster";
 import { renderAlertmanagerConfig } from "../components/render/alertmanagerConfig";
 import { DISCOVERY_PERIOD_SECONDS, DISCOVERY_RUNTIME } from "../components/targetDiscovery";
@@ -227,9 +227,10 @@ describe("deploy day: backups and access logs", function () {
     }
 });
 
-/** An ingress alone, with `count` office CIDRs inside 198.18.0.0/15. */
-function ingressProgram(count: number): () => void {
+/** An ingress alone, with `count` office CIDRs inside 198.18.0.0/15 and `nodes` Prometheus hosts. */
+function ingressProgram(count: number, nodes = 3): () => void {
     const officeCidrs = Array.from({ length: count }, (_, i) => `198.18.${i}.0/24`);
+    const members = Array.from({ length: nodes }, (_, i) => i + 1);
     return () => {
         const logsPolicy = new aws.s3.BucketPolicy("logs", { bucket: "logs", policy: "{}" });
         new LoadBalancer("platform", {
@@ -238,8 +239,8 @@ function ingressProgram(count: number): () => void {
             securityGroupId: "sg-1",
             certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/1",
             officeCidrs,
-            prometheusHosts: [1, 2, 3].map((n) => `prom-${n}.example.net`),
-            prometheusInstanceIds: ["i-1", "i-2", "i-3"],
+            prometheusHosts: members.map((n) => `prom-${n}.example.net`),
+            prometheusInstanceIds: members.map((n) => `i-${n}`),
             alertmanagerHosts: [1, 2, 3].map((n) => `alerts-${n}.example.net`),
             alertmanagerHost: "alerts.example.net",
             alertmanagerPort: 9093,
@@ -250,6 +251,32 @@ function ingressProgram(count: number): () => void {
         });
     };
 }
+
+describe("listener rules that stay where they are", function () {
+    this.timeout(120000);
+    const rulesOf = async (count: number, nodes = 3) => new Map(ofType(await runProgram({ stack: "fixture", program: ingressProgram(count, nodes) }),
+        "aws:lb/listenerRule:ListenerRule").map((r) => [r.name, inputsOf(r).priority as number]));
+
+    it("keeps every rule's name and priority when the office list grows from 2 to 5 CIDRs, and when a host is added", async () => {
+        const two = await rulesOf(2);
+        for (const [what, next] of [["5 office CIDRs", await rulesOf(5)], ["a fourth Prometheus host", await rulesOf(2, 4)]] as const) {
+            const moved = [...two].filter(([name, priority]) => next.get(name) !== priority).map(([name, priority]) => `${name} ${priority} -> ${next.get(name)}`);
+            assert.deepEqual(moved, [], `with ${what}`);
+            assert.ok(next.size > two.size, `${what} adds rules`);
+            const priorities = [...next.values()];
+            assert.equal(new Set(priorities).size, priorities.length, `with ${what}: no two rules share a priority`);
+            // ALB: priorities 1 to 50000, at most 100 rules per listener (its default quota) besides the default action.
+            assert.ok(priorities.every((p) => Number.isInteger(p) && p >= 1 && p <= 50000), `with ${what}: ${priorities.join(", ")}`);
+            assert.ok(next.size <= 100, `with ${what}: ${next.size} rules`);
+        }
+    });
+
+    it("stays within 100 rules at the longest office list the environment accepts", async () => {
+        const longest = await rulesOf(MAX_OFFICE_SLICES * SOURCE_CIDRS_PER_RULE);
+        assert.equal(longest.size, 3 + 5 * MAX_OFFICE_SLICES);
+        assert.ok(longest.size <= 100);
+    });
+});
 
 describe("deploy day: office CIDRs within the ALB's condition limits", function () {
     this.timeout(120000);

@@ -79,6 +79,8 @@ describe("environments", () => {
         ["a malformed office CIDR", (e) => { e.officeCidrs = ["203.0.113.0/33"]; }, /^officeCidrs\[0\]: 203\.0\.113\.0\/33 is not a valid CIDR/],
         ["an office CIDR with host bits", (e) => { e.officeCidrs = ["203.0.113.7/24"]; }, /^officeCidrs\[0\]: .*host bits are set \(the network is 203\.0\.113\.0\/24\)/],
         ["overlapping office CIDRs", (e) => { e.officeCidrs = ["203.0.113.0/24", "203.0.113.64/26"]; }, /^officeCidrs\[1\]: 203\.0\.113\.64\/26 overlaps 203\.0\.113\.0\/24$/],
+        ["more office CIDRs than the ALB's rules hold", (e) => { e.officeCidrs = Array.from({ length: 31 }, (_, i) => `198.18.${i}.0/24`); },
+            /^officeCidrs: 31 CIDRs; at most 30 fit the ALB's rules \(3 per rule, 10 rules per host\); merge neighbouring ranges$/],
         ["an office CIDR open to the world", (e) => { e.officeCidrs = ["0.0.0.0/0"]; }, /^officeCidrs\[0\]: 0\.0\.0\.0\/0 is wider than \/16/],
         ["a public VPC range", (e) => { e.vpcCidr = "8.8.0.0/16"; }, /^vpcCidr: 8\.8\.0\.0\/16 must be a private/],
         ["a VPC too small for six subnets", (e) => { e.vpcCidr = "10.0.0.0/26"; }, /^vpcCidr: .*from \/16 to \/22$/],
