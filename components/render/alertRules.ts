@@ -2,6 +2,7 @@
 import * as yaml from "js-yaml";
 import { PROBE_JOB } from "./blackbox";
 import { withMatcherOnEverySelector } from "./promql";
+import { TARGETS_JOBS_REGEX } from "./scrapeJobs";
 
 export type Severity = "page" | "ticket" | "heartbeat";
 
@@ -93,11 +94,12 @@ export const ALERT_GROUPS: RuleGroup[] = [
             },
             {
                 alert: "RE_Observe_No_FileSd_Targets",
-                expr: `sum by (instance) (prometheus_sd_discovered_targets{job="prometheus", config=~"file_sd.*"}) == 0`,
+                // Every job fed from the bucket: its root, other regions, tenants and discovery.
+                expr: `sum by (instance) (prometheus_sd_discovered_targets{job="prometheus", name="scrape", config=~"${TARGETS_JOBS_REGEX}"}) == 0`,
                 for: "10m",
                 severity: "ticket",
                 summary: "{{ $labels.instance }} has no file_sd targets",
-                description: "The targets synced from the targets bucket are empty on {{ $labels.instance }}.",
+                description: "No job fed from the targets bucket (its root, other regions, tenants, discovery) has a target on {{ $labels.instance }}.",
             },
             {
                 alert: "RE_Observe_Target_Down",

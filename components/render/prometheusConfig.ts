@@ -2,6 +2,7 @@
 import * as yaml from "js-yaml";
 import { probeScrapeConfig, ProbeTarget } from "./blackbox";
 import { RULE_OWNER_LABEL } from "./alertRules";
+import { DISCOVERY_JOB, FILE_SD_JOB, fileSdRegionJob, tenantJob } from "./scrapeJobs";
 
 export interface ScrapeNode {
     /** Replica name, e.g. prom-1: becomes the `instance` label of its targets. */
@@ -83,13 +84,13 @@ function nodeTargets(nodes: ScrapeNode[], port: number): Record<string, unknown>
 
 export function prometheusConfig(input: PrometheusConfigInput): Record<string, unknown> {
     const fileSdJobs = [
-        { job_name: "file_sd", files: [`${input.targetsDir}/*.json`] },
+        { job_name: FILE_SD_JOB, files: [`${input.targetsDir}/*.json`] },
         ...input.targetsRegions.map((region) => ({
-            job_name: `file_sd_${region.replace(/-/g, "_")}`,
+            job_name: fileSdRegionJob(region),
             files: [`${input.targetsDir}/${region}/*.json`],
         })),
         ...(input.tenants ?? []).map((tenant) => ({
-            job_name: `tenant_${tenant.name.replace(/-/g, "_")}`,
+            job_name: tenantJob(tenant.name),
             files: tenant.regions.map((region) => `${input.targetsDir}/${tenantTargetsPrefix(tenant.name, region)}/*.json`),
             tenant: tenant.name,
         })),
@@ -106,7 +107,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
     }));
     const alertmanagerJob = { job_name: "alertmanager", ...alertmanagerServiceDiscovery(input.alertmanagers) };
     const discoveryJobs = input.discoverySubdir ? [{
-        job_name: "ecs_discovery",
+        job_name: DISCOVERY_JOB,
         file_sd_configs: [{ files: [`${input.targetsDir}/${input.discoverySubdir}/*.json`], refresh_interval: "30s" }],
     }] : [];
 
