@@ -9,6 +9,7 @@ import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 import { Environment, FARGATE_MEMORY } from "./environmentSchema";
 import { ZonePlan } from "./environment";
 import { PROJECT_ROOT } from "./paths";
+import { hoursProblems } from "./hours";
 
 /** Public subnets take the first three /(vpc+4) blocks, private ones blocks 8-10. Nodes sit at .10 of theirs. */
 export function planZones(env: Environment): ZonePlan[] {
@@ -91,7 +92,9 @@ function versionProblems(env: Environment): string[] {
 }
 
 export function semanticProblems(env: Environment): string[] {
-    const problems: string[] = [...tagProblems(env.tags), ...durationProblems(env), ...versionProblems(env)];
+    const problems: string[] = [...tagProblems(env.tags), ...durationProblems(env), ...versionProblems(env),
+        ...hoursProblems(env.alertmanager.supportHours, "alertmanager.supportHours"),
+        ...(env.alertmanager.pageHours ? hoursProblems(env.alertmanager.pageHours, "alertmanager.pageHours") : [])];
     const zones = env.availabilityZones;
     if (zones.length !== 3) {
         problems.push(`availabilityZones: exactly three are needed (one Prometheus and one Alertmanager each), got ${zones.length}`);

@@ -27,6 +27,18 @@ function steps(from: number, to: number, step: number): number[] {
     return Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
 }
 
+/** Hours in Alertmanager's terms: a time zone, weekdays or ranges of them, a start and an end within one day. */
+const HOURS_PROPERTIES = {
+    location: { type: "string", pattern: "^[A-Za-z_]+(/[A-Za-z_]+)*$", default: "Europe/London" },
+    weekdays: { type: "array", minItems: 1, items: { type: "string", pattern: "^[a-z]+(:[a-z]+)?$" }, default: ["monday:friday"] },
+    start: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", default: "09:30" },
+    end: { type: "string", pattern: "^([01][0-9]|2[0-4]):[0-5][0-9]$", default: "18:00" },
+} as const;
+/** Support hours, by default the source documents' own service: 9:30 to 18:00, Monday to Friday, London time. */
+export const SUPPORT_HOURS = { type: "object", additionalProperties: false, default: {}, properties: HOURS_PROPERTIES } as const;
+/** Hours with nothing left to a default. */
+const EXPLICIT_HOURS = { type: "object", additionalProperties: false, required: ["location", "weekdays", "start", "end"], properties: HOURS_PROPERTIES } as const;
+
 export const ENVIRONMENT_SCHEMA = {
     type: "object",
     additionalProperties: false,
@@ -121,6 +133,10 @@ export const ENVIRONMENT_SCHEMA = {
                 logRetentionDays: { enum: LOG_RETENTION_DAYS, default: 30 },
                 // SSM tier of the config parameter: Standard holds 4 KB, Advanced 8 KB.
                 configParameterTier: { enum: ["Standard", "Advanced"], default: "Standard" },
+                // The platform's tickets are sent within these hours; alerts outside them wait for them.
+                supportHours: SUPPORT_HOURS,
+                // Pages go out at any hour unless these are set.
+                pageHours: EXPLICIT_HOURS,
             },
         },
         // Grafana, one Fargate task at grafana.<domain>, from the image at version.

@@ -235,6 +235,7 @@ function alertmanagerYml({ env, tenants }: RenderSource, secrets: AlertmanagerSe
         heartbeatUrl: secrets.heartbeat,
         ticket,
         slack: env.receivers.slackChannel ? { webhookUrl: secrets.slackUrl, channel: env.receivers.slackChannel } : undefined,
+        platformHours: { support: env.alertmanager.supportHours, page: env.alertmanager.pageHours },
         tenants: tenants.map((tenant) => ({
             name: tenant.name,
             receivers: Object.fromEntries(Object.entries(tenant.receivers).map(([receiver, r]): [string, TenantReceiverInput] => {

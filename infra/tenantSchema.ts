@@ -1,7 +1,7 @@
 // The schema of a tenant file (tenants/<name>.yaml), from which the tenant's type is derived.
 import { FromSchema } from "json-schema-to-ts";
 import { DURATION_PATTERN } from "../components/duration";
-import { EMAIL, IAM_PRINCIPAL, REGION } from "./environmentSchema";
+import { EMAIL, IAM_PRINCIPAL, REGION, SUPPORT_HOURS } from "./environmentSchema";
 
 export const TENANT_NAME = "^[a-z][a-z0-9-]{1,30}[a-z0-9]$";
 const LABEL_NAME = "^[a-zA-Z_][a-zA-Z0-9_]*$";
@@ -82,18 +82,7 @@ export const TENANT_SCHEMA = {
                 ticket: ROUTE,
             },
         },
-        supportHours: {
-            type: "object",
-            additionalProperties: false,
-            // The source documents' own service: 9:30 to 18:00, Monday to Friday, London time.
-            default: {},
-            properties: {
-                location: { type: "string", pattern: "^[A-Za-z_]+(/[A-Za-z_]+)*$", default: "Europe/London" },
-                weekdays: { type: "array", minItems: 1, items: { type: "string", pattern: "^[a-z]+(:[a-z]+)?$" }, default: ["monday:friday"] },
-                start: { type: "string", pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", default: "09:30" },
-                end: { type: "string", pattern: "^([01][0-9]|2[0-4]):[0-5][0-9]$", default: "18:00" },
-            },
-        },
+        supportHours: SUPPORT_HOURS,
         rules: {
             type: "object",
             additionalProperties: false,

@@ -6,6 +6,7 @@ import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { promqlSyntaxError } from "../components/render/promql";
 import { loadWithoutAliases } from "./yamlInput";
+import { hoursProblems } from "./hours";
 import { tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { RULE_OWNER_LABEL, TENANT_RULE_OWNER } from "../components/render/alertRules";
 import { TENANT_RULE_FILE_PREFIX } from "../components/render/configSync";
@@ -22,31 +23,6 @@ export const TENANTS_DIR = path.join(PROJECT_ROOT, "tenants");
 export const TENANT_LABEL = "tenant";
 
 const validateShape = new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(TENANT_SCHEMA);
-
-const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
-
-/** Support hours Alertmanager will accept: a zone the time zone database knows, weekdays or ranges of them in order, a start before the end. */
-function supportHoursProblems(hours: Tenant["supportHours"]): string[] {
-    const problems: string[] = [];
-    try {
-        new Intl.DateTimeFormat("en", { timeZone: hours.location });
-    } catch {
-        problems.push(`supportHours.location: ${hours.location} is not a time zone of the IANA database (e.g. Europe/London, America/New_York, UTC)`);
-    }
-    hours.weekdays.forEach((entry, i) => {
-        const days = entry.split(":");
-        const unknown = days.filter((day) => !WEEKDAYS.includes(day));
-        if (unknown.length > 0) {
-            problems.push(`supportHours.weekdays[${i}]: ${unknown.join(", ")} is not a weekday (${WEEKDAYS.join(", ")})`);
-        } else if (days.length === 2 && WEEKDAYS.indexOf(days[0]) > WEEKDAYS.indexOf(days[1])) {
-            problems.push(`supportHours.weekdays[${i}]: ${entry} runs backwards (weeks start on sunday); write it as two entries, e.g. "${days[0]}:saturday" and "sunday:${days[1]}"`);
-        }
-    });
-    if (hours.start >= hours.end) {
-        problems.push(`supportHours.end: ${hours.end} is not after supportHours.start ${hours.start}; support hours lie within one day (Alertmanager's time intervals do)`);
-    }
-    return problems;
-}
 
 /** Every rule's expression parses as PromQL, and each group's name is its own. */
 function ruleProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
@@ -70,7 +46,7 @@ function ruleProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
 }
 
 function semanticProblems(tenant: Omit<Tenant, "name" | "file">): string[] {
-    const problems: string[] = [...supportHoursProblems(tenant.supportHours), ...ruleProblems(tenant)];
+    const problems: string[] = [...hoursProblems(tenant.supportHours, "supportHours"), ...ruleProblems(tenant)];
     for (const kind of ["page", "ticket"] as const) {
         const receiver = tenant.routing[kind].receiver;
         if (!(receiver in tenant.receivers)) {

@@ -9,8 +9,7 @@ import { previewAlertmanagerYml, writeRendered } from "../scripts/lib/plan";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
 import { rehearseAlertmanagerRollout } from "./changes";
-import { ADDRESSES, FACTOR, Loopback } from "./lib/loopbackPlatform";
-import { remapAlertmanagerConfig } from "./lib/remap";
+import { ADDRESSES, FACTOR, Loopback, loopbackAlertmanagerYml } from "./lib/loopbackPlatform";
 import { observe, request } from "./lib/wait";
 import { ALERTMANAGER_PORT } from "../components/ports";
 import { memberReadyCommand } from "../components/render/alertmanagerTask";
@@ -40,7 +39,7 @@ const configHash = async (member: number) => /^alertmanager_config_hash (\S+)$/m
  * must come back on the configuration they were rolled with, and mesh.
  */
 export async function rehearseFailedRollout(lb: Loopback): Promise<void> {
-    const good = remapAlertmanagerConfig(fs.readFileSync(path.join(lb.work, "rendered", "alertmanager", "alertmanager.yml"), "utf8"), FACTOR, lb.recorderUrl);
+    const good = loopbackAlertmanagerYml(fs.readFileSync(path.join(lb.work, "rendered", "alertmanager", "alertmanager.yml"), "utf8"), lb.recorderUrl);
     const bad = `${good}not_a_setting: true\n`;
     const members = plannedMembers(lb.run);
     const parameters = lb.run.resources.filter((r) => r.type === "aws:ssm/parameter:Parameter" && r.parent.endsWith("::alertmanager"));
@@ -100,7 +99,7 @@ export async function rehearsePlannedRollout(lb: Loopback): Promise<void> {
     await rehearseAlertmanagerRollout({
         order: nextWritten.rollout.alertmanager.order.map((member) => Number(member.split("-").pop())),
         host: ADDRESSES.alertmanager,
-        config: remapAlertmanagerConfig(config, FACTOR, lb.recorderUrl),
+        config: loopbackAlertmanagerYml(config, lb.recorderUrl),
         marker: rotatedKey,
         stop: async (member) => { await lb.processes.stop(`alertmanager-${member}`); },
         start: lb.startAlertmanager,

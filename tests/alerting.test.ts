@@ -5,7 +5,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { ACCESS_TAG, TLS_POLICY } from "../components/loadBalancer";
-import { alertmanagerConfig, RECEIVERS } from "../components/render/alertmanagerConfig";
+import { alertmanagerConfig, PLATFORM_PAGE_HOURS, PLATFORM_SUPPORT_HOURS, RECEIVERS } from "../components/render/alertmanagerConfig";
 import { ALERT_GROUPS, allAlerts, renderAlertRules, runbookAnchor } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { previewValue } from "../scripts/lib/offline";
@@ -205,6 +205,7 @@ describe("alertmanager.yml routing", () => {
         pagerdutyRoutingKey: "key",
         heartbeatUrl: "https://switch.invalid/ping",
         ticket: { kind: "webhook", url: "https://tickets.invalid/hook" },
+        platformHours: { support: { location: "Europe/London", weekdays: ["monday:friday"], start: "09:30", end: "18:00" } },
         slack: { webhookUrl: "https://slack.invalid/hook", channel: "#alerts" },
     }) as any;
 
@@ -216,6 +217,22 @@ describe("alertmanager.yml routing", () => {
         assert.equal(heartbeat.repeat_interval, "1m");
         const receiver = config.receivers.find((r: any) => r.name === RECEIVERS.heartbeat);
         assert.deepEqual(receiver.webhook_configs, [{ url: "https://switch.invalid/ping", send_resolved: false }]);
+    });
+
+    it("sends the platform's tickets, and anything unlabelled, in its support hours; pages at any hour unless page hours are set", () => {
+        const last = config.route.routes[config.route.routes.length - 1];
+        assert.deepEqual(last, { receiver: RECEIVERS.ticket, active_time_intervals: [PLATFORM_SUPPORT_HOURS] });
+        assert.deepEqual(config.time_intervals.find((t: any) => t.name === PLATFORM_SUPPORT_HOURS).time_intervals,
+            [{ weekdays: ["monday:friday"], times: [{ start_time: "09:30", end_time: "18:00" }], location: "Europe/London" }]);
+        const page = config.route.routes.find((r: any) => r.receiver === RECEIVERS.page);
+        assert.equal(page.active_time_intervals, undefined);
+        const withPageHours = alertmanagerConfig({
+            pagerdutyRoutingKey: "key", heartbeatUrl: "https://switch.invalid/ping", ticket: { kind: "webhook", url: "https://tickets.invalid/hook" },
+            platformHours: { support: { location: "UTC", weekdays: ["monday:friday"], start: "09:00", end: "17:00" }, page: { location: "UTC", weekdays: ["sunday:saturday"], start: "07:00", end: "23:00" } },
+        }) as any;
+        assert.deepEqual(withPageHours.route.routes.find((r: any) => r.receiver === RECEIVERS.page).active_time_intervals, [PLATFORM_PAGE_HOURS]);
+        const heartbeat = config.route.routes.find((r: any) => r.receiver === RECEIVERS.heartbeat);
+        assert.equal(heartbeat.active_time_intervals, undefined, "the heartbeat beats at every hour");
     });
 
     it("lets a page inhibit the ticket of the same alert", () => {

@@ -122,6 +122,7 @@ describe("deploy day: limits of the services", function () {
             // Real lengths: PagerDuty keys are 32 characters, SES passwords 44, Slack and Cronitor URLs about 80.
             const config = renderAlertmanagerConfig({
                 pagerdutyRoutingKey: "x".repeat(32),
+                platformHours: { support: env.alertmanager.supportHours, page: env.alertmanager.pageHours },
                 heartbeatUrl: `https://cronitor.link/p/${"x".repeat(32)}/prometheus-${stack}`,
                 ticket: env.receivers.email
                     ? { kind: "email", ...env.receivers.email, authUsername: "AKIAIOSFODNN7EXAMPLE", authPassword: "x".repeat(44) }

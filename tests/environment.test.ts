@@ -255,6 +255,11 @@ describe("settings AWS or Prometheus would refuse, refused first, each naming it
         ["a retention of 0s", (s: Record<string, any>) => { s.prometheus.retentionTime = "0s"; }, /^prometheus\.retentionTime: 0s is outside 2h to 10y$/],
         ["an evaluation interval of a year", (s: Record<string, any>) => { s.prometheus.evaluationInterval = "1y"; }, /^prometheus\.evaluationInterval: 1y is outside 1s to 5m$/],
         ["Prometheus 99.99.99", (s: Record<string, any>) => { s.prometheus.version = "99.99.99"; }, /^prometheus\.version: 99\.99\.99 is not a release the configurations are proven with \(3\.x from 3\.5\.0\)$/],
+        ["support hours in a zone that does not exist", (s: Record<string, any>) => { s.alertmanager.supportHours = { location: "Mars/Olympus_Mons" }; },
+            /^alertmanager\.supportHours\.location: Mars\/Olympus_Mons is not a time zone of the IANA database/],
+        ["page hours that end before they start", (s: Record<string, any>) => {
+            s.alertmanager.pageHours = { location: "UTC", weekdays: ["monday:friday"], start: "18:00", end: "08:00" };
+        }, /^alertmanager\.pageHours\.end: 08:00 is not after alertmanager\.pageHours\.start 18:00/],
         ["an Alertmanager older than proven", (s: Record<string, any>) => { s.alertmanager.version = "0.27.0"; }, /^alertmanager\.version: 0\.27\.0 is older than 0\.33\.0/],
     ] as const) {
         it(`refuses ${what}`, () => {

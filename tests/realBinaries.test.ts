@@ -243,7 +243,7 @@ describe("a tenant's email receiver", () => {
         try {
             const config = path.join(work, "alertmanager.yml");
             fs.writeFileSync(config, renderAlertmanagerConfig({
-                pagerdutyRoutingKey: "key", heartbeatUrl: "https://heartbeat.invalid/",
+                pagerdutyRoutingKey: "key", heartbeatUrl: "https://heartbeat.invalid/", platformHours: { support: { location: "Europe/London", weekdays: ["monday:friday"], start: "09:30", end: "18:00" } },
                 ticket: { kind: "email", ...relay, authUsername: "AKIAPLACEHOLDER23456", authPassword: "password" },
                 tenants: [{
                     name: "billing", receivers: { desk: { kind: "email", to: "billing-oncall@example.net" }, hook: { kind: "webhook", secret: "https://hook.invalid/" } },

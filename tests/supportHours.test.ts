@@ -1,13 +1,13 @@
-// A tenant's tickets outside its support hours, on the real Alertmanager: amtool cannot evaluate
-// time, so dev's rendered alertmanager.yml runs with the tenant's hours moved away from now (the
-// ticket is held while its page goes out), then reloaded with hours that hold now (it is sent).
+// Tickets outside support hours, a tenant's and the platform's, on the real Alertmanager: amtool
+// cannot evaluate time, so dev's rendered alertmanager.yml runs with the hours moved away from now
+// (the ticket is held while its page goes out), then reloaded with hours that hold now (it is sent).
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { supportHoursName, tenantReceiverName } from "../components/render/alertmanagerConfig";
+import { PLATFORM_SUPPORT_HOURS, RECEIVERS, supportHoursName, tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { freePort, listen } from "../rehearsals/lib/net";
 import { Processes } from "../rehearsals/lib/processes";
 import { remapAlertmanagerConfig } from "../rehearsals/lib/remap";
@@ -27,75 +27,103 @@ function hoursExcluding(date: Date): { start_time: string; end_time: string } {
     return { start_time: at(hour), end_time: at(hour + 1) };
 }
 
-describe("a tenant's support hours, on the real Alertmanager", function () {
+interface HoursCase {
+    /** The time interval that gates the tickets. */
+    interval: string;
+    ticket: Record<string, string>;
+    page: Record<string, string>;
+    pageReceiver: string;
+    ticketReceiver: string;
+}
+
+/** Dev's alertmanager.yml on the real Alertmanager: a ticket held outside its hours while its page goes out, then sent once the hours hold now. */
+async function holdsTicketsOutsideHours(binary: string, which: (tenant: string) => HoursCase): Promise<void> {
+    const { platform } = await plannedStack("dev");
+    const rendered = yaml.load((await previewValue(platform.alertmanagerConfig))!) as Record<string, any>;
+    const hoursCase = which(platform.tenants[0].name);
+    const withHours = (times: { start_time: string; end_time: string }) => {
+        const config = structuredClone(rendered);
+        const interval = config.time_intervals.find((t: { name: string }) => t.name === hoursCase.interval);
+        interval.time_intervals = [{ weekdays: ["sunday:saturday"], times: [times], location: "UTC" }];
+        return config;
+    };
+
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "support-hours-"));
+    const processes = new Processes(work);
+    const received: { receiver: string; body: string }[] = [];
+    const recorder = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (chunk) => { body += chunk; });
+        req.on("end", () => { received.push({ receiver: (req.url ?? "").slice(1), body }); res.end("ok"); });
+    });
+    try {
+        const recorderUrl = `http://${HOST}:${await listen(recorder, HOST)}`;
+        const configFile = path.join(work, "alertmanager.yml");
+        const write = (config: Record<string, any>) => fs.writeFileSync(configFile, remapAlertmanagerConfig(yaml.dump(config), FACTOR, recorderUrl));
+
+        const outside = hoursExcluding(new Date());
+        write(withHours(outside));
+        const port = await freePort(HOST);
+        await processes.start("alertmanager", binary, [
+            `--config.file=${configFile}`, `--storage.path=${path.join(work, "data")}`,
+            `--web.listen-address=${HOST}:${port}`, "--cluster.listen-address=",
+        ], { address: { host: HOST, port } });
+        const api = (urlPath: string, method = "GET", body?: string) =>
+            request({ host: HOST, port, path: urlPath, method, body, headers: body ? { "content-type": "application/json" } : {} });
+        await waitFor("Alertmanager to be ready", async () => (await api("/-/ready")).status === 200 || undefined, 30000)
+            .catch((err: Error) => { throw new Error(`${err.message}; its log:\n${processes.log("alertmanager")}`); });
+        assert.deepEqual(processes.verify(), []);
+
+        // Firing for the whole test: an alert without endsAt resolves after resolve_timeout (10 s here).
+        const alert = (labels: Record<string, string>) => ({ labels, startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3600000).toISOString() });
+        const posted = await api("/api/v2/alerts", "POST", JSON.stringify([alert(hoursCase.ticket), alert(hoursCase.page)]));
+        assert.equal(posted.status, 200, posted.body);
+
+        await waitFor("the page", async () => received.find((r) => r.body.includes(hoursCase.page.alertname)), 30000);
+        // Two more group intervals (10 s each): a ticket the interval let through would be here by now.
+        await sleep(25000);
+        assert.deepEqual(received.filter((r) => r.body.includes(hoursCase.ticket.alertname)), [],
+            `a ticket was sent outside ${outside.start_time}-${outside.end_time} UTC`);
+        assert.deepEqual(received.map((r) => r.receiver), [hoursCase.pageReceiver], "the page went to its page receiver only");
+
+        write(withHours({ start_time: "00:00", end_time: "24:00" }));
+        assert.equal((await api("/-/reload", "POST")).status, 200);
+        const sent = await waitFor("the held ticket, once the hours hold now",
+            async () => received.find((r) => r.body.includes(hoursCase.ticket.alertname)), 30000);
+        assert.equal(sent.receiver, hoursCase.ticketReceiver);
+        assert.deepEqual(processes.verify(), []);
+    } finally {
+        await processes.stop("alertmanager");
+        processes.stopAll();
+        recorder.close();
+        fs.rmSync(work, { recursive: true, force: true });
+    }
+}
+
+describe("support hours, on the real Alertmanager", function () {
     this.timeout(120000);
 
-    it("holds a ticket outside them while a page goes out, and sends the ticket once they hold now", async function () {
+    it("holds a tenant's ticket outside its hours while its page goes out, and sends the ticket once they hold now", async function () {
         const binary = requireTool(this, "alertmanager");
         const { platform } = await plannedStack("dev");
         const tenant = platform.tenants[0];
-        const rendered = yaml.load((await previewValue(platform.alertmanagerConfig))!) as Record<string, any>;
-        const withHours = (times: { start_time: string; end_time: string }) => {
-            const config = structuredClone(rendered);
-            const interval = config.time_intervals.find((t: { name: string }) => t.name === supportHoursName(tenant.name));
-            interval.time_intervals = [{ weekdays: ["sunday:saturday"], times: [times], location: "UTC" }];
-            return config;
-        };
+        await holdsTicketsOutsideHours(binary, (name) => ({
+            interval: supportHoursName(name),
+            ticket: { alertname: "SupportHoursTicket", severity: tenant.routing.ticket.severities[0], tenant: name },
+            page: { alertname: "SupportHoursPage", severity: tenant.routing.page.severities[0], tenant: name },
+            pageReceiver: tenantReceiverName(name, tenant.routing.page.receiver),
+            ticketReceiver: tenantReceiverName(name, tenant.routing.ticket.receiver),
+        }));
+    });
 
-        const work = fs.mkdtempSync(path.join(os.tmpdir(), "support-hours-"));
-        const processes = new Processes(work);
-        const received: { receiver: string; body: string }[] = [];
-        const recorder = http.createServer((req, res) => {
-            let body = "";
-            req.on("data", (chunk) => { body += chunk; });
-            req.on("end", () => { received.push({ receiver: (req.url ?? "").slice(1), body }); res.end("ok"); });
-        });
-        try {
-            const recorderUrl = `http://${HOST}:${await listen(recorder, HOST)}`;
-            const configFile = path.join(work, "alertmanager.yml");
-            const write = (config: Record<string, any>) => fs.writeFileSync(configFile, remapAlertmanagerConfig(yaml.dump(config), FACTOR, recorderUrl));
-
-            const outside = hoursExcluding(new Date());
-            write(withHours(outside));
-            const port = await freePort(HOST);
-            await processes.start("alertmanager", binary, [
-                `--config.file=${configFile}`, `--storage.path=${path.join(work, "data")}`,
-                `--web.listen-address=${HOST}:${port}`, "--cluster.listen-address=",
-            ], { address: { host: HOST, port } });
-            const api = (urlPath: string, method = "GET", body?: string) =>
-                request({ host: HOST, port, path: urlPath, method, body, headers: body ? { "content-type": "application/json" } : {} });
-            await waitFor("Alertmanager to be ready", async () => (await api("/-/ready")).status === 200 || undefined, 30000)
-                .catch((err: Error) => { throw new Error(`${err.message}; its log:\n${processes.log("alertmanager")}`); });
-            assert.deepEqual(processes.verify(), []);
-
-            // Firing for the whole test: an alert without endsAt resolves after resolve_timeout (10 s here).
-            const alert = (name: string, severity: string) => ({ labels: { alertname: name, severity, tenant: tenant.name },
-                startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3600000).toISOString() });
-            const [ticket] = tenant.routing.ticket.severities;
-            const [page] = tenant.routing.page.severities;
-            const posted = await api("/api/v2/alerts", "POST", JSON.stringify([alert("SupportHoursTicket", ticket), alert("SupportHoursPage", page)]));
-            assert.equal(posted.status, 200, posted.body);
-
-            const pageReceiver = tenantReceiverName(tenant.name, tenant.routing.page.receiver);
-            const ticketReceiver = tenantReceiverName(tenant.name, tenant.routing.ticket.receiver);
-            await waitFor("the tenant's page", async () => received.find((r) => r.body.includes("SupportHoursPage")), 30000);
-            // Two more group intervals (10 s each): a ticket the interval let through would be here by now.
-            await sleep(25000);
-            assert.deepEqual(received.filter((r) => r.body.includes("SupportHoursTicket")), [],
-                `a ticket was sent outside ${outside.start_time}-${outside.end_time} UTC`);
-            assert.deepEqual(received.map((r) => r.receiver), [pageReceiver], "the page went to the tenant's page receiver only");
-
-            write(withHours({ start_time: "00:00", end_time: "24:00" }));
-            assert.equal((await api("/-/reload", "POST")).status, 200);
-            const sent = await waitFor("the held ticket, once the support hours hold now",
-                async () => received.find((r) => r.body.includes("SupportHoursTicket")), 30000);
-            assert.equal(sent.receiver, ticketReceiver);
-            assert.deepEqual(processes.verify(), []);
-        } finally {
-            await processes.stop("alertmanager");
-            processes.stopAll();
-            recorder.close();
-            fs.rmSync(work, { recursive: true, force: true });
-        }
+    it("holds the platform's ticket outside the platform's support hours while its page goes out at any hour", async function () {
+        const binary = requireTool(this, "alertmanager");
+        await holdsTicketsOutsideHours(binary, () => ({
+            interval: PLATFORM_SUPPORT_HOURS,
+            ticket: { alertname: "PlatformSupportHoursTicket", severity: "ticket" },
+            page: { alertname: "PlatformSupportHoursPage", severity: "page" },
+            pageReceiver: RECEIVERS.page,
+            ticketReceiver: RECEIVERS.ticket,
+        }));
     });
 });

@@ -191,7 +191,7 @@ describe("tenants", function () {
         });
         const relay = { kind: "email" as const, to: "tickets@example.net", from: "am@example.net", smarthost: "smtp.example.net:587", authUsername: "user", authPassword: "secret" };
         const config = alertmanagerConfig({
-            pagerdutyRoutingKey: "k", heartbeatUrl: "https://hb.invalid/", ticket: relay,
+            pagerdutyRoutingKey: "k", heartbeatUrl: "https://hb.invalid/", ticket: relay, platformHours: { support: { location: "Europe/London", weekdays: ["monday:friday"], start: "09:30", end: "18:00" } },
             tenants: [{ name: "checkout-web", receivers: { desk: { kind: "email", to: "checkout@example.net" } },
                 page: { receiver: "desk", severities: ["critical"] }, ticket: { receiver: "desk", severities: ["warning"] }, supportHours: tenant.supportHours }],
         }) as any;

@@ -13,7 +13,11 @@ export interface AlertmanagerConfigInput {
     slack?: { webhookUrl: string; channel: string };
     /** Tenants' receivers and routes: their alerts (tenant="<name>") go to them and nowhere else. */
     tenants?: TenantRoutingInput[];
+    /** The platform's tickets are sent within its support hours; pages at any hour, or within page hours if set. */
+    platformHours: { support: HoursInput; page?: HoursInput };
 }
+
+export interface HoursInput { location: string; weekdays: readonly string[]; start: string; end: string }
 
 export interface TenantRoutingInput {
     name: string;
@@ -21,7 +25,7 @@ export interface TenantRoutingInput {
     receivers: Record<string, TenantReceiverInput>;
     page: { receiver: string; severities: string[] };
     ticket: { receiver: string; severities: string[] };
-    supportHours: { location: string; weekdays: string[]; start: string; end: string };
+    supportHours: HoursInput;
 }
 
 export type TenantReceiverInput =
@@ -32,6 +36,13 @@ export type TenantReceiverInput =
 
 export const tenantReceiverName = (tenant: string, receiver: string) => `tenant-${tenant}-${receiver}`;
 export const supportHoursName = (tenant: string) => `${tenant}-support-hours`;
+/** Underscores: no tenant's interval can take these names (tenant names have none). */
+export const PLATFORM_SUPPORT_HOURS = "platform_support_hours";
+export const PLATFORM_PAGE_HOURS = "platform_page_hours";
+
+function timeInterval(name: string, hours: HoursInput): Record<string, unknown> {
+    return { name, time_intervals: [{ weekdays: hours.weekdays, times: [{ start_time: hours.start, end_time: hours.end }], location: hours.location }] };
+}
 
 function tenantReceivers(tenant: TenantRoutingInput, ticket: TicketReceiver): Record<string, unknown>[] {
     return Object.entries(tenant.receivers).map(([receiver, r]) => {
@@ -113,8 +124,13 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
         routes.push({ receiver: RECEIVERS.slack, matchers: ['severity=~"page|ticket"'], continue: true });
     }
     routes.push(
-        { receiver: RECEIVERS.page, matchers: ['severity="page"'] },
-        { receiver: RECEIVERS.ticket, matchers: ['severity="ticket"'] },
+        {
+            receiver: RECEIVERS.page,
+            matchers: ['severity="page"'],
+            ...(input.platformHours.page ? { active_time_intervals: [PLATFORM_PAGE_HOURS] } : {}),
+        },
+        // Tickets, and anything without a known severity, in the platform's support hours.
+        { receiver: RECEIVERS.ticket, active_time_intervals: [PLATFORM_SUPPORT_HOURS] },
     );
 
     const receivers: Record<string, unknown>[] = [
@@ -144,20 +160,17 @@ export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<strin
     }
 
     receivers.push(...(input.tenants ?? []).flatMap((tenant) => tenantReceivers(tenant, input.ticket)));
-    const timeIntervals = (input.tenants ?? []).map((tenant) => ({
-        name: supportHoursName(tenant.name),
-        time_intervals: [{
-            weekdays: tenant.supportHours.weekdays,
-            times: [{ start_time: tenant.supportHours.start, end_time: tenant.supportHours.end }],
-            location: tenant.supportHours.location,
-        }],
-    }));
+    const timeIntervals = [
+        timeInterval(PLATFORM_SUPPORT_HOURS, input.platformHours.support),
+        ...(input.platformHours.page ? [timeInterval(PLATFORM_PAGE_HOURS, input.platformHours.page)] : []),
+        ...(input.tenants ?? []).map((tenant) => timeInterval(supportHoursName(tenant.name), tenant.supportHours)),
+    ];
 
     return {
         global: { resolve_timeout: "5m" },
-        ...(timeIntervals.length > 0 ? { time_intervals: timeIntervals } : {}),
+        time_intervals: timeIntervals,
         route: {
-            // Anything without a known severity still reaches somebody, as a ticket.
+            // Never used: the last route takes everything left, as a ticket in support hours.
             receiver: RECEIVERS.ticket,
             group_by: ["alertname", "stack"],
             group_wait: "30s",

@@ -153,6 +153,11 @@ async function startS3(teardown: Teardown, work: string, platform: Platform) {
     return { targetsBucket, configBucket, endpoint, syncEnv: { ...awsEnv, [S3_ENDPOINT_OVERRIDE]: endpoint }, s3Client, aws };
 }
 
+/** alertmanager.yml as the rehearsal runs it: receivers to the recorder, timings scaled, the platform's hours always on. */
+export function loopbackAlertmanagerYml(text: string, recorderUrl: string): string {
+    return remapAlertmanagerConfig(text, FACTOR, recorderUrl, { platformHoursAlways: true });
+}
+
 /** Starts member i by the generated entrypoint; a task's storage is ephemeral, so each start gets a new directory. */
 function alertmanagerStarter(work: string, processes: Processes, env: LoadedEnvironment, recorderUrl: string) {
     const starts = new Map<number, number>();
@@ -363,7 +368,7 @@ export async function startLoopback(stack: string, work: string, logs: string, p
     const targetApp = `${ADDRESSES.targetApp}:${targetPort}`;
     const s3 = await startS3(teardown, work, platform);
 
-    const alertmanagerConfig = remapAlertmanagerConfig(fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), FACTOR, recorderUrl);
+    const alertmanagerConfig = loopbackAlertmanagerYml(fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), recorderUrl);
     const startAlertmanager = alertmanagerStarter(work, processes, env, recorderUrl);
     for (const i of NODES) {
         await startAlertmanager(i, alertmanagerConfig);

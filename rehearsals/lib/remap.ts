@@ -2,6 +2,7 @@
 // paths move to loopback and a temp dir, and every interval and `for:` shrinks by one factor.
 import * as yaml from "js-yaml";
 import { PROBE_JOB } from "../../components/render/blackbox";
+import { PLATFORM_PAGE_HOURS, PLATFORM_SUPPORT_HOURS } from "../../components/render/alertmanagerConfig";
 import { durationMs } from "../../components/duration";
 
 /** The duration divided by `factor`, in milliseconds (at least 1ms unless zero). */
@@ -93,9 +94,18 @@ export function remapRules(text: string, factor: number): string {
     return yaml.dump(rules, { lineWidth: -1 });
 }
 
-/** alertmanager.yml for the rehearsal: receivers post to a local recorder, intervals shrink. */
-export function remapAlertmanagerConfig(text: string, factor: number, receiverBase: string): string {
+/**
+ * alertmanager.yml for the rehearsal: receivers post to a local recorder, intervals shrink. With
+ * `platformHoursAlways`, the platform's support and page hours hold at every hour, so a rehearsal
+ * run at night still sees its tickets (tests/supportHours.test.ts shows the hours themselves).
+ */
+export function remapAlertmanagerConfig(text: string, factor: number, receiverBase: string, options: { platformHoursAlways?: boolean } = {}): string {
     const config = yaml.load(text) as Record<string, any>;
+    if (options.platformHoursAlways) {
+        for (const interval of (config.time_intervals ?? []).filter((t: { name: string }) => [PLATFORM_SUPPORT_HOURS, PLATFORM_PAGE_HOURS].includes(t.name))) {
+            interval.time_intervals = [{ weekdays: ["sunday:saturday"], times: [{ start_time: "00:00", end_time: "24:00" }] }];
+        }
+    }
     const scale = (d: string) => scaleDuration(d, factor);
     const scaleRoute = (route: Record<string, any>) => {
         for (const key of ["group_wait", "group_interval", "repeat_interval"]) {
