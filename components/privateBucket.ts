@@ -31,7 +31,8 @@ export interface PrivateBucket {
 
 /** An S3 bucket no one outside can read: public access blocked, owner-enforced, SSE-S3, TLS only. */
 export function createPrivateBucket(name: string, args: PrivateBucketArgs, parent: pulumi.Resource): PrivateBucket {
-    const bucket = new aws.s3.Bucket(name, { forceDestroy: false, tags: { ...args.tags, Name: name } }, { parent, protect: args.protect });
+    // Protected data stays; a stack whose data is not protected can be destroyed, its objects with it.
+    const bucket = new aws.s3.Bucket(name, { forceDestroy: !args.protect, tags: { ...args.tags, Name: name } }, { parent, protect: args.protect });
     const arn = pulumi.interpolate`arn:${args.partition ?? "aws"}:s3:::${bucket.bucket}`;
     const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, {
         bucket: bucket.id,

@@ -28,9 +28,9 @@ export interface PrometheusNodeArgs {
     readonly dataVolume: DataVolumeArgs;
     /** KMS key for the volumes; the account's default EBS key when absent. */
     readonly kmsKeyId?: pulumi.Input<string>;
-    /** Production: the data volume cannot be deleted through Pulumi. */
+    /** The data volume cannot be deleted through Pulumi, and a replaced one is kept. Otherwise it is deleted after a final snapshot. */
     readonly protectData: boolean;
-    /** Recreate the data volume from this snapshot (a restore); the old volume is retained. */
+    /** Recreate the data volume from this snapshot (a restore); the old volume is kept where data is protected. */
     readonly dataVolumeSnapshotId?: string;
     /** Tags only the data volume carries, e.g. the one its snapshot policy targets. */
     readonly dataVolumeTags?: Record<string, string>;
@@ -89,7 +89,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
             snapshotId: args.dataVolumeSnapshotId,
             finalSnapshot: true,
             tags: { ...tags, ...args.dataVolumeTags, Name: `${name}-data` },
-        }, { parent: this, protect: args.protectData, retainOnDelete: true });
+        }, { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
 
         const cloudConfig = args.cloudConfig(dataVolume.id);
 

@@ -204,7 +204,8 @@ describe("deploy day: backups and access logs", function () {
                 [["prom-1-data", undefined], ["prom-2-data", "snap-0123456789abcdef0"], ["prom-3-data", undefined]]);
             assert.deepEqual(byName("aws:ec2/instance:Instance").map((i) => [i.name, i.ignoreChanges]),
                 [["prom-1", ["ami", "instanceType", "userDataBase64"]], ["prom-2", []], ["prom-3", ["ami", "instanceType", "userDataBase64"]]]);
-            assert.ok(ofType(run, "aws:ebs/volume:Volume").every((v) => v.retainOnDelete), "the replaced volume is kept");
+            // The replaced volume: kept where data is protected, otherwise deleted after its final snapshot.
+            assert.ok(ofType(run, "aws:ebs/volume:Volume").every((v) => v.retainOnDelete === env.protectData && inputsOf(v).finalSnapshot === true));
         });
 
         it(`${stack}: logs access to the targets bucket into the access-log bucket, which the log services may write`, async () => {
@@ -252,6 +253,26 @@ function ingressProgram(count: number, nodes = 3): () => void {
         });
     };
 }
+
+describe("a stack you can remove", function () {
+    this.timeout(120000);
+    for (const stack of STACKS) {
+        it(`${stack}: destroy removes what is not protected (buckets emptied, volumes after a final snapshot) and keeps what is`, async () => {
+            const { run, env } = await plannedStack(stack);
+            const buckets = ofType(run, "aws:s3/bucket:Bucket");
+            const volumes = ofType(run, "aws:ebs/volume:Volume");
+            assert.ok(buckets.length >= 3 && volumes.length === 3);
+            assert.ok(volumes.every((v) => inputsOf(v).finalSnapshot === true), "a deleted volume leaves a final snapshot");
+            if (env.protectData) {
+                assert.ok(buckets.every((b) => b.protect && inputsOf(b).forceDestroy === false), "protected buckets stay, objects and all");
+                assert.ok(volumes.every((v) => v.protect && v.retainOnDelete), "protected volumes stay, also when replaced");
+            } else {
+                assert.deepEqual(buckets.filter((b) => inputsOf(b).forceDestroy !== true).map((b) => b.name), [], "every bucket is emptied on destroy");
+                assert.deepEqual(run.resources.filter((r) => r.protect || r.retainOnDelete).map((r) => r.name), [], "nothing is protected or left behind");
+            }
+        });
+    }
+});
 
 describe("listener rules that stay where they are", function () {
     this.timeout(120000);
