@@ -42,7 +42,7 @@ for (const stack of STACKS) {
             });
         });
 
-        it("gives each node an encrypted data volume in its own zone, attached to it, kept when it goes", async () => {
+        it("gives each node an encrypted data volume in its own zone, attached to it, kept when it goes where data is protected", async () => {
             const { run, env } = await plannedStack(stack);
             const attachments = ofType(run, ATTACHMENT);
             assert.equal(attachments.length, 3);
@@ -56,8 +56,9 @@ for (const stack of STACKS) {
                 assert.equal(volumeInputs.encrypted, true);
                 assert.equal(volumeInputs.availabilityZone, inputsOf(instance).availabilityZone);
                 assert.equal(volumeInputs.size, env.prometheus.dataVolume.sizeGiB);
-                assert.equal(volume.retainOnDelete, true);
+                assert.equal(volume.retainOnDelete, env.protectData);
                 assert.equal(volume.protect, stack === "production");
+                assert.equal(env.protectData, stack === "production");
                 assert.equal(inputsOf(attachment).deviceName, "/dev/sdf");
             }
             assert.equal(new Set(ofType(run, VOLUME).map((v) => inputsOf(v).availabilityZone)).size, 3);
