@@ -8,6 +8,8 @@ export interface ManagedPrometheusArgs {
     readonly region: string;
     /** Principals allowed to assume the producer role (serverless code pushing metrics). */
     readonly producerPrincipals: pulumi.Input<string>[];
+    /** Days the workspace keeps samples. */
+    readonly retentionDays: number;
     readonly tags?: Record<string, string>;
 }
 
@@ -38,6 +40,7 @@ export class ManagedPrometheus extends pulumi.ComponentResource {
         super("platform:storage:ManagedPrometheus", name, {}, opts);
         const parent = { parent: this };
         const workspace = new aws.amp.Workspace(name, { alias: args.alias, tags: args.tags }, parent);
+        new aws.amp.WorkspaceConfiguration(name, { workspaceId: workspace.id, retentionPeriodInDays: args.retentionDays }, parent);
         const policy = new aws.iam.Policy(`${name}-remote-write`, {
             description: `Remote write into the ${args.alias} AMP workspace only`,
             policy: workspace.arn.apply((arn) => JSON.stringify(remoteWritePolicy(arn))),

@@ -25,6 +25,8 @@ export class Network extends pulumi.ComponentResource {
     readonly publicSubnetCidrs: string[];
     readonly privateSubnetCidrs: string[];
     readonly availabilityZones: string[];
+    /** The NAT gateways' public addresses: where the nodes' scrapes of outside targets come from. */
+    readonly natEgressAddresses: pulumi.Output<string>[];
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:network:Network", name, {}, opts);
@@ -62,14 +64,12 @@ export class Network extends pulumi.ComponentResource {
         });
 
         const natCount = args.natGateways === "perAz" ? args.zones.length : 1;
-        const natGateways = publicSubnets.slice(0, natCount).map((subnet, i) => {
-            const address = new aws.ec2.Eip(`${name}-nat-${i + 1}`, { domain: "vpc", tags: tags(`nat-${i + 1}`) }, parent);
-            return new aws.ec2.NatGateway(`${name}-nat-${i + 1}`, {
-                allocationId: address.id,
-                subnetId: subnet.id,
-                tags: tags(`nat-${i + 1}`),
-            }, { parent: this, dependsOn: [gateway] });
-        });
+        const natAddresses = publicSubnets.slice(0, natCount).map((_, i) => new aws.ec2.Eip(`${name}-nat-${i + 1}`, { domain: "vpc", tags: tags(`nat-${i + 1}`) }, parent));
+        const natGateways = natAddresses.map((address, i) => new aws.ec2.NatGateway(`${name}-nat-${i + 1}`, {
+            allocationId: address.id,
+            subnetId: publicSubnets[i].id,
+            tags: tags(`nat-${i + 1}`),
+        }, { parent: this, dependsOn: [gateway] }));
 
         const privateSubnets = args.zones.map((zone, i) => {
             const subnet = new aws.ec2.Subnet(`${name}-private-${i + 1}`, {
@@ -96,6 +96,7 @@ export class Network extends pulumi.ComponentResource {
         this.publicSubnetCidrs = args.zones.map((z) => z.publicSubnetCidr);
         this.privateSubnetCidrs = args.zones.map((z) => z.privateSubnetCidr);
         this.availabilityZones = args.zones.map((z) => z.availabilityZone);
+        this.natEgressAddresses = natAddresses.map((address) => address.publicIp);
         this.registerOutputs({
             vpcId: this.vpcId,
             publicSubnetIds: this.publicSubnetIds,

@@ -218,6 +218,8 @@ export const ENVIRONMENT_SCHEMA = {
             properties: {
                 enabled: { type: "boolean", default: false },
                 producerPrincipals: { type: "array", items: { type: "string", pattern: IAM_PRINCIPAL }, default: [] },
+                // Days the AMP workspace keeps samples (AMP allows 1 to 1095; its own default is 150).
+                retentionDays: { type: "integer", minimum: 1, maximum: 1095, default: 150 },
             },
         },
         // The ECS / Cloud Map target discovery function (opt-in); cloudMapNamespaces: namespace IDs

@@ -120,6 +120,7 @@ function createFoundation(ctx: Context) {
             alias: physicalPrefix(ctx.source.project, env),
             region: env.region,
             producerPrincipals: principalsOrAccount(env.remoteWrite.producerPrincipals),
+            retentionDays: env.remoteWrite.retentionDays,
             tags,
         })
         : undefined;
@@ -340,6 +341,8 @@ export async function sizedPlatform(env: LoadedEnvironment): Promise<Platform> {
 export function platformOutputs(platform: Platform): Record<string, unknown> {
     return {
         vpcId: platform.network.vpcId,
+        // For tenants' safelists: every scrape of a target outside the VPC comes from one of these.
+        scraperEgressAddresses: platform.network.natEgressAddresses,
         prometheusNodes: platform.nodes.map((node) => ({
             name: node.name,
             availabilityZone: node.availabilityZone,

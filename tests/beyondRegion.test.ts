@@ -25,6 +25,22 @@ function appliedStack(stack: string): Promise<ProgramRun> {
     return applied.get(stack)!;
 }
 
+describe("the scrapers' egress addresses, for tenants' safelists", function () {
+    this.timeout(120000);
+    for (const stack of STACKS) {
+        it(`${stack}: exports every NAT gateway's public address as scraperEgressAddresses`, async () => {
+            const run = await appliedStack(stack);
+            const env = loadEnvironment(stack);
+            const eips = ofType(run, "aws:ec2/eip:Eip");
+            assert.equal(eips.length, env.natGateways === "perAz" ? 3 : 1);
+            const exported = await Promise.all(((run.outputs as Record<string, any>).scraperEgressAddresses as unknown[]).map((a) => previewValue(a)));
+            assert.equal(exported.length, eips.length);
+            assert.ok(exported.every((a) => typeof a === "string" && /^192\.0\.2\.\d+$/.test(a)), exported.join(", "));
+            assert.equal(new Set(exported).size, exported.length);
+        });
+    }
+});
+
 describe("a stack that opts out (dev without discovery)", function () {
     this.timeout(120000);
 
@@ -96,6 +112,13 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
             assert.equal(remoteWriteUrl, "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/long-term-store-id/api/v1/remote_write");
             const queryUrl = await new Promise((resolve) => outputs.ampQueryUrl.apply(resolve));
             assert.equal(queryUrl, "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/long-term-store-id/api/v1/query");
+        });
+
+        it("keeps samples in the workspace for the stack's retentionDays", async () => {
+            const run = await appliedStack(stack);
+            const configuration = named(run, "aws:amp/workspaceConfiguration:WorkspaceConfiguration", "long-term-store");
+            assert.equal(inputsOf(configuration).retentionPeriodInDays, loadEnvironment(stack).remoteWrite.retentionDays);
+            assert.equal(source(run, configuration, "workspaceId").type, "aws:amp/workspace:Workspace");
         });
 
         it("offers serverless producers a role that may only remote-write into the workspace", async () => {

@@ -119,6 +119,8 @@ function computed(type: string, name: string, state: Record<string, unknown>, pr
         }
         case "aws:lb/loadBalancer:LoadBalancer":
             return { dnsName: preview ? UNKNOWN : "platform-0123456789.eu-west-1.elb.amazonaws.com" };
+        case "aws:ec2/eip:Eip":
+            return { publicIp: preview ? UNKNOWN : `192.0.2.${parseInt(crypto.createHash("sha256").update(name).digest("hex").slice(0, 2), 16) % 254 + 1}` };
         case "random:index/randomPassword:RandomPassword":
             // As a stack's second preview knows it (the first does not); its bcrypt hash stays unknown.
             return { result: `placeholder-random-password-${name}` };
