@@ -65,8 +65,25 @@ describe("SSM agent install at boot, against a stand-in key and package", functi
             return fs.readFileSync(path.join(work, "agent.sig"));
         };
         // The keyring the node gets: the stand-in signer's key, armoured as committed, dearmored as rendered.
-        const armoured = gpg(home, ["--armor", "--export", "signer@example.invalid"]).stdout;
-        fs.writeFileSync(path.join(work, "keyring.gpg"), dearmorPublicKey(armoured));
+        const keyring = (homedir: string, name: string) => fs.writeFileSync(path.join(work, `${name}.gpg`),
+            dearmorPublicKey(gpg(homedir, ["--armor", "--export"]).stdout));
+        keyring(home, "keyring");
+        // A signer whose key expired: made ten days ago, valid for one, the package signed while it was.
+        const expired = path.join(work, "expired");
+        fs.mkdirSync(expired, { mode: 0o700 });
+        const tenDaysAgo = Math.floor(Date.now() / 1000) - 10 * 86400;
+        assert.equal(gpg(expired, ["--faked-system-time", `${tenDaysAgo}!`, "--quick-gen-key", "Expired signer <expired@example.invalid>", "rsa2048", "sign", "1d"]).status, 0);
+        assert.equal(gpg(expired, ["--faked-system-time", `${tenDaysAgo + 3600}!`, "--detach-sign", "-o", path.join(work, "expired.sig"), "--yes", path.join(work, "agent.deb")]).status, 0);
+        keyring(expired, "keyring-expired");
+        // A signer whose key was revoked after it signed: its own revocation certificate imported.
+        const revoked = path.join(work, "revoked");
+        fs.mkdirSync(revoked, { mode: 0o700 });
+        assert.equal(gpg(revoked, ["--quick-gen-key", "Revoked signer <revoked@example.invalid>", "rsa2048", "sign", "1d"]).status, 0);
+        const revokedSig = sign(revoked);
+        const [certificate] = fs.readdirSync(path.join(revoked, "openpgp-revocs.d"));
+        const revocation = fs.readFileSync(path.join(revoked, "openpgp-revocs.d", certificate), "utf8").replace(/^:-----BEGIN/m, "-----BEGIN");
+        assert.equal(gpg(revoked, ["--import"], revocation).status, 0);
+        keyring(revoked, "keyring-revoked");
         served = {
             "/good/amazon-ssm-agent.deb": deb,
             "/good/amazon-ssm-agent.deb.sig": sign(home),
@@ -75,6 +92,10 @@ describe("SSM agent install at boot, against a stand-in key and package", functi
             "/foreign/amazon-ssm-agent.deb": deb,
             "/foreign/amazon-ssm-agent.deb.sig": sign(other),
             "/unsigned/amazon-ssm-agent.deb": deb,
+            "/expired/amazon-ssm-agent.deb": deb,
+            "/expired/amazon-ssm-agent.deb.sig": fs.readFileSync(path.join(work, "expired.sig")),
+            "/revoked/amazon-ssm-agent.deb": deb,
+            "/revoked/amazon-ssm-agent.deb.sig": revokedSig,
         };
         server = http.createServer((req, res) => {
             const body = served[req.url ?? ""];
@@ -92,17 +113,17 @@ describe("SSM agent install at boot, against a stand-in key and package", functi
     });
     after(() => {
         server?.close();
-        for (const homedir of ["gnupg", "other"]) {
+        for (const homedir of ["gnupg", "other", "expired", "revoked"]) {
             spawnSync("gpgconf", ["--homedir", path.join(work, homedir), "--kill", "gpg-agent"]);
         }
         fs.rmSync(work, { recursive: true, force: true });
     });
 
     /** Runs the rendered script asynchronously: the package server answers from this process. */
-    async function install(variant: string) {
+    async function install(variant: string, keyring = "keyring") {
         fs.rmSync(path.join(work, "calls.log"), { force: true });
         const script = path.join(work, `install-${variant}.sh`);
-        fs.writeFileSync(script, renderSsmAgentScript({ baseUrl: `${baseUrl}/${variant}`, keyringPath: path.join(work, "keyring.gpg") }), { mode: 0o755 });
+        fs.writeFileSync(script, renderSsmAgentScript({ baseUrl: `${baseUrl}/${variant}`, keyringPath: path.join(work, `${keyring}.gpg`) }), { mode: 0o755 });
         const result = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
             const child = spawn("bash", [script], { env: { ...process.env, PATH: `${path.join(work, "bin")}:${process.env.PATH}` } });
             let stderr = "";
@@ -119,11 +140,17 @@ describe("SSM agent install at boot, against a stand-in key and package", functi
         assert.match(calls, /^dpkg -i \/tmp\/.*\/amazon-ssm-agent\.deb\nsystemctl enable --now amazon-ssm-agent\n$/);
     });
 
-    for (const [variant, why] of [["tampered", "a package changed after signing"], ["foreign", "a package signed by another key"]]) {
-        it(`refuses ${why}, and installs nothing`, async () => {
-            const { result, calls } = await install(variant);
+    // gpgv exits 0 for the expired and the revoked key; its status lines are what refuses them.
+    for (const [variant, keyring, why, status] of [
+        ["tampered", "keyring", "a package changed after signing", "BADSIG"],
+        ["foreign", "keyring", "a package signed by another key", "ERRSIG"],
+        ["expired", "keyring-expired", "a package signed by a key that has since expired", "EXPKEYSIG"],
+        ["revoked", "keyring-revoked", "a package signed by a key that has since been revoked", "REVKEYSIG"],
+    ]) {
+        it(`refuses ${why} (${status}), and installs nothing`, async () => {
+            const { result, calls } = await install(variant, keyring);
             assert.equal(result.status, 1);
-            assert.match(result.stderr, /FATAL: amazon-ssm-agent\.deb from .* is not signed by the pinned SSM agent key/);
+            assert.match(result.stderr, new RegExp(`FATAL: amazon-ssm-agent\\.deb from .* is not validly signed by the pinned SSM agent key \\(gpgv: [A-Z_ ]*\\b${status}\\b`));
             assert.equal(calls, "");
         });
     }

@@ -348,8 +348,12 @@ trap 'rm -rf "$work"' EXIT
 
 curl --fail --silent --show-error --location --retry 5 -o "$work/amazon-ssm-agent.deb" "$base_url/amazon-ssm-agent.deb"
 curl --fail --silent --show-error --location --retry 5 -o "$work/amazon-ssm-agent.deb.sig" "$base_url/amazon-ssm-agent.deb.sig"
-if ! gpgv --keyring "$keyring" "$work/amazon-ssm-agent.deb.sig" "$work/amazon-ssm-agent.deb"; then
-  echo "FATAL: amazon-ssm-agent.deb from $base_url is not signed by the pinned SSM agent key; not installing it" >&2
+# gpgv exits 0 on a good signature from an expired or revoked key: its status lines say which.
+status=$(gpgv --status-fd 1 --keyring "$keyring" "$work/amazon-ssm-agent.deb.sig" "$work/amazon-ssm-agent.deb" 2>"$work/gpgv.log") || true
+refused=$(grep -oE '^\\[GNUPG:\\] (EXPKEYSIG|REVKEYSIG|EXPSIG|BADSIG|ERRSIG|NO_PUBKEY)' <<<"$status" | cut -d' ' -f2 | sort -u | tr '\\n' ' ' || true)
+if [ -n "$refused" ] || ! grep -qE '^\\[GNUPG:\\] GOODSIG ' <<<"$status" || ! grep -qE '^\\[GNUPG:\\] VALIDSIG ' <<<"$status"; then
+  echo "FATAL: amazon-ssm-agent.deb from $base_url is not validly signed by the pinned SSM agent key (gpgv: \${refused:-no good signature}); not installing it" >&2
+  cat "$work/gpgv.log" >&2
   exit 1
 fi
 dpkg -i "$work/amazon-ssm-agent.deb"
