@@ -122,3 +122,29 @@ describe("npm run under-load", function () {
         assert.equal(left, "", "spinning processes outlived the command");
     });
 });
+
+describe("GitHub workflows' privileges and gates", () => {
+    const workflows = () => workflowFiles().map((file) => ({ name: path.basename(file), doc: yaml.load(fs.readFileSync(file, "utf8")) as { permissions?: Record<string, string>; jobs: Record<string, any> } }));
+    const assumesAwsRole = (job: any) => (job.steps as any[]).some((s) => String(s.uses ?? "").startsWith("aws-actions/configure-aws-credentials@"));
+
+    it("grant id-token: write only to the jobs that assume an AWS role, never to a whole workflow", () => {
+        for (const { name, doc } of workflows()) {
+            assert.notEqual(doc.permissions?.["id-token"], "write", `${name}: id-token: write for every job`);
+            for (const [jobName, job] of Object.entries(doc.jobs)) {
+                assert.equal(job.permissions?.["id-token"] === "write", assumesAwsRole(job), `${name} job ${jobName}`);
+            }
+        }
+    });
+
+    it("deploy only after the tests and the offline policy check, and production only from main", () => {
+        const { doc } = workflows().find((w) => w.name === "deploy.yml")!;
+        const up = Object.values(doc.jobs).find((job: any) => (job.steps as any[]).some((s) => String(s.uses ?? "").startsWith("pulumi/actions@")));
+        const needs = [up.needs].flat();
+        const gate = needs.map((n: string) => doc.jobs[n]);
+        const runs = gate.flatMap((job: any) => (job.steps as any[]).map((s) => String(s.run ?? "")));
+        assert.ok(runs.includes("npm test"), "the deploy's prerequisites run npm test");
+        assert.ok(runs.some((r: string) => /npm run policy -- --stack/.test(r)), "and the offline policy check");
+        assert.ok(gate.every((job: any) => !job.permissions?.["id-token"]), "the gate assumes no AWS role");
+        assert.equal(up.if, "github.event.inputs.stack != 'production' || github.ref == 'refs/heads/main'");
+    });
+});
