@@ -25,6 +25,8 @@ export interface GrafanaArgs {
     readonly prometheusPassword: pulumi.Input<string>;
     /** The stack's AMP workspace, queried with SigV4 through the task role. */
     readonly managedPrometheus?: { workspaceArn: pulumi.Input<string>; prometheusUrl: pulumi.Input<string> };
+    /** The version of the AMP data source plugin Grafana installs at start (with a workspace only). */
+    readonly ampPluginVersion: string;
     /** Prefix of the names that must be unique in the account and region, e.g. <project>-<stack>. */
     readonly physicalNamePrefix: string;
     /** Where its SSM parameters go, e.g. /<project>/<stack>/grafana (beside Alertmanager's). */
@@ -67,10 +69,12 @@ export class Grafana extends pulumi.ComponentResource {
         const tags = { ...args.tags };
 
         const admin = new random.RandomPassword(`${name}-admin`, { length: 32, special: false }, parent);
+        const secretKey = new random.RandomPassword(`${name}-secret-key`, { length: 48, special: false }, parent);
         const parameterName = (suffix: string) => `${args.parameterPrefix}/${suffix}`;
         const secrets = {
             adminPassword: { name: parameterName("admin-password"), value: admin.result, description: "Grafana's admin password" },
             prometheusPassword: { name: parameterName("prometheus-password"), value: pulumi.output(args.prometheusPassword), description: "Basic-auth password Grafana's data sources use on the nodes" },
+            secretKey: { name: parameterName("secret-key"), value: secretKey.result, description: "Grafana's secret key, encrypting the data source secrets it stores" },
         };
         const parameters = Object.entries(secrets).map(([key, secret]) => new aws.ssm.Parameter(`${name}-${key}`, {
             name: secret.name,
@@ -81,7 +85,7 @@ export class Grafana extends pulumi.ComponentResource {
         }, parent));
         const parameterArn = (parameter: string) => ssmParameterArn(partition, args.region, args.accountId, parameter);
         const { logGroupName, executionRole } = taskExecution(name, {
-            description: "ECS pulls the Grafana image, reads its two secrets, writes its logs",
+            description: "ECS pulls the Grafana image, reads its secrets, writes its logs",
             physicalNamePrefix: args.physicalNamePrefix,
             logRetentionDays: args.logRetentionDays,
             parameterArns: Object.values(secrets).map((s) => parameterArn(s.name)),
@@ -122,8 +126,13 @@ export class Grafana extends pulumi.ComponentResource {
                 image: args.image,
                 rootUrl: args.rootUrl,
                 files,
-                secretArns: { adminPassword: parameterArn(secrets.adminPassword.name), prometheusPassword: parameterArn(secrets.prometheusPassword.name) },
+                secretArns: {
+                    adminPassword: parameterArn(secrets.adminPassword.name),
+                    prometheusPassword: parameterArn(secrets.prometheusPassword.name),
+                    secretKey: parameterArn(secrets.secretKey.name),
+                },
                 managedPrometheusUrl: ampUrl,
+                ampPluginVersion: args.ampPluginVersion,
                 logGroup: logGroupName,
                 region: args.region,
             })])),
@@ -140,7 +149,7 @@ export class Grafana extends pulumi.ComponentResource {
             // A task reads its secrets when it starts: a changed password (a basic-auth rotation)
             // starts a new task, by the parameters' versions rather than their values.
             forceNewDeployment: true,
-            triggers: { secrets: pulumi.interpolate`${parameters[0].version}-${parameters[1].version}` },
+            triggers: { secrets: pulumi.all(parameters.map((p) => p.version)).apply((versions) => versions.join("-")) },
             tags,
         }, { parent: this, dependsOn: args.listenerRules });
 

@@ -146,7 +146,10 @@ export const ENVIRONMENT_SCHEMA = {
             required: ["version"],
             properties: {
                 version: { type: "string", pattern: VERSION },
+                // Registry and repository: Docker Hub by default, whose anonymous pulls are limited per address.
                 image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "docker.io/grafana/grafana" },
+                // The Amazon Managed Service for Prometheus data source plugin, where the stack writes to AMP.
+                ampPluginVersion: { type: "string", pattern: VERSION, default: "3.0.0" },
             },
         },
         receivers: {

@@ -274,6 +274,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         files: grafanaProvisioning,
         prometheusPassword: prometheus.basicAuth[0].password.result,
         managedPrometheus: managedPrometheus ? { workspaceArn: managedPrometheus.workspaceArn, prometheusUrl: managedPrometheus.prometheusUrl } : undefined,
+        ampPluginVersion: env.grafana.ampPluginVersion,
         physicalNamePrefix: prefix,
         parameterPrefix: parameterPath(source.project, env, "grafana"),
         accountId,

@@ -46,7 +46,7 @@ describe("Grafana", function () {
         assert.ok(ofType(program, "cloudflare:index/dnsRecord:DnsRecord").some((r) => inputsOf(r).name === "grafana.dev.monitoring.example.net"));
     });
 
-    it("runs the pinned image; its admin and data-source passwords come from SSM, never from the task definition", async () => {
+    it("runs the pinned image; its admin and data-source passwords and its secret key come from SSM, never from the task definition", async () => {
         const { run: program, platform } = await plannedStack("dev");
         const container = grafanaContainer(program);
         assert.equal(container.image, "docker.io/grafana/grafana:13.1.2");
@@ -54,7 +54,12 @@ describe("Grafana", function () {
         assert.deepEqual(container.secrets.map((s) => [s.name, s.valueFrom]), [
             ["GF_SECURITY_ADMIN_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/admin-password"],
             ["PROMETHEUS_BASIC_AUTH_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/prometheus-password"],
+            ["GF_SECURITY_SECRET_KEY", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/secret-key"],
         ]);
+        // The secret key is the stack's own random secret, not Grafana's public default.
+        const secretKey = named(program, "aws:ssm/parameter:Parameter", "grafana-secretKey");
+        assert.equal(source(program, secretKey, "value").name, "grafana-secret-key");
+        assert.deepEqual(inputsOf(named(program, "random:index/randomPassword:RandomPassword", "grafana-secret-key")), { length: 48, special: false });
         // The definition is built from nothing a password comes from.
         const definition = named(program, "aws:ecs/taskDefinition:TaskDefinition", "grafana");
         const fromPasswords = (definition.propertyDependencies.containerDefinitions ?? [])
@@ -66,13 +71,13 @@ describe("Grafana", function () {
         // A changed password starts a new task: the service redeploys when either parameter's version changes.
         const service = named(program, "aws:ecs/service:Service", "grafana");
         assert.equal(inputsOf(service).forceNewDeployment, true);
-        assert.deepEqual(service.propertyDependencies.triggers.map((urn) => urn.replace(/^.*::/, "")).sort(), ["grafana-adminPassword", "grafana-prometheusPassword"]);
+        assert.deepEqual(service.propertyDependencies.triggers.map((urn) => urn.replace(/^.*::/, "")).sort(), ["grafana-adminPassword", "grafana-prometheusPassword", "grafana-secretKey"]);
         const outputs = program.outputs as Record<string, any>;
         assert.equal(outputs.grafanaUrl, "https://grafana.dev.monitoring.example.net/");
         assert.equal(await pulumi.isSecret(outputs.grafanaAdminPassword), true, "the admin password is exported as a secret only");
     });
 
-    it("provisions the three Prometheus servers through their nginx with basic auth, and AMP with SigV4 where remote write is on", async () => {
+    it("provisions the three Prometheus servers through their nginx with basic auth, and AMP through its SigV4 plugin where remote write is on", async () => {
         for (const stack of ["dev", "staging"]) {
             const { run: program, env, platform } = await plannedStack(stack);
             const files = platform.grafanaProvisioning;
@@ -82,7 +87,9 @@ describe("Grafana", function () {
             const amp = sources.find((s: any) => s.uid === "amp");
             const policies = ofType(program, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.name === "grafana-query-amp");
             if (env.remoteWrite.enabled) {
-                assert.deepEqual(amp.jsonData, { httpMethod: "POST", sigV4Auth: true, sigV4AuthType: "default", sigV4Region: env.region });
+                // Grafana 13's core Prometheus data source has no SigV4: AMP goes through the plugin.
+                assert.equal(amp.type, "grafana-amazonprometheus-datasource");
+                assert.deepEqual(amp.jsonData, { httpMethod: "POST", sigV4Auth: true, sigV4AuthType: "default", sigV4Region: env.region, sigv4Service: "aps" });
                 assert.equal(amp.url, "${AMP_PROMETHEUS_URL}", "Grafana reads the workspace's URL from its environment");
                 // The workspace's ARN is known after apply: the policy is built from that workspace alone.
                 assert.deepEqual(policies.map((p) => source(program, p, "policy").name), ["long-term-store"]);
@@ -95,11 +102,13 @@ describe("Grafana", function () {
                 assert.ok(definition.propertyDependencies.containerDefinitions.some((urn) => urn.endsWith("::long-term-store")), "the task gets the workspace's URL");
                 const container = grafanaContainerDefinition({
                     image: "docker.io/grafana/grafana:13.1.2", rootUrl: "https://grafana.example.net/", files: {},
-                    secretArns: { adminPassword: "arn:a", prometheusPassword: "arn:b" }, managedPrometheusUrl: "https://aps.example/ws/",
-                    logGroup: "/ecs/grafana", region: "eu-west-1",
+                    secretArns: { adminPassword: "arn:a", prometheusPassword: "arn:b", secretKey: "arn:c" }, managedPrometheusUrl: "https://aps.example/ws/",
+                    ampPluginVersion: env.grafana.ampPluginVersion, logGroup: "/ecs/grafana", region: "eu-west-1",
                 }) as Container;
-                assert.deepEqual(container.environment.filter((e) => /SIGV4|AMP/.test(e.name)),
-                    [{ name: "GF_AUTH_SIGV4_AUTH_ENABLED", value: "true" }, { name: "AMP_PROMETHEUS_URL", value: "https://aps.example/ws/" }]);
+                assert.deepEqual(container.environment.filter((e) => /SIGV4|AMP|PLUGINS/.test(e.name)), [
+                    { name: "AMP_PROMETHEUS_URL", value: "https://aps.example/ws/" },
+                    { name: "GF_PLUGINS_PREINSTALL_SYNC", value: "grafana-amazonprometheus-datasource@3.0.0" },
+                ]);
             } else {
                 assert.equal(amp, undefined, `${stack} has no AMP data source`);
                 assert.deepEqual(policies, [], `${stack}'s Grafana may query no workspace`);
@@ -172,8 +181,8 @@ describe("Grafana", function () {
         const big = { "/var/lib/grafana/dashboards/big.json": crypto.randomBytes(40000).toString("base64") };
         assert.throws(() => grafanaContainerDefinition({
             image: "docker.io/grafana/grafana:13.1.2", rootUrl: "https://grafana.example.net/", files: big,
-            secretArns: { adminPassword: "arn:aws:ssm:::parameter/a", prometheusPassword: "arn:aws:ssm:::parameter/b" },
-            logGroup: "/ecs/grafana", region: "eu-west-1",
+            secretArns: { adminPassword: "arn:aws:ssm:::parameter/a", prometheusPassword: "arn:aws:ssm:::parameter/b", secretKey: "arn:aws:ssm:::parameter/c" },
+            ampPluginVersion: "3.0.0", logGroup: "/ecs/grafana", region: "eu-west-1",
         }), /Grafana's provisioning files take \d+ bytes packed, over the 32768 the task definition can carry/);
     });
 });

@@ -8,7 +8,17 @@ import { GRAFANA_PORT } from "../ports";
 export const PROVISIONING_DIR = "/etc/grafana/provisioning";
 export const DASHBOARDS_DIR = "/var/lib/grafana/dashboards";
 /** Environment variables the container gets from SSM SecureStrings, never in the task definition. */
-export const GRAFANA_SECRET_ENV = { adminPassword: "GF_SECURITY_ADMIN_PASSWORD", prometheusPassword: "PROMETHEUS_BASIC_AUTH_PASSWORD" } as const;
+export const GRAFANA_SECRET_ENV = {
+    adminPassword: "GF_SECURITY_ADMIN_PASSWORD",
+    prometheusPassword: "PROMETHEUS_BASIC_AUTH_PASSWORD",
+    // Encrypts what Grafana stores of data sources' secrets; its default is public.
+    secretKey: "GF_SECURITY_SECRET_KEY",
+} as const;
+/**
+ * Grafana 13's core Prometheus data source has no SigV4: AMP is queried through this plugin,
+ * installed (pinned) when Grafana starts.
+ */
+export const AMP_DATASOURCE_PLUGIN = "grafana-amazonprometheus-datasource";
 /** An ECS task definition holds at most 64 KiB; the provisioning files stay well below. */
 export const PROVISIONING_LIMIT_BYTES = 32 * 1024;
 
@@ -17,7 +27,7 @@ export interface DatasourcesInput {
     prometheus: { name: string; url: string }[];
     basicAuthUser: string;
     scrapeInterval: string;
-    /** The stack's AMP workspace, queried with SigV4 through the task role; its URL is AMP_URL_ENV. */
+    /** The stack's AMP workspace, queried with SigV4 through the task role by AMP_DATASOURCE_PLUGIN; its URL is AMP_URL_ENV. */
     managedPrometheus?: { region: string };
 }
 
@@ -49,12 +59,13 @@ export function datasources(input: DatasourcesInput): Record<string, unknown> {
             ...(input.managedPrometheus ? [{
                 name: MANAGED_PROMETHEUS_DATASOURCE,
                 uid: MANAGED_PROMETHEUS_DATASOURCE,
-                type: "prometheus",
+                type: AMP_DATASOURCE_PLUGIN,
                 access: "proxy",
                 url: `\${${AMP_URL_ENV}}`,
                 isDefault: false,
                 editable: false,
-                jsonData: { httpMethod: "POST", sigV4Auth: true, sigV4AuthType: "default", sigV4Region: input.managedPrometheus.region },
+                // The task role's credentials (the AWS SDK's default chain), signed for AMP's service.
+                jsonData: { httpMethod: "POST", sigV4Auth: true, sigV4AuthType: "default", sigV4Region: input.managedPrometheus.region, sigv4Service: "aps" },
             }] : []),
         ],
     };
@@ -107,6 +118,8 @@ export interface GrafanaContainerInput {
     secretArns: Record<keyof typeof GRAFANA_SECRET_ENV, string>;
     /** The AMP workspace's Prometheus URL, queried with SigV4; absent: no AMP data source. */
     managedPrometheusUrl?: string;
+    /** The AMP data source plugin's version, installed when Grafana starts (with an AMP workspace only). */
+    ampPluginVersion: string;
     logGroup: string;
     region: string;
 }
@@ -133,8 +146,11 @@ export function grafanaContainer(input: GrafanaContainerInput): Record<string, u
             { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
             { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
             { name: "GF_ANALYTICS_CHECK_FOR_UPDATES", value: "false" },
-            { name: "GF_AUTH_SIGV4_AUTH_ENABLED", value: String(input.managedPrometheusUrl !== undefined) },
-            ...(input.managedPrometheusUrl ? [{ name: AMP_URL_ENV, value: input.managedPrometheusUrl }] : []),
+            ...(input.managedPrometheusUrl ? [
+                { name: AMP_URL_ENV, value: input.managedPrometheusUrl },
+                // Installed before Grafana serves, at this version; a failed install stops the start.
+                { name: "GF_PLUGINS_PREINSTALL_SYNC", value: `${AMP_DATASOURCE_PLUGIN}@${input.ampPluginVersion}` },
+            ] : []),
         ],
         secrets: (Object.keys(GRAFANA_SECRET_ENV) as (keyof typeof GRAFANA_SECRET_ENV)[])
             .map((key) => ({ name: GRAFANA_SECRET_ENV[key], valueFrom: input.secretArns[key] })),
