@@ -1,6 +1,7 @@
 import * as zlib from "zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { NodeSystemSet } from "./render/cloudInit";
 
 export const DATA_DEVICE_NAME = "/dev/sdf";
 /** Instance properties whose change replaces or stops the node: applied to the rollout node only. */
@@ -41,13 +42,20 @@ export interface PrometheusNodeArgs {
     readonly applyUpdates: boolean;
     /** What the node fetches at first boot (its configuration set): created before the instance. */
     readonly bootDependsOn?: pulumi.Resource[];
-    /** The node's rendered cloud-config, given its data volume's ID (the volume is this component's own). */
-    readonly cloudConfig: (volumeId: pulumi.Output<string>) => pulumi.Output<string>;
+    /**
+     * The node's rendered cloud-config and system set, given its data volume's ID (the volume is this
+     * component's own). The cloud-config holds the bootstrap, which fetches the system set from
+     * `systemSetBucket` and checks it against the sha256 it names.
+     */
+    readonly render: (volumeId: pulumi.Output<string>) => pulumi.Output<{ cloudConfig: string; systemSet: NodeSystemSet }>;
+    readonly systemSetBucket: pulumi.Input<string>;
     readonly tags?: Record<string, string>;
 }
 
 /** EC2 takes at most 16 KiB of user data, counted before base64. */
 export const USER_DATA_LIMIT_BYTES = 16384;
+/** The share of it user data may take, so the next script or unit does not break a deploy. */
+export const USER_DATA_HEADROOM = 0.75;
 
 /** cloud-init accepts gzip user data; it keeps the rendered document under EC2's limit, or the node is named. */
 export function encodeUserData(cloudConfig: string, node = "a node"): string {
@@ -91,7 +99,16 @@ export class PrometheusNode extends pulumi.ComponentResource {
             tags: { ...tags, ...args.dataVolumeTags, Name: `${name}-data` },
         }, { parent: this, protect: args.protectData, retainOnDelete: args.protectData });
 
-        const cloudConfig = args.cloudConfig(dataVolume.id);
+        const rendered = args.render(dataVolume.id);
+        // Content-addressed: a new set is a new object, and the old one stays until the update is done.
+        const systemSet = new aws.s3.BucketObjectv2(`${name}-system-set`, {
+            bucket: args.systemSetBucket,
+            key: rendered.apply((r) => r.systemSet.key),
+            content: rendered.apply((r) => r.systemSet.content),
+            contentType: "application/json",
+            tags: args.tags,
+        }, { parent: this });
+        const cloudConfig = rendered.apply((r) => r.cloudConfig);
 
         const instance = new aws.ec2.Instance(name, {
             ami: args.amiId,
@@ -118,7 +135,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
             tags,
         }, {
             parent: this,
-            dependsOn: args.bootDependsOn,
+            dependsOn: [...(args.bootDependsOn ?? []), systemSet],
             // The fixed private IP and the data volume can only move once the old instance is gone.
             deleteBeforeReplace: true,
             ignoreChanges: args.applyUpdates ? [] : [...GATED_PROPERTIES],

@@ -16,7 +16,7 @@ import { NodeLogs } from "../components/nodeLogs";
 import { NodeRole } from "../components/nodeRole";
 import { ALERTMANAGER_PORT, BLACKBOX_PORT, GRAFANA_PORT, MESH_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { PrometheusNode } from "../components/prometheusNode";
-import { renderNodeCloudConfig } from "../components/render/cloudInit";
+import { renderNode } from "../components/render/cloudInit";
 import { SecurityGroups } from "../components/securityGroups";
 import { TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
@@ -205,8 +205,9 @@ function createPrometheus(ctx: Context, foundation: Foundation) {
         dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
         applyUpdates: env.prometheus.rolloutNode === zone.index,
         bootDependsOn: [...nodeConfig.objects, nodeLogs.logGroup],
-        cloudConfig: (volumeId) => pulumi.all([volumeId, pulumi.output(nodeRefs)]).apply(([id, refs]) =>
-            renderNodeCloudConfig({ ...nodeSpec(source, zone, refs, source.project), volumeId: id })),
+        render: (volumeId) => pulumi.all([volumeId, pulumi.output(nodeRefs)]).apply(([id, refs]) =>
+            renderNode({ ...nodeSpec(source, zone, refs, source.project), volumeId: id })),
+        systemSetBucket: nodeConfig.bucketName,
         tags,
     }));
     return { basicAuth, nodeConfig, nodeLogs, nodeRole, nodes, configSets, nodeRefs };

@@ -15,7 +15,8 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs } from "util";
-import { S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SYSTEM_SET_PREFIX } from "../components/render/cloudInit";
 import { nodeConfigPrefix, RenderedNodeConfig, sealNodeConfigs } from "../components/nodeConfigBucket";
 import { decodeUserData } from "../components/prometheusNode";
 import { MANIFEST } from "../components/render/configSync";
@@ -128,6 +129,8 @@ interface NodeLaunch {
     configBucket: string;
     /** prom-1's set as the program's objects hold it (its revision is the platform's, from the MANIFEST). */
     config: RenderedNodeConfig;
+    /** prom-1's system set: every file but the bootstrap, one object the user data pins. */
+    systemSet: { key: string; content: string };
     /** The log group `pulumi up` creates before the instance boots, and its retention. */
     logGroup: { name: string; retentionDays: number };
 }
@@ -150,16 +153,21 @@ async function launchOf(env: LoadedEnvironment, stack: string, password: string)
         throw new Error("the program planned no prom-1 instance, data volume and log group");
     }
     const userData = decodeUserData(unwrapSecrets<{ userDataBase64: string }>(instance.inputs).userDataBase64);
-    const objects = run.resources
+    const allObjects = run.resources
         .filter((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2")
-        .map((r) => unwrapSecrets<{ bucket: string; key: string; content: string }>(r.inputs))
-        .filter((o) => o.key.startsWith(nodeConfigPrefix("prom-1")));
+        .map((r) => unwrapSecrets<{ bucket: string; key: string; content: string }>(r.inputs));
+    const objects = allObjects.filter((o) => o.key.startsWith(nodeConfigPrefix("prom-1")));
+    const systemSet = allObjects.find((o) => o.key.startsWith(`${SYSTEM_SET_PREFIX}prom-1/`));
+    if (!systemSet) {
+        throw new Error("the program planned no system set for prom-1");
+    }
     return {
         userData,
         volumeId: `${volume.name}-id`,
         targetsBucket: (await previewValue(platform.targets.bucketName))!,
         configBucket: objects[0].bucket,
         logGroup: { name: logGroup.inputs.name as string, retentionDays: logGroup.inputs.retentionInDays as number },
+        systemSet: { key: systemSet.key, content: systemSet.content },
         config: {
             revision: /^revision (\S+)$/m.exec(objects.find((o) => o.key.endsWith(MANIFEST))!.content)![1],
             sets: { "prom-1": Object.fromEntries(objects.map((o) => [o.key.slice(nodeConfigPrefix("prom-1").length), o.content])) },
@@ -327,6 +335,7 @@ async function startStandIns(work: string, gateway: string, prepared: Awaited<Re
     const s3Client = new S3Client({ endpoint: `http://${gateway}:${PORTS.s3}`, region: env.region, forcePathStyle: true,
         credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
     await publishSets(s3Client, launch.configBucket, launch.config);
+    await s3Client.send(new PutObjectCommand({ Bucket: launch.configBucket, Key: launch.systemSet.key, Body: launch.systemSet.content, ContentType: "application/json" }));
     // CloudWatch Logs with the group the update creates; the node signs with the same stand-in credentials.
     const logs = new CloudWatchLogsStandIn(launch.logGroup.retentionDays);
     logs.createLogGroup(launch.logGroup.name);

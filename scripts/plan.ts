@@ -11,6 +11,7 @@ import { exitWhenFlushed } from "./lib/exit";
 import { PlanResult, plan, planAll, readRolloutFacts, VOLUME_ID_PLACEHOLDER } from "./lib/plan";
 import { describeRollout, describeRolloutRules } from "./lib/rollout";
 import { describeSizing } from "../infra/sizing";
+import { USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
 import { formatViolations, mandatory } from "./lib/policyCheck";
 
 function tree(resources: CapturedResource[]): string[] {
@@ -116,7 +117,9 @@ async function main(): Promise<void> {
         console.log(`secret ${key}: not set or not decryptable offline, planned with a placeholder`);
     }
     for (const node of rendered) {
-        console.log(`rendered ${node.name}: ${node.files.length} files in ${node.dir}/`);
+        const userData = node.userDataBytes === undefined ? ""
+            : `; user data ${node.userDataBytes} bytes gzipped, ${(100 * node.userDataBytes / USER_DATA_LIMIT_BYTES).toFixed(0)}% of EC2's ${USER_DATA_LIMIT_BYTES}`;
+        console.log(`rendered ${node.name}: ${node.files.length} files in ${node.dir}/${userData}`);
     }
     if (rendered.length > 0) {
         console.log(`(data volume IDs are known only after apply: the rendered files use ${VOLUME_ID_PLACEHOLDER})`);

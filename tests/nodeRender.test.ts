@@ -1,11 +1,12 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { encodeUserData, USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
-import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../components/render/cloudInit";
+import { encodeUserData, USER_DATA_HEADROOM, USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
+import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNode } from "../components/render/cloudInit";
 import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
@@ -28,17 +29,30 @@ function assertAtMostEveryMinute(files: NodeFile[], timerUnit: string, stack: st
 describe("Prometheus node rendering", function () {
     this.timeout(120000);
 
-    it("writes a cloud-config with unpinned Debian packages, every file and the bootstrap as its only command", async () => {
+    it("writes a cloud-config with unpinned Debian packages and the bootstrap, which installs the system set it pins", async () => {
         const spec = await nodeSpec("production", 1);
-        const text = renderNodeCloudConfig(spec);
+        const rendered = renderNode(spec);
+        const text = rendered.cloudConfig;
         assert.ok(text.startsWith("#cloud-config\n"));
         const doc = yaml.load(text) as Record<string, any>;
         assert.equal(doc.hostname, "prom-2");
         assert.deepEqual(doc.packages, ["nginx", "awscli", "rsync", "curl", "ca-certificates", "gpgv", "prometheus-blackbox-exporter",
             "python3-systemd", "python3-botocore"]);
         assert.equal(doc.package_upgrade, true, "security updates published since the AMI apply at first boot");
-        // No prometheus.yml, rules or htpasswd: those are data the node fetches, so changing them replaces nothing.
-        assert.deepEqual(doc.write_files.map((f: any) => f.path), [
+        // User data holds the bootstrap alone; it fetches the system set, checks its sha256 and installs it.
+        assert.deepEqual(doc.write_files.map((f: any) => f.path), ["/usr/local/sbin/bootstrap-prometheus-node.sh"]);
+        assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
+        const bootstrapScript = doc.write_files[0].content;
+        assert.equal(rendered.systemSet.key, `system/prom-2/${rendered.systemSet.sha256}.json`);
+        assert.ok(bootstrapScript.includes(`'${rendered.systemSet.sha256}'"  $system_set" | sha256sum --check --strict`));
+        assert.ok(bootstrapScript.includes(`'s3://${spec.config.bucket}/${rendered.systemSet.key}'`));
+        assert.ok(bootstrapScript.indexOf("sha256sum --check") < bootstrapScript.indexOf("platform-journal-shipper --check"), "nothing of the set runs before it is checked");
+        // The set: every other file, as base64 with its mode and owner. No prometheus.yml, rules or
+        // htpasswd: those are data the node fetches, so changing them replaces nothing.
+        const set = JSON.parse(rendered.systemSet.content) as { files: { path: string; permissions: string; owner: string; content: string }[] };
+        assert.equal(createHash("sha256").update(rendered.systemSet.content).digest("hex"), rendered.systemSet.sha256);
+        const files = set.files.map((f) => ({ ...f, content: f.path.endsWith(".gpg") ? f.content : Buffer.from(f.content, "base64").toString("utf8") }));
+        assert.deepEqual(files.map((f) => f.path), [
             "/usr/local/sbin/sync-prometheus-config.sh",
             "/usr/local/sbin/mount-prometheus-data.sh",
             "/usr/local/sbin/sync-prometheus-targets.sh",
@@ -56,32 +70,31 @@ describe("Prometheus node rendering", function () {
             "/etc/systemd/system/platform-journal-shipper.service",
             "/usr/local/share/keyrings/amazon-ssm-agent.gpg",
             "/usr/local/sbin/install-ssm-agent.sh",
-            "/usr/local/sbin/bootstrap-prometheus-node.sh",
         ]);
-        const keyring = doc.write_files.find((f: any) => f.path.endsWith("amazon-ssm-agent.gpg"));
-        assert.equal(keyring.encoding, "b64");
+        assert.deepEqual(files.map((f) => f.path), rendered.files.slice(0, -1).map((f) => f.path));
+        const keyring = files.find((f) => f.path.endsWith("amazon-ssm-agent.gpg"))!;
         assert.equal(Buffer.from(keyring.content, "base64")[0] & 0x80, 0x80, "a binary OpenPGP packet, as gpgv reads it");
-        const ssmScript = doc.write_files.find((f: any) => f.path.endsWith("install-ssm-agent.sh")).content;
-        assert.match(ssmScript, /^base_url='https:\/\/s3\.eu-west-1\.amazonaws\.com\/amazon-ssm-eu-west-1\/latest\/debian_amd64'$/m);
-        const bootstrapScript = doc.write_files[doc.write_files.length - 1].content;
+        const ssmScript = files.find((f) => f.path.endsWith("install-ssm-agent.sh"))!;
+        assert.equal(ssmScript.permissions, "0755");
+        assert.match(ssmScript.content, /^base_url='https:\/\/s3\.eu-west-1\.amazonaws\.com\/amazon-ssm-eu-west-1\/latest\/debian_amd64'$/m);
         assert.ok(bootstrapScript.indexOf("install-ssm-agent.sh") < bootstrapScript.indexOf("mount-prometheus-data.sh"),
             "the agent comes first, so a node whose boot fails later can still be reached");
         const shipperStart = bootstrapScript.indexOf("systemctl enable --now platform-journal-shipper.service");
         assert.ok(bootstrapScript.indexOf("/usr/local/sbin/platform-journal-shipper --check --config /etc/platform/journal-shipper.json") < shipperStart
             && shipperStart < bootstrapScript.indexOf("install-ssm-agent.sh"),
             "the journal shipper is checked and started before anything that can fail, so a failed boot's journal leaves the instance");
-        const shipperConfig = JSON.parse(doc.write_files.find((f: any) => f.path === "/etc/platform/journal-shipper.json").content);
+        const shipperConfig = JSON.parse(files.find((f) => f.path === "/etc/platform/journal-shipper.json")!.content);
         assert.deepEqual(shipperConfig, {
             logGroup: "/ec2/prometheus-platform-production/prometheus-nodes", region: "eu-west-1", node: "prom-2", units: NODE_LOG_UNITS,
             stateDir: "/var/lib/platform-journal-shipper", textfile: "/var/lib/node_exporter/textfile/platform_log_shipper.prom", flushSeconds: 5,
         });
-        const shipperUnit = doc.write_files.find((f: any) => f.path === "/etc/systemd/system/platform-journal-shipper.service").content;
+        const shipperUnit = files.find((f) => f.path === "/etc/systemd/system/platform-journal-shipper.service")!.content;
         const outlives = /^Before=(.*)$/m.exec(shipperUnit)![1].split(" ");
         assert.ok(["prometheus.service", "nginx.service", "node_exporter.service", "prometheus-config-sync.service"].every((u) => outlives.includes(u)),
             "stops after the services, so their last entries leave with it");
         assert.ok(!outlives.some((u) => u.startsWith("cloud-")), "no ordering against cloud-init, which runs before the network is up");
-        assert.ok(doc.write_files.every((f: any) => f.defer === true), "files are written after the packages are installed");
-        const configSync = doc.write_files.find((f: any) => f.path.endsWith("sync-prometheus-config.sh")).content;
+        assert.ok(doc.write_files.every((f: any) => f.defer === true), "the bootstrap is written after the packages are installed");
+        const configSync = files.find((f) => f.path.endsWith("sync-prometheus-config.sh"))!.content;
         assert.match(configSync, /^\s*install -m 0640 -o root -g "\$htpasswd_group" "\$1\/htpasswd" "\$htpasswd_file"$/m, "htpasswd readable by nginx's workers only");
         assert.match(configSync, /^htpasswd_group='www-data'$/m);
         assert.ok(bootstrapScript.indexOf("sync-prometheus-config.sh") < bootstrapScript.indexOf("promtool check config"),
@@ -89,7 +102,7 @@ describe("Prometheus node rendering", function () {
         const blackboxCheck = bootstrapScript.indexOf("/usr/bin/prometheus-blackbox-exporter --config.check --config.file=/etc/prometheus/platform-blackbox.yml");
         assert.ok(blackboxCheck > 0 && blackboxCheck < bootstrapScript.indexOf("systemctl restart"), "the probe modules are checked before anything starts");
         assert.match(bootstrapScript, /^systemctl restart .*prometheus-blackbox-exporter\.service/m, "the exporter restarts with the platform's drop-in");
-        const dropIn = doc.write_files.find((f: any) => f.path.endsWith("platform.conf")).content;
+        const dropIn = files.find((f) => f.path.endsWith("platform.conf"))!.content;
         assert.match(dropIn, /^ExecStart=\nExecStart=\/usr\/bin\/prometheus-blackbox-exporter --config\.file=\/etc\/prometheus\/platform-blackbox\.yml --web\.listen-address=0\.0\.0\.0:9115$/m);
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
     });
@@ -157,11 +170,11 @@ describe("Prometheus node rendering", function () {
         assert.doesNotMatch(mount, /\/dev\/xvdf|\/dev\/nvme1n1/);
     });
 
-    it("fits every node's user data in EC2's 16 KiB (counted before base64), with 1 KiB to spare", async () => {
+    it("keeps every node's user data within 75% of EC2's 16 KiB (gzipped, counted before base64)", async () => {
         for (const stack of STACKS) {
             for (const index of [0, 1, 2]) {
-                const raw = Buffer.from(encodeUserData(renderNodeCloudConfig(await nodeSpec(stack, index))), "base64");
-                assert.ok(raw.length < USER_DATA_LIMIT_BYTES - 1024, `${stack} node ${index + 1}: ${raw.length} bytes`);
+                const raw = Buffer.from(encodeUserData(renderNode(await nodeSpec(stack, index)).cloudConfig), "base64");
+                assert.ok(raw.length <= USER_DATA_HEADROOM * USER_DATA_LIMIT_BYTES, `${stack} node ${index + 1}: ${raw.length} bytes`);
             }
         }
     });

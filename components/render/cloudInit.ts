@@ -1,4 +1,7 @@
-// Pure renderer of a Prometheus node's cloud-init user data and the files it writes.
+// Pure renderer of a Prometheus node's cloud-init user data and the files it writes. User data
+// carries the bootstrap only; every other file travels as the node's system set, one object in
+// the config bucket whose sha256 the user data pins.
+import * as crypto from "crypto";
 import * as yaml from "js-yaml";
 import { renderConfigSyncScript } from "./configSync";
 import { DISCOVERY_STATUS_PREFIX } from "./prometheusConfig";
@@ -68,16 +71,57 @@ const SCRIPT = (name: string) => `${NODE_PATHS.scriptsDir}/${name}`;
 export const SSM_AGENT_KEYRING = "/usr/local/share/keyrings/amazon-ssm-agent.gpg";
 const UNIT = (name: string) => `/etc/systemd/system/${name}`;
 
-/** Every file the node's cloud-init writes, in write order. */
+/** The node's system set: every file but the bootstrap, in one object the bootstrap fetches and checks. */
+export interface NodeSystemSet {
+    /** Its key in the config bucket: content-addressed, so a node fetches what its user data names. */
+    key: string;
+    sha256: string;
+    content: string;
+}
+
+export const SYSTEM_SET_PREFIX = "system/";
+
+/** The system set's object: `{ files: [{ path, permissions, owner, content (base64) }] }`. */
+function systemSetOf(node: string, systemFiles: NodeFile[]): NodeSystemSet {
+    const files = systemFiles.map((file) => ({
+        path: file.path,
+        permissions: file.permissions,
+        owner: file.owner ?? "root:root",
+        content: file.encoding === "b64" ? file.content : Buffer.from(file.content, "utf8").toString("base64"),
+    }));
+    const content = `${JSON.stringify({ files }, null, 1)}\n`;
+    const sha256 = crypto.createHash("sha256").update(content, "utf8").digest("hex");
+    return { key: `${SYSTEM_SET_PREFIX}${node}/${sha256}.json`, sha256, content };
+}
+
+export interface RenderedNode {
+    /** The user data: packages and the bootstrap. */
+    cloudConfig: string;
+    systemSet: NodeSystemSet;
+    /** Every file the node runs with, in write order: the system set's, then the bootstrap. */
+    files: NodeFile[];
+}
+
+/** A node rendered once: its system set, and the cloud-config whose bootstrap pins that set. */
+export function renderNode(spec: PrometheusNodeSpec): RenderedNode {
+    const systemFiles = nodeSystemFiles(spec);
+    const systemSet = systemSetOf(spec.name, systemFiles);
+    const bootstrap = bootstrapFile(spec, systemSet);
+    return { cloudConfig: cloudConfigOf(spec, bootstrap), systemSet, files: [...systemFiles, bootstrap] };
+}
+
+/** Every file the node runs with (see renderNode). */
 export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
+    return renderNode(spec).files;
+}
+
+function nodeSystemFiles(spec: PrometheusNodeSpec): NodeFile[] {
     const syncScriptPath = SCRIPT("sync-prometheus-targets.sh");
     const configScriptPath = SCRIPT(CONFIG_SYNC_SCRIPT);
     const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
     const ssmAgentScriptPath = SCRIPT("install-ssm-agent.sh");
     const syncUnits = renderTimerUnits("Sync Prometheus file_sd targets from S3", syncScriptPath, spec.syncIntervalSeconds);
     const configUnits = renderTimerUnits("Fetch, check and apply the Prometheus configuration set from S3", configScriptPath, spec.config.syncIntervalSeconds);
-    const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
-        ...(spec.extraServices ?? [])];
     return [
         {
             path: configScriptPath,
@@ -144,10 +188,18 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
         ...journalShipperFiles({ ...spec.logs, node: spec.name, textfileDir: NODE_PATHS.textfileDir }),
         { path: SSM_AGENT_KEYRING, content: spec.ssmAgent.signingKeyBase64, encoding: "b64", permissions: "0644" },
         { path: ssmAgentScriptPath, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
-        {
+    ];
+}
+
+function bootstrapFile(spec: PrometheusNodeSpec, systemSet: NodeSystemSet): NodeFile {
+    const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
+    const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
+        ...(spec.extraServices ?? [])];
+    return {
             path: SCRIPT("bootstrap-prometheus-node.sh"),
             permissions: "0755",
             content: renderBootstrapScript({
+                systemSet: { bucket: spec.config.bucket, key: systemSet.key, sha256: systemSet.sha256, region: spec.region, endpointUrl: spec.s3EndpointUrl },
                 releaseBaseUrl: spec.releaseBaseUrl,
                 prometheusVersion: spec.prometheusVersion,
                 prometheusSha256: spec.prometheusSha256,
@@ -156,21 +208,19 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
                 arch: spec.arch,
                 mountScriptPath,
                 logShipper: { check: `${JOURNAL_SHIPPER.binary} --check --config ${JOURNAL_SHIPPER.configFile}`, unit: JOURNAL_SHIPPER.unit },
-                ssmAgentScriptPath,
-                configScriptPath,
+                ssmAgentScriptPath: SCRIPT("install-ssm-agent.sh"),
+                configScriptPath: SCRIPT(CONFIG_SYNC_SCRIPT),
                 textfileDir: NODE_PATHS.textfileDir,
                 binDir: NODE_PATHS.binDir,
                 checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
                 services,
             }),
-        },
-    ];
+    };
 }
 
-/** The #cloud-config document: the packages, the files, then the bootstrap script. */
-export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
-    const files = prometheusNodeFiles(spec);
-    const bootstrap = files[files.length - 1].path;
+/** The #cloud-config document: the packages, then the bootstrap, which fetches the system set and goes on. */
+function cloudConfigOf(spec: PrometheusNodeSpec, bootstrap: NodeFile): string {
+    const files = [bootstrap];
     const document = {
         hostname: spec.name,
         package_update: true,
@@ -182,7 +232,7 @@ export function renderNodeCloudConfig(spec: PrometheusNodeSpec): string {
             path: file.path, permissions: file.permissions, owner: file.owner ?? "root:root", content: file.content,
             ...(file.encoding ? { encoding: file.encoding } : {}), defer: true,
         })),
-        runcmd: [[bootstrap]],
+        runcmd: [[bootstrap.path]],
     };
     return `#cloud-config\n${yaml.dump(document, { lineWidth: -1, noRefs: true })}`;
 }

@@ -148,6 +148,8 @@ mv "$textfile_dir/.platform_targets.prom.tmp" "$textfile_dir/platform_targets.pr
 }
 
 export interface BootstrapInput {
+    /** The node's system set (every other script, unit and key), fetched first and checked against its sha256. */
+    systemSet: { bucket: string; key: string; sha256: string; region: string; endpointUrl?: string };
     /** Where the release tarballs are, laid out as GitHub's: <base>/<project>/releases/download/v<version>/. */
     releaseBaseUrl: string;
     prometheusVersion: string;
@@ -206,6 +208,41 @@ for user in prometheus node_exporter; do
   id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 done
 install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfileDir)}
+
+# The system set: every other script, unit and key of the node, pinned by its sha256 here.
+system_set=$(mktemp)
+endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.systemSet.endpointUrl ?? "")}}
+endpoint_args=()
+if [ -n "$endpoint" ]; then
+  endpoint_args=(--endpoint-url "$endpoint")
+fi
+# Retried while the instance role's credentials propagate.
+for attempt in $(seq 12); do
+  aws "\${endpoint_args[@]}" --region ${shellQuote(input.systemSet.region)} s3 cp --only-show-errors \
+    ${shellQuote(`s3://${input.systemSet.bucket}/${input.systemSet.key}`)} "$system_set" && break
+  if [ "$attempt" -eq 12 ]; then
+    echo "FATAL: cannot fetch the system set s3://${input.systemSet.bucket}/${input.systemSet.key}" >&2
+    exit 1
+  fi
+  sleep 5
+done
+if ! echo ${shellQuote(`${input.systemSet.sha256}`)}"  $system_set" | sha256sum --check --strict --quiet; then
+  echo "FATAL: the system set s3://${input.systemSet.bucket}/${input.systemSet.key} does not match the sha256 this node was given" >&2
+  exit 1
+fi
+python3 - "$system_set" <<'INSTALL'
+import base64, json, os, shutil, sys
+for f in json.load(open(sys.argv[1]))["files"]:
+    os.makedirs(os.path.dirname(f["path"]), exist_ok=True)
+    part = f["path"] + ".system-set"
+    with open(part, "wb") as out:
+        out.write(base64.b64decode(f["content"]))
+    os.chmod(part, int(f["permissions"], 8))
+    user, group = f["owner"].split(":")
+    shutil.chown(part, user, group)
+    os.replace(part, f["path"])
+INSTALL
+rm -f "$system_set"
 
 # The journal leaves the instance from here on, whatever fails next.
 ${input.logShipper.check}

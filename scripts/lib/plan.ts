@@ -9,7 +9,8 @@ import { ALB_LOG_PREFIX } from "../../components/accessLogsBucket";
 import { dashboardQueries } from "../../components/dashboards";
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../../components/render/grafanaConfig";
 import { SizingPlan } from "../../infra/sizing";
-import { PrometheusNodeSpec, prometheusNodeFiles, renderNodeCloudConfig } from "../../components/render/cloudInit";
+import { PrometheusNodeSpec, renderNode } from "../../components/render/cloudInit";
+import { encodeUserData } from "../../components/prometheusNode";
 import { requiredSecretKeys } from "../../infra/secrets";
 import { NodeConfigSource, RenderedNodeConfig } from "../../components/nodeConfigBucket";
 import {
@@ -36,6 +37,8 @@ export interface RenderedNode {
     name: string;
     dir: string;
     files: string[];
+    /** A Prometheus node's user data, gzipped as EC2 counts it. */
+    userDataBytes?: number;
 }
 
 export const ROLLOUT_FILE = "rollout.json";
@@ -95,13 +98,14 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     const configs = await previewNodeConfigs(platform);
     const userData: Record<string, string> = {};
     for (const node of platform.nodes) {
-        const spec = await previewNodeSpec(platform, node);
-        userData[node.name] = renderNodeCloudConfig(spec);
+        const rendered = renderNode(await previewNodeSpec(platform, node));
+        userData[node.name] = rendered.cloudConfig;
         const files = [{ path: "cloud-config.yaml", content: userData[node.name] },
-            ...prometheusNodeFiles(spec).map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding })),
+            ...rendered.files.map((f) => ({ path: path.join("files", f.path), content: f.content, encoding: f.encoding })),
             ...Object.entries(configs.sets[node.name]).map(([file, content]) => ({ path: path.join("config", file), content }))];
         writeFiles(path.join(dir, node.name), files);
-        written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path) });
+        const userDataBytes = Buffer.from(encodeUserData(rendered.cloudConfig, node.name), "base64").length;
+        written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path), userDataBytes });
     }
     const grafanaFiles = renderGrafanaFiles(platform.rendered.source, platform.managedPrometheus !== undefined);
     const grafana = Object.entries(grafanaFiles).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
