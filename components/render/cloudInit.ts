@@ -68,6 +68,14 @@ export interface PrometheusNodeSpec {
 }
 
 const SCRIPT = (name: string) => `${NODE_PATHS.scriptsDir}/${name}`;
+/** The node's scripts, where the system set puts them and the bootstrap runs them. */
+const SCRIPTS = {
+    configSync: SCRIPT(CONFIG_SYNC_SCRIPT),
+    targetsSync: SCRIPT("sync-prometheus-targets.sh"),
+    mount: SCRIPT("mount-prometheus-data.sh"),
+    ssmAgent: SCRIPT("install-ssm-agent.sh"),
+    bootstrap: SCRIPT("bootstrap-prometheus-node.sh"),
+};
 export const SSM_AGENT_KEYRING = "/usr/local/share/keyrings/amazon-ssm-agent.gpg";
 const UNIT = (name: string) => `/etc/systemd/system/${name}`;
 
@@ -116,15 +124,11 @@ export function prometheusNodeFiles(spec: PrometheusNodeSpec): NodeFile[] {
 }
 
 function nodeSystemFiles(spec: PrometheusNodeSpec): NodeFile[] {
-    const syncScriptPath = SCRIPT("sync-prometheus-targets.sh");
-    const configScriptPath = SCRIPT(CONFIG_SYNC_SCRIPT);
-    const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
-    const ssmAgentScriptPath = SCRIPT("install-ssm-agent.sh");
-    const syncUnits = renderTimerUnits("Sync Prometheus file_sd targets from S3", syncScriptPath, spec.syncIntervalSeconds);
-    const configUnits = renderTimerUnits("Fetch, check and apply the Prometheus configuration set from S3", configScriptPath, spec.config.syncIntervalSeconds);
+    const syncUnits = renderTimerUnits("Sync Prometheus file_sd targets from S3", SCRIPTS.targetsSync, spec.syncIntervalSeconds);
+    const configUnits = renderTimerUnits("Fetch, check and apply the Prometheus configuration set from S3", SCRIPTS.configSync, spec.config.syncIntervalSeconds);
     return [
         {
-            path: configScriptPath,
+            path: SCRIPTS.configSync,
             permissions: "0755",
             content: renderConfigSyncScript({
                 bucket: spec.config.bucket,
@@ -143,7 +147,7 @@ function nodeSystemFiles(spec: PrometheusNodeSpec): NodeFile[] {
             }),
         },
         {
-            path: mountScriptPath,
+            path: SCRIPTS.mount,
             permissions: "0755",
             content: renderMountScript({
                 volumeId: spec.volumeId,
@@ -153,7 +157,7 @@ function nodeSystemFiles(spec: PrometheusNodeSpec): NodeFile[] {
             }),
         },
         {
-            path: syncScriptPath,
+            path: SCRIPTS.targetsSync,
             permissions: "0755",
             content: renderSyncScript({
                 bucket: spec.targetsBucket,
@@ -187,40 +191,38 @@ function nodeSystemFiles(spec: PrometheusNodeSpec): NodeFile[] {
         ...(spec.extraFiles ?? []),
         ...journalShipperFiles({ ...spec.logs, node: spec.name, textfileDir: NODE_PATHS.textfileDir }),
         { path: SSM_AGENT_KEYRING, content: spec.ssmAgent.signingKeyBase64, encoding: "b64", permissions: "0644" },
-        { path: ssmAgentScriptPath, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
+        { path: SCRIPTS.ssmAgent, permissions: "0755", content: renderSsmAgentScript({ baseUrl: spec.ssmAgent.baseUrl, keyringPath: SSM_AGENT_KEYRING }) },
     ];
 }
 
 function bootstrapFile(spec: PrometheusNodeSpec, systemSet: NodeSystemSet): NodeFile {
-    const mountScriptPath = SCRIPT("mount-prometheus-data.sh");
     const services = ["node_exporter.service", "prometheus.service", "prometheus-targets-sync.timer", "prometheus-config-sync.timer",
         ...(spec.extraServices ?? [])];
     return {
-            path: SCRIPT("bootstrap-prometheus-node.sh"),
-            permissions: "0755",
-            content: renderBootstrapScript({
-                systemSet: { bucket: spec.config.bucket, key: systemSet.key, sha256: systemSet.sha256, region: spec.region, endpointUrl: spec.s3EndpointUrl },
-                releaseBaseUrl: spec.releaseBaseUrl,
-                prometheusVersion: spec.prometheusVersion,
-                prometheusSha256: spec.prometheusSha256,
-                nodeExporterVersion: spec.nodeExporterVersion,
-                nodeExporterSha256: spec.nodeExporterSha256,
-                arch: spec.arch,
-                mountScriptPath,
-                logShipper: { check: `${JOURNAL_SHIPPER.binary} --check --config ${JOURNAL_SHIPPER.configFile}`, unit: JOURNAL_SHIPPER.unit },
-                ssmAgentScriptPath: SCRIPT("install-ssm-agent.sh"),
-                configScriptPath: SCRIPT(CONFIG_SYNC_SCRIPT),
-                textfileDir: NODE_PATHS.textfileDir,
-                binDir: NODE_PATHS.binDir,
-                checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
-                services,
-            }),
+        path: SCRIPTS.bootstrap,
+        permissions: "0755",
+        content: renderBootstrapScript({
+            systemSet: { bucket: spec.config.bucket, key: systemSet.key, sha256: systemSet.sha256, region: spec.region, endpointUrl: spec.s3EndpointUrl },
+            releaseBaseUrl: spec.releaseBaseUrl,
+            prometheusVersion: spec.prometheusVersion,
+            prometheusSha256: spec.prometheusSha256,
+            nodeExporterVersion: spec.nodeExporterVersion,
+            nodeExporterSha256: spec.nodeExporterSha256,
+            arch: spec.arch,
+            mountScriptPath: SCRIPTS.mount,
+            logShipper: { check: `${JOURNAL_SHIPPER.binary} --check --config ${JOURNAL_SHIPPER.configFile}`, unit: JOURNAL_SHIPPER.unit },
+            ssmAgentScriptPath: SCRIPTS.ssmAgent,
+            configScriptPath: SCRIPTS.configSync,
+            textfileDir: NODE_PATHS.textfileDir,
+            binDir: NODE_PATHS.binDir,
+            checks: [`${NODE_PATHS.binDir}/promtool check config ${NODE_PATHS.configDir}/prometheus.yml`, ...(spec.extraChecks ?? [])],
+            services,
+        }),
     };
 }
 
 /** The #cloud-config document: the packages, then the bootstrap, which fetches the system set and goes on. */
 function cloudConfigOf(spec: PrometheusNodeSpec, bootstrap: NodeFile): string {
-    const files = [bootstrap];
     const document = {
         hostname: spec.name,
         package_update: true,
@@ -228,10 +230,7 @@ function cloudConfigOf(spec: PrometheusNodeSpec, bootstrap: NodeFile): string {
         packages: spec.packages,
         // Deferred: written after the packages are installed, so they win over package defaults
         // and may belong to users the packages create.
-        write_files: files.map((file) => ({
-            path: file.path, permissions: file.permissions, owner: file.owner ?? "root:root", content: file.content,
-            ...(file.encoding ? { encoding: file.encoding } : {}), defer: true,
-        })),
+        write_files: [{ path: bootstrap.path, permissions: bootstrap.permissions, owner: "root:root", content: bootstrap.content, defer: true }],
         runcmd: [[bootstrap.path]],
     };
     return `#cloud-config\n${yaml.dump(document, { lineWidth: -1, noRefs: true })}`;
