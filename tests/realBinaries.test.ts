@@ -6,12 +6,16 @@ import { renderGrafanaEntrypoint } from "../components/render/grafanaConfig";
 import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT } from "../components/render/blackbox";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
+import * as yaml from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { ALERT_GROUPS, allAlerts, HEARTBEAT_ALERT, EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../components/render/alertRules";
 import { htpasswdLine } from "../components/render/nginxConfig";
 import { randomStyleBcryptHash } from "../scripts/lib/bcrypt";
 import { remapNginxPaths } from "../rehearsals/lib/remap";
+import { freePort } from "../rehearsals/lib/net";
+import { Processes } from "../rehearsals/lib/processes";
+import { observe, request } from "../rehearsals/lib/wait";
 import { writeRendered } from "../scripts/lib/plan";
 import { inputsOf, ofType, plannedStack, STACKS } from "./helpers/stacks";
 import { expectSuccess, INSTALL_HINT, requireTool, run } from "./helpers/tools";
@@ -192,7 +196,7 @@ describe("alert rule unit tests (promtool test rules)", function () {
         const promtool = requireTool(this, "promtool");
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "rule-tests-"));
         try {
-            fs.writeFileSync(path.join(work, "platform.yml"), renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS, { annotations: false }));
+            fs.writeFileSync(path.join(work, "platform.yml"), renderAlertRules("https://runbooks.invalid/runbooks.md", ALERT_GROUPS));
             fs.writeFileSync(path.join(work, EXPECTED_RULE_FILE), renderExpectedRules({
                 tenantPrefixes: ["tenants/a/eu-west-1", "tenants/b/eu-west-1", "tenants/c/eu-west-2"],
                 discovery: [{ region: "eu-west-1", source: "ecs" }, { region: "eu-west-2", source: "ecs" }, { region: "eu-west-2", source: "cloudmap" }],
@@ -203,6 +207,13 @@ describe("alert rule unit tests (promtool test rules)", function () {
         } finally {
             fs.rmSync(work, { recursive: true, force: true });
         }
+    });
+
+    it("asserts the annotations of every firing alert it expects: each template is evaluated by promtool", () => {
+        const doc = yaml.load(fs.readFileSync(RULE_TESTS, "utf8")) as { tests: { alert_rule_test?: { alertname: string; exp_alerts: { exp_annotations?: Record<string, string> }[] }[] }[] };
+        const expected = doc.tests.flatMap((t) => t.alert_rule_test ?? []).flatMap((a) => a.exp_alerts.map((e) => [a.alertname, Object.keys(e.exp_annotations ?? {}).sort()]));
+        assert.ok(expected.length >= allAlerts().length);
+        assert.deepEqual(expected.filter(([, keys]) => (keys as string[]).join() !== "description,runbook_url,summary"), []);
     });
 
     it("tests every alert both firing and quiet", () => {
@@ -261,16 +272,66 @@ describe("a tenant's email receiver", () => {
     });
 });
 
-describe("basic-auth htpasswd line", () => {
-    it("verifies against its password with htpasswd, for a bcrypt hash like @pulumi/random's", function () {
+describe("basic-auth htpasswd line, hashed as @pulumi/random hashes (bcryptjs, $2a$, cost 10)", function () {
+    this.timeout(60000);
+
+    it("lets the real nginx pass its user with the password and refuse a wrong one", async function () {
+        const nginx = requireTool(this, "nginx");
+        const password = "correct-horse-battery-staple";
+        const hash = randomStyleBcryptHash(password);
+        assert.match(hash, /^\$2a\$10\$[./A-Za-z0-9]{53}$/);
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), "basic-auth-"));
+        fs.chmodSync(work, 0o755);
+        const processes = new Processes(work);
+        try {
+            const file = path.join(work, "htpasswd");
+            fs.writeFileSync(file, htpasswdLine("grafana", hash), { mode: 0o644 });
+            const port = await freePort("127.0.0.1");
+            // A file served, not a return: return answers before the access phase where auth_basic runs.
+            fs.mkdirSync(path.join(work, "www"), { mode: 0o755 });
+            fs.writeFileSync(path.join(work, "www", "index.html"), "in\n", { mode: 0o644 });
+            fs.writeFileSync(path.join(work, "nginx.conf"), `${process.getuid?.() === 0 ? "user root;\n" : ""}daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/error.log;
+events {}
+http {
+    access_log off;
+    client_body_temp_path ${work}/body;
+    proxy_temp_path ${work}/proxy;
+    fastcgi_temp_path ${work}/fastcgi;
+    uwsgi_temp_path ${work}/uwsgi;
+    scgi_temp_path ${work}/scgi;
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            auth_basic "prometheus";
+            auth_basic_user_file ${file};
+            root ${work}/www;
+        }
+    }
+}
+`);
+            await processes.start("nginx", nginx, ["-p", work, "-c", path.join(work, "nginx.conf")], { address: { host: "127.0.0.1", port } });
+            const status = (authorization?: string) => observe("nginx to answer", async () => {
+                const answer = await request({ host: "127.0.0.1", port, path: "/", headers: authorization ? { authorization } : {} }).catch(() => undefined);
+                return answer?.status;
+            }, 30000);
+            const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+            assert.deepEqual([await status(basic("grafana", password)), await status(basic("grafana", "wrong")), await status()], [200, 401, 401]);
+        } finally {
+            await processes.stop("nginx");
+            processes.stopAll();
+            fs.rmSync(work, { recursive: true, force: true });
+        }
+    });
+
+    it("verifies against its password with Apache's htpasswd too", function () {
         const htpasswd = requireTool(this, "htpasswd");
         const password = "correct-horse-battery-staple";
-        const hash = randomStyleBcryptHash(password, htpasswd);
-        assert.match(hash, /^\$2a\$10\$/);
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "htpasswd-"));
         try {
             const file = path.join(work, "htpasswd");
-            fs.writeFileSync(file, htpasswdLine("grafana", hash));
+            fs.writeFileSync(file, htpasswdLine("grafana", randomStyleBcryptHash(password)));
             assert.match(expectSuccess(run(htpasswd, ["-vb", file, "grafana", password]), "htpasswd -vb"), /correct/);
             assert.notEqual(run(htpasswd, ["-vb", file, "grafana", "wrong"]).status, 0);
         } finally {
@@ -278,3 +339,4 @@ describe("basic-auth htpasswd line", () => {
         }
     });
 });
+
