@@ -63,7 +63,7 @@ describe("the nodes' journal shipper", function () {
         work = fs.mkdtempSync(path.join(os.tmpdir(), "journal-shipper-"));
         journalDir = path.join(work, "journal");
         fs.mkdirSync(journalDir);
-        endpoint = new CloudWatchLogsStandIn(30);
+        endpoint = new CloudWatchLogsStandIn(30, { SHIPPERTEST: "shipper-test" });
         endpoint.createLogGroup(GROUP);
         port = await endpoint.listen("127.0.0.1");
         processes = new Processes(work);

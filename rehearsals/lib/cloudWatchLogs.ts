@@ -1,9 +1,11 @@
 // A stand-in CloudWatch Logs endpoint for the journal shipper: the JSON 1.1 protocol of
 // CreateLogGroup, CreateLogStream and PutLogEvents, holding PutLogEvents to its documented limits
 // (batch count and size, order, span, event size; events too old or too new are refused), so a
-// shipper that breaks a rule is told so as AWS would tell it. Anything else is recorded as a problem.
+// shipper that breaks a rule is told so as AWS would tell it. Every request's SigV4 signature is
+// checked against the stand-in's credentials. Anything else is recorded as a problem.
 import * as http from "http";
 import { listen } from "./net";
+import { SigV4Error, verifySigV4 } from "./sigv4";
 
 export const PUT_LIMITS = {
     maxEvents: 10000,
@@ -28,10 +30,11 @@ export class CloudWatchLogsStandIn {
     readonly problems: string[] = [];
     /** Every PutLogEvents accepted, with its size, for assertions on batching. */
     readonly puts: { stream: string; events: number; bytes: number }[] = [];
-    /** The access keys the requests were signed with. */
+    /** The access keys the requests were validly signed with. */
     readonly accessKeys = new Set<string>();
 
-    constructor(readonly retentionDays?: number) {}
+    /** `credentials`: access key ID to secret, the keys whose signatures are honoured. */
+    constructor(readonly retentionDays?: number, private readonly credentials: Readonly<Record<string, string>> = { S3RVER: "S3RVER" }) {}
 
     createLogGroup(name: string): void {
         this.groups.set(name, this.groups.get(name) ?? new Map());
@@ -57,9 +60,10 @@ export class CloudWatchLogsStandIn {
             const chunks: Buffer[] = [];
             req.on("data", (c: Buffer) => chunks.push(c));
             req.on("end", () => {
-                const reply = this.handle(req, Buffer.concat(chunks).toString("utf8"));
-                res.writeHead(reply.status, { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": "stand-in" });
-                res.end(JSON.stringify(reply.body));
+                void this.handle(req, Buffer.concat(chunks).toString("utf8")).then((reply) => {
+                    res.writeHead(reply.status, { "content-type": "application/x-amz-json-1.1", "x-amzn-requestid": "stand-in" });
+                    res.end(JSON.stringify(reply.body));
+                });
             });
         });
         return listen(this.server, host, port);
@@ -69,19 +73,24 @@ export class CloudWatchLogsStandIn {
         return new Promise((resolve) => this.server ? this.server.close(() => resolve()) : resolve());
     }
 
-    private handle(req: http.IncomingMessage, raw: string): { status: number; body: Record<string, unknown> } {
+    private async handle(req: http.IncomingMessage, raw: string): Promise<{ status: number; body: Record<string, unknown> }> {
         const error = (status: number, type: string, message: string) => ({ status, body: { __type: type, message } });
         const target = String(req.headers["x-amz-target"] ?? "");
-        const credential = /^AWS4-HMAC-SHA256 Credential=([^/]+)\//.exec(String(req.headers.authorization ?? ""));
         if (req.method !== "POST" || !target.startsWith(TARGET_PREFIX) || !String(req.headers["content-type"]).startsWith("application/x-amz-json-1.1")) {
             this.problems.push(`${req.method} ${req.url} ${target || "(no x-amz-target)"} ${req.headers["content-type"]}`);
             return error(400, "UnknownOperationException", "not a CloudWatch Logs JSON 1.1 call");
         }
-        if (!credential) {
-            this.problems.push(`${target} without a SigV4 signature`);
-            return error(403, "MissingAuthenticationTokenException", "unsigned");
+        try {
+            const signer = await verifySigV4(req, raw, this.credentials);
+            if (signer.service !== "logs") {
+                throw new SigV4Error("InvalidSignatureException", `signed for ${signer.service}, not logs`);
+            }
+            this.accessKeys.add(signer.accessKeyId);
+        } catch (err) {
+            const type = err instanceof SigV4Error ? err.type : "InternalFailure";
+            this.problems.push(`${target}: ${type}: ${(err as Error).message}`);
+            return error(type === "InternalFailure" ? 500 : 403, type, (err as Error).message);
         }
-        this.accessKeys.add(credential[1]);
         const operation = target.slice(TARGET_PREFIX.length);
         let body: Record<string, any>;
         try {

@@ -1,0 +1,71 @@
+// The AWS stand-ins check SigV4 as AWS does: a request signed with the wrong secret, or changed
+// after it was signed, is refused and changes nothing. (The journal shipper's tests show botocore's
+// own signatures accepted by the same check.)
+import { strict as assert } from "assert";
+import * as crypto from "crypto";
+import * as http from "http";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { SourceData } from "@smithy/types";
+import { CloudWatchLogsStandIn } from "../rehearsals/lib/cloudWatchLogs";
+
+class Sha256 {
+    private readonly hash: crypto.Hash | crypto.Hmac;
+    constructor(secret?: SourceData) {
+        this.hash = secret === undefined ? crypto.createHash("sha256") : crypto.createHmac("sha256", Buffer.from(secret as string));
+    }
+    update(data: Uint8Array): void {
+        this.hash.update(data);
+    }
+    async digest(): Promise<Uint8Array> {
+        return new Uint8Array(this.hash.digest());
+    }
+}
+
+/** A CreateLogStream call signed by `secret`, its body then replaced by `sentBody` when given. */
+async function createLogStream(port: number, secret: string, sentBody?: string): Promise<{ status: number; type: string }> {
+    const body = JSON.stringify({ logGroupName: "group", logStreamName: "stream" });
+    const signer = new SignatureV4({ credentials: { accessKeyId: "STANDIN", secretAccessKey: secret }, region: "eu-west-1", service: "logs", sha256: Sha256, applyChecksum: false });
+    const signed = await signer.sign({
+        method: "POST", protocol: "http:", hostname: "127.0.0.1", port, path: "/", query: {},
+        headers: { host: `127.0.0.1:${port}`, "content-type": "application/x-amz-json-1.1", "x-amz-target": "Logs_20140328.CreateLogStream" },
+        body,
+    });
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: "127.0.0.1", port, method: "POST", path: "/", headers: signed.headers }, (res) => {
+            let text = "";
+            res.on("data", (chunk) => { text += chunk; });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, type: String(JSON.parse(text).__type ?? "") }));
+        });
+        req.on("error", reject);
+        req.end(sentBody ?? body);
+    });
+}
+
+describe("SigV4 at the CloudWatch Logs stand-in", () => {
+    let standIn: CloudWatchLogsStandIn;
+    let port: number;
+    beforeEach(async () => {
+        standIn = new CloudWatchLogsStandIn(30, { STANDIN: "the-right-secret" });
+        standIn.createLogGroup("group");
+        port = await standIn.listen("127.0.0.1");
+    });
+    afterEach(() => standIn.close());
+
+    it("accepts a request signed with the access key's secret", async () => {
+        assert.deepEqual(await createLogStream(port, "the-right-secret"), { status: 200, type: "" });
+        assert.deepEqual(standIn.streams("group"), ["stream"]);
+        assert.deepEqual([...standIn.accessKeys], ["STANDIN"]);
+    });
+
+    it("refuses one signed with another secret, and creates nothing", async () => {
+        assert.deepEqual(await createLogStream(port, "a-wrong-secret"), { status: 403, type: "InvalidSignatureException" });
+        assert.deepEqual(standIn.streams("group"), []);
+        assert.match(standIn.problems.join("\n"), /InvalidSignatureException/);
+    });
+
+    it("refuses one whose body changed after it was signed", async () => {
+        const changed = JSON.stringify({ logGroupName: "group", logStreamName: "another" });
+        assert.deepEqual(await createLogStream(port, "the-right-secret", changed), { status: 403, type: "InvalidSignatureException" });
+        assert.deepEqual(standIn.streams("group"), []);
+    });
+});
