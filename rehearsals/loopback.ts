@@ -22,13 +22,26 @@ import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
 import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
 import { rehearseTargets, rehearseTenant } from "./targets";
+import { DASHBOARDS } from "../components/dashboards";
 
-/** A scenario: what it proves, and how. They run in this order, on one platform. */
+/** A check a scenario declares: its exact name, or a pattern where the name carries what the stack holds (a tenant, a region). */
+export type DeclaredCheck = string | RegExp;
+
+/** A scenario: what it proves, the checks it makes, and how. They run in this order, on one platform. */
 export interface Scenario {
     readonly name: string;
     readonly proves: string;
+    readonly checks: readonly DeclaredCheck[];
     run(lb: Loopback): Promise<void>;
 }
+
+/** Whether a check's name is the one declared. */
+export function declares(declared: DeclaredCheck, name: string): boolean {
+    return typeof declared === "string" ? declared === name : declared.test(name);
+}
+
+/** The checks the shared setup makes before any scenario: none (a setup that fails ends the run, reported as such). */
+export const SETUP_CHECKS: readonly DeclaredCheck[] = [];
 
 function changeContext(lb: Loopback): ChangeContext {
     return {
@@ -41,11 +54,41 @@ function changeContext(lb: Loopback): ChangeContext {
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-    { name: "alert path", proves: "the mesh forms, the heartbeat and a page arrive once, the empty bucket tickets", run: rehearseAlertPath },
-    { name: "targets", proves: "a target file in the bucket is synced, scraped, and removed again", run: rehearseTargets },
-    { name: "tenant", proves: "a tenant's target carries its own name, and its page reaches only its receiver", run: rehearseTenant },
+    {
+        name: "alert path", proves: "the mesh forms, the heartbeat and a page arrive once, the empty bucket tickets",
+        checks: [
+            "the Alertmanagers mesh through their generated cluster settings",
+            "every process started is alive and owns the address it was given",
+            "the heartbeat reaches its receiver",
+            "at most one heartbeat per group interval although three Prometheus send to three Alertmanagers",
+            "the no-file_sd-targets alert fires while the bucket is empty",
+            "a page sent to all three Alertmanagers arrives once",
+        ],
+        run: rehearseAlertPath,
+    },
+    {
+        name: "targets", proves: "a target file in the bucket is synced, scraped, and removed again",
+        checks: ["a target put into the bucket is scraped", "removing the target file removes the target"],
+        run: rehearseTargets,
+    },
+    {
+        name: "tenant", proves: "a tenant's target carries its own name, and its page reaches only its receiver",
+        checks: [
+            "the stack has a tenant to rehearse with",
+            /^a target under tenants\/[a-z0-9-]+\/[a-z0-9-]+\/ is scraped with tenant="[a-z0-9-]+", not the tenant label its file forges$/,
+            /^node_exporter reports when the newest target file under tenants\/[a-z0-9-]+\/[a-z0-9-]+ was written: the file this rehearsal put$/,
+            /^a tenant alert reaches tenant-[a-z0-9-]+ once and no other receiver$/,
+        ],
+        run: rehearseTenant,
+    },
     {
         name: "discovery", proves: "a discovery that never succeeded tickets, and its first success resolves it",
+        checks: [
+            "the stack runs target discovery",
+            /^a discovery region that never succeeded \([a-z0-9-]+, [a-z]+\) is a ticket through Alertmanager$/,
+            "node_exporter reports the discovery's last success from the status object the run wrote",
+            "the discovery's first success resolves the ticket",
+        ],
         run: async (lb) => {
             lb.check("the stack runs target discovery", lb.env.discovery.enabled, `discovery.enabled: ${lb.env.discovery.enabled} in ${lb.env.file}`);
             if (lb.env.discovery.enabled) {
@@ -56,10 +99,45 @@ export const SCENARIOS: readonly Scenario[] = [
             }
         },
     },
-    { name: "ingress", proves: "the auth proxy's office, basic-auth, forwarding and lifecycle rules", run: rehearseIngress },
+    {
+        name: "ingress", proves: "the auth proxy's office, basic-auth, forwarding and lifecycle rules",
+        checks: [
+            "ingress: office address, no credentials gets 200",
+            "ingress: other address, no credentials gets 401",
+            "ingress: other address, basic auth gets 200",
+            "ingress: other address, wrong password gets 401",
+            "ingress: other address forging X-Forwarded-For: office gets 401",
+            "ingress: the ALB forwarding an office client gets 200",
+            "ingress: the ALB forwarding an office address forged before another client gets 401",
+            "ingress: the ALB's health check gets 200",
+            "ingress: a health check from elsewhere gets 403",
+            "ingress: office address, POST /-/quit gets 403",
+            "ingress: office address, POST /-/reload gets 403",
+            "ingress: other address with basic auth, POST /-/reload gets 403",
+            "ingress: office address, admin API gets 403",
+            "Prometheus refuses /-/quit itself and keeps running",
+        ],
+        run: rehearseIngress,
+    },
     {
         name: "changes",
         proves: "a rule, an invalid rule set, a tenant's refused file held back alone and a password rotation reach the running nodes without a restart",
+        checks: [
+            "each node applies a rule added by rendering in its first configuration sync run that starts after the publish",
+            "all three Prometheus servers then evaluate the added rule, healthy",
+            "every node reports the revision it applied through node_exporter's textfile collector",
+            "the change restarts no Prometheus: process_start_time_seconds is unchanged on all three",
+            "samples are continuous across the reload: no gap longer than two scrape intervals",
+            "an invalid rule file is refused by every node, by promtool check rules, and the last good revision stays",
+            "the old rules keep evaluating on every node, and nothing of the invalid file is loaded",
+            "the refusal raises RE_Observe_Prometheus_Config_Refused through Alertmanager",
+            "the stack has two tenants' rule files to keep apart",
+            "a tenant rule file promtool refuses is held back alone: every node applies the rest of the set and reports that file held",
+            "the platform's new rule and the other tenant's new rule evaluate on every node, and the held tenant's last good rules keep evaluating",
+            "the held file raises RE_Observe_Tenant_Rules_Held to the platform's ticket receiver, naming the file",
+            "during a rotation both the old and the new credentials pass",
+            "after the rotation only the new credential passes",
+        ],
         run: async (lb) => {
             const changes = changeContext(lb);
             await rehearseRuleChange(changes);
@@ -71,6 +149,17 @@ export const SCENARIOS: readonly Scenario[] = [
     {
         name: "rollout",
         proves: "a failed update leaves unrolled members on their configuration whatever restarts them; a new alertmanager.yml restarts the members one at a time, as the plan says",
+        checks: [
+            "an update whose new configuration member 1 never runs healthy stops at member 1",
+            "members 2 and 3, restarted after it, run the configuration they were rolled with and mesh with each other",
+            "member 1 on the good configuration rejoins the mesh of three",
+            "the plan of the change says which members it restarts, in order, and that nothing else restarts",
+            /^the rollout restarts one member at a time \(alertmanager-1, then alertmanager-2, then alertmanager-3\), each holding the silence before the next stops$/,
+            "a page firing throughout the rollout is notified exactly once",
+            "the silenced alert, sent throughout, notified nobody",
+            "every member runs the new configuration",
+            "a page after the rollout arrives once, sent with the new routing key",
+        ],
         run: async (lb) => {
             await rehearseFailedRollout(lb);
             await rehearsePlannedRollout(lb);
@@ -78,6 +167,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     {
         name: "dashboards", proves: "every dashboard query returns data from what ran",
+        checks: DASHBOARDS.map((d) => new RegExp(`^dashboard ${d.title}: each of its \\d+ queries parses and returns data$`)),
         run: (lb) => checkDashboardQueries({
             prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
             since: lb.rehearsalStart,
@@ -89,6 +179,11 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     {
         name: "probes", proves: "the outside-in probe pages when the ingress is down",
+        checks: [
+            /^the blackbox exporter of each of the \d+ nodes probes the ingress successfully \(401 without credentials\)$/,
+            "with the ingress stopped its probe fails from every node, and the endpoint-down page arrives",
+            "the ingress started again passes its probe from every node",
+        ],
         run: (lb) => rehearseEndpointDown({
             prometheus: { host: ADDRESSES.prometheus(1), port: PROMETHEUS_PORT },
             url: lb.probeUrl, exporters: NODES.length,
@@ -96,7 +191,15 @@ export const SCENARIOS: readonly Scenario[] = [
             received: lb.received, check: lb.check, figures: lb.figures,
         }),
     },
-    { name: "failures", proves: "alerting survives one Alertmanager and one Prometheus killed; two killed page", run: rehearseFailures },
+    {
+        name: "failures", proves: "alerting survives one Alertmanager and one Prometheus killed; two killed page",
+        checks: [
+            "with one Alertmanager killed, a page still arrives once",
+            "with one Prometheus killed the others still alert, and two of three is not below threshold",
+            "with two Prometheus killed the last one pages Prometheus below threshold",
+        ],
+        run: rehearseFailures,
+    },
 ];
 
 export interface RehearsalReport {
@@ -104,7 +207,8 @@ export interface RehearsalReport {
     factor: number;
     /** Each declared scenario, and whether it ran to its end. */
     scenarios: { name: string; completed: boolean }[];
-    checks: RehearsalCheck[];
+    /** Every check, with the scenario it ran in ("setup" before the first). */
+    checks: (RehearsalCheck & { scenario: string })[];
     figures: Record<string, number | string>;
     ok: boolean;
 }
@@ -116,16 +220,18 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
     fs.mkdirSync(logs);
     const processes = new Processes(logs);
     const teardown = new Teardown();
-    const checks: RehearsalCheck[] = [];
+    const checks: (RehearsalCheck & { scenario: string })[] = [];
+    let current = "setup";
     const report: Report = {
         checks,
         figures: { factor: `every interval and for: divided by ${FACTOR}` },
-        check: (name, ok, detail) => { checks.push({ name, ok, detail }); },
+        check: (name, ok, detail) => { checks.push({ name, ok, detail, scenario: current }); },
     };
     const scenarios = SCENARIOS.map((s) => ({ name: s.name, completed: false }));
     try {
         const lb = await startLoopback(stack, work, logs, processes, teardown, report);
         for (const [i, scenario] of SCENARIOS.entries()) {
+            current = scenario.name;
             await scenario.run(lb);
             scenarios[i].completed = true;
         }

@@ -2,29 +2,15 @@
 // after it was signed, is refused and changes nothing. (The journal shipper's tests show botocore's
 // own signatures accepted by the same check.)
 import { strict as assert } from "assert";
-import * as crypto from "crypto";
 import * as http from "http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { SourceData } from "@smithy/types";
 import { CloudWatchLogsStandIn } from "../rehearsals/lib/cloudWatchLogs";
-
-class Sha256 {
-    private readonly hash: crypto.Hash | crypto.Hmac;
-    constructor(secret?: SourceData) {
-        this.hash = secret === undefined ? crypto.createHash("sha256") : crypto.createHmac("sha256", Buffer.from(secret as string));
-    }
-    update(data: Uint8Array): void {
-        this.hash.update(data);
-    }
-    async digest(): Promise<Uint8Array> {
-        return new Uint8Array(this.hash.digest());
-    }
-}
+import { NodeSha256 } from "../rehearsals/lib/sigv4";
 
 /** A CreateLogStream call signed by `secret`, its body then replaced by `sentBody` when given. */
 async function createLogStream(port: number, secret: string, sentBody?: string): Promise<{ status: number; type: string }> {
     const body = JSON.stringify({ logGroupName: "group", logStreamName: "stream" });
-    const signer = new SignatureV4({ credentials: { accessKeyId: "STANDIN", secretAccessKey: secret }, region: "eu-west-1", service: "logs", sha256: Sha256, applyChecksum: false });
+    const signer = new SignatureV4({ credentials: { accessKeyId: "STANDIN", secretAccessKey: secret }, region: "eu-west-1", service: "logs", sha256: NodeSha256, applyChecksum: false });
     const signed = await signer.sign({
         method: "POST", protocol: "http:", hostname: "127.0.0.1", port, path: "/", query: {},
         headers: { host: `127.0.0.1:${port}`, "content-type": "application/x-amz-json-1.1", "x-amz-target": "Logs_20140328.CreateLogStream" },

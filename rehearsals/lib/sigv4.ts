@@ -11,7 +11,7 @@ const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/(
 const bytes = (data: SourceData) => typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data as Uint8Array);
 
 /** SHA-256, or HMAC-SHA256 when given a secret, as the signer asks for them. */
-class NodeSha256 implements Checksum {
+export class NodeSha256 implements Checksum {
     private hash: crypto.Hash | crypto.Hmac;
     constructor(private readonly secret?: SourceData) {
         this.hash = this.fresh();
