@@ -60,7 +60,10 @@ describe("node configuration as data", function () {
                 assert.ok(manifest.dependencies.includes(file.urn), `${node}'s MANIFEST waits for ${inputsOf(file).key}`);
             }
             const instance = named(run, "aws:ec2/instance:Instance", node);
-            assert.ok(written.every((o) => instance.dependencies.includes(o.urn)), `${node} boots after every set is written`);
+            const sets = written.filter((o) => !o.name.endsWith("-system-set"));
+            assert.ok(sets.every((o) => instance.dependencies.includes(o.urn)), `${node} boots after every set is written`);
+            // And after its own system set (its scripts and units), which its user data pins.
+            assert.ok(instance.dependencies.includes(named(run, "aws:s3/bucketObjectv2:BucketObjectv2", `${node}-system-set`).urn));
         }
     });
 

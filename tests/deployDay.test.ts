@@ -74,6 +74,7 @@ describe("deploy day: three stacks in one account and region", function () {
                 ...[1, 2, 3].map((n) => `/prometheus-platform/${stack}/alertmanager/member-${n}/config`),
                 `/prometheus-platform/${stack}/grafana/admin-password`,
                 `/prometheus-platform/${stack}/grafana/prometheus-password`,
+                `/prometheus-platform/${stack}/grafana/secret-key`,
             ]);
         });
     }

@@ -82,8 +82,11 @@ describe("offline plan (npm run plan)", function () {
                 assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
                 const tenantRules = loadTenants(stack).map((t) => `rules/tenant-${t.name}.yml`);
                 assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", `rules/${EXPECTED_RULE_FILE}`, "rules/platform.yml", ...tenantRules, "htpasswd"]);
+                // The volume ID is in the system set (the mount script); the user data pins that set's sha256.
+                const mount = fs.readFileSync(path.join(node.dir, "files/usr/local/sbin/mount-prometheus-data.sh"), "utf8");
+                assert.match(mount, /vol-00000000000000000/);
                 const cloudConfig = fs.readFileSync(path.join(node.dir, "cloud-config.yaml"), "utf8");
-                assert.match(cloudConfig, /vol-00000000000000000/);
+                assert.match(cloudConfig, new RegExp(`s3://[^/]+/system/${node.node}/[0-9a-f]{64}\\.json`));
             }
         });
     }
