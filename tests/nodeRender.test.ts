@@ -44,9 +44,12 @@ describe("Prometheus node rendering", function () {
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
         const bootstrapScript = doc.write_files[0].content;
         assert.equal(rendered.systemSet.key, `system/prom-2/${rendered.systemSet.sha256}.json`);
-        assert.ok(bootstrapScript.includes(`'${rendered.systemSet.sha256}'"  $system_set" | sha256sum --check --strict`));
+        const setCheck = bootstrapScript.indexOf(`'${rendered.systemSet.sha256}'"  $system_set" | sha256sum --check --strict`);
+        const setInstall = bootstrapScript.indexOf(`python3 - "$system_set"`);
+        const firstUse = bootstrapScript.indexOf("platform-journal-shipper --check");
         assert.ok(bootstrapScript.includes(`'s3://${spec.config.bucket}/${rendered.systemSet.key}'`));
-        assert.ok(bootstrapScript.indexOf("sha256sum --check") < bootstrapScript.indexOf("platform-journal-shipper --check"), "nothing of the set runs before it is checked");
+        // The set's own check (not the release tarballs'), then its install, then the first of its files run.
+        assert.ok(setCheck > 0 && setCheck < setInstall && setInstall < firstUse, `check at ${setCheck}, install at ${setInstall}, first use at ${firstUse}`);
         // The set: every other file, as base64 with its mode and owner. No prometheus.yml, rules or
         // htpasswd: those are data the node fetches, so changing them replaces nothing.
         const set = JSON.parse(rendered.systemSet.content) as { files: { path: string; permissions: string; owner: string; content: string }[] };

@@ -108,12 +108,7 @@ region=${shellQuote(input.region)}
 targets_dir=${shellQuote(input.targetsDir)}
 staging_dir=${shellQuote(input.stagingDir)}
 
-endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.endpointUrl ?? "")}}
-endpoint_args=()
-if [ -n "$endpoint" ]; then
-  endpoint_args=(--endpoint-url "$endpoint")
-fi
-
+${s3EndpointArgs(input.endpointUrl)}
 mkdir -p "$staging_dir" "$targets_dir"
 aws "\${endpoint_args[@]}" --region "$region" s3 sync --delete --exact-timestamps --only-show-errors \\
   "s3://$bucket/" "$staging_dir/"
@@ -144,6 +139,16 @@ mkdir -p "$textfile_dir"
   done
 } > "$textfile_dir/.platform_targets.prom.tmp"
 mv "$textfile_dir/.platform_targets.prom.tmp" "$textfile_dir/platform_targets.prom"
+`;
+}
+
+/** `endpoint_args` for the awscli: the override from the environment, else the rendered endpoint, else none. */
+function s3EndpointArgs(endpointUrl: string | undefined): string {
+    return `endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(endpointUrl ?? "")}}
+endpoint_args=()
+if [ -n "$endpoint" ]; then
+  endpoint_args=(--endpoint-url "$endpoint")
+fi
 `;
 }
 
@@ -211,12 +216,7 @@ install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfile
 
 # The system set: every other script, unit and key of the node, pinned by its sha256 here.
 system_set=$(mktemp)
-endpoint=\${${S3_ENDPOINT_OVERRIDE}:-${shellQuote(input.systemSet.endpointUrl ?? "")}}
-endpoint_args=()
-if [ -n "$endpoint" ]; then
-  endpoint_args=(--endpoint-url "$endpoint")
-fi
-# Retried while the instance role's credentials propagate.
+${s3EndpointArgs(input.systemSet.endpointUrl)}# Retried while the instance role's credentials propagate.
 for attempt in $(seq 12); do
   aws "\${endpoint_args[@]}" --region ${shellQuote(input.systemSet.region)} s3 cp --only-show-errors \
     ${shellQuote(`s3://${input.systemSet.bucket}/${input.systemSet.key}`)} "$system_set" && break
