@@ -82,19 +82,21 @@ function slotOf(role: HostRole): number {
  * so a longer office list or another host adds rules and moves none: no rule is renamed, and no
  * two ever ask for one priority during an update.
  */
-export function listenerRuleLayout(hosts: { name: string; host: string; role: HostRole; officeOnly: boolean }[], officeCidrs: string[]): ListenerRuleSpec[] {
+export function listenerRuleLayout<T extends { name: string; host: string; role: HostRole; officeOnly: boolean }>(
+    hosts: T[], officeCidrs: string[]): (ListenerRuleSpec & { served: T })[] {
     const slices = chunk(officeCidrs, SOURCE_CIDRS_PER_RULE);
     if (slices.length > MAX_OFFICE_SLICES) {
         throw new Error(`officeCidrs: ${officeCidrs.length} CIDRs need ${slices.length} rules per host; at most ${MAX_OFFICE_SLICES * SOURCE_CIDRS_PER_RULE} fit`);
     }
-    return hosts.flatMap(({ name, host, role, officeOnly }): ListenerRuleSpec[] => {
-        const slot = slotOf(role);
-        if (!officeOnly) {
-            return [{ name, host, priority: 100 + slot }];
+    return hosts.flatMap((served): (ListenerRuleSpec & { served: T })[] => {
+        const { name, host } = served;
+        const slot = slotOf(served.role);
+        if (!served.officeOnly) {
+            return [{ name, host, priority: 100 + slot, served }];
         }
         return slices.map((sourceCidrs, k) => k === 0
-            ? { name, host, priority: 100 + slot, sourceCidrs }
-            : { name: `${name}-office-${k + 1}`, host, priority: 1000 + 10 * slot + k, sourceCidrs });
+            ? { name, host, priority: 100 + slot, sourceCidrs, served }
+            : { name: `${name}-office-${k + 1}`, host, priority: 1000 + 10 * slot + k, sourceCidrs, served });
     });
 }
 
@@ -177,7 +179,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
             { name: "grafana", host: args.grafanaHost, role: { kind: "grafana" } as const, officeOnly: true, group: grafanaGroup },
         ];
         for (const spec of listenerRuleLayout(served, args.officeCidrs)) {
-            const group = served.find((s) => s.host === spec.host)!.group;
+            const group = spec.served.group;
             this.listenerRules.push(new aws.lb.ListenerRule(`${name}-${spec.name}`, {
                 listenerArn: https.arn,
                 priority: spec.priority,

@@ -1,12 +1,7 @@
 // Hours as Alertmanager's time intervals take them, checked before anything is created: the
 // platform's support and page hours (environment files) and each tenant's support hours.
 
-export interface Hours {
-    readonly location: string;
-    readonly weekdays: readonly string[];
-    readonly start: string;
-    readonly end: string;
-}
+import { HoursInput as Hours } from "../components/render/alertmanagerConfig";
 
 const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 

@@ -278,17 +278,20 @@ export interface AlertmanagerRollout {
     figures: Record<string, number | string>;
 }
 
-const amRequest = (host: string, path: string, method = "GET", body?: unknown) => request({
+export const amRequest = (host: string, path: string, method = "GET", body?: unknown) => request({
     host, port: ALERTMANAGER_PORT, path, method,
     ...(body ? { headers: { "content-type": "application/json" }, body: JSON.stringify(body) } : {}),
 });
 
-const memberReady = (host: string) => spawnSync("sh", ["-c", memberReadyCommand(`${host}:${ALERTMANAGER_PORT}`)]).status === 0;
+/** The hash of the configuration an Alertmanager runs, from its own metrics. */
+export const alertmanagerConfigHash = async (host: string) => /^alertmanager_config_hash (\S+)$/m.exec((await amRequest(host, "/metrics")).body)?.[1];
+
+export const memberReady = (host: string) => spawnSync("sh", ["-c", memberReadyCommand(`${host}:${ALERTMANAGER_PORT}`)]).status === 0;
 
 /** A new configuration rolled one member at a time: silences survive, a page during it arrives once. */
 export async function rehearseAlertmanagerRollout(r: AlertmanagerRollout): Promise<void> {
     const members = r.order;
-    const configHash = async (member: number) => /^alertmanager_config_hash (\S+)$/m.exec((await amRequest(r.host(member), "/metrics")).body)?.[1];
+    const configHash = (member: number) => alertmanagerConfigHash(r.host(member));
     const hashBefore = await configHash(members[0]);
     const startsAt = new Date().toISOString();
     const silence = JSON.parse((await amRequest(r.host(members[0]), "/api/v2/silences", "POST", {

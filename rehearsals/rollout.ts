@@ -8,13 +8,10 @@ import { ALERT_RESEND_DELAY } from "../components/render/cloudInit";
 import { previewAlertmanagerYml, writeRendered } from "../scripts/lib/plan";
 import { describeRollout } from "../scripts/lib/rollout";
 import { runStackOffline } from "../scripts/lib/stackRun";
-import { rehearseAlertmanagerRollout } from "./changes";
+import { alertmanagerConfigHash, amRequest, memberReady, rehearseAlertmanagerRollout } from "./changes";
 import { ADDRESSES, FACTOR, Loopback, loopbackAlertmanagerYml } from "./lib/loopbackPlatform";
-import { observe, request } from "./lib/wait";
-import { ALERTMANAGER_PORT } from "../components/ports";
-import { memberReadyCommand } from "../components/render/alertmanagerTask";
+import { observe } from "./lib/wait";
 import { CapturedResource, ProgramRun, unwrapSecrets } from "../scripts/lib/offline";
-import { spawnSync } from "child_process";
 
 const SERVICE = "aws:ecs/service:Service";
 
@@ -28,8 +25,8 @@ function plannedMembers(run: ProgramRun): { member: number; service: CapturedRes
     }).sort((a, b) => a.member - b.member);
 }
 
-const amStatus = async (member: number) => JSON.parse((await request({ host: ADDRESSES.alertmanager(member), port: ALERTMANAGER_PORT, path: "/api/v2/status" })).body);
-const configHash = async (member: number) => /^alertmanager_config_hash (\S+)$/m.exec((await request({ host: ADDRESSES.alertmanager(member), port: ALERTMANAGER_PORT, path: "/metrics" })).body)?.[1];
+const amStatus = async (member: number) => JSON.parse((await amRequest(ADDRESSES.alertmanager(member), "/api/v2/status")).body);
+const configHash = (member: number) => alertmanagerConfigHash(ADDRESSES.alertmanager(member));
 
 /**
  * An update whose new alertmanager.yml member 1 never runs healthy, played in the order the plan's
@@ -49,7 +46,7 @@ export async function rehearseFailedRollout(lb: Loopback): Promise<void> {
     const updated = new Set<string>();
     const exited = (member: number) => lb.processes.verify().some((p) => p.startsWith(`alertmanager-${member} is not running`));
     const healthy = (member: number) => observe(`alertmanager-${member} healthy, or exited`, async () =>
-        exited(member) ? false : spawnSync("sh", ["-c", memberReadyCommand(`${ADDRESSES.alertmanager(member)}:${ALERTMANAGER_PORT}`)]).status === 0 || undefined, 60000, 100);
+        exited(member) ? false : memberReady(ADDRESSES.alertmanager(member)) || undefined, 60000, 100);
     const restart = async (member: number) => {
         await lb.processes.stop(`alertmanager-${member}`);
         await lb.startAlertmanager(member, ssm.get(members[member - 1].parameterName)!);

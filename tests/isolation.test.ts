@@ -12,12 +12,13 @@ import {
 } from "../components/render/alertRules";
 import { RECEIVERS, tenantReceiverName } from "../components/render/alertmanagerConfig";
 import { vectorSelectors } from "../components/render/promql";
+import { tenantJob } from "../components/render/scrapeJobs";
 import { renderTenantRules, Tenant, tenantRuleFileName, validateTenant } from "../infra/tenants";
 import { previewValue } from "../scripts/lib/offline";
 import { freePort } from "../rehearsals/lib/net";
 import { Processes } from "../rehearsals/lib/processes";
 import { remapAlertmanagerConfig } from "../rehearsals/lib/remap";
-import { request, waitFor } from "../rehearsals/lib/wait";
+import { observe, request, waitFor } from "../rehearsals/lib/wait";
 import { plannedStack, STACKS } from "./helpers/stacks";
 import { expectSuccess, requireTool, run } from "./helpers/tools";
 
@@ -224,7 +225,7 @@ describe("isolation between tenants and the platform", function () {
                     }
                 }
                 const platformReceivers: string[] = Object.values(RECEIVERS);
-                const tenantJobs = ["tenant_someone", ...platform.tenants.map((t) => `tenant_${t.name.replace(/-/g, "_")}`)];
+                const tenantJobs = [tenantJob("someone"), ...platform.tenants.map((t) => tenantJob(t.name))];
                 for (const { alert, severity } of platformAlerts) {
                     for (const job of tenantJobs) {
                         // A platform alert about a tenant's target carries that target's labels, but no tenant label (its rule removes it).
@@ -269,16 +270,28 @@ describe("isolation between tenants and the platform", function () {
                 tenantTicketUnderOwnPage: { alertname: "RE_Observe_Target_Down", severity: "ticket", instance: "i-1", ...ofTenant },
             };
             const endsAt = new Date(Date.now() + 3600000).toISOString();
-            const posted = await api("/api/v2/alerts", "POST", JSON.stringify(Object.values(alerts).map((labels) => ({ labels: { stack: "dev", ...labels }, endsAt }))));
-            assert.equal(posted.status, 200, posted.body);
-
-            const listed = JSON.parse((await api("/api/v2/alerts")).body) as { labels: Record<string, string>; status: { inhibitedBy: string[] } }[];
-            const inhibited = Object.entries(alerts).filter(([, labels]) => {
-                const found = listed.find((a) => Object.entries(labels).every(([k, v]) => a.labels[k] === v) && Object.keys(a.labels).length === Object.keys(labels).length + 1);
-                assert.ok(found, `not listed: ${JSON.stringify(labels)}`);
-                return found.status.inhibitedBy.length > 0;
-            }).map(([name]) => name);
-            assert.deepEqual(inhibited.sort(), ["platformTicketUnderPage", "tenantTicketUnderOwnPage"]);
+            const post = async (names: string[]) => {
+                const posted = await api("/api/v2/alerts", "POST", JSON.stringify(names.map((name) => ({ labels: { stack: "dev", ...alerts[name] }, endsAt }))));
+                assert.equal(posted.status, 200, posted.body);
+            };
+            // The inhibitor takes alerts in the order they were posted, after the API answers: every
+            // other alert first, then the platform's page. Once that page inhibits its ticket, the
+            // inhibitor has seen every tenant alert too.
+            await post(Object.keys(alerts).filter((name) => name !== "platformPage"));
+            await post(["platformPage"]);
+            const inhibitedNow = async () => {
+                const listed = JSON.parse((await api("/api/v2/alerts")).body) as { labels: Record<string, string>; status: { inhibitedBy: string[] } }[];
+                return Object.entries(alerts).filter(([, labels]) => {
+                    const found = listed.find((a) => Object.entries(labels).every(([k, v]) => a.labels[k] === v) && Object.keys(a.labels).length === Object.keys(labels).length + 1);
+                    assert.ok(found, `not listed: ${JSON.stringify(labels)}`);
+                    return found.status.inhibitedBy.length > 0;
+                }).map(([name]) => name).sort();
+            };
+            const inhibited = await observe("the platform page to inhibit its ticket", async () => {
+                const names = await inhibitedNow();
+                return names.includes("platformTicketUnderPage") ? names : undefined;
+            }, 30000, 100);
+            assert.deepEqual(inhibited, ["platformTicketUnderPage", "tenantTicketUnderOwnPage"]);
             assert.deepEqual(processes.verify(), []);
         } finally {
             await processes.stop("alertmanager");
