@@ -155,13 +155,15 @@ describe("Alertmanager rollouts", function () {
     it("says which members a change restarts, in order, and what it does not restart", () => {
         const facts: RolloutFacts = {
             stack: "dev",
-            alertmanager: { order: ["alertmanager-1", "alertmanager-2", "alertmanager-3"], configSha256: "a" },
+            alertmanager: { order: ["alertmanager-1", "alertmanager-2", "alertmanager-3"], configHash: "a" },
             nodeConfigRevision: "r1",
             rolloutNode: 2,
             nodes: [1, 2, 3].map((index) => ({ name: `prom-${index}`, index, userDataSha256: "u", instanceType: "t3.large", amiPattern: "o/debian-13-*" })),
         };
         assert.deepEqual(describeRollout(facts, facts), ["nothing restarts or is replaced"]);
-        const am = describeRollout(facts, { ...facts, alertmanager: { ...facts.alertmanager, configSha256: "b" } });
+        const unknown = describeRollout(facts, { ...facts, alertmanager: { ...facts.alertmanager, configHash: undefined } });
+        assert.deepEqual(unknown, ["alertmanager.yml: not known in one of the plans, so whether its members restart cannot be said"]);
+        const am = describeRollout(facts, { ...facts, alertmanager: { ...facts.alertmanager, configHash: "b" } });
         assert.equal(am.length, 1);
         assert.match(am[0], /^alertmanager\.yml changed: restarts alertmanager-1, then alertmanager-2, then alertmanager-3, one at a time/);
         const rules = describeRollout(facts, { ...facts, nodeConfigRevision: "r2" });

@@ -71,7 +71,7 @@ describe("offline plan (npm run plan)", function () {
                 volumes: ["prom-1-data", "prom-2-data", "prom-3-data"],
             });
             assert.deepEqual(report.rollout.alertmanager.order, ["alertmanager-1", "alertmanager-2", "alertmanager-3"]);
-            assert.match(report.rollout.alertmanager.configSha256, /^[0-9a-f]{64}$/);
+            assert.match(report.rollout.alertmanager.configHash, /^[0-9a-f]{64}$/);
             const alertmanager = fs.readFileSync(path.join(report.rendered.find((n: any) => n.node === "alertmanager").dir, "alertmanager.yml"), "utf8");
             assert.ok(alertmanager.includes(`routing_key: ${shapedPlaceholder("pagerdutyRoutingKey", stack)}\n`), "the routing key's placeholder, of a routing key's shape");
             for (const node of report.rendered.slice(0, 3)) {

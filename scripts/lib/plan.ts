@@ -114,7 +114,7 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
         .every((key) => placeholderSecrets.includes(`${pulumi.getProject()}:${key}`));
     const config = secretsArePlaceholders ? await previewAlertmanagerYml(platform) : undefined;
-    const facts = rolloutFacts(platform, configs.revision, userData, config);
+    const facts = await rolloutFacts(platform, configs.revision, userData);
     fs.writeFileSync(path.join(dir, ROLLOUT_FILE), `${JSON.stringify(facts, null, 2)}\n`);
     if (config !== undefined) {
         writeFiles(path.join(dir, "alertmanager"), [{ path: "alertmanager.yml", content: config }]);

@@ -1,5 +1,6 @@
 // What a change restarts, and in what order: a stack's rollout facts, and the comparison of two.
 import * as crypto from "crypto";
+import { previewValue } from "./offline";
 import { Platform } from "../../infra/platform";
 
 export interface RolloutFacts {
@@ -7,8 +8,8 @@ export interface RolloutFacts {
     alertmanager: {
         /** Members in the order an update restarts them. */
         order: string[];
-        /** sha256 of alertmanager.yml as planned, with placeholder secrets; undefined when the plan had real ones. */
-        configSha256?: string;
+        /** The keyed hash of alertmanager.yml the task definitions carry, as the plan sees it; undefined when a preview cannot know it. */
+        configHash?: string;
     };
     /** The revision of the nodes' configuration sets (preview: password hashes are placeholders). */
     nodeConfigRevision: string;
@@ -19,16 +20,12 @@ export interface RolloutFacts {
 
 const sha256 = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
 
-/**
- * The facts of a planned stack; `renderedUserData` is each node's cloud-config as the plan wrote it,
- * `placeholderAlertmanagerYml` alertmanager.yml when every secret in it is a placeholder.
- */
-export function rolloutFacts(platform: Platform, nodeConfigRevision: string, renderedUserData: Record<string, string>,
-    placeholderAlertmanagerYml: string | undefined): RolloutFacts {
+/** The facts of a planned stack; `renderedUserData` is each node's cloud-config as the plan wrote it. */
+export async function rolloutFacts(platform: Platform, nodeConfigRevision: string, renderedUserData: Record<string, string>): Promise<RolloutFacts> {
     const env = platform.env;
     return {
         stack: env.stack,
-        alertmanager: { order: platform.alertmanagers.rolloutOrder, configSha256: placeholderAlertmanagerYml && sha256(placeholderAlertmanagerYml) },
+        alertmanager: { order: platform.alertmanagers.rolloutOrder, configHash: await previewValue(platform.alertmanagers.configHmac) },
         nodeConfigRevision,
         rolloutNode: env.prometheus.rolloutNode,
         nodes: platform.nodes.map((node, i) => ({
@@ -45,7 +42,9 @@ export function rolloutFacts(platform: Platform, nodeConfigRevision: string, ren
 export function describeRollout(before: RolloutFacts, after: RolloutFacts): string[] {
     const lines: string[] = [];
     const am = after.alertmanager;
-    if (before.alertmanager.configSha256 !== am.configSha256) {
+    if (before.alertmanager.configHash === undefined || am.configHash === undefined) {
+        lines.push("alertmanager.yml: not known in one of the plans, so whether its members restart cannot be said");
+    } else if (before.alertmanager.configHash !== am.configHash) {
         lines.push(`alertmanager.yml changed: restarts ${am.order.join(", then ")}, one at a time; each waits until the one before is `
             + "healthy (meshed and settled, holding the silences), so two members always run");
     }
