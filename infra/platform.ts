@@ -297,8 +297,8 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
     return { ingress, alertmanagers, grafana, grafanaProvisioning, dns };
 }
 
-export async function createPlatform(env: LoadedEnvironment): Promise<Platform> {
-    const tenants = loadTenants(env.stack);
+/** The platform of one stack; `tenants` are those of tenants/ on the stack unless given (a rehearsal's fixtures). */
+export async function createPlatform(env: LoadedEnvironment, tenants: Tenant[] = loadTenants(env.stack)): Promise<Platform> {
     checkTenantsOnStack(tenants, env);
     const source: RenderSource = { project: pulumi.getProject(), env, tenants };
     const secrets = readSecrets(env, tenants);
@@ -333,10 +333,10 @@ export async function createPlatform(env: LoadedEnvironment): Promise<Platform> 
 }
 
 /** The platform of a stack whose nodes hold its expected load: an undersized stack is refused before anything is created. */
-export async function sizedPlatform(env: LoadedEnvironment): Promise<Platform> {
+export async function sizedPlatform(env: LoadedEnvironment, tenants?: Tenant[]): Promise<Platform> {
     const sizing = projectSizing(env, readCapacityFigures());
     checkSizing(env, sizing);
-    return { ...await createPlatform(env), sizing };
+    return { ...await createPlatform(env, tenants), sizing };
 }
 
 /** The stack outputs: what operators and the service broker need; the password only as a secret. */

@@ -28,8 +28,8 @@ export const SECRET_DESCRIPTIONS: Record<keyof PlatformSecrets, string> = {
 };
 
 /** The secret keys this stack's environment and its tenants need. */
-export function requiredSecretKeys(env: LoadedEnvironment): string[] {
-    return [...platformSecretKeys(env), ...tenantSecretKeys(loadTenants(env.stack))];
+export function requiredSecretKeys(env: LoadedEnvironment, tenants: Tenant[] = loadTenants(env.stack)): string[] {
+    return [...platformSecretKeys(env), ...tenantSecretKeys(tenants)];
 }
 
 /** Each tenant receiver's URL or key: tenant-<tenant>-<receiver>. */
@@ -124,8 +124,8 @@ function placeholderOf(kind: SecretKind, key: string, stack: string): string {
 }
 
 /** A stand-in of the right shape for an offline run; undefined for a key that is no secret of this project. */
-export function shapedPlaceholder(key: string, stack: string): string | undefined {
-    const kind = key in PLATFORM_SECRET_KINDS ? PLATFORM_SECRET_KINDS[key as keyof PlatformSecrets] : tenantSecretKinds(loadTenants(stack))[key];
+export function shapedPlaceholder(key: string, stack: string, tenants: Tenant[] = loadTenants(stack)): string | undefined {
+    const kind = key in PLATFORM_SECRET_KINDS ? PLATFORM_SECRET_KINDS[key as keyof PlatformSecrets] : tenantSecretKinds(tenants)[key];
     return kind ? placeholderOf(kind, key, stack) : undefined;
 }
 
@@ -177,7 +177,7 @@ export function readSecrets(env: LoadedEnvironment, tenants: Tenant[] = []): { p
         const problem = shapeProblem(env, kinds[key], value);
         return problem ? [`${config.name}:${key}: ${problem}`] : [];
     });
-    const known = [...Object.keys(PLATFORM_SECRET_KINDS), ...tenantSecretKeys(loadTenants())];
+    const known = [...Object.keys(PLATFORM_SECRET_KINDS), ...tenantSecretKeys(loadTenants()), ...tenantKeys];
     problems.push(...unknownKeys(config.name, known));
     if (problems.length > 0) {
         throw new StackFileError(`Pulumi.${env.stack}.yaml`, problems);

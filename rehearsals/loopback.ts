@@ -13,19 +13,18 @@ import { rehearseHeldTenantRules, rehearseInvalidRules, rehearseRotation, rehear
 import { checkDashboardQueries } from "./dashboards";
 import { rehearseDiscoveryStaleness } from "./discovery";
 import { rehearseFailures } from "./failures";
+import { rehearseRemoteWrite } from "./remoteWrite";
 import { rehearseIngress } from "./ingress";
 import { ADDRESSES, FACTOR, Loopback, NODES, Report, scrapeMs, startLoopback, throughNginx } from "./lib/loopbackPlatform";
+import { loadRehearsalSource } from "./lib/fixtures";
 import { Teardown } from "./lib/teardown";
 import { Processes, stopAllOnSignals } from "./lib/processes";
-import { printReport, RehearsalCheck } from "./lib/report";
+import { DeclaredCheck, printReport, RehearsalCheck } from "./lib/report";
 import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
 import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
 import { rehearseTargets, rehearseTenant } from "./targets";
 import { DASHBOARDS } from "../components/dashboards";
-
-/** A check a scenario declares: its exact name, or a pattern where the name carries what the stack holds (a tenant, a region). */
-export type DeclaredCheck = string | RegExp;
 
 /** A scenario: what it proves, the checks it makes, and how. They run in this order, on one platform. */
 export interface Scenario {
@@ -33,11 +32,6 @@ export interface Scenario {
     readonly proves: string;
     readonly checks: readonly DeclaredCheck[];
     run(lb: Loopback): Promise<void>;
-}
-
-/** Whether a check's name is the one declared. */
-export function declares(declared: DeclaredCheck, name: string): boolean {
-    return typeof declared === "string" ? declared === name : declared.test(name);
 }
 
 /** The checks the shared setup makes before any scenario: none (a setup that fails ends the run, reported as such). */
@@ -67,6 +61,14 @@ export const SCENARIOS: readonly Scenario[] = [
         run: rehearseAlertPath,
     },
     {
+        name: "remote write", proves: "every node remote-writes to the stack's AMP workspace, signed with SigV4 for aps",
+        checks: [
+            "the stack writes to a managed Prometheus workspace",
+            /^every node remote-writes its samples to the workspace, each request signed for aps in [a-z0-9-]+, none refused or failed$/,
+        ],
+        run: rehearseRemoteWrite,
+    },
+    {
         name: "targets", proves: "a target file in the bucket is synced, scraped, and removed again",
         checks: ["a target put into the bucket is scraped", "removing the target file removes the target"],
         run: rehearseTargets,
@@ -90,13 +92,12 @@ export const SCENARIOS: readonly Scenario[] = [
             "the discovery's first success resolves the ticket",
         ],
         run: async (lb) => {
-            lb.check("the stack runs target discovery", lb.env.discovery.enabled, `discovery.enabled: ${lb.env.discovery.enabled} in ${lb.env.file}`);
-            if (lb.env.discovery.enabled) {
-                await rehearseDiscoveryStaleness({
-                    bucket: lb.targetsBucket, s3: lb.s3Client, regions: lb.env.discovery.regions, namespaces: lb.env.discovery.cloudMapNamespaces,
-                    nodeExporter: { host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT }, received: lb.received, check: lb.check, figures: lb.figures,
-                });
-            }
+            lb.check("the stack runs target discovery", lb.env.discovery.enabled,
+                `discovery.enabled: ${lb.env.discovery.enabled}${lb.source.fixtures.some((f) => f.includes("discovery")) ? " (a fixture)" : ` in ${lb.env.file}`}`);
+            await rehearseDiscoveryStaleness({
+                bucket: lb.targetsBucket, s3: lb.s3Client, regions: lb.env.discovery.regions, namespaces: lb.env.discovery.cloudMapNamespaces,
+                nodeExporter: { host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT }, received: lb.received, check: lb.check, figures: lb.figures,
+            });
         },
     },
     {
@@ -205,6 +206,8 @@ export const SCENARIOS: readonly Scenario[] = [
 export interface RehearsalReport {
     stack: string;
     factor: number;
+    /** What the rehearsal added to the stack's files so that every scenario runs. */
+    fixtures: string[];
     /** Each declared scenario, and whether it ran to its end. */
     scenarios: { name: string; completed: boolean }[];
     /** Every check, with the scenario it ran in ("setup" before the first). */
@@ -228,8 +231,11 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
         check: (name, ok, detail) => { checks.push({ name, ok, detail, scenario: current }); },
     };
     const scenarios = SCENARIOS.map((s) => ({ name: s.name, completed: false }));
+    let fixtures: string[] = [];
     try {
-        const lb = await startLoopback(stack, work, logs, processes, teardown, report);
+        const source = loadRehearsalSource(stack);
+        fixtures = source.fixtures;
+        const lb = await startLoopback(stack, source, work, logs, processes, teardown, report);
         for (const [i, scenario] of SCENARIOS.entries()) {
             current = scenario.name;
             await scenario.run(lb);
@@ -246,7 +252,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
             report.figures.workDir = work;
         }
     }
-    return { stack, factor: FACTOR, scenarios, checks, figures: report.figures, ok: checks.every((c) => c.ok) && scenarios.every((s) => s.completed) };
+    return { stack, factor: FACTOR, fixtures, scenarios, checks, figures: report.figures, ok: checks.every((c) => c.ok) && scenarios.every((s) => s.completed) };
 }
 
 async function main(): Promise<void> {

@@ -84,7 +84,7 @@ export async function rehearseFailedRollout(lb: Loopback): Promise<void> {
 
 export async function rehearsePlannedRollout(lb: Loopback): Promise<void> {
     const rotatedKey = crypto.randomBytes(16).toString("hex");
-    const next = await runStackOffline(lb.stack, { secrets: { [`${lb.run.project}:pagerdutyRoutingKey`]: rotatedKey } });
+    const next = await runStackOffline(lb.stack, { source: lb.source, secrets: { [`${lb.run.project}:pagerdutyRoutingKey`]: rotatedKey } });
     const nextWritten = await writeRendered(next.platform!, path.join(lb.work, "rendered-next"), next.run.placeholderSecrets);
     const planned = describeRollout(lb.written.rollout, nextWritten.rollout);
     lb.check("the plan of the change says which members it restarts, in order, and that nothing else restarts",

@@ -4,6 +4,7 @@ import { renderAlertmanagerConfig, tenantReceiverName } from "../components/rend
 import { loadEnvironment } from "../infra/environment";
 import { renderGrafanaEntrypoint } from "../components/render/grafanaConfig";
 import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT } from "../components/render/blackbox";
+import { FIXTURE_TENANTS_DIR } from "../rehearsals/lib/fixtures";
 import { loadTenants, renderTenantRules, renderTenantRuleTests, tenantRuleFileName } from "../infra/tenants";
 import * as fs from "fs";
 import * as yaml from "js-yaml";
@@ -228,7 +229,7 @@ describe("alert rule unit tests (promtool test rules)", function () {
 });
 
 describe("tenant rules (promtool check rules, promtool test rules)", () => {
-    for (const tenant of loadTenants()) {
+    for (const tenant of [...loadTenants(), ...loadTenants(undefined, FIXTURE_TENANTS_DIR)]) {
         it(`${tenant.name}: its rules as the nodes run them pass promtool, and its own tests pass`, function () {
             const promtool = requireTool(this, "promtool");
             const work = fs.mkdtempSync(path.join(os.tmpdir(), `tenant-${tenant.name}-`));

@@ -2,7 +2,12 @@ import { strict as assert } from "assert";
 import { spawn, spawnSync } from "child_process";
 import * as net from "net";
 import * as path from "path";
-import { declares, SCENARIOS, SETUP_CHECKS } from "../rehearsals/loopback";
+import { SCENARIOS, SETUP_CHECKS } from "../rehearsals/loopback";
+import { declares } from "../rehearsals/lib/report";
+import { loadRehearsalSource, rehearsalSource } from "../rehearsals/lib/fixtures";
+import { loadEnvironment } from "../infra/environment";
+import { loadTenants } from "../infra/tenants";
+import { assertDeclaredChecksPassed } from "./helpers/declaredChecks";
 import { requireTool } from "./helpers/tools";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -21,7 +26,7 @@ function rehearseAsync(env: NodeJS.ProcessEnv = process.env): Promise<{ status: 
 
 /** Processes a rehearsal started (they run from or with its work dir) that are still alive. */
 function leftovers(): string {
-    return spawnSync("pgrep", ["-af", "rehearsal-dev-"], { encoding: "utf8" }).stdout.split("\n")
+    return spawnSync("pgrep", ["-af", "rehearsal-(dev|staging|production)-"], { encoding: "utf8" }).stdout.split("\n")
         .filter((line) => line && !line.includes("pgrep")).join("\n");
 }
 
@@ -32,6 +37,33 @@ describe("the loopback rehearsal's declarations", () => {
         assert.equal(new Set(all).size, all.length);
         assert.ok(declares(/^a tenant alert reaches tenant-[a-z0-9-]+ once and no other receiver$/, "a tenant alert reaches tenant-checkout-web-oncall once and no other receiver"));
         assert.ok(!declares("the heartbeat reaches its receiver", "the heartbeat reaches its receiver twice"));
+    });
+});
+
+describe("the rehearsal's fixtures", () => {
+    it("adds what a stack lacks for a scenario, names each addition, and adds nothing a stack has", () => {
+        const dev = loadEnvironment("dev");
+        const bare = rehearsalSource({ ...dev, discovery: { ...dev.discovery, enabled: false, regions: [] }, remoteWrite: { ...dev.remoteWrite, enabled: false },
+            alertmanager: { ...dev.alertmanager, configParameterTier: "Standard" } }, []);
+        assert.equal(bare.env.discovery.enabled, true);
+        assert.deepEqual(bare.env.discovery.regions, [dev.region]);
+        assert.equal(bare.env.remoteWrite.enabled, true);
+        assert.equal(bare.env.alertmanager.configParameterTier, "Advanced");
+        assert.deepEqual(bare.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
+        assert.deepEqual(bare.fixtures, [
+            `environments/dev.yaml has discovery.enabled: false; the rehearsal turns discovery on for ${dev.region}`,
+            "environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on",
+            "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)",
+            "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-b (rehearsals/fixtures/tenants/rehearsal-b.yaml)",
+            "environments/dev.yaml has alertmanager.configParameterTier: Standard; with the fixture tenants the rehearsal uses Advanced",
+        ]);
+        const asIs = rehearsalSource(dev, loadTenants("dev"));
+        assert.deepEqual(asIs.tenants.map((t) => t.name), ["checkout-web", "orders-queue"]);
+        assert.equal(asIs.env.discovery, dev.discovery);
+        assert.deepEqual(asIs.fixtures, ["environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"]);
+        const staging = loadRehearsalSource("staging");
+        assert.deepEqual(staging.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
+        assert.equal(staging.fixtures.some((f) => /discovery|remoteWrite/.test(f)), false);
     });
 });
 
@@ -67,37 +99,32 @@ describe("rehearsal in bad states", function () {
     });
 });
 
-describe("local rehearsal on the real binaries (npm run rehearse -- --stack dev)", function () {
-    this.timeout(420000);
+// dev with its own tenants; staging with none of its own, so with the fixture tenants.
+for (const [stack, fixtures] of [["dev", /^environments\/dev\.yaml has remoteWrite\.enabled: false/], ["staging", /^the stack has 0 tenant\(s\); the rehearsal adds fixture tenant rehearsal-a /]] as const) {
+    describe(`local rehearsal on the real binaries (npm run rehearse -- --stack ${stack})`, function () {
+        this.timeout(420000);
 
-    it("delivers alerts once through the mesh, survives failures, syncs targets and guards the ingress", function () {
-        for (const tool of ["prometheus", "alertmanager", "nginx", "htpasswd", "aws", "rsync", "wget"]) {
-            requireTool(this, tool);
-        }
-        const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/loopback.ts", "--stack", "dev", "--json"],
-            { cwd: ROOT, encoding: "utf8", timeout: 400000 });
-        const report = JSON.parse(result.stdout);
-        assert.equal(leftovers(), "", "nothing outlives the run");
-        const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
-        assert.deepEqual(failed, [], JSON.stringify(report, null, 2));
-        assert.equal(result.status, 0);
-        // Every declared scenario ran to its end; none can be skipped by a stack that lacks what it needs.
-        assert.deepEqual(report.scenarios, SCENARIOS.map((s) => ({ name: s.name, completed: true })));
-        // Every declared check ran once, in its scenario, and passed; no scenario made a check it does not declare.
-        for (const scenario of [{ name: "setup", checks: SETUP_CHECKS }, ...SCENARIOS]) {
-            const ran = (report.checks as { name: string; ok: boolean; scenario: string }[]).filter((c) => c.scenario === scenario.name);
-            for (const declared of scenario.checks) {
-                const matching = ran.filter((c) => declares(declared, c.name));
-                assert.equal(matching.length, 1, `${scenario.name}: "${declared}" ran ${matching.length} times`);
-                assert.ok(matching[0].ok, `${scenario.name}: "${matching[0].name}" failed`);
+        it("delivers alerts once through the mesh, survives failures, syncs targets and guards the ingress", function () {
+            for (const tool of ["prometheus", "alertmanager", "nginx", "htpasswd", "aws", "rsync", "wget"]) {
+                requireTool(this, tool);
             }
-            assert.deepEqual(ran.filter((c) => !scenario.checks.some((d) => declares(d, c.name))).map((c) => c.name), [], `${scenario.name} made undeclared checks`);
-        }
-        // Seconds are figures, printed; correctness is in the checks above, counted in the platform's own cycles.
-        for (const figure of ["heartbeatFirstDeliverySeconds", "heartbeatsPerGroupInterval", "pageDeliverySeconds", "targetDiscoverySeconds",
-            "ruleChangeToActiveOnLastNodeSeconds", "ruleChangeSyncRunSeconds", "totalSeconds"]) {
-            assert.equal(typeof report.figures[figure], "number", figure);
-        }
-        assert.equal(report.factor, 20);
+            const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/loopback.ts", "--stack", stack, "--json"],
+                { cwd: ROOT, encoding: "utf8", timeout: 400000 });
+            const report = JSON.parse(result.stdout);
+            assert.equal(leftovers(), "", "nothing outlives the run");
+            const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
+            assert.deepEqual(failed, [], JSON.stringify(report, null, 2));
+            assert.equal(result.status, 0);
+            // What the stack lacked was added as a fixture and said so; no scenario was skipped for it.
+            assert.ok(report.fixtures.some((f: string) => fixtures.test(f)), report.fixtures.join("; "));
+            // Every declared scenario ran to its end; none can be skipped by a stack that lacks what it needs.
+            assertDeclaredChecksPassed(report, SETUP_CHECKS, SCENARIOS);
+            // Seconds are figures, printed; correctness is in the checks above, counted in the platform's own cycles.
+            for (const figure of ["heartbeatFirstDeliverySeconds", "heartbeatsPerGroupInterval", "pageDeliverySeconds", "targetDiscoverySeconds",
+                "ruleChangeToActiveOnLastNodeSeconds", "ruleChangeSyncRunSeconds", "totalSeconds"]) {
+                assert.equal(typeof report.figures[figure], "number", figure);
+            }
+            assert.equal(report.factor, 20);
+        });
     });
-});
+}

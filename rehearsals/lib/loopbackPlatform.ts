@@ -28,9 +28,11 @@ import { runStackOffline } from "../../scripts/lib/stackRun";
 import { appliedRevision, ConfigSyncRun, LoopbackNode, Received } from "../changes";
 import { loopbackSets, publishSets } from "./configBucket";
 import { Credential, htpasswdOf } from "./credentials";
+import { RehearsalSource } from "./fixtures";
 import { listen } from "./net";
 import { INSTALL_HINT, Processes, resolveCommand } from "./processes";
 import { remapAlertmanagerConfig, remapBlackboxConfig, remapNginxPaths, replaceAll, scaleDuration } from "./remap";
+import { RemoteWriteStandIn } from "./remoteWriteReceiver";
 import { RehearsalCheck } from "./report";
 import { Teardown } from "./teardown";
 import { now, request, sleep, waitFor } from "./wait";
@@ -50,6 +52,7 @@ export const ADDRESSES = {
     recorder: "127.0.7.1",
     s3: "127.0.8.1",
     targetApp: "127.0.9.1",
+    managedPrometheus: "127.0.10.1",
 };
 export const NGINX_PORT = 18080;
 const PAAS_PROXY_PORT = 18081;
@@ -65,6 +68,10 @@ export interface Report {
 export interface Loopback extends Report {
     readonly stack: string;
     readonly work: string;
+    /** The stand-in for the stack's AMP workspace, which every node remote-writes to. */
+    readonly managedPrometheus: RemoteWriteStandIn;
+    /** The environment and tenants rendered: the stack's, with fixtures where it lacks a prerequisite. */
+    readonly source: RehearsalSource;
     readonly run: ProgramRun;
     readonly platform: Platform;
     readonly env: LoadedEnvironment;
@@ -150,7 +157,7 @@ async function startS3(teardown: Teardown, work: string, platform: Platform) {
         child.stderr.on("data", (chunk) => { stderr += chunk; });
         child.on("exit", (status) => resolve({ status, stderr }));
     });
-    return { targetsBucket, configBucket, endpoint, syncEnv: { ...awsEnv, [S3_ENDPOINT_OVERRIDE]: endpoint }, s3Client, aws };
+    return { targetsBucket, configBucket, endpoint, syncEnv: { ...awsEnv, [S3_ENDPOINT_OVERRIDE]: endpoint }, signingEnv: awsEnv, s3Client, aws };
 }
 
 /** alertmanager.yml as the rehearsal runs it: receivers to the recorder, timings scaled, the platform's hours always on. */
@@ -227,7 +234,7 @@ export interface NodeSetup {
  * Prometheus starts (as the bootstrap does), then on its timer. node_exporter reports what it applied.
  */
 async function startNodes(setup: { work: string; logs: string; platform: Platform; rendered: string; processes: Processes; teardown: Teardown;
-    s3: Awaited<ReturnType<typeof startS3>>; dnsTargets: Record<string, string[]>; probeUrls: Record<string, string> }): Promise<NodeSetup> {
+    s3: Awaited<ReturnType<typeof startS3>>; dnsTargets: Record<string, string[]>; probeUrls: Record<string, string>; remoteWriteUrl: string }): Promise<NodeSetup> {
     const { work, logs, platform, processes, teardown, s3 } = setup;
     const env = platform.env;
     const read = (node: string, file: string) => fs.readFileSync(path.join(setup.rendered, node, "files", file), "utf8");
@@ -248,7 +255,7 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
         const sets = loopbackSets(sources, (name) => {
             const node = nodes.find((n) => n.name === name)!;
             return { factor: FACTOR, addresses, alertmanagers: alertmanagerTargets, dnsTargets: setup.dnsTargets, probeUrls: setup.probeUrls,
-                rulesDir: node.rulesDir, targetsDir: node.targetsDir };
+                remoteWriteUrl: setup.remoteWriteUrl, rulesDir: node.rulesDir, targetsDir: node.targetsDir };
         });
         await publishSets(s3.s3Client, s3.configBucket, sets);
         return sets.revision;
@@ -281,7 +288,7 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
         if (await runConfigSync(node) !== 0) {
             throw new Error(`${node.name}: the first configuration sync failed:\n${fs.readFileSync(path.join(logs, `${node.name}-config-sync.log`), "utf8")}`);
         }
-        await startNodeServices(node, read, processes, pidFile);
+        await startNodeServices(node, read, processes, pidFile, s3.signingEnv);
         timerLoop(teardown, env.prometheus.configSyncIntervalSeconds, () => runConfigSync(node));
         // The generated targets sync, on a loop standing for its timer.
         const syncScript = path.join(node.dir, "sync.sh");
@@ -296,7 +303,8 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
 }
 
 /** A node's Prometheus, node_exporter and blackbox exporter, started from its rendered units. */
-async function startNodeServices(node: LoopbackNode, read: (node: string, file: string) => string, processes: Processes, pidFile: string): Promise<void> {
+async function startNodeServices(node: LoopbackNode, read: (node: string, file: string) => string, processes: Processes, pidFile: string,
+    signingEnv: NodeJS.ProcessEnv): Promise<void> {
     const unit = replaceAll(read(node.name, "etc/systemd/system/prometheus.service"), [
         ["/etc/prometheus/prometheus.yml", path.join(node.dir, "prometheus.yml")],
         ["/mnt/prometheus", path.join(node.dir, "data")],
@@ -305,7 +313,8 @@ async function startNodeServices(node: LoopbackNode, read: (node: string, file: 
         [`--rules.alert.resend-delay=${ALERT_RESEND_DELAY}`, `--rules.alert.resend-delay=${scaleDuration(ALERT_RESEND_DELAY, FACTOR)}`],
     ]);
     const execStart = /^ExecStart=([\s\S]*?)\n(?=\S)/m.exec(unit)![1].replace(/\\\n\s*/g, " ").trim().split(/\s+/);
-    await processes.start(node.name, execStart[0], execStart.slice(1), { address: { host: node.host, port: PROMETHEUS_PORT } });
+    // The instance role's credentials, as the SDK in Prometheus finds them: for remote write's SigV4.
+    await processes.start(node.name, execStart[0], execStart.slice(1), { env: signingEnv, address: { host: node.host, port: PROMETHEUS_PORT } });
     fs.writeFileSync(pidFile, String(processes.pid(node.name)));
     const exporterUnit = replaceAll(read(node.name, "etc/systemd/system/node_exporter.service"), [
         ["/usr/local/bin/node_exporter", path.join(TOOLS, "prometheus-node-exporter")],
@@ -349,10 +358,10 @@ async function waitUntilReady(processes: Processes): Promise<void> {
 }
 
 /** Renders the stack as the plan does, remaps it, and starts it all; what it started is stopped by `teardown`. */
-export async function startLoopback(stack: string, work: string, logs: string, processes: Processes, teardown: Teardown, report: Report): Promise<Loopback> {
+export async function startLoopback(stack: string, source: RehearsalSource, work: string, logs: string, processes: Processes, teardown: Teardown, report: Report): Promise<Loopback> {
     const rehearsalStart = Math.floor(Date.now() / 1000);
     assertToolsPresent();
-    const { run, platform } = await runStackOffline(stack);
+    const { run, platform } = await runStackOffline(stack, { source });
     if (!platform) {
         throw new Error("the program built no platform");
     }
@@ -367,6 +376,9 @@ export async function startLoopback(stack: string, work: string, logs: string, p
     });
     const targetApp = `${ADDRESSES.targetApp}:${targetPort}`;
     const s3 = await startS3(teardown, work, platform);
+    const managedPrometheus = new RemoteWriteStandIn(env.region, { [String(s3.signingEnv.AWS_ACCESS_KEY_ID)]: String(s3.signingEnv.AWS_SECRET_ACCESS_KEY) });
+    const remoteWriteUrl = await managedPrometheus.start(ADDRESSES.managedPrometheus);
+    teardown.add(() => managedPrometheus.stop());
 
     const alertmanagerConfig = loopbackAlertmanagerYml(fs.readFileSync(path.join(rendered, "alertmanager", "alertmanager.yml"), "utf8"), recorderUrl);
     const startAlertmanager = alertmanagerStarter(work, processes, env, recorderUrl);
@@ -380,14 +392,14 @@ export async function startLoopback(stack: string, work: string, logs: string, p
         [platform.alertmanagers.peerName]: NODES.map((i) => `${ADDRESSES.alertmanager(i)}:${ALERTMANAGER_PORT}`),
         [grafanaScrapeName(env)]: [targetApp],
     };
-    const nodeSetup = await startNodes({ work, logs, platform, rendered, processes, teardown, s3, dnsTargets, probeUrls: { [publicUrls(env)[0].url]: probeUrl } });
+    const nodeSetup = await startNodes({ work, logs, platform, rendered, processes, teardown, s3, dnsTargets, probeUrls: { [publicUrls(env)[0].url]: probeUrl }, remoteWriteUrl });
     const startNginx = nginxStarter(env, rendered, nodeSetup.nginxDir, processes);
     await startNginx();
     const startedAt = now();
     await waitUntilReady(processes);
     return {
         ...report, check: report.check,
-        stack, work, run, platform, env, written, processes, received, recorderUrl, targetApp,
+        stack, source, work, run, platform, env, written, managedPrometheus, processes, received, recorderUrl, targetApp,
         targetsBucket: s3.targetsBucket, s3Client: s3.s3Client, aws: s3.aws,
         ...nodeSetup, startAlertmanager, startNginx, probeUrl, rehearsalStart, startedAt,
     };
@@ -418,9 +430,19 @@ export async function pageOnce(lb: Loopback, alert: string, members: number[]): 
     }
     const pages = () => receivedBy(lb, "pagerduty").filter((r) => r.body.includes(alert));
     await waitFor(`page ${alert}`, async () => pages()[0], 20000);
-    const latency = (pages()[0].at - sent) / 1000;
-    await sleep(8000);
-    return { count: pages().length, latency };
+    const latency = pages()[0].at - sent;
+    await sleep(duplicateWindowMs(latency));
+    return { count: pages().length, latency: latency / 1000 };
+}
+
+/**
+ * How long to keep counting after the first notification of an alert sent to every member: the
+ * members after the first flush at group_wait plus their position times peer_timeout, so a
+ * duplicate would come at most a few first-delivery times later. Three times the delivery this
+ * machine just took, and never less than 8 s: a busy machine widens the window instead of hiding one.
+ */
+export function duplicateWindowMs(firstDeliveryMs: number): number {
+    return Math.max(8000, 3 * firstDeliveryMs);
 }
 
 /** The scaled scrape interval, in ms. */

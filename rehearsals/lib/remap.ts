@@ -20,6 +20,8 @@ export interface PrometheusRemap {
     dnsTargets: Record<string, string[]>;
     /** Public URL a probe fetches to the loopback URL standing for it; unnamed: not probed here. */
     probeUrls: Record<string, string>;
+    /** The stand-in of the AMP workspace's remote-write URL; none: remote write is left out. */
+    remoteWriteUrl?: string;
     rulesDir: string;
     targetsDir: string;
 }
@@ -32,6 +34,11 @@ export function remapPrometheusConfig(text: string, remap: PrometheusRemap): str
     config.global.evaluation_interval = scale(config.global.evaluation_interval);
     config.global.scrape_timeout = scale(config.global.scrape_timeout ?? "10s");
     config.rule_files = [`${remap.rulesDir}/*.yml`];
+    if (config.remote_write && remap.remoteWriteUrl) {
+        config.remote_write = config.remote_write.map((target: Record<string, unknown>) => ({ ...target, url: remap.remoteWriteUrl }));
+    } else {
+        delete config.remote_write;
+    }
     const members = [{ targets: remap.alertmanagers }];
     config.alerting.alertmanagers = config.alerting.alertmanagers.map(({ dns_sd_configs: _, ...rest }: Record<string, unknown>) =>
         ({ ...rest, static_configs: members }));

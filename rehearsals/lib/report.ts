@@ -2,12 +2,23 @@
 
 export interface RehearsalCheck { name: string; ok: boolean; detail: string }
 
-export function printReport(title: string, report: { checks: RehearsalCheck[]; figures: Record<string, number | string> }, json: boolean): void {
+/** A check a scenario declares: its exact name, or a pattern where the name carries what the stack holds (a tenant, a region). */
+export type DeclaredCheck = string | RegExp;
+
+/** Whether a check's name is the one declared. */
+export function declares(declared: DeclaredCheck, name: string): boolean {
+    return typeof declared === "string" ? declared === name : declared.test(name);
+}
+
+export function printReport(title: string, report: { checks: RehearsalCheck[]; figures: Record<string, number | string>; fixtures?: string[] }, json: boolean): void {
     if (json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;
     }
     console.log(title);
+    for (const fixture of report.fixtures ?? []) {
+        console.log(`  fixture: ${fixture}`);
+    }
     for (const c of report.checks) {
         console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name} (${c.detail})`);
     }

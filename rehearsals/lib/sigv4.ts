@@ -38,7 +38,7 @@ export interface SignedBy { accessKeyId: string; region: string; service: string
  * it, or rejects with the error type AWS would answer (MissingAuthenticationToken, an unknown key,
  * a signature that does not match).
  */
-export async function verifySigV4(req: http.IncomingMessage, body: string, secrets: Readonly<Record<string, string>>): Promise<SignedBy> {
+export async function verifySigV4(req: http.IncomingMessage, body: string | Buffer, secrets: Readonly<Record<string, string>>): Promise<SignedBy> {
     const match = AUTHORIZATION.exec(String(req.headers.authorization ?? ""));
     if (!match) {
         throw new SigV4Error("MissingAuthenticationTokenException", "no SigV4 Authorization header");

@@ -2,7 +2,8 @@
 import { loadEnvironment } from "../../infra/environment";
 import { Platform } from "../../infra/platform";
 import { requiredSecretKeys, shapedPlaceholder } from "../../infra/secrets";
-import { runStack } from "../../infra/stack";
+import { runStack, StackSource } from "../../infra/stack";
+import { Tenant } from "../../infra/tenants";
 import { genericPlaceholder, ProgramRun, RunOptions, runProgram } from "./offline";
 
 export interface StackRun {
@@ -11,25 +12,26 @@ export interface StackRun {
     platform?: Platform;
 }
 
-/** The stack's secrets that the stack file does not set, as placeholders of the shape each must have. */
-export function placeholderSecretOptions(stack: string): Pick<RunOptions, "placeholderSecrets" | "secretPlaceholder"> {
+/** The stack's secrets that the stack file does not set, as placeholders of the shape each must have; `tenants` as createPlatform's. */
+export function placeholderSecretOptions(stack: string, tenants?: Tenant[]): Pick<RunOptions, "placeholderSecrets" | "secretPlaceholder"> {
     return {
-        placeholderSecrets: requiredSecretKeys(loadEnvironment(stack)),
-        secretPlaceholder: (key, name) => shapedPlaceholder(key, name) ?? genericPlaceholder(key, name),
+        placeholderSecrets: requiredSecretKeys(loadEnvironment(stack), tenants),
+        secretPlaceholder: (key, name) => shapedPlaceholder(key, name, tenants) ?? genericPlaceholder(key, name),
     };
 }
 
 /**
  * Missing secrets of this project's stacks get placeholders; another program runs as it is.
- * `config` sets stack settings over the stack file's, `secrets` secret ones (e.g. a rotated secret).
+ * `config` sets stack settings over the stack file's, `secrets` secret ones (e.g. a rotated secret);
+ * `source` builds it from a given environment and tenants instead of the stack's files.
  */
-export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string>; secrets?: Record<string, string> } = {}): Promise<StackRun> {
+export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string>; secrets?: Record<string, string>; source?: StackSource } = {}): Promise<StackRun> {
     let platform: Platform | undefined;
-    const { program, config, secrets } = options;
+    const { program, config, secrets, source } = options;
     const run = await runProgram({
         stack,
-        program: program ?? (() => runStack((p) => { platform = p; })),
-        ...(program ? {} : placeholderSecretOptions(stack)),
+        program: program ?? (() => runStack((p) => { platform = p; }, source)),
+        ...(program ? {} : placeholderSecretOptions(stack, source?.tenants)),
         config,
         secretConfig: secrets,
     });

@@ -1,0 +1,51 @@
+// What a rehearsal renders: the stack's environment and tenants, plus a fixture for each
+// prerequisite of a scenario the stack lacks (two tenants, target discovery), so that no scenario
+// is skipped. Every fixture added is named in the report.
+import * as path from "path";
+import { LoadedEnvironment, loadEnvironment } from "../../infra/environment";
+import { loadTenants, Tenant } from "../../infra/tenants";
+
+/** Tenant files the rehearsal may add; loaded and validated as tenants/ is. Never deployed. */
+export const FIXTURE_TENANTS_DIR = path.join(__dirname, "..", "fixtures", "tenants");
+/** The tenant scenarios need two tenants: one to rehearse with, one more to keep apart from it. */
+export const TENANTS_NEEDED = 2;
+
+export interface RehearsalSource {
+    readonly env: LoadedEnvironment;
+    readonly tenants: Tenant[];
+    /** One sentence per fixture added, for the report. */
+    readonly fixtures: string[];
+}
+
+/** The stack as rendered for a rehearsal: its own files, and a fixture for what it lacks. */
+export function rehearsalSource(env: LoadedEnvironment, tenants: Tenant[]): RehearsalSource {
+    const fixtures: string[] = [];
+    let rendered = env;
+    if (!env.discovery.enabled) {
+        const regions = env.discovery.regions.length > 0 ? env.discovery.regions : [env.region];
+        rendered = { ...env, discovery: { ...env.discovery, enabled: true, regions } };
+        fixtures.push(`${env.file} has discovery.enabled: false; the rehearsal turns discovery on for ${regions.join(", ")}`);
+    }
+    if (!env.remoteWrite.enabled) {
+        rendered = { ...rendered, remoteWrite: { ...rendered.remoteWrite, enabled: true } };
+        fixtures.push(`${env.file} has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on`);
+    }
+    const added = loadTenants(env.stack, FIXTURE_TENANTS_DIR)
+        .filter((fixture) => !tenants.some((t) => t.name === fixture.name))
+        .slice(0, Math.max(0, TENANTS_NEEDED - tenants.length));
+    for (const fixture of added) {
+        fixtures.push(`the stack has ${tenants.length} tenant(s); the rehearsal adds fixture tenant ${fixture.name} (${fixture.file})`);
+    }
+    if (added.length > 0 && rendered.alertmanager.configParameterTier !== "Advanced") {
+        // Two more tenants' receivers and routes need room, as dev's two tenants do.
+        rendered = { ...rendered, alertmanager: { ...rendered.alertmanager, configParameterTier: "Advanced" } };
+        fixtures.push(`${env.file} has alertmanager.configParameterTier: ${env.alertmanager.configParameterTier}; with the fixture tenants the rehearsal uses Advanced`);
+    }
+    return { env: rendered, tenants: [...tenants, ...added], fixtures };
+}
+
+/** The stack's own environment and tenants, with fixtures where it lacks a prerequisite. */
+export function loadRehearsalSource(stack: string): RehearsalSource {
+    const env = loadEnvironment(stack);
+    return rehearsalSource(env, loadTenants(stack));
+}
