@@ -32,7 +32,7 @@ import { publishSets } from "./lib/configBucket";
 import { acquireLock } from "./lib/lock";
 import { listen } from "./lib/net";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
-import { printReport } from "./lib/report";
+import { DeclaredCheck, printReport, RehearsalCheck } from "./lib/report";
 import { Teardown } from "./lib/teardown";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
@@ -49,8 +49,16 @@ const PORTS = { aptProxy: 3142, releases: 8000, s3: 8001, logs: 8002 };
 const OFFICE_CLIENT = "203.0.113.10";
 const OUTSIDER = "198.18.0.10";
 
-interface Check { name: string; ok: boolean; detail: string }
-export interface BootReport { stack: string; checks: Check[]; figures: Record<string, number | string>; ok: boolean }
+type Check = RehearsalCheck & { scenario: string };
+export interface BootReport {
+    stack: string;
+    /** Each declared scenario, and whether it ran to its end. */
+    scenarios: { name: string; completed: boolean }[];
+    /** Every check, with the scenario it ran in ("setup" before the first). */
+    checks: Check[];
+    figures: Record<string, number | string>;
+    ok: boolean;
+}
 
 function sh(command: string, args: string[], input?: string): string {
     const result = spawnSync(command, args, { encoding: "utf8", input, maxBuffer: 64 * 1024 * 1024 });
@@ -586,10 +594,81 @@ async function rehearseWithoutVolume(run: BootRun): Promise<void> {
     await third.stop();
 }
 
+/** What one scenario hands the next: the first boot's volume and a time it wrote a sample at. */
+interface Carried { uuid?: string; writtenAt?: number }
+
+/** A scenario of the first-boot rehearsal: what it proves, the checks it makes, and how. They run in this order. */
+export interface BootScenario {
+    readonly name: string;
+    readonly proves: string;
+    readonly checks: readonly DeclaredCheck[];
+    run(run: BootRun, carried: Carried): Promise<void>;
+}
+
+/** The checks made before the first scenario. */
+export const BOOT_SETUP_CHECKS: readonly DeclaredCheck[] = ["the data volume starts blank"];
+
+export const BOOT_SCENARIOS: readonly BootScenario[] = [
+    {
+        name: "first boot", proves: "the user data alone makes a serving node on a blank volume, which applies changes and ships its journal",
+        checks: [
+            "first boot: cloud-init finishes with status done and no errors",
+            "first boot: every package is installed at the version the archive serves",
+            "first boot: prometheus, node_exporter, nginx, both sync timers, the SSM agent and the journal shipper are active",
+            "first boot: nginx, prometheus and node_exporter each own their port",
+            "first boot: the blank data volume is formatted and mounted at /mnt",
+            "first boot: the configuration set is fetched from the bucket, and node_exporter reports its revision",
+            "first boot: Prometheus answers through nginx",
+            "first boot, ingress: an office address passes",
+            "first boot, ingress: another address needs basic auth",
+            "first boot, ingress: another address with the stack's password passes",
+            "first boot, ingress: the ALB forwarding an office client passes",
+            "first boot, ingress: an office address cannot POST /-/quit",
+            "first boot: a changed rule set in the bucket is applied within two runs of the sync started after it was written, and loaded by systemctl reload, the same Prometheus process still running",
+            "first boot: a target put into the bucket is synced into file_sd and scraped, through the PaaS proxy over TLS",
+            "first boot: each unit's journal reaches its stream prom-1/<unit> in the stack's log group, the bootstrap's own output included",
+            "first boot: the bootstrap's check accepts the shipper's configuration before starting it",
+            "first boot: node_exporter reports the shipper's last delivery, no older than the newest entry it shipped",
+            "first boot, shutdown: Prometheus's stop is shipped before the shipper itself stops",
+        ],
+        run: async (run, carried) => { Object.assign(carried, await rehearseFirstNode(run)); },
+    },
+    {
+        name: "replacement boot", proves: "a replacement instance mounts the same volume, keeps its series and ships beside the first",
+        checks: [
+            "replacement boot: cloud-init finishes with status done and no errors",
+            "replacement boot: the volume is mounted again, not reformatted",
+            "replacement boot: a series written before the replacement can still be queried",
+            "replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
+        ],
+        run: (run, carried) => rehearseReplacement(run, carried.uuid!, carried.writtenAt!),
+    },
+    {
+        name: "boot without the volume", proves: "a node whose volume never arrives fails loudly, off the instance, and never serves",
+        checks: [
+            "boot without the volume: cloud-init reports an error naming the missing volume",
+            /^boot without the volume: it gives up after the stack's wait \(\d+s\)$/,
+            "boot without the volume: Prometheus never starts",
+            "boot without the volume: why it failed is in CloudWatch Logs, off the instance",
+        ],
+        run: rehearseWithoutVolume,
+    },
+    {
+        name: "CloudWatch Logs", proves: "every call the nodes made to CloudWatch Logs was signed with a valid signature and within PutLogEvents' limits",
+        checks: ["CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits"],
+        run: async (run) => {
+            run.check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", run.logs.problems.length === 0 && run.logs.puts.length > 0,
+                run.logs.problems.length > 0 ? run.logs.problems.slice(0, 3).join("; ") : `${run.logs.puts.length} PutLogEvents calls, signed by ${[...run.logs.accessKeys].join(", ")}`);
+        },
+    },
+];
+
 export async function rehearseFirstBoot(stack: string, keep = false): Promise<BootReport> {
     const checks: Check[] = [];
     const figures: Record<string, number | string> = {};
-    const check = (name: string, ok: boolean, detail: string) => { checks.push({ name, ok, detail }); };
+    let current = "setup";
+    const check = (name: string, ok: boolean, detail: string) => { checks.push({ name, ok, detail, scenario: current }); };
+    const scenarios = BOOT_SCENARIOS.map((s) => ({ name: s.name, completed: false }));
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `firstboot-${stack}-`));
     const teardown = new Teardown();
     const boots: NodeBoot[] = [];
@@ -599,7 +678,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         release = acquireLock(path.join(CACHE, "first-boot.lock"), "first-boot rehearsal");
     } catch (err) {
         fs.rmSync(work, { recursive: true, force: true });
-        return { stack, checks: [{ name: "the first-boot rehearsal ran to its end", ok: false, detail: (err as Error).message }], figures, ok: false };
+        return { stack, scenarios, checks: [{ name: "the first-boot rehearsal ran to its end", ok: false, detail: (err as Error).message, scenario: current }], figures, ok: false };
     }
     const base = loadEnvironment(stack);
     const zone = base.zones[0];
@@ -640,11 +719,12 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const volume = { loop, devicePath: `/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${prepared.launch.volumeId.replace(/-/g, "")}` };
         check("the data volume starts blank", spawnSync("blkid", ["-p", loop]).status === 2, loop);
         const run: BootRun = { ...prepared, ...standIns, work, host, image, volume, boots, check, figures };
-        const { uuid, writtenAt } = await rehearseFirstNode(run);
-        await rehearseReplacement(run, uuid, writtenAt);
-        await rehearseWithoutVolume(run);
-        check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", standIns.logs.problems.length === 0 && standIns.logs.puts.length > 0,
-            standIns.logs.problems.length > 0 ? standIns.logs.problems.slice(0, 3).join("; ") : `${standIns.logs.puts.length} PutLogEvents calls, signed by ${[...standIns.logs.accessKeys].join(", ")}`);
+        const carried: Carried = {};
+        for (const [i, scenario] of BOOT_SCENARIOS.entries()) {
+            current = scenario.name;
+            await scenario.run(run, carried);
+            scenarios[i].completed = true;
+        }
     } catch (err) {
         check("the first-boot rehearsal ran to its end", false, (err as Error).message);
     } finally {
@@ -663,7 +743,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         }
         figures.workDir = keep ? work : `${work} (removed)`;
     }
-    return { stack, checks, figures, ok: checks.every((c) => c.ok) };
+    return { stack, scenarios, checks, figures, ok: checks.every((c) => c.ok) && scenarios.every((s) => s.completed) };
 }
 
 async function main(): Promise<void> {

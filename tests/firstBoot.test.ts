@@ -3,7 +3,9 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { BOOT_SCENARIOS, BOOT_SETUP_CHECKS } from "../rehearsals/firstBoot";
 import { acquireLock } from "../rehearsals/lib/lock";
+import { assertDeclaredChecksPassed } from "./helpers/declaredChecks";
 import { requireTool } from "./helpers/tools";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -23,15 +25,7 @@ describe("first boot of a node on Debian 13 (npm run boot -- --stack dev)", func
         const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
         assert.deepEqual(failed, [], JSON.stringify(report, null, 2));
         assert.equal(result.status, 0);
-        const names = report.checks.map((c: { name: string }) => c.name).join("\n");
-        for (const expected of [/first boot: cloud-init finishes with status done and no errors/, /version the archive serves/,
-            /the SSM agent and the journal shipper are active/, /each unit's journal reaches its stream prom-1\/<unit>/, /reports the shipper's last delivery/, /the bootstrap's check accepts the shipper's configuration/,
-            /Prometheus's stop is shipped before the shipper itself stops/, /its journal goes to the same streams, told apart by instance/,
-            /why it failed is in CloudWatch Logs, off the instance/, /signed and within PutLogEvents' limits/, /formatted and mounted at \/mnt/, /an office address passes/, /another address needs basic auth/,
-            /cannot POST \/-\/quit/, /synced into file_sd and scraped, through the PaaS proxy over TLS/, /each own their port/, /not reformatted/, /written before the replacement can still be queried/,
-            /error naming the missing volume/, /gives up after the stack's wait/, /Prometheus never starts/]) {
-            assert.match(names, expected);
-        }
+        assertDeclaredChecksPassed(report, BOOT_SETUP_CHECKS, BOOT_SCENARIOS);
         assert.equal(typeof report.figures.bootToReadySeconds, "number");
         const leftovers = spawnSync("pgrep", ["-af", "systemd-nspawn"], { encoding: "utf8" }).stdout.trim();
         assert.equal(leftovers, "", "no node outlives the run");
