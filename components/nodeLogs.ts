@@ -22,7 +22,8 @@ export function nodeLogsWritePolicy(arns: { group: string; streams: string }): R
     return {
         Version: "2012-10-17",
         Statement: [
-            { Sid: "CreateOwnStreams", Effect: "Allow", Action: ["logs:CreateLogStream"], Resource: [arns.group, `${arns.group}:*`] },
+            // IAM authorizes CreateLogStream on the new stream's ARN: the group's own ARN never matches.
+            { Sid: "CreateOwnStreams", Effect: "Allow", Action: ["logs:CreateLogStream"], Resource: [arns.streams] },
             { Sid: "WriteOwnStreams", Effect: "Allow", Action: ["logs:PutLogEvents"], Resource: [arns.streams] },
         ],
     };

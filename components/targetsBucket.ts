@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { principalsTrustPolicy } from "./iamDocuments";
 import { bucketReadPolicy, createVersionedBucket, VersionedBucketArgs } from "./privateBucket";
-import { TENANTS_PREFIX } from "./render/prometheusConfig";
+import { DISCOVERY_PREFIX, TENANTS_PREFIX } from "./render/prometheusConfig";
 
 export interface TargetsBucketArgs extends VersionedBucketArgs {
     /** Principals (ARNs) allowed to assume the writer role, e.g. the service broker's role. */
@@ -23,8 +23,13 @@ export function targetsWritePolicy(bucketArn: string): Record<string, unknown> {
                 Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 Resource: [`${bucketArn}/*`],
             },
-            // The tenants' prefixes are their own writers'.
-            { Sid: "NotTenantTargets", Effect: "Deny", Action: ["s3:PutObject", "s3:DeleteObject"], Resource: [`${bucketArn}/${TENANTS_PREFIX}*`] },
+            // The tenants' prefixes are their own writers', discovery's is the discovery function's.
+            {
+                Sid: "NotTenantOrDiscoveryTargets",
+                Effect: "Deny",
+                Action: ["s3:PutObject", "s3:DeleteObject"],
+                Resource: [`${bucketArn}/${TENANTS_PREFIX}*`, `${bucketArn}/${DISCOVERY_PREFIX}*`],
+            },
         ],
     };
 }

@@ -84,7 +84,8 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
             const document = JSON.parse(inputsOf(policy).policy);
             assert.equal(document.Statement.length, 1);
             assert.deepEqual([document.Statement[0].Effect, document.Statement[0].Action], ["Allow", ["aps:RemoteWrite"]]);
-            assert.deepEqual(document.Statement[0].Resource, ["arn:aws:amp:eu-west-1:123456789012:aws/long-term-store"], "the mock's ARN of the workspace");
+            assert.equal(document.Statement[0].Resource.length, 1);
+            assert.match(document.Statement[0].Resource[0], /^arn:aws:aps:eu-west-1:123456789012:workspace\/ws-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "the mock's ARN of the workspace");
             const attachment = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 .find((a) => source(run, a, "role").name === "prometheus-node" && a.propertyDependencies.policyArn?.[0] === policy.urn);
             assert.ok(attachment, "the node role carries the remote-write policy");
@@ -128,7 +129,7 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
             assert.deepEqual(trust.Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });
             const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) => source(run, a, "role").urn === role.urn);
             assert.deepEqual(attachments.map((a) => source(run, a, "policyArn").name), ["long-term-store-remote-write"]);
-            assert.equal(await previewValue((run.outputs as any).ampProducerRoleArn), `arn:aws:iam:eu-west-1:${MOCK_ACCOUNT}:aws/long-term-store-producer`);
+            assert.match(String(await previewValue((run.outputs as any).ampProducerRoleArn)), new RegExp(`^arn:aws:iam::${MOCK_ACCOUNT}:role/long-term-store-producer-[0-9a-f]{7}$`));
         });
     });
 }

@@ -186,7 +186,7 @@ for (const stack of STACKS) {
             const policy = JSON.parse(inputsOf(named(run, "aws:iam/policy:Policy", "prometheus-node-logs-write")).policy);
             const arn = `arn:aws:logs:${env.region}:123456789012:log-group:${groupName}`;
             assert.deepEqual(policy.Statement.map((s: any) => [s.Effect, s.Action, s.Resource]), [
-                ["Allow", ["logs:CreateLogStream"], [arn, `${arn}:*`]],
+                ["Allow", ["logs:CreateLogStream"], [`${arn}:log-stream:*`]],
                 ["Allow", ["logs:PutLogEvents"], [`${arn}:log-stream:*`]],
             ]);
             for (const instance of ofType(run, INSTANCE)) {
@@ -201,7 +201,7 @@ for (const stack of STACKS) {
             assert.deepEqual(writePolicy.Statement.map((s: any) => [s.Effect, s.Action, s.Resource]), [
                 ["Allow", ["s3:ListBucket"], [bucketArn]],
                 ["Allow", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/*`]],
-                ["Deny", ["s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/tenants/*`]],
+                ["Deny", ["s3:PutObject", "s3:DeleteObject"], [`${bucketArn}/tenants/*`, `${bucketArn}/discovery/*`]],
             ]);
             const trust = JSON.parse(inputsOf(named(run, "aws:iam/role:Role", "targets-writer")).assumeRolePolicy);
             assert.deepEqual(trust.Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });

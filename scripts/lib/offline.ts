@@ -129,6 +129,25 @@ function computed(type: string, name: string, state: Record<string, unknown>, pr
     }
 }
 
+/** An ARN of the shape AWS gives the type (IAM, AMP, S3 as policies name them); other types get a generic one. */
+function mockArn(type: string, name: string, state: Record<string, unknown>, region: string): string {
+    const hash = crypto.createHash("sha256").update(`${type}/${name}`).digest("hex");
+    switch (type) {
+        case "aws:iam/role:Role":
+            return `arn:aws:iam::${MOCK_ACCOUNT}:role/${state.name ?? name}`;
+        case "aws:iam/policy:Policy":
+            return `arn:aws:iam::${MOCK_ACCOUNT}:policy/${state.name ?? name}`;
+        case "aws:amp/workspace:Workspace":
+            return `arn:aws:aps:${region}:${MOCK_ACCOUNT}:workspace/ws-${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+        case "aws:s3/bucket:Bucket":
+            return `arn:aws:s3:::${state.bucket ?? name}`;
+        default: {
+            const [pkg, module] = type.split(":");
+            return `arn:aws:${module.split("/")[0]}:${region}:${MOCK_ACCOUNT}:${pkg}/${name}`;
+        }
+    }
+}
+
 function autoname(name: string, stack: string): string {
     const suffix = crypto.createHash("sha256").update(`${stack}/${name}`).digest("hex").slice(0, 7);
     return `${name}-${suffix}`.toLowerCase();
@@ -267,8 +286,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
                 if (autoProp && state[autoProp] === undefined && state[`${autoProp}Prefix`] === undefined) {
                     state[autoProp] = autoname(args.name, stack);
                 }
-                const [pkg, module] = args.type.split(":");
-                state.arn = preview ? UNKNOWN : `arn:aws:${module.split("/")[0]}:${region}:${MOCK_ACCOUNT}:${pkg}/${args.name}`;
+                state.arn = preview ? UNKNOWN : mockArn(args.type, args.name, state, region);
                 Object.assign(state, computed(args.type, args.name, state, preview), options.computedState?.(args.type, args.name, args.inputs));
             }
             // A bucket's ID is its name, as in S3; other IDs are made up.

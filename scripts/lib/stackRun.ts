@@ -23,17 +23,19 @@ export function placeholderSecretOptions(stack: string, tenants?: Tenant[]): Pic
 /**
  * Missing secrets of this project's stacks get placeholders; another program runs as it is.
  * `config` sets stack settings over the stack file's, `secrets` secret ones (e.g. a rotated secret);
- * `source` builds it from a given environment and tenants instead of the stack's files.
+ * `source` builds it from a given environment and tenants instead of the stack's files; `preview:
+ * false` runs it as an update would, with the computed values made up.
  */
-export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string>; secrets?: Record<string, string>; source?: StackSource } = {}): Promise<StackRun> {
+export async function runStackOffline(stack: string, options: { program?: string; config?: Record<string, string>; secrets?: Record<string, string>; source?: StackSource; preview?: boolean } = {}): Promise<StackRun> {
     let platform: Platform | undefined;
-    const { program, config, secrets, source } = options;
+    const { program, config, secrets, source, preview } = options;
     const run = await runProgram({
         stack,
         program: program ?? (() => runStack((p) => { platform = p; }, source)),
         ...(program ? {} : placeholderSecretOptions(stack, source?.tenants)),
         config,
         secretConfig: secrets,
+        preview,
     });
     return { run, platform };
 }

@@ -1,0 +1,216 @@
+// Least privilege proven, not read: every IAM document the plans render is checked against AWS's
+// IAM reference data, and a who-can-do-what table is evaluated with those documents by an IAM
+// policy simulator (@cloud-copilot/iam-simulate, AGPL-3.0: a test-only dependency, never shipped).
+import { strict as assert } from "assert";
+import { runSimulation, Simulation } from "@cloud-copilot/iam-simulate";
+import { DISCOVERY_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
+import { MOCK_ACCOUNT, ProgramRun } from "../scripts/lib/offline";
+import { runStackOffline } from "../scripts/lib/stackRun";
+import { loadEnvironment } from "../infra/environment";
+import { PolicyDocument, policyProblems, POLICY_INPUTS, renderedPolicies } from "./helpers/iamPolicies";
+import { inputsOf, named, ofType, source, STACKS } from "./helpers/stacks";
+
+/** Each stack as an update sees it: ARNs known (the plan's previews leave some unknown). */
+const applied = new Map<string, Promise<ProgramRun>>();
+function appliedRun(stack: string): Promise<ProgramRun> {
+    if (!applied.has(stack)) {
+        const previous = Promise.all([...applied.values()].map((p) => p.catch(() => undefined)));
+        applied.set(stack, previous.then(async () => (await runStackOffline(stack, { preview: false })).run));
+    }
+    return applied.get(stack)!;
+}
+
+/** The documents a role holds: its inline policies and the managed policies of this program attached to it. */
+function roleDocuments(run: ProgramRun, role: string): { name: string; policy: PolicyDocument }[] {
+    const roleUrn = named(run, "aws:iam/role:Role", role).urn;
+    const inline = ofType(run, "aws:iam/rolePolicy:RolePolicy").filter((p) => source(run, p, "role").urn === roleUrn)
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    const attached = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        .filter((a) => source(run, a, "role").urn === roleUrn && (a.propertyDependencies.policyArn ?? []).length === 1)
+        .map((a) => source(run, a, "policyArn"))
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    return [...inline, ...attached];
+}
+
+/** A bucket's name (as its policy's first resource names it, from the bucket's ARN) and its bucket policy. */
+function bucket(run: ProgramRun, name: string): { name: string; policy: PolicyDocument } {
+    const resource = named(run, "aws:s3/bucket:Bucket", name);
+    const policy = ofType(run, "aws:s3/bucketPolicy:BucketPolicy").find((p) => source(run, p, "bucket").urn === resource.urn);
+    assert.ok(policy, `bucket ${name} has a bucket policy`);
+    const document: PolicyDocument = JSON.parse(inputsOf(policy).policy);
+    const bucketArn = [document.Statement[0].Resource].flat()[0]!;
+    return { name: bucketArn.replace(/^arn:aws:s3:::/, ""), policy: document };
+}
+
+type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
+
+interface Row {
+    /** Who asks, as the table reads. */
+    readonly who: string;
+    readonly role: string;
+    readonly action: string;
+    /** The resource, from the stack's own names. */
+    resource(names: Names): string;
+    readonly context?: Record<string, string | string[]>;
+    /** Over plain HTTP (aws:SecureTransport false) instead of TLS. */
+    readonly insecure?: boolean;
+    readonly bucket?: keyof Names["buckets"];
+    readonly expect: Decision;
+    /** Only on stacks with this on. */
+    readonly when?: "remoteWrite";
+}
+
+interface Names {
+    buckets: { targets: string; config: string };
+    region: string;
+    stack: string;
+    workspace?: string;
+    logGroup: string;
+}
+
+const object = (bucketName: string, key: string) => `arn:aws:s3:::${bucketName}/${key}`;
+const ssmParameter = (n: Names, name: string) => `arn:aws:ssm:${n.region}:${MOCK_ACCOUNT}:parameter/prometheus-platform/${n.stack}/${name}`;
+
+/** Who may do what, and who may not. Tenants: checkout-web and orders-queue (dev). */
+const MATRIX: readonly Row[] = [
+    // The nodes read their configuration and the targets; they write neither.
+    { who: "node", role: "prometheus-node", action: "s3:GetObject", bucket: "config", resource: (n) => object(n.buckets.config, "prom-1/prometheus.yml"), expect: "Allowed" },
+    { who: "node", role: "prometheus-node", action: "s3:ListBucket", bucket: "config", resource: (n) => `arn:aws:s3:::${n.buckets.config}`, expect: "Allowed" },
+    { who: "node", role: "prometheus-node", action: "s3:PutObject", bucket: "config", resource: (n) => object(n.buckets.config, "prom-1/prometheus.yml"), expect: "ImplicitlyDenied" },
+    { who: "node", role: "prometheus-node", action: "s3:DeleteObject", bucket: "config", resource: (n) => object(n.buckets.config, "prom-1/MANIFEST"), expect: "ImplicitlyDenied" },
+    { who: "node", role: "prometheus-node", action: "s3:GetObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("checkout-web", "eu-west-1")}/app.json`), expect: "Allowed" },
+    { who: "node", role: "prometheus-node", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "ImplicitlyDenied" },
+    { who: "node", role: "prometheus-node", action: "logs:PutLogEvents", resource: (n) => `arn:aws:logs:${n.region}:${MOCK_ACCOUNT}:log-group:${n.logGroup}:log-stream:prom-1/prometheus.service`, expect: "Allowed" },
+    { who: "node", role: "prometheus-node", action: "logs:PutLogEvents", resource: (n) => `arn:aws:logs:${n.region}:${MOCK_ACCOUNT}:log-group:/aws/lambda/other:log-stream:x`, expect: "ImplicitlyDenied" },
+    { who: "node", role: "prometheus-node", action: "aps:RemoteWrite", resource: (n) => n.workspace!, expect: "Allowed", when: "remoteWrite" },
+    { who: "node", role: "prometheus-node", action: "aps:QueryMetrics", resource: (n) => n.workspace!, expect: "ImplicitlyDenied", when: "remoteWrite" },
+    // Without TLS, the buckets refuse even what the role may do.
+    { who: "node over HTTP", role: "prometheus-node", action: "s3:GetObject", bucket: "config", insecure: true, resource: (n) => object(n.buckets.config, "prom-1/prometheus.yml"), expect: "ExplicitlyDenied" },
+    { who: "node over HTTP", role: "prometheus-node", action: "s3:GetObject", bucket: "targets", insecure: true, resource: (n) => object(n.buckets.targets, "app.json"), expect: "ExplicitlyDenied" },
+    // A tenant's writer: its own prefix only.
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("checkout-web", "eu-west-1")}/app.json`), expect: "Allowed" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("orders-queue", "eu-west-1")}/app.json`), expect: "ImplicitlyDenied" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:DeleteObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("orders-queue", "eu-west-1")}/app.json`), expect: "ImplicitlyDenied" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "ImplicitlyDenied" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${DISCOVERY_PREFIX}eu-west-1.json`), expect: "ImplicitlyDenied" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:ListBucket", bucket: "targets", context: { "s3:prefix": "tenants/checkout-web/" }, resource: (n) => `arn:aws:s3:::${n.buckets.targets}`, expect: "Allowed" },
+    { who: "tenant checkout-web", role: "targets-writer-checkout-web", action: "s3:ListBucket", bucket: "targets", context: { "s3:prefix": "tenants/orders-queue/" }, resource: (n) => `arn:aws:s3:::${n.buckets.targets}`, expect: "ImplicitlyDenied" },
+    { who: "tenant orders-queue", role: "targets-writer-orders-queue", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("checkout-web", "eu-west-1")}/app.json`), expect: "ImplicitlyDenied" },
+    // The platform's writer: the bucket's own files, never a tenant's or discovery's.
+    { who: "platform writer", role: "targets-writer", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "Allowed" },
+    { who: "platform writer", role: "targets-writer", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("checkout-web", "eu-west-1")}/app.json`), expect: "ExplicitlyDenied" },
+    { who: "platform writer", role: "targets-writer", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${DISCOVERY_PREFIX}eu-west-1.json`), expect: "ExplicitlyDenied" },
+    { who: "platform writer", role: "targets-writer", action: "s3:DeleteObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${DISCOVERY_PREFIX}status/eu-west-1.json`), expect: "ExplicitlyDenied" },
+    { who: "platform writer", role: "targets-writer", action: "s3:PutObject", bucket: "config", resource: (n) => object(n.buckets.config, "prom-1/prometheus.yml"), expect: "ImplicitlyDenied" },
+    // Discovery: writes discovery/ only, lists only what it lists.
+    { who: "discovery", role: "target-discovery", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${DISCOVERY_PREFIX}eu-west-1.json`), expect: "Allowed" },
+    { who: "discovery", role: "target-discovery", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "ImplicitlyDenied" },
+    { who: "discovery", role: "target-discovery", action: "s3:PutObject", bucket: "targets", resource: (n) => object(n.buckets.targets, `${tenantTargetsPrefix("checkout-web", "eu-west-1")}/app.json`), expect: "ImplicitlyDenied" },
+    { who: "discovery", role: "target-discovery", action: "s3:ListBucket", bucket: "targets", context: { "s3:prefix": DISCOVERY_PREFIX }, resource: (n) => `arn:aws:s3:::${n.buckets.targets}`, expect: "Allowed" },
+    { who: "discovery", role: "target-discovery", action: "s3:ListBucket", bucket: "targets", context: { "s3:prefix": "tenants/" }, resource: (n) => `arn:aws:s3:::${n.buckets.targets}`, expect: "ImplicitlyDenied" },
+    { who: "discovery", role: "target-discovery", action: "ecs:ListTasks", resource: () => "*", expect: "Allowed" },
+    { who: "discovery", role: "target-discovery", action: "ecs:RunTask", resource: (n) => `arn:aws:ecs:${n.region}:${MOCK_ACCOUNT}:task-definition/app:1`, expect: "ImplicitlyDenied" },
+    { who: "discovery", role: "target-discovery", action: "servicediscovery:ListInstances", resource: () => "*", expect: "Allowed" },
+    // Grafana queries its workspace only; its execution role reads Grafana's secrets only.
+    { who: "grafana", role: "grafana-task", action: "aps:QueryMetrics", resource: (n) => n.workspace!, expect: "Allowed", when: "remoteWrite" },
+    { who: "grafana", role: "grafana-task", action: "aps:QueryMetrics", resource: (n) => `arn:aws:aps:${n.region}:${MOCK_ACCOUNT}:workspace/ws-00000000-0000-0000-0000-000000000000`, expect: "ImplicitlyDenied" },
+    { who: "grafana", role: "grafana-task", action: "aps:RemoteWrite", resource: (n) => n.workspace!, expect: "ImplicitlyDenied", when: "remoteWrite" },
+    { who: "grafana", role: "grafana-task", action: "s3:GetObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "ImplicitlyDenied" },
+    { who: "grafana's execution", role: "grafana-execution", action: "ssm:GetParameters", resource: (n) => ssmParameter(n, "grafana/admin-password"), expect: "Allowed" },
+    { who: "grafana's execution", role: "grafana-execution", action: "ssm:GetParameters", resource: (n) => ssmParameter(n, "alertmanager/member-1/config"), expect: "ImplicitlyDenied" },
+    { who: "alertmanager's execution", role: "alertmanager-execution", action: "ssm:GetParameters", resource: (n) => ssmParameter(n, "alertmanager/member-2/config"), expect: "Allowed" },
+    { who: "alertmanager's execution", role: "alertmanager-execution", action: "ssm:GetParameters", resource: (n) => ssmParameter(n, "grafana/admin-password"), expect: "ImplicitlyDenied" },
+    // The producers may only remote-write.
+    { who: "producers", role: "long-term-store-producer", action: "aps:RemoteWrite", resource: (n) => n.workspace!, expect: "Allowed", when: "remoteWrite" },
+    { who: "producers", role: "long-term-store-producer", action: "aps:QueryMetrics", resource: (n) => n.workspace!, expect: "ImplicitlyDenied", when: "remoteWrite" },
+    { who: "producers", role: "long-term-store-producer", action: "s3:GetObject", bucket: "targets", resource: (n) => object(n.buckets.targets, "app.json"), expect: "ImplicitlyDenied", when: "remoteWrite" },
+];
+
+function namesOf(run: ProgramRun, stack: string): Names {
+    const workspaces = ofType(run, "aws:iam/policy:Policy").filter((p) => p.name === "long-term-store-remote-write");
+    return {
+        buckets: { targets: bucket(run, "targets").name, config: bucket(run, "node-config").name },
+        region: loadEnvironment(stack).region,
+        stack,
+        workspace: workspaces.length ? JSON.parse(inputsOf(workspaces[0]).policy).Statement[0].Resource[0] : undefined,
+        logGroup: `/ec2/prometheus-platform-${stack}/prometheus-nodes`,
+    };
+}
+
+async function decide(run: ProgramRun, names: Names, row: Row): Promise<string> {
+    const simulation: Simulation = {
+        request: {
+            principal: `arn:aws:iam::${MOCK_ACCOUNT}:role/${row.role}`,
+            action: row.action,
+            resource: { resource: row.resource(names), accountId: MOCK_ACCOUNT },
+            contextVariables: { "aws:SecureTransport": row.insecure ? "false" : "true", ...row.context },
+        },
+        identityPolicies: roleDocuments(run, row.role),
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: row.bucket ? bucket(run, row.bucket === "config" ? "node-config" : "targets").policy : undefined,
+    };
+    const result = await runSimulation(simulation, {});
+    if (result.resultType === "error") {
+        return `error: ${JSON.stringify(result.errors)}`;
+    }
+    return result.overallResult;
+}
+
+describe("IAM: every document the plans render is valid by AWS's reference", function () {
+    this.timeout(300000);
+
+    for (const stack of STACKS) {
+        it(`${stack}: every action exists, every resource fits its action's resource types, every condition key applies`, async () => {
+            const run = await appliedRun(stack);
+            const policies = renderedPolicies(run);
+            // Nothing that carries a document escapes the check.
+            const carriers = run.resources.filter((r) => Object.keys(r.inputs).some((k) => /^(policy|assumeRolePolicy|inlinePolicies)$/.test(k)));
+            assert.deepEqual(carriers.filter((r) => !(r.type in POLICY_INPUTS)).map((r) => `${r.type} ${r.name}`), []);
+            assert.ok(policies.length >= 15, `${policies.length} documents`);
+            const problems = (await Promise.all(policies.map(policyProblems))).flat();
+            assert.deepEqual(problems, []);
+        });
+    }
+
+    it("finds what is wrong with a document: an unknown action, a resource of the wrong type, a key that does not apply", async () => {
+        const problems = await policyProblems({
+            where: "fixture", kind: "identity",
+            document: {
+                Version: "2012-10-17",
+                Statement: [
+                    { Effect: "Allow", Action: ["s3:GetObjects"], Resource: ["arn:aws:s3:::bucket/*"] },
+                    { Effect: "Allow", Action: ["s3:ListBucket"], Resource: ["arn:aws:s3:::bucket/*"] },
+                    { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::bucket/*"], Condition: { StringLike: { "s3:prefix": ["a/*"] } } },
+                    { Effect: "Allow", Action: ["aps:RemoteWrite"], Resource: ["arn:aws:amp:eu-west-1:123456789012:workspace/ws-1"] },
+                ],
+            },
+        });
+        assert.deepEqual(problems.map((p) => p.replace(/: .*$/, "")), ["fixture Statement[0]", "fixture Statement[1]", "fixture Statement[2]", "fixture Statement[3]"]);
+        assert.match(problems[0], /s3:GetObjects: no such action$/);
+        assert.match(problems[1], /s3:ListBucket on arn:aws:s3:::bucket\/\*: fits none of .*arn:\$\{Partition\}:s3:::\$\{BucketName\}$/);
+        assert.match(problems[2], /s3:prefix: does not apply to s3:GetObject$/);
+        assert.match(problems[3], /aps:RemoteWrite on arn:aws:amp:.*: fits none of arn:\$\{Partition\}:aps:/);
+    });
+});
+
+describe("IAM: who can do what, evaluated with the rendered documents", function () {
+    this.timeout(300000);
+
+    for (const stack of ["dev", "staging"] as const) {
+        it(`${stack}: every row of the table, allow and deny, is the simulator's decision`, async () => {
+            const run = await appliedRun(stack);
+            const names = namesOf(run, stack);
+            const rows = MATRIX.filter((row) => row.when !== "remoteWrite" || names.workspace !== undefined)
+                .filter((row) => stack === "dev" || !row.role.includes("-checkout-web") && !row.role.includes("-orders-queue"));
+            const decided = await Promise.all(rows.map(async (row) => `${row.who} ${row.action} ${row.resource(names)}${row.insecure ? " over HTTP" : ""}`
+                + `${row.context ? ` ${JSON.stringify(row.context)}` : ""}: ${await decide(run, names, row)}`));
+            const expected = rows.map((row) => `${row.who} ${row.action} ${row.resource(names)}${row.insecure ? " over HTTP" : ""}`
+                + `${row.context ? ` ${JSON.stringify(row.context)}` : ""}: ${row.expect}`);
+            assert.deepEqual(decided, expected);
+            if (stack === "staging") {
+                assert.ok(names.workspace, "staging remote-writes: the AMP rows ran");
+            }
+        });
+    }
+});
