@@ -4,6 +4,8 @@
 #    rsync, gnupg, debootstrap and systemd-nspawn (the first-boot rehearsal), openssl, the
 #    blackbox exporter the nodes probe with, and what the journal shipper runs with and is tested
 #    on (python3-systemd, python3-botocore, systemd-journal-remote, pyflakes3);
+#  - from Debian 13, into a root of its own under tools/moto: moto, the AWS emulator the tests run
+#    the nodes', the shipper's and the discovery function's calls against;
 #  - from Debian sid, unpacked into tools/debian/ (not installed system-wide): prometheus + promtool,
 #    alertmanager + amtool, whose minor versions must equal the ones the stacks deploy, and
 #    node_exporter.
@@ -105,6 +107,25 @@ if grep -q "^alertmanager:" environments/dev.yaml; then
   check_minor amtool "$unpacked/usr/bin/amtool" alertmanager.version
   check_minor alertmanager "$unpacked/usr/bin/prometheus-alertmanager" alertmanager.version
 fi
+# moto, the AWS emulator, as Debian 13 packages it, in a root of its own under tools/moto (run with
+# chroot): the host's Python and packages are left alone. Rebuilt when missing or not 5.1.1.
+moto_root="$tools/moto"
+moto_version() { dpkg-query --admindir="$moto_root/var/lib/dpkg" -W -f='${Version}' python3-moto 2>/dev/null || true; }
+case "$(moto_version)" in
+  5.1.1-*) ;;
+  *)
+    rm -rf "$moto_root" "$moto_root.part"
+    debootstrap --variant=minbase --include=python3-cffi-backend,python3-moto,python3-flask,python3-flask-cors \
+      trixie "$moto_root.part" "$mirror" >/dev/null
+    rm -f "$moto_root.part"/var/cache/apt/archives/*.deb
+    mv "$moto_root.part" "$moto_root"
+    ;;
+esac
+case "$(moto_version)" in
+  5.1.1-*) echo "install-tools: moto $(moto_version) (Debian 13's python3-moto) in tools/moto" ;;
+  *) echo "install-tools: tools/moto holds python3-moto '$(moto_version)', not Debian 13's 5.1.1" >&2; exit 1 ;;
+esac
+
 for tool in nginx cloud-init shellcheck aws htpasswd rsync systemd-analyze gpg gpgv debootstrap systemd-nspawn openssl prometheus-blackbox-exporter; do
   command -v "$tool" >/dev/null || { echo "install-tools: $tool missing after install" >&2; exit 1; }
 done

@@ -5,42 +5,9 @@ import { strict as assert } from "assert";
 import { runSimulation, Simulation } from "@cloud-copilot/iam-simulate";
 import { DISCOVERY_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { MOCK_ACCOUNT, ProgramRun } from "../scripts/lib/offline";
-import { runStackOffline } from "../scripts/lib/stackRun";
 import { loadEnvironment } from "../infra/environment";
-import { PolicyDocument, policyProblems, POLICY_INPUTS, renderedPolicies } from "./helpers/iamPolicies";
-import { inputsOf, named, ofType, source, STACKS } from "./helpers/stacks";
-
-/** Each stack as an update sees it: ARNs known (the plan's previews leave some unknown). */
-const applied = new Map<string, Promise<ProgramRun>>();
-function appliedRun(stack: string): Promise<ProgramRun> {
-    if (!applied.has(stack)) {
-        const previous = Promise.all([...applied.values()].map((p) => p.catch(() => undefined)));
-        applied.set(stack, previous.then(async () => (await runStackOffline(stack, { preview: false })).run));
-    }
-    return applied.get(stack)!;
-}
-
-/** The documents a role holds: its inline policies and the managed policies of this program attached to it. */
-function roleDocuments(run: ProgramRun, role: string): { name: string; policy: PolicyDocument }[] {
-    const roleUrn = named(run, "aws:iam/role:Role", role).urn;
-    const inline = ofType(run, "aws:iam/rolePolicy:RolePolicy").filter((p) => source(run, p, "role").urn === roleUrn)
-        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
-    const attached = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        .filter((a) => source(run, a, "role").urn === roleUrn && (a.propertyDependencies.policyArn ?? []).length === 1)
-        .map((a) => source(run, a, "policyArn"))
-        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
-    return [...inline, ...attached];
-}
-
-/** A bucket's name (as its policy's first resource names it, from the bucket's ARN) and its bucket policy. */
-function bucket(run: ProgramRun, name: string): { name: string; policy: PolicyDocument } {
-    const resource = named(run, "aws:s3/bucket:Bucket", name);
-    const policy = ofType(run, "aws:s3/bucketPolicy:BucketPolicy").find((p) => source(run, p, "bucket").urn === resource.urn);
-    assert.ok(policy, `bucket ${name} has a bucket policy`);
-    const document: PolicyDocument = JSON.parse(inputsOf(policy).policy);
-    const bucketArn = [document.Statement[0].Resource].flat()[0]!;
-    return { name: bucketArn.replace(/^arn:aws:s3:::/, ""), policy: document };
-}
+import { appliedRun, bucket, policyProblems, POLICY_INPUTS, renderedPolicies, roleDocuments } from "./helpers/iamPolicies";
+import { inputsOf, ofType, STACKS } from "./helpers/stacks";
 
 type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 

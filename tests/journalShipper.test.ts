@@ -13,42 +13,11 @@ import { Processes } from "../rehearsals/lib/processes";
 import { waitFor } from "../rehearsals/lib/wait";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack } from "./helpers/stacks";
-import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
+import { BOOT, DAY_MS, PYTHON, requireShipperTools, writeJournal } from "./helpers/journal";
+import { expectSuccess, requireTool, run } from "./helpers/tools";
 import { LOG_FLUSH_SECONDS, NODE_LOG_UNITS } from "../infra/rendering";
 
-const PYTHON = "/usr/bin/python3";
-const JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote";
 const GROUP = "/ec2/test/prometheus-nodes";
-const BOOT = "0123456789abcdef0123456789abcdef";
-const DAY_MS = 24 * 3600 * 1000;
-/** When the entries' boot began: their monotonic clock counts from it, as on a real node. */
-const BOOTED_AT_MS = Date.now() - 30 * DAY_MS;
-
-interface Entry { unit?: string; about?: string; message: string; atMs: number; priority?: number }
-
-/** The shipper's interpreter and libraries, and systemd-journal-remote, or the install hint. */
-function requireShipperTools(context: Mocha.Context): void {
-    const modules = spawnSync(PYTHON, ["-c", "import systemd.journal, botocore"], { encoding: "utf8" });
-    requireReady(context, "python3-systemd and python3-botocore", modules.status === 0);
-    requireReady(context, "systemd-journal-remote", fs.existsSync(JOURNAL_REMOTE));
-}
-
-let fileCount = 0;
-/** Writes entries as a new journal file in dir, as journald would have stored them. */
-function writeJournal(dir: string, entries: Entry[]): void {
-    const exported = entries.map((e, i) => [
-        `__REALTIME_TIMESTAMP=${e.atMs * 1000 + (i % 1000)}`,
-        `__MONOTONIC_TIMESTAMP=${(e.atMs - BOOTED_AT_MS) * 1000 + (i % 1000)}`,
-        `_BOOT_ID=${BOOT}`,
-        `MESSAGE=${e.message}`,
-        `PRIORITY=${e.priority ?? 6}`,
-        ...(e.unit ? [`_SYSTEMD_UNIT=${e.unit}`, `SYSLOG_IDENTIFIER=${e.unit.replace(/\.service$/, "")}`, "_PID=4242"] : []),
-        ...(e.about ? ["_SYSTEMD_UNIT=init.scope", `UNIT=${e.about}`, "SYSLOG_IDENTIFIER=systemd", "_PID=1"] : []),
-    ].join("\n") + "\n\n").join("");
-    fileCount += 1;
-    const result = spawnSync(JOURNAL_REMOTE, [`--output=${path.join(dir, `remote-${fileCount}.journal`)}`, "-"], { input: exported, encoding: "utf8" });
-    assert.equal(result.status, 0, result.stderr);
-}
 
 describe("the nodes' journal shipper", function () {
     this.timeout(180000);
@@ -232,7 +201,11 @@ describe("the nodes' journal shipper", function () {
         const shipper = await start();
         await waitFor("a failed delivery", async () => (metrics().delivery_failures_total ?? 0) >= 2 || undefined, 30000);
         assert.equal(metrics().last_success_timestamp_seconds, undefined, "no success time while the entry waits");
+        const failuresBeforeStop = metrics().delivery_failures_total;
         assert.equal(await shipper.stop(), 0, shipper.output);
+        // Stopped mid-delivery, its final flush tries the waiting entry again, and still reports no success.
+        assert.ok(metrics().delivery_failures_total > failuresBeforeStop, `the final flush retried: ${JSON.stringify(metrics())}`);
+        assert.equal(metrics().last_success_timestamp_seconds, undefined, "no success time after the stop either");
         assert.equal(fs.existsSync(path.join(work, "state", "cursor")), false, "the cursor did not move past the undelivered entry");
     });
 });

