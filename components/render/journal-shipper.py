@@ -334,8 +334,10 @@ class Shipper:
             self.ship_available()
             self.write_metrics()
             self.pause(self.config["flushSeconds"])
-        # Stopping (an instance shutting down): what the last interval logged, with a few tries.
+        # Stopping (an instance shutting down): what the last interval logged, with a few tries,
+        # from the last delivered entry: a delivery the stop interrupted is tried again, not skipped.
         self.stopping = False
+        self.position()
         self.ship_available(attempts=FINAL_FLUSH_ATTEMPTS)
         self.write_metrics()
         return 0
