@@ -6,7 +6,7 @@ import { runSimulation, Simulation } from "@cloud-copilot/iam-simulate";
 import { DISCOVERY_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { MOCK_ACCOUNT, ProgramRun } from "../scripts/lib/offline";
 import { loadEnvironment } from "../infra/environment";
-import { appliedRun, bucket, policyProblems, POLICY_INPUTS, renderedPolicies, roleDocuments } from "./helpers/iamPolicies";
+import { appliedRun, bucket, PolicyDocument, policyProblems, POLICY_INPUTS, renderedPolicies, roleDocuments } from "./helpers/iamPolicies";
 import { inputsOf, ofType, STACKS } from "./helpers/stacks";
 
 type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
@@ -161,23 +161,56 @@ describe("IAM: every document the plans render is valid by AWS's reference", fun
     });
 });
 
+/** The rows that apply to the stack: its tenants' (dev has them), and AMP's where it remote-writes. */
+function rowsOf(stack: string, names: Names): Row[] {
+    return MATRIX.filter((row) => row.when !== "remoteWrite" || names.workspace !== undefined)
+        .filter((row) => stack === "dev" || !row.role.includes("-checkout-web") && !row.role.includes("-orders-queue"));
+}
+
+const rowName = (row: Row, names: Names) => `${row.who} ${row.action} ${row.resource(names)}${row.insecure ? " over HTTP" : ""}${row.context ? ` ${JSON.stringify(row.context)}` : ""}`;
+
+/** Each row with the simulator's decision beside it, and the rows decided otherwise than the table says. */
+async function misdecided(run: ProgramRun, stack: string): Promise<string[]> {
+    const names = namesOf(run, stack);
+    const decided = await Promise.all(rowsOf(stack, names).map(async (row) => ({ row, decision: await decide(run, names, row) })));
+    return decided.filter(({ row, decision }) => decision !== row.expect).map(({ row, decision }) => `${rowName(row, names)}: ${decision}, the table says ${row.expect}`);
+}
+
+/** The run with one document changed, as a broken program would render it. */
+function withDocument(run: ProgramRun, type: string, name: string, change: (document: PolicyDocument) => PolicyDocument): ProgramRun {
+    const resources = run.resources.map((r) => r.type === type && r.name === name
+        ? { ...r, inputs: { ...r.inputs, policy: JSON.stringify(change(JSON.parse(inputsOf(r).policy))) } }
+        : r);
+    assert.ok(resources.some((r, i) => r !== run.resources[i]), `${type} ${name} is in the run`);
+    return { ...run, resources };
+}
+
 describe("IAM: who can do what, evaluated with the rendered documents", function () {
     this.timeout(300000);
 
-    for (const stack of ["dev", "staging"] as const) {
+    for (const stack of STACKS) {
         it(`${stack}: every row of the table, allow and deny, is the simulator's decision`, async () => {
             const run = await appliedRun(stack);
             const names = namesOf(run, stack);
-            const rows = MATRIX.filter((row) => row.when !== "remoteWrite" || names.workspace !== undefined)
-                .filter((row) => stack === "dev" || !row.role.includes("-checkout-web") && !row.role.includes("-orders-queue"));
-            const decided = await Promise.all(rows.map(async (row) => `${row.who} ${row.action} ${row.resource(names)}${row.insecure ? " over HTTP" : ""}`
-                + `${row.context ? ` ${JSON.stringify(row.context)}` : ""}: ${await decide(run, names, row)}`));
-            const expected = rows.map((row) => `${row.who} ${row.action} ${row.resource(names)}${row.insecure ? " over HTTP" : ""}`
-                + `${row.context ? ` ${JSON.stringify(row.context)}` : ""}: ${row.expect}`);
-            assert.deepEqual(decided, expected);
-            if (stack === "staging") {
-                assert.ok(names.workspace, "staging remote-writes: the AMP rows ran");
+            assert.deepEqual(await misdecided(run, stack), []);
+            const rows = rowsOf(stack, names);
+            assert.ok(rows.filter((r) => r.expect !== "Allowed").length >= 15, "deny rows are counted as much as allow rows");
+            if (stack !== "dev") {
+                assert.ok(names.workspace, `${stack} remote-writes: the AMP rows ran`);
             }
         });
     }
+
+    it("turns red, naming the row, when a policy is broken: a tenant's prefix widened, the TLS deny dropped, a deny removed", async () => {
+        const run = await appliedRun("dev");
+        const widened = withDocument(run, "aws:iam/policy:Policy", "targets-write-checkout-web", (d) => ({
+            ...d, Statement: d.Statement.map((st) => ({ ...st, Resource: [st.Resource].flat().map((r) => String(r).replace("/tenants/checkout-web/*", "/tenants/*")) })),
+        }));
+        assert.deepEqual((await misdecided(widened, "dev")).map((m) => m.replace(/ arn:\S+/, "")),
+            ["tenant checkout-web s3:PutObject Allowed, the table says ImplicitlyDenied", "tenant checkout-web s3:DeleteObject Allowed, the table says ImplicitlyDenied"]);
+        const plainHttp = withDocument(run, "aws:s3/bucketPolicy:BucketPolicy", "targets-policy", (d) => ({ ...d, Statement: d.Statement.filter((st) => st.Sid !== "DenyInsecureTransport") }));
+        assert.deepEqual((await misdecided(plainHttp, "dev")).map((m) => m.replace(/ arn:\S+/, "")), ["node over HTTP s3:GetObject over HTTP: Allowed, the table says ExplicitlyDenied"]);
+        const noDeny = withDocument(run, "aws:iam/policy:Policy", "targets-write", (d) => ({ ...d, Statement: d.Statement.filter((st) => st.Effect !== "Deny") }));
+        assert.equal((await misdecided(noDeny, "dev")).length, 3, "the platform writer's three deny rows");
+    });
 });

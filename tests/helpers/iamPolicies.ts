@@ -42,14 +42,12 @@ export function roleDocuments(run: ProgramRun, role: string): { name: string; po
     return [...inline, ...attached];
 }
 
-/** A bucket's name (as its policy's first resource names it, from the bucket's ARN) and its bucket policy. */
+/** A bucket's name (its ID, which its bucket policy names) and its bucket policy. */
 export function bucket(run: ProgramRun, name: string): { name: string; policy: PolicyDocument } {
     const resource = named(run, "aws:s3/bucket:Bucket", name);
     const policy = ofType(run, "aws:s3/bucketPolicy:BucketPolicy").find((p) => source(run, p, "bucket").urn === resource.urn);
     assert.ok(policy, `bucket ${name} has a bucket policy`);
-    const document: PolicyDocument = JSON.parse(inputsOf(policy).policy);
-    const bucketArn = [document.Statement[0].Resource].flat()[0]!;
-    return { name: bucketArn.replace(/^arn:aws:s3:::/, ""), policy: document };
+    return { name: inputsOf(policy).bucket, policy: JSON.parse(inputsOf(policy).policy) };
 }
 
 /** identity: a role's or a managed policy; trust: who may assume a role; bucket: an S3 bucket policy. */
