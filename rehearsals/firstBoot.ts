@@ -32,7 +32,7 @@ import { publishSets } from "./lib/configBucket";
 import { acquireLock } from "./lib/lock";
 import { listen } from "./lib/net";
 import { INSTALL_HINT, resolveCommand } from "./lib/processes";
-import { DeclaredCheck, printReport, RehearsalCheck } from "./lib/report";
+import { DeclaredCheck, printReport, RehearsalCheck, Scenario } from "./lib/report";
 import { Teardown } from "./lib/teardown";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
@@ -597,18 +597,14 @@ async function rehearseWithoutVolume(run: BootRun): Promise<void> {
 /** What one scenario hands the next: the first boot's volume and a time it wrote a sample at. */
 interface Carried { uuid?: string; writtenAt?: number }
 
-/** A scenario of the first-boot rehearsal: what it proves, the checks it makes, and how. They run in this order. */
-export interface BootScenario {
-    readonly name: string;
-    readonly proves: string;
-    readonly checks: readonly DeclaredCheck[];
-    run(run: BootRun, carried: Carried): Promise<void>;
-}
+/** What a first-boot scenario is given: the rehearsal's setup, and what the scenarios before it carried. */
+interface BootContext { run: BootRun; carried: Carried }
 
 /** The checks made before the first scenario. */
 export const BOOT_SETUP_CHECKS: readonly DeclaredCheck[] = ["the data volume starts blank"];
 
-export const BOOT_SCENARIOS: readonly BootScenario[] = [
+/** The scenarios, in the order they run. */
+export const BOOT_SCENARIOS: readonly Scenario<BootContext>[] = [
     {
         name: "first boot", proves: "the user data alone makes a serving node on a blank volume, which applies changes and ships its journal",
         checks: [
@@ -631,7 +627,7 @@ export const BOOT_SCENARIOS: readonly BootScenario[] = [
             "first boot: node_exporter reports the shipper's last delivery, no older than the newest entry it shipped",
             "first boot, shutdown: Prometheus's stop is shipped before the shipper itself stops",
         ],
-        run: async (run, carried) => { Object.assign(carried, await rehearseFirstNode(run)); },
+        run: async ({ run, carried }) => { Object.assign(carried, await rehearseFirstNode(run)); },
     },
     {
         name: "replacement boot", proves: "a replacement instance mounts the same volume, keeps its series and ships beside the first",
@@ -641,7 +637,7 @@ export const BOOT_SCENARIOS: readonly BootScenario[] = [
             "replacement boot: a series written before the replacement can still be queried",
             "replacement boot: its journal goes to the same streams, told apart by instance, beside the first instance's",
         ],
-        run: (run, carried) => rehearseReplacement(run, carried.uuid!, carried.writtenAt!),
+        run: ({ run, carried }) => rehearseReplacement(run, carried.uuid!, carried.writtenAt!),
     },
     {
         name: "boot without the volume", proves: "a node whose volume never arrives fails loudly, off the instance, and never serves",
@@ -651,12 +647,12 @@ export const BOOT_SCENARIOS: readonly BootScenario[] = [
             "boot without the volume: Prometheus never starts",
             "boot without the volume: why it failed is in CloudWatch Logs, off the instance",
         ],
-        run: rehearseWithoutVolume,
+        run: ({ run }) => rehearseWithoutVolume(run),
     },
     {
         name: "CloudWatch Logs", proves: "every call the nodes made to CloudWatch Logs was signed with a valid signature and within PutLogEvents' limits",
         checks: ["CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits"],
-        run: async (run) => {
+        run: async ({ run }) => {
             run.check("CloudWatch Logs: every call the nodes made was signed and within PutLogEvents' limits", run.logs.problems.length === 0 && run.logs.puts.length > 0,
                 run.logs.problems.length > 0 ? run.logs.problems.slice(0, 3).join("; ") : `${run.logs.puts.length} PutLogEvents calls, signed by ${[...run.logs.accessKeys].join(", ")}`);
         },
@@ -722,7 +718,7 @@ export async function rehearseFirstBoot(stack: string, keep = false): Promise<Bo
         const carried: Carried = {};
         for (const [i, scenario] of BOOT_SCENARIOS.entries()) {
             current = scenario.name;
-            await scenario.run(run, carried);
+            await scenario.run({ run, carried });
             scenarios[i].completed = true;
         }
     } catch (err) {

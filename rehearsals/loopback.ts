@@ -19,20 +19,12 @@ import { ADDRESSES, FACTOR, Loopback, NODES, Report, scrapeMs, startLoopback, th
 import { loadRehearsalSource } from "./lib/fixtures";
 import { Teardown } from "./lib/teardown";
 import { Processes, stopAllOnSignals } from "./lib/processes";
-import { DeclaredCheck, printReport, RehearsalCheck } from "./lib/report";
+import { DeclaredCheck, printReport, RehearsalCheck, Scenario } from "./lib/report";
 import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
 import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
 import { rehearseTargets, rehearseTenant } from "./targets";
 import { DASHBOARDS } from "../components/dashboards";
-
-/** A scenario: what it proves, the checks it makes, and how. They run in this order, on one platform. */
-export interface Scenario {
-    readonly name: string;
-    readonly proves: string;
-    readonly checks: readonly DeclaredCheck[];
-    run(lb: Loopback): Promise<void>;
-}
 
 /** The checks the shared setup makes before any scenario: none (a setup that fails ends the run, reported as such). */
 export const SETUP_CHECKS: readonly DeclaredCheck[] = [];
@@ -47,7 +39,8 @@ function changeContext(lb: Loopback): ChangeContext {
     };
 }
 
-export const SCENARIOS: readonly Scenario[] = [
+/** The scenarios, in the order they run, on one platform. */
+export const SCENARIOS: readonly Scenario<Loopback>[] = [
     {
         name: "alert path", proves: "the mesh forms, the heartbeat and a page arrive once, the empty bucket tickets",
         checks: [

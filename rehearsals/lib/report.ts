@@ -5,6 +5,14 @@ export interface RehearsalCheck { name: string; ok: boolean; detail: string }
 /** A check a scenario declares: its exact name, or a pattern where the name carries what the stack holds (a tenant, a region). */
 export type DeclaredCheck = string | RegExp;
 
+/** A scenario of a rehearsal: what it proves, the checks it makes, and how, given what the rehearsal set up. */
+export interface Scenario<Context> {
+    readonly name: string;
+    readonly proves: string;
+    readonly checks: readonly DeclaredCheck[];
+    run(context: Context): Promise<void>;
+}
+
 /** Whether a check's name is the one declared. */
 export function declares(declared: DeclaredCheck, name: string): boolean {
     return typeof declared === "string" ? declared === name : declared.test(name);
