@@ -1,17 +1,13 @@
-// The discovery function's own tests: AWS SDK clients mocked (aws-sdk-client-mock), then a real S3 (s3rver) and
-// promtool's own file_sd reading of what it writes.
+// The discovery function's own tests, its AWS SDK clients mocked (aws-sdk-client-mock). Against
+// moto's S3, with IAM on, and read by promtool: tests/moto.test.ts.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { DescribeTaskDefinitionCommand, DescribeTasksCommand, ECSClient, ListClustersCommand, ListTasksCommand } from "@aws-sdk/client-ecs";
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ListInstancesCommand, ListServicesCommand, ListTagsForResourceCommand, ServiceDiscoveryClient } from "@aws-sdk/client-servicediscovery";
 import { mockClient } from "aws-sdk-client-mock";
 import { Clients, DiscoveryConfig, renderTargets, runDiscovery } from "../components/functions/discovery";
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX } from "../components/render/prometheusConfig";
 import { ecsAccount, memoryS3, unaskedCloudMap } from "../rehearsals/lib/awsStandIns";
-import { expectSuccess, requireTool, run } from "./helpers/tools";
 
 const CONFIG: DiscoveryConfig = { bucket: "targets", prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions: ["eu-west-1"], namespaces: {} };
 const LABELS = { PROMETHEUS_EXPORTER_PORT: "9102", PROMETHEUS_EXPORTER_PATH: "/internal/metrics", PROMETHEUS_EXPORTER_JOB_NAME: "api" };
@@ -121,47 +117,5 @@ describe("discovery function (AWS SDK clients mocked)", () => {
 
     it("never writes a malformed target", () => {
         assert.throws(() => renderTargets([{ targets: ["10.0.0.1"], labels: {} }]), /malformed/);
-    });
-});
-
-describe("discovery function against a local S3 (s3rver), read by promtool as file_sd", function () {
-    this.timeout(60000);
-    let dir: string;
-    let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
-    let endpoint: string;
-
-    before(async () => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "discovery-s3-"));
-        const S3rver = require("s3rver");
-        server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: path.join(dir, "s3"), configureBuckets: [{ name: "targets" }] });
-        endpoint = `http://127.0.0.1:${(await server.run()).port}`;
-    });
-    after(async () => {
-        await server.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-    });
-
-    it("writes once, leaves unchanged content alone, and Prometheus discovers what it wrote", async function () {
-        const s3 = new S3Client({ endpoint, forcePathStyle: true, region: "eu-west-1", credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
-        const ecs = ecsAccount(1, 3, LABELS);
-        const [first] = await runDiscovery(CONFIG, clients(() => ecs.client, s3), () => undefined);
-        const [second] = await runDiscovery(CONFIG, clients(() => ecs.client, s3), () => undefined);
-        assert.deepEqual([first.written, second.written], [true, false]);
-
-        const object = await s3.send(new GetObjectCommand({ Bucket: "targets", Key: "discovery/eu-west-1-ecs.json" }));
-        const targetsDir = path.join(dir, "targets");
-        fs.mkdirSync(targetsDir);
-        fs.writeFileSync(path.join(targetsDir, "eu-west-1-ecs.json"), await object.Body!.transformToString());
-
-        const promtool = requireTool(this, "promtool");
-        const config = path.join(dir, "prometheus.yml");
-        fs.writeFileSync(config, `scrape_configs:\n  - job_name: ecs_discovery\n    file_sd_configs:\n      - files: ["${targetsDir}/*.json"]\n`);
-        const said = expectSuccess(run(promtool, ["check", "service-discovery", config, "ecs_discovery", "--timeout=5s"]), "promtool check service-discovery");
-        const discovered = JSON.parse(said.slice(said.indexOf("[")));
-        assert.deepEqual(discovered.map((t: any) => t.labels.__address__).sort(), ["10.0.0.0:9102", "10.0.0.1:9102", "10.0.0.2:9102"]);
-        const labels = discovered[0].labels;
-        assert.equal(labels.job, "api", "the job label from PROMETHEUS_EXPORTER_JOB_NAME wins");
-        assert.equal(labels.__metrics_path__, "/internal/metrics");
-        assert.equal(labels.task_definition_family, "api");
     });
 });

@@ -201,7 +201,7 @@ describe("IAM: who can do what, evaluated with the rendered documents", function
         });
     }
 
-    it("turns red, naming the row, when a policy is broken: a tenant's prefix widened, the TLS deny dropped, a deny removed", async () => {
+    it("turns red, naming the row or the document, when a policy is broken: a tenant's prefix widened, the TLS deny dropped, a deny removed, an action misspelt", async () => {
         const run = await appliedRun("dev");
         const widened = withDocument(run, "aws:iam/policy:Policy", "targets-write-checkout-web", (d) => ({
             ...d, Statement: d.Statement.map((st) => ({ ...st, Resource: [st.Resource].flat().map((r) => String(r).replace("/tenants/checkout-web/*", "/tenants/*")) })),
@@ -212,5 +212,10 @@ describe("IAM: who can do what, evaluated with the rendered documents", function
         assert.deepEqual((await misdecided(plainHttp, "dev")).map((m) => m.replace(/ arn:\S+/, "")), ["node over HTTP s3:GetObject over HTTP: Allowed, the table says ExplicitlyDenied"]);
         const noDeny = withDocument(run, "aws:iam/policy:Policy", "targets-write", (d) => ({ ...d, Statement: d.Statement.filter((st) => st.Effect !== "Deny") }));
         assert.equal((await misdecided(noDeny, "dev")).length, 3, "the platform writer's three deny rows");
+        const misspelt = withDocument(run, "aws:iam/policy:Policy", "targets-write-orders-queue", (d) => ({
+            ...d, Statement: d.Statement.map((st) => ({ ...st, Action: [st.Action ?? []].flat().map((a) => a === "s3:PutObject" ? "s3:PutObjects" : a) })),
+        }));
+        const problems = (await Promise.all(renderedPolicies(misspelt).map(policyProblems))).flat();
+        assert.deepEqual(problems, ["aws:iam/policy:Policy targets-write-orders-queue Statement[1] (WriteOwnTargets): s3:PutObjects: no such action"]);
     });
 });

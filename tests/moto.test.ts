@@ -24,7 +24,8 @@ import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE } from "../components/rend
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { NODE_LOG_UNITS } from "../infra/rendering";
-import { AwsKey, Moto, motoInstalled, motoVersion } from "../rehearsals/lib/moto";
+import { AwsKey, documentsMotoEvaluates, Moto, motoInstalled, motoVersion } from "../rehearsals/lib/moto";
+import { ecsAccount, unaskedCloudMap } from "../rehearsals/lib/awsStandIns";
 import { Processes } from "../rehearsals/lib/processes";
 import { replaceAll } from "../rehearsals/lib/remap";
 import { Teardown } from "../rehearsals/lib/teardown";
@@ -33,10 +34,12 @@ import { previewNodeSpec } from "../scripts/lib/plan";
 import { appliedRun, bucket, roleDocuments } from "./helpers/iamPolicies";
 import { PYTHON, requireShipperTools, writeJournal } from "./helpers/journal";
 import { plannedStack } from "./helpers/stacks";
-import { requireReady, requireTool } from "./helpers/tools";
+import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
 
 const STACK = "dev";
 const LOG_GROUP = `/ec2/prometheus-platform-${STACK}/prometheus-nodes`;
+
+const EXPORTER_LABELS = { PROMETHEUS_EXPORTER_PORT: "9102", PROMETHEUS_EXPORTER_PATH: "/internal/metrics", PROMETHEUS_EXPORTER_JOB_NAME: "api" };
 
 const wrongSecret = (key: AwsKey): AwsKey => ({ ...key, secretAccessKey: `${key.secretAccessKey.slice(0, -4)}XXXX` });
 
@@ -53,11 +56,8 @@ describe("AWS paths against moto with IAM on, as the rendered policies allow", f
     async function principalOf(role: string, without: string[] = []): Promise<AwsKey> {
         const name = [role, ...without.map((w) => `without-${w}`)].join("-");
         if (!keys.has(name)) {
-            const documents = roleDocuments(await appliedRun(STACK), role).filter((d) => !without.includes(d.name)).map(({ name: policyName, policy }) => ({
-                name: policyName,
-                policy: { ...policy, Statement: policy.Statement.map((st) => [st.Action].flat().every((a) => String(a).startsWith("logs:")) ? { ...st, Resource: "*" } : st) },
-            }));
-            keys.set(name, await moto.principal(name, documents));
+            const documents = roleDocuments(await appliedRun(STACK), role).filter((d) => !without.includes(d.name));
+            keys.set(name, await moto.principal(name, documentsMotoEvaluates(documents)));
         }
         return keys.get(name)!;
     }
@@ -68,7 +68,7 @@ describe("AWS paths against moto with IAM on, as the rendered policies allow", f
         work = fs.mkdtempSync(path.join(os.tmpdir(), "moto-"));
         processes = new Processes(work);
         teardown = new Teardown();
-        moto = await Moto.start(processes, work, teardown);
+        moto = await Moto.start(processes, work, (step) => teardown.add(step));
         const run = await appliedRun(STACK);
         buckets = { targets: bucket(run, "targets").name, config: bucket(run, "node-config").name };
         for (const name of Object.values(buckets)) {
@@ -202,5 +202,38 @@ describe("AWS paths against moto with IAM on, as the rendered policies allow", f
         const [forged] = await runDiscovery(config, forgedClients, () => undefined);
         assert.deepEqual([forged.written, forged.targets], [false, 0]);
         await assert.rejects(forgedClients.s3.send(new PutObjectCommand({ Bucket: buckets.targets, Key: written.key, Body: "[]" })), { name: "SignatureDoesNotMatch" });
+    });
+
+    it("moto refuses a signed listing under a prefix holding '/' (getmoto/moto#5948): why the rehearsals, whose config sync lists prom-N/, stay on s3rver", async () => {
+        // When a fixed moto passes this listing, this test fails: move the rehearsals' S3 to moto then.
+        const [plain, slashed] = await Promise.all(["prom-1", "prom-1/"].map((prefix) =>
+            moto.aws(moto.admin, ["s3api", "list-objects-v2", "--bucket", buckets.config, "--prefix", prefix])));
+        assert.equal(plain.status, 0, plain.stderr);
+        assert.match(slashed.stderr, /SignatureDoesNotMatch/);
+    });
+
+    it("the discovery function writes once, leaves unchanged content alone, and Prometheus discovers what it wrote", async function () {
+        const promtool = requireTool(this, "promtool");
+        const discovery = await principalOf("target-discovery");
+        const agent = new https.Agent({ ca: fs.readFileSync(moto.caFile) });
+        const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, credentials: discovery, requestHandler: { httpsAgent: agent }, forcePathStyle: true });
+        // ECS's tasks from the mocked account (moto runs no task without container instances); S3 is moto's.
+        const ecs = ecsAccount(1, 3, EXPORTER_LABELS);
+        const clients = { ecs: () => ecs.client, serviceDiscovery: unaskedCloudMap, s3 };
+        const config: DiscoveryConfig = { bucket: buckets.targets, prefix: DISCOVERY_PREFIX, statusPrefix: DISCOVERY_STATUS_PREFIX, regions: ["eu-west-2"], namespaces: {} };
+        const [first] = await runDiscovery(config, clients, () => undefined);
+        const [second] = await runDiscovery(config, clients, () => undefined);
+        assert.deepEqual([first.written, second.written, first.targets], [true, false, 3]);
+
+        const targetsDir = path.join(work, "discovered");
+        fs.mkdirSync(targetsDir);
+        const object = await moto.must(moto.admin, ["s3", "cp", `s3://${buckets.targets}/${first.key}`, "-"]);
+        fs.writeFileSync(path.join(targetsDir, "eu-west-2-ecs.json"), object.stdout);
+        const prometheusConfig = path.join(work, "discovery-prometheus.yml");
+        fs.writeFileSync(prometheusConfig, `scrape_configs:\n  - job_name: ecs_discovery\n    file_sd_configs:\n      - files: ["${targetsDir}/*.json"]\n`);
+        const said = expectSuccess(run(promtool, ["check", "service-discovery", prometheusConfig, "ecs_discovery", "--timeout=5s"]), "promtool check service-discovery");
+        const discovered = JSON.parse(said.slice(said.indexOf("[")));
+        assert.deepEqual(discovered.map((t: any) => t.labels.__address__).sort(), ["10.0.0.0:9102", "10.0.0.1:9102", "10.0.0.2:9102"]);
+        assert.deepEqual([discovered[0].labels.job, discovered[0].labels.__metrics_path__, discovered[0].labels.task_definition_family], ["api", "/internal/metrics", "api"]);
     });
 });

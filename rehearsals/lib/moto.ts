@@ -8,8 +8,8 @@ import * as https from "https";
 import * as path from "path";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { freePort } from "./net";
+import { NamedDocument } from "./roleDocuments";
 import { INSTALL_HINT, Processes, resolveCommand } from "./processes";
-import { Teardown } from "./teardown";
 import { issueCertificate } from "./tlsTarget";
 import { waitFor } from "./wait";
 
@@ -18,6 +18,18 @@ const MOTO_SERVER = "/usr/bin/moto_server";
 /** The calls made before IAM applies: create the administrator, give it a policy and a key. */
 const UNAUTHENTICATED_CALLS = 3;
 const ADMIN_POLICY = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] };
+
+/**
+ * Documents as moto evaluates them: it authorizes CloudWatch Logs calls against the resource "*"
+ * (only S3's name their resource), so a logs statement is given with Resource "*"; moto then proves
+ * its actions, not its log group (the IAM simulator's table does that).
+ */
+export function documentsMotoEvaluates(documents: readonly NamedDocument[]): NamedDocument[] {
+    return documents.map(({ name, policy }) => ({
+        name,
+        policy: { ...policy, Statement: policy.Statement.map((st) => [st.Action].flat().every((a) => String(a).startsWith("logs:")) ? { ...st, Resource: "*" } : st) },
+    }));
+}
 
 export interface AwsKey { readonly accessKeyId: string; readonly secretAccessKey: string }
 export interface AwsResult { readonly status: number | null; readonly stdout: string; readonly stderr: string }
@@ -49,16 +61,17 @@ export class Moto {
     /**
      * Starts moto_server under `processes` (stopped with them), over TLS with a certificate from a CA
      * of its own (the buckets deny requests without TLS, and moto applies that), and creates its
-     * administrator. `dir` holds the CA; the server's key is in moto's root, removed by `teardown`.
+     * administrator. `dir` holds the CA; the server's key is in moto's root, removed by the step
+     * given to `atTeardown`.
      */
-    static async start(processes: Processes, dir: string, teardown: Teardown, region = "eu-west-1", host = "127.0.0.1"): Promise<Moto> {
+    static async start(processes: Processes, dir: string, atTeardown: (step: () => unknown) => void, region = "eu-west-1", host = "127.0.0.1"): Promise<Moto> {
         if (!motoInstalled()) {
             throw new Error(`moto is not installed in ${MOTO_ROOT}; ${INSTALL_HINT}`);
         }
         const port = await freePort(host);
         const inRoot = `/run/moto-${port}`;
         const tls = issueCertificate(path.join(MOTO_ROOT, inRoot.slice(1)), host);
-        teardown.add(() => fs.rmSync(path.join(MOTO_ROOT, inRoot.slice(1)), { recursive: true, force: true }));
+        atTeardown(() => fs.rmSync(path.join(MOTO_ROOT, inRoot.slice(1)), { recursive: true, force: true }));
         const caFile = path.join(dir, "moto-ca.crt");
         fs.copyFileSync(tls.caFile, caFile);
         // By its path: the PATH given is moto's, inside its root.
