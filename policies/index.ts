@@ -8,10 +8,11 @@ import { noPublicIngress } from "./rules/noPublicIngress";
 import { noSsh } from "./rules/noSsh";
 import { noWildcardIam } from "./rules/noWildcardIam";
 import { officeIpOnlyAlbRules } from "./rules/officeIpOnlyAlbRules";
+import { rdsEncryptedPrivate } from "./rules/rdsEncryptedPrivate";
 import { s3BucketPrivate } from "./rules/s3BucketPrivate";
 import { threeAzSpread } from "./rules/threeAzSpread";
 
 export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh,
-    noWildcardIam, ampWorkspacePerStack, albRuleConditionLimits];
+    noWildcardIam, ampWorkspacePerStack, albRuleConditionLimits, rdsEncryptedPrivate];
 
 new PolicyPack("prometheus-platform", { policies: POLICIES });

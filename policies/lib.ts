@@ -53,6 +53,7 @@ export const TYPES = {
     bucketEncryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
     bucketAcl: "aws:s3/bucketAcl:BucketAcl",
+    rdsInstance: "aws:rds/instance:Instance",
 } as const;
 
 /** A resource of `type` built by a component of `parentType`, or carrying the tag `tag`. */

@@ -11,11 +11,12 @@ export function policyConfigFile(stack: string): string {
     return path.join(POLICY_PACK_DIR, "config", `${stack}.json`);
 }
 
-/** Every rule mandatory; the office CIDRs are the environment's own. */
+/** Every rule mandatory; the office CIDRs are the environment's own; databases span zones where data is protected. */
 export function policyConfigFor(env: LoadedEnvironment): PolicyPackConfig {
     return {
         all: "mandatory",
         "office-ip-only-alb-rules": { enforcementLevel: "mandatory", officeCidrs: env.officeCidrs },
+        "rds-encrypted-private": { enforcementLevel: "mandatory", multiAz: env.protectData },
     };
 }
 

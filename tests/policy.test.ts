@@ -32,6 +32,9 @@ const EXPECTED: Record<string, string> = {
     "wildcard-iam": "no-wildcard-iam",
     "shared-workspace": "amp-workspace-per-stack",
     "alerts-rule-too-many-cidrs": "alb-rule-condition-limits",
+    "unencrypted-database": "rds-encrypted-private",
+    "public-database": "rds-encrypted-private",
+    "single-zone-database": "rds-encrypted-private",
 };
 
 function summary(violations: Violation[]): string {
@@ -67,6 +70,21 @@ describe("policy pack through the Analyzer RPCs", function () {
             assert.ok(violations.every((v) => !/can't run/.test(v.message)), summary(violations));
         });
     }
+
+    it("requires a Multi-AZ database only where the stack's config says data is protected, and says how to fix each", async () => {
+        const [single] = await checkFixture("single-zone-database");
+        assert.match(single.message, /^Instance 'grafana-db' runs in one zone \(multiAz is false\) in a stack whose data is protected\. Set multiAz: true/);
+        const [open] = await checkFixture("public-database");
+        assert.match(open.message, /is publicly accessible \(publiclyAccessible is true\)\. Set publiclyAccessible: false/);
+        const unprotected = await PolicyPackServer.start();
+        try {
+            await unprotected.configure({ ...readPolicyConfig(path.join(FIXTURES, "config.json")), "rds-encrypted-private": { enforcementLevel: "mandatory", multiAz: false } });
+            const run = await runProgram({ stack: "fixture", program: path.join(FIXTURES, "single-zone-database.ts") });
+            assert.deepEqual(await unprotected.check(run.resources), []);
+        } finally {
+            unprotected.close();
+        }
+    });
 
     it("names the offending CIDR and the office CIDRs when a rule reaches too wide", async () => {
         const [violation] = await checkFixture("alerts-rule-wider-than-office");
