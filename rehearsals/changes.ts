@@ -9,7 +9,7 @@ import { NodeConfigSource } from "../components/nodeConfigBucket";
 import { TENANT_RULE_FILE_PREFIX } from "../components/render/configSync";
 import { memberReadyCommand } from "../components/render/alertmanagerTask";
 import { basicAuthHeader, Credential, htpasswdOf } from "./lib/credentials";
-import { instantQuery } from "./lib/prometheusApi";
+import { instantQuery, ruleGroups as prometheusRuleGroups } from "./lib/prometheusApi";
 import { now, observe, request, sleep, waitFor } from "./lib/wait";
 import { ALERTMANAGER_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 
@@ -90,9 +90,7 @@ async function startTime(node: LoopbackNode): Promise<number> {
     return Number(/^process_start_time_seconds (\S+)$/m.exec(metrics)![1]);
 }
 
-async function ruleGroups(node: LoopbackNode): Promise<{ name: string; lastEvaluation: string; rules: { health: string }[] }[]> {
-    return JSON.parse((await request({ host: node.host, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups;
-}
+const ruleGroups = (node: LoopbackNode) => prometheusRuleGroups({ host: node.host, port: PROMETHEUS_PORT });
 
 async function untilEveryNode(ctx: ChangeContext, what: string, probe: (node: LoopbackNode) => boolean, timeoutMs = 60000): Promise<number> {
     return waitFor(what, async () => ctx.nodes.every(probe) ? now() : undefined, timeoutMs, 100);

@@ -4,18 +4,14 @@
 import { PROMETHEUS_PORT } from "../components/ports";
 import { LoopbackNode } from "./changes";
 import { Loopback, pageOnce, receivedBy } from "./lib/loopbackPlatform";
-import { instantQuery } from "./lib/prometheusApi";
-import { now, observe, request, waitFor } from "./lib/wait";
+import { instantQuery, RuleGroup, ruleGroups } from "./lib/prometheusApi";
+import { now, observe, waitFor } from "./lib/wait";
 
 const AVAILABILITY_GROUP = "platform-availability";
 const BELOW_THRESHOLD = "RE_Observe_Prometheus_Below_Threshold";
 
-interface AlertingRule { name: string; state?: string }
-interface RuleGroup { name: string; lastEvaluation: string; rules: AlertingRule[] }
-
 async function availabilityGroup(node: LoopbackNode): Promise<RuleGroup | undefined> {
-    const groups: RuleGroup[] = JSON.parse((await request({ host: node.host, port: PROMETHEUS_PORT, path: "/api/v1/rules" })).body).data.groups;
-    return groups.find((g) => g.name === AVAILABILITY_GROUP);
+    return (await ruleGroups({ host: node.host, port: PROMETHEUS_PORT })).find((g) => g.name === AVAILABILITY_GROUP);
 }
 
 /**

@@ -16,7 +16,7 @@ import { rehearseFailures } from "./failures";
 import { rehearseRemoteWrite } from "./remoteWrite";
 import { rehearseIngress } from "./ingress";
 import { ADDRESSES, FACTOR, Loopback, NODES, Report, scrapeMs, startLoopback, throughNginx } from "./lib/loopbackPlatform";
-import { loadRehearsalSource } from "./lib/fixtures";
+import { addedFor, loadRehearsalSource } from "./lib/fixtures";
 import { Teardown } from "./lib/teardown";
 import { Processes, stopAllOnSignals } from "./lib/processes";
 import { DeclaredCheck, printReport, RehearsalCheck, Scenario } from "./lib/report";
@@ -86,7 +86,7 @@ export const SCENARIOS: readonly Scenario<Loopback>[] = [
         ],
         run: async (lb) => {
             lb.check("the stack runs target discovery", lb.env.discovery.enabled,
-                `discovery.enabled: ${lb.env.discovery.enabled}${lb.source.fixtures.some((f) => f.includes("discovery")) ? " (a fixture)" : ` in ${lb.env.file}`}`);
+                `discovery.enabled: ${lb.env.discovery.enabled}${addedFor(lb.source, "discovery") ? " (a fixture)" : ` in ${lb.env.file}`}`);
             await rehearseDiscoveryStaleness({
                 bucket: lb.targetsBucket, s3: lb.s3Client, regions: lb.env.discovery.regions, namespaces: lb.env.discovery.cloudMapNamespaces,
                 nodeExporter: { host: ADDRESSES.prometheus(1), port: NODE_EXPORTER_PORT }, received: lb.received, check: lb.check, figures: lb.figures,
@@ -227,7 +227,7 @@ export async function rehearse(stack: string, keep = false): Promise<RehearsalRe
     let fixtures: string[] = [];
     try {
         const source = loadRehearsalSource(stack);
-        fixtures = source.fixtures;
+        fixtures = source.fixtures.map((f) => f.says);
         const lb = await startLoopback(stack, source, work, logs, processes, teardown, report);
         for (const [i, scenario] of SCENARIOS.entries()) {
             current = scenario.name;

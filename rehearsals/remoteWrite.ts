@@ -2,6 +2,7 @@
 // workspace, each request signed for aps in the stack's region, and none fails.
 import { PROMETHEUS_PORT } from "../components/ports";
 import { LoopbackNode } from "./changes";
+import { addedFor } from "./lib/fixtures";
 import { Loopback } from "./lib/loopbackPlatform";
 import { request, waitFor } from "./lib/wait";
 
@@ -14,7 +15,7 @@ async function remoteStorage(node: LoopbackNode, counter: string): Promise<numbe
 
 export async function rehearseRemoteWrite(lb: Loopback): Promise<void> {
     lb.check("the stack writes to a managed Prometheus workspace", lb.env.remoteWrite.enabled,
-        `remoteWrite.enabled: ${lb.env.remoteWrite.enabled}${lb.source.fixtures.some((f) => f.includes("remoteWrite")) ? " (a fixture)" : ` in ${lb.env.file}`}`);
+        `remoteWrite.enabled: ${lb.env.remoteWrite.enabled}${addedFor(lb.source, "remote write") ? " (a fixture)" : ` in ${lb.env.file}`}`);
     const sent = await Promise.all(lb.nodes.map((node) => waitFor(`${node.name} to remote-write samples`, async () => {
         const samples = await remoteStorage(node, "samples_total");
         return samples > 0 ? samples : undefined;

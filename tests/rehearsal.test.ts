@@ -4,7 +4,7 @@ import * as net from "net";
 import * as path from "path";
 import { SCENARIOS, SETUP_CHECKS } from "../rehearsals/loopback";
 import { declares } from "../rehearsals/lib/report";
-import { loadRehearsalSource, rehearsalSource } from "../rehearsals/lib/fixtures";
+import { addedFor, loadRehearsalSource, rehearsalSource } from "../rehearsals/lib/fixtures";
 import { loadEnvironment } from "../infra/environment";
 import { loadTenants } from "../infra/tenants";
 import { assertDeclaredChecksPassed } from "./helpers/declaredChecks";
@@ -50,20 +50,20 @@ describe("the rehearsal's fixtures", () => {
         assert.equal(bare.env.remoteWrite.enabled, true);
         assert.equal(bare.env.alertmanager.configParameterTier, "Advanced");
         assert.deepEqual(bare.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
-        assert.deepEqual(bare.fixtures, [
-            `environments/dev.yaml has discovery.enabled: false; the rehearsal turns discovery on for ${dev.region}`,
-            "environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on",
-            "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)",
-            "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-b (rehearsals/fixtures/tenants/rehearsal-b.yaml)",
-            "environments/dev.yaml has alertmanager.configParameterTier: Standard; with the fixture tenants the rehearsal uses Advanced",
+        assert.deepEqual(bare.fixtures.map((f) => [f.prerequisite, f.says]), [
+            ["discovery", `environments/dev.yaml has discovery.enabled: false; the rehearsal turns discovery on for ${dev.region}`],
+            ["remote write", "environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"],
+            ["tenants", "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)"],
+            ["tenants", "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-b (rehearsals/fixtures/tenants/rehearsal-b.yaml)"],
+            ["alertmanager tier", "environments/dev.yaml has alertmanager.configParameterTier: Standard; with the fixture tenants the rehearsal uses Advanced"],
         ]);
         const asIs = rehearsalSource(dev, loadTenants("dev"));
         assert.deepEqual(asIs.tenants.map((t) => t.name), ["checkout-web", "orders-queue"]);
         assert.equal(asIs.env.discovery, dev.discovery);
-        assert.deepEqual(asIs.fixtures, ["environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"]);
+        assert.deepEqual(asIs.fixtures.map((f) => f.says), ["environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"]);
         const staging = loadRehearsalSource("staging");
         assert.deepEqual(staging.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
-        assert.equal(staging.fixtures.some((f) => /discovery|remoteWrite/.test(f)), false);
+        assert.deepEqual([addedFor(staging, "discovery"), addedFor(staging, "remote write"), addedFor(staging, "tenants")], [false, false, true]);
     });
 });
 

@@ -10,36 +10,50 @@ export const FIXTURE_TENANTS_DIR = path.join(__dirname, "..", "fixtures", "tenan
 /** The tenant scenarios need two tenants: one to rehearse with, one more to keep apart from it. */
 export const TENANTS_NEEDED = 2;
 
+/** What a scenario may need that a stack can lack. */
+export type Prerequisite = "discovery" | "remote write" | "tenants" | "alertmanager tier";
+
+export interface Fixture {
+    readonly prerequisite: Prerequisite;
+    /** What the stack lacked and what the rehearsal added, for the report. */
+    readonly says: string;
+}
+
 export interface RehearsalSource {
     readonly env: LoadedEnvironment;
     readonly tenants: Tenant[];
-    /** One sentence per fixture added, for the report. */
-    readonly fixtures: string[];
+    readonly fixtures: Fixture[];
+}
+
+/** Whether the rehearsal added a fixture for `prerequisite`. */
+export function addedFor(source: RehearsalSource, prerequisite: Prerequisite): boolean {
+    return source.fixtures.some((f) => f.prerequisite === prerequisite);
 }
 
 /** The stack as rendered for a rehearsal: its own files, and a fixture for what it lacks. */
 export function rehearsalSource(env: LoadedEnvironment, tenants: Tenant[]): RehearsalSource {
-    const fixtures: string[] = [];
+    const fixtures: Fixture[] = [];
     let rendered = env;
     if (!env.discovery.enabled) {
         const regions = env.discovery.regions.length > 0 ? env.discovery.regions : [env.region];
         rendered = { ...env, discovery: { ...env.discovery, enabled: true, regions } };
-        fixtures.push(`${env.file} has discovery.enabled: false; the rehearsal turns discovery on for ${regions.join(", ")}`);
+        fixtures.push({ prerequisite: "discovery", says: `${env.file} has discovery.enabled: false; the rehearsal turns discovery on for ${regions.join(", ")}` });
     }
     if (!env.remoteWrite.enabled) {
         rendered = { ...rendered, remoteWrite: { ...rendered.remoteWrite, enabled: true } };
-        fixtures.push(`${env.file} has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on`);
+        fixtures.push({ prerequisite: "remote write", says: `${env.file} has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on` });
     }
     const added = loadTenants(env.stack, FIXTURE_TENANTS_DIR)
         .filter((fixture) => !tenants.some((t) => t.name === fixture.name))
         .slice(0, Math.max(0, TENANTS_NEEDED - tenants.length));
     for (const fixture of added) {
-        fixtures.push(`the stack has ${tenants.length} tenant(s); the rehearsal adds fixture tenant ${fixture.name} (${fixture.file})`);
+        fixtures.push({ prerequisite: "tenants", says: `the stack has ${tenants.length} tenant(s); the rehearsal adds fixture tenant ${fixture.name} (${fixture.file})` });
     }
     if (added.length > 0 && rendered.alertmanager.configParameterTier !== "Advanced") {
         // Two more tenants' receivers and routes need room, as dev's two tenants do.
         rendered = { ...rendered, alertmanager: { ...rendered.alertmanager, configParameterTier: "Advanced" } };
-        fixtures.push(`${env.file} has alertmanager.configParameterTier: ${env.alertmanager.configParameterTier}; with the fixture tenants the rehearsal uses Advanced`);
+        fixtures.push({ prerequisite: "alertmanager tier",
+            says: `${env.file} has alertmanager.configParameterTier: ${env.alertmanager.configParameterTier}; with the fixture tenants the rehearsal uses Advanced` });
     }
     return { env: rendered, tenants: [...tenants, ...added], fixtures };
 }

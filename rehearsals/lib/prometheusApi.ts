@@ -14,3 +14,14 @@ export async function instantQuery(prometheus: { host: string; port: number }, p
     }
     return body.data.result;
 }
+
+/** A rule group as Prometheus's rules API reports it: when it last ran, and each rule's health and (alerts) state. */
+export interface RuleGroup {
+    name: string;
+    lastEvaluation: string;
+    rules: { name: string; health: string; state?: string }[];
+}
+
+export async function ruleGroups(prometheus: { host: string; port: number }): Promise<RuleGroup[]> {
+    return JSON.parse((await request({ ...prometheus, path: "/api/v1/rules" })).body).data.groups;
+}
