@@ -7,7 +7,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { encodeUserData, USER_DATA_HEADROOM, USER_DATA_LIMIT_BYTES } from "../components/prometheusNode";
 import { NodeFile, PrometheusNodeSpec, prometheusNodeFiles, renderNode } from "../components/render/cloudInit";
-import { renderMountScript, shellQuote } from "../components/render/nodeScripts";
+import { CREDENTIAL_TRIES, renderMountScript, shellQuote, WHILE_CREDENTIALS_PROPAGATE } from "../components/render/nodeScripts";
 import { previewNodeSpec } from "../scripts/lib/plan";
 import { plannedStack, STACKS } from "./helpers/stacks";
 import { NODE_LOG_UNITS } from "../infra/rendering";
@@ -108,6 +108,32 @@ describe("Prometheus node rendering", function () {
         const dropIn = files.find((f) => f.path.endsWith("platform.conf"))!.content;
         assert.match(dropIn, /^ExecStart=\nExecStart=\/usr\/bin\/prometheus-blackbox-exporter --config\.file=\/etc\/prometheus\/platform-blackbox\.yml --web\.listen-address=0\.0\.0\.0:9115$/m);
         assert.deepEqual(doc.runcmd, [["/usr/local/sbin/bootstrap-prometheus-node.sh"]]);
+    });
+
+    it("retries the steps that need the instance role's credentials, as rendered: until one succeeds, or 12 tries and a FATAL line", async () => {
+        const bootstrap = renderNode(await nodeSpec("dev", 0)).files.find((f) => f.path.endsWith("bootstrap-prometheus-node.sh"))!.content;
+        const retry = new RegExp(`^${WHILE_CREDENTIALS_PROPAGATE}\\(\\) \\{\\n[\\s\\S]*?^\\}$`, "m").exec(bootstrap)?.[0];
+        assert.ok(retry, "the bootstrap defines the retry");
+        // Both steps go through it: the system set's fetch and the first configuration sync.
+        assert.equal(bootstrap.split(`\n${WHILE_CREDENTIALS_PROPAGATE} "`).length - 1, 2);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-retry-"));
+        try {
+            // A step that fails `failures` times, then succeeds; sleep counts instead of waiting.
+            const run = (failures: number) => spawnSync("bash", ["-c", `set -euo pipefail
+sleep() { echo slept >> ${dir}/sleeps; }
+step() { echo try >> ${dir}/tries; [ "$(wc -l < ${dir}/tries)" -gt ${failures} ]; }
+${retry}
+${WHILE_CREDENTIALS_PROPAGATE} "the step never worked" step
+echo done`], { encoding: "utf8" });
+            const counts = () => ["tries", "sleeps"].map((f) => fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8").split("\n").length - 1 : 0);
+            const recovered = run(3);
+            assert.deepEqual([recovered.status, recovered.stdout, counts()], [0, "done\n", [4, 3]]);
+            ["tries", "sleeps"].forEach((f) => fs.rmSync(path.join(dir, f), { force: true }));
+            const never = run(100);
+            assert.deepEqual([never.status, never.stdout, never.stderr, counts()], [1, "", "FATAL: the step never worked\n", [CREDENTIAL_TRIES, CREDENTIAL_TRIES - 1]]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("installs the stack's pinned Prometheus and node_exporter releases, checksum-verified", async () => {

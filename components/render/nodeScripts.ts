@@ -152,6 +152,10 @@ fi
 `;
 }
 
+/** The bootstrap's retry of a step that needs the instance role's credentials, and how often it tries. */
+export const WHILE_CREDENTIALS_PROPAGATE = "while_credentials_propagate";
+export const CREDENTIAL_TRIES = 12;
+
 export interface BootstrapInput {
     /** The node's system set (every other script, unit and key), fetched first and checked against its sha256. */
     systemSet: { bucket: string; key: string; sha256: string; region: string; endpointUrl?: string };
@@ -209,6 +213,22 @@ install_release() {
   rm -rf "$work"
 }
 
+# ${WHILE_CREDENTIALS_PROPAGATE} WHAT COMMAND...
+# Runs COMMAND until it succeeds, ${CREDENTIAL_TRIES} tries 5 s apart, while the instance role's
+# credentials propagate; then stops the boot with "FATAL: WHAT".
+${WHILE_CREDENTIALS_PROPAGATE}() {
+  local what=$1 attempt
+  shift
+  for attempt in $(seq ${CREDENTIAL_TRIES}); do
+    "$@" && return 0
+    if [ "$attempt" -lt ${CREDENTIAL_TRIES} ]; then
+      sleep 5
+    fi
+  done
+  echo "FATAL: $what" >&2
+  exit 1
+}
+
 for user in prometheus node_exporter; do
   id -u "$user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$user"
 done
@@ -216,16 +236,9 @@ install -d -m 0755 -o node_exporter -g node_exporter ${shellQuote(input.textfile
 
 # The system set: every other script, unit and key of the node, pinned by its sha256 here.
 system_set=$(mktemp)
-${s3EndpointArgs(input.systemSet.endpointUrl)}# Retried while the instance role's credentials propagate.
-for attempt in $(seq 12); do
-  aws "\${endpoint_args[@]}" --region ${shellQuote(input.systemSet.region)} s3 cp --only-show-errors \
-    ${shellQuote(`s3://${input.systemSet.bucket}/${input.systemSet.key}`)} "$system_set" && break
-  if [ "$attempt" -eq 12 ]; then
-    echo "FATAL: cannot fetch the system set s3://${input.systemSet.bucket}/${input.systemSet.key}" >&2
-    exit 1
-  fi
-  sleep 5
-done
+${s3EndpointArgs(input.systemSet.endpointUrl)}${WHILE_CREDENTIALS_PROPAGATE} "cannot fetch the system set s3://${input.systemSet.bucket}/${input.systemSet.key}" \\
+  aws "\${endpoint_args[@]}" --region ${shellQuote(input.systemSet.region)} s3 cp --only-show-errors \\
+  ${shellQuote(`s3://${input.systemSet.bucket}/${input.systemSet.key}`)} "$system_set"
 if ! echo ${shellQuote(`${input.systemSet.sha256}`)}"  $system_set" | sha256sum --check --strict --quiet; then
   echo "FATAL: the system set s3://${input.systemSet.bucket}/${input.systemSet.key} does not match the sha256 this node was given" >&2
   exit 1
@@ -256,15 +269,7 @@ ${shellQuote(input.mountScriptPath)}
 ${release("prometheus", input.prometheusVersion, input.prometheusSha256)}
 ${release("node_exporter", input.nodeExporterVersion, input.nodeExporterSha256)}
 
-# The configuration set: retried while the instance role's credentials propagate.
-for attempt in $(seq 12); do
-  ${shellQuote(input.configScriptPath)} && break
-  if [ "$attempt" -eq 12 ]; then
-    echo "FATAL: no configuration set could be applied; not starting Prometheus" >&2
-    exit 1
-  fi
-  sleep 5
-done
+${WHILE_CREDENTIALS_PROPAGATE} "no configuration set could be applied; not starting Prometheus" ${shellQuote(input.configScriptPath)}
 ${input.checks.join("\n")}
 
 systemctl daemon-reload
