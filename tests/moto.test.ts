@@ -24,14 +24,14 @@ import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE } from "../components/rend
 import { DISCOVERY_PREFIX, DISCOVERY_STATUS_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { NODE_PATHS, S3_ENDPOINT_OVERRIDE } from "../components/render/nodeScripts";
 import { NODE_LOG_UNITS } from "../infra/rendering";
-import { AwsKey, documentsMotoEvaluates, Moto, motoInstalled, motoVersion } from "../rehearsals/lib/moto";
+import { AwsKey, Moto, motoInstalled, motoVersion } from "../rehearsals/lib/moto";
 import { ecsAccount, unaskedCloudMap } from "../rehearsals/lib/awsStandIns";
 import { Processes } from "../rehearsals/lib/processes";
 import { replaceAll } from "../rehearsals/lib/remap";
 import { Teardown } from "../rehearsals/lib/teardown";
 import { waitFor } from "../rehearsals/lib/wait";
 import { previewNodeSpec } from "../scripts/lib/plan";
-import { appliedRun, bucket, roleDocuments } from "./helpers/iamPolicies";
+import { appliedRun, bucket, NamedDocument, roleDocuments } from "./helpers/iamPolicies";
 import { PYTHON, requireShipperTools, writeJournal } from "./helpers/journal";
 import { plannedStack } from "./helpers/stacks";
 import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
@@ -40,6 +40,18 @@ const STACK = "dev";
 const LOG_GROUP = `/ec2/prometheus-platform-${STACK}/prometheus-nodes`;
 
 const EXPORTER_LABELS = { PROMETHEUS_EXPORTER_PORT: "9102", PROMETHEUS_EXPORTER_PATH: "/internal/metrics", PROMETHEUS_EXPORTER_JOB_NAME: "api" };
+
+/**
+ * Documents as moto evaluates them: it authorizes CloudWatch Logs calls against the resource "*"
+ * (only S3's name their resource), so a logs statement is given with Resource "*"; moto then proves
+ * its actions, not its log group (the IAM simulator's table does that).
+ */
+function documentsMotoEvaluates(documents: readonly NamedDocument[]): NamedDocument[] {
+    return documents.map(({ name, policy }) => ({
+        name,
+        policy: { ...policy, Statement: policy.Statement.map((st) => [st.Action].flat().every((a) => String(a).startsWith("logs:")) ? { ...st, Resource: "*" } : st) },
+    }));
+}
 
 const wrongSecret = (key: AwsKey): AwsKey => ({ ...key, secretAccessKey: `${key.secretAccessKey.slice(0, -4)}XXXX` });
 

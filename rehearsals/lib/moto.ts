@@ -8,7 +8,6 @@ import * as https from "https";
 import * as path from "path";
 import { PROJECT_ROOT } from "../../infra/paths";
 import { freePort } from "./net";
-import { NamedDocument } from "./roleDocuments";
 import { INSTALL_HINT, Processes, resolveCommand } from "./processes";
 import { issueCertificate } from "./tlsTarget";
 import { waitFor } from "./wait";
@@ -18,18 +17,6 @@ const MOTO_SERVER = "/usr/bin/moto_server";
 /** The calls made before IAM applies: create the administrator, give it a policy and a key. */
 const UNAUTHENTICATED_CALLS = 3;
 const ADMIN_POLICY = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "*", Resource: "*" }] };
-
-/**
- * Documents as moto evaluates them: it authorizes CloudWatch Logs calls against the resource "*"
- * (only S3's name their resource), so a logs statement is given with Resource "*"; moto then proves
- * its actions, not its log group (the IAM simulator's table does that).
- */
-export function documentsMotoEvaluates(documents: readonly NamedDocument[]): NamedDocument[] {
-    return documents.map(({ name, policy }) => ({
-        name,
-        policy: { ...policy, Statement: policy.Statement.map((st) => [st.Action].flat().every((a) => String(a).startsWith("logs:")) ? { ...st, Resource: "*" } : st) },
-    }));
-}
 
 export interface AwsKey { readonly accessKeyId: string; readonly secretAccessKey: string }
 export interface AwsResult { readonly status: number | null; readonly stdout: string; readonly stderr: string }

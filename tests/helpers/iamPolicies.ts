@@ -8,11 +8,19 @@ import { getGlobalConditionKeyByName, getGlobalConditionKeyByPrefix, iamActionDe
 import { strict as assert } from "assert";
 import { ProgramRun } from "../../scripts/lib/offline";
 import { runStackOffline } from "../../scripts/lib/stackRun";
-import { PolicyDocument } from "../../rehearsals/lib/roleDocuments";
 import { inputsOf, named, ofType, source } from "./stacks";
 
-export type { PolicyDocument, PolicyStatement as Statement } from "../../rehearsals/lib/roleDocuments";
-export { roleDocuments } from "../../rehearsals/lib/roleDocuments";
+export interface Statement {
+    Sid?: string;
+    Effect: "Allow" | "Deny";
+    Principal?: unknown;
+    Action?: string | string[];
+    NotAction?: string | string[];
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, unknown>>;
+}
+export interface PolicyDocument { Version: string; Statement: Statement[] }
+export interface NamedDocument { name: string; policy: PolicyDocument }
 
 /** Each stack as an update sees it: ARNs known (the plan's previews leave some unknown). */
 const applied = new Map<string, Promise<ProgramRun>>();
@@ -22,6 +30,18 @@ export function appliedRun(stack: string): Promise<ProgramRun> {
         applied.set(stack, previous.then(async () => (await runStackOffline(stack, { preview: false })).run));
     }
     return applied.get(stack)!;
+}
+
+/** The documents a role holds: its inline policies and the policies of the program attached to it (AWS-managed ones are named by ARN only). */
+export function roleDocuments(run: ProgramRun, role: string): NamedDocument[] {
+    const roleUrn = named(run, "aws:iam/role:Role", role).urn;
+    const inline = ofType(run, "aws:iam/rolePolicy:RolePolicy").filter((p) => source(run, p, "role").urn === roleUrn)
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    const attached = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        .filter((a) => source(run, a, "role").urn === roleUrn && (a.propertyDependencies.policyArn ?? []).length === 1)
+        .map((a) => source(run, a, "policyArn"))
+        .map((p) => ({ name: p.name, policy: JSON.parse(inputsOf(p).policy) }));
+    return [...inline, ...attached];
 }
 
 /** A bucket's name (its ID, which its bucket policy names) and its bucket policy. */
