@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { assertPinnedImage, SINGLE_TASK_SERVICE, ssmParameterArn, taskExecution } from "./ecsTask";
 import { serviceTrustPolicy } from "./iamDocuments";
-import { grafanaContainer } from "./render/grafanaConfig";
+import { GRAFANA_SECRET_ENV, grafanaContainer, grafanaEnvironment, GrafanaSecret, GrafanaSignIn } from "./render/grafanaConfig";
 import { GRAFANA_PORT } from "./ports";
 
 export interface GrafanaArgs {
@@ -21,6 +21,16 @@ export interface GrafanaArgs {
     readonly rootUrl: string;
     /** Provisioning files by path (data sources, dashboards): no secrets, those come from SSM. */
     readonly files: pulumi.Input<Record<string, string>>;
+    /** Where Grafana keeps users, teams, folders and dashboards made in the UI (GrafanaDatabase). */
+    readonly database: {
+        readonly address: pulumi.Input<string>;
+        readonly port: number;
+        readonly name: string;
+        readonly user: string;
+        readonly password: pulumi.Input<string>;
+    };
+    /** The provider people sign in with, and its client secret; absent: the admin user is the one login. */
+    readonly signIn?: GrafanaSignIn & { readonly clientSecret: pulumi.Input<string> };
     /** The password of the basic-auth user the data sources log in to the nodes' nginx with. */
     readonly prometheusPassword: pulumi.Input<string>;
     /** The stack's AMP workspace, queried with SigV4 through the task role. */
@@ -52,14 +62,26 @@ export function managedPrometheusQueryPolicy(workspaceArn: string): Record<strin
     };
 }
 
+/** What of the sign-in goes into the task definition: everything but the client secret, which comes from SSM. */
+function signInSettings({ clientSecret: _clientSecret, ...settings }: GrafanaSignIn & { clientSecret: unknown }): GrafanaSignIn {
+    return settings;
+}
+
 /**
- * Grafana on ECS Fargate, one task, its state provisioned: data sources and dashboards come from
- * the task definition, the admin password from an SSM SecureString, so a replaced task loses
- * nothing that matters. Served through the ALB (office-only) and scraped through Cloud Map.
+ * Grafana on ECS Fargate, one task: data sources and dashboards provisioned from the task
+ * definition, secrets from SSM SecureStrings, and what people make in the UI (users, teams,
+ * folders, dashboards) kept in its PostgreSQL database, so a replaced task loses nothing. Served
+ * through the ALB (office-only, or signed in) and scraped through Cloud Map.
  */
 export class Grafana extends pulumi.ComponentResource {
     readonly adminPassword: pulumi.Output<string>;
     readonly serviceName: pulumi.Output<string>;
+    /**
+     * What the task starts with, as the plan shows it: each setting's value, and each secret's
+     * variable with its SSM parameter. Values made by other resources (the database's address,
+     * the AMP workspace's URL) are named, not known, until they exist.
+     */
+    readonly plannedSettings: Readonly<Record<string, string>>;
 
     constructor(name: string, args: GrafanaArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:observability:Grafana", name, {}, opts);
@@ -71,10 +93,14 @@ export class Grafana extends pulumi.ComponentResource {
         const admin = new random.RandomPassword(`${name}-admin`, { length: 32, special: false }, parent);
         const secretKey = new random.RandomPassword(`${name}-secret-key`, { length: 48, special: false }, parent);
         const parameterName = (suffix: string) => `${args.parameterPrefix}/${suffix}`;
-        const secrets = {
+        const secrets: Record<string, { name: string; value: pulumi.Output<string>; description: string }> = {
             adminPassword: { name: parameterName("admin-password"), value: admin.result, description: "Grafana's admin password" },
             prometheusPassword: { name: parameterName("prometheus-password"), value: pulumi.output(args.prometheusPassword), description: "Basic-auth password Grafana's data sources use on the nodes" },
             secretKey: { name: parameterName("secret-key"), value: secretKey.result, description: "Grafana's secret key, encrypting the data source secrets it stores" },
+            databasePassword: { name: parameterName("database-password"), value: pulumi.output(args.database.password), description: "Password of Grafana's database user" },
+            ...(args.signIn ? {
+                oidcClientSecret: { name: parameterName("oidc-client-secret"), value: pulumi.output(args.signIn.clientSecret), description: "Client secret of Grafana's application at the OpenID Connect provider" },
+            } : {}),
         };
         const parameters = Object.entries(secrets).map(([key, secret]) => new aws.ssm.Parameter(`${name}-${key}`, {
             name: secret.name,
@@ -84,6 +110,8 @@ export class Grafana extends pulumi.ComponentResource {
             tags,
         }, parent));
         const parameterArn = (parameter: string) => ssmParameterArn(partition, args.region, args.accountId, parameter);
+        const secretArns = Object.fromEntries(Object.entries(secrets).map(([key, secret]) => [key, parameterArn(secret.name)])) as
+            Record<Exclude<GrafanaSecret, "oidcClientSecret">, string> & { oidcClientSecret?: string };
         const { logGroupName, executionRole } = taskExecution(name, {
             description: "ECS pulls the Grafana image, reads its secrets, writes its logs",
             physicalNamePrefix: args.physicalNamePrefix,
@@ -122,15 +150,13 @@ export class Grafana extends pulumi.ComponentResource {
             runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: "X86_64" },
             executionRoleArn: executionRole.arn,
             taskRoleArn: taskRole.arn,
-            containerDefinitions: pulumi.all([args.files, args.managedPrometheus?.prometheusUrl]).apply(([files, ampUrl]) => JSON.stringify([grafanaContainer({
+            containerDefinitions: pulumi.all([args.files, args.managedPrometheus?.prometheusUrl, args.database.address]).apply(([files, ampUrl, databaseHost]) => JSON.stringify([grafanaContainer({
                 image: args.image,
                 rootUrl: args.rootUrl,
                 files,
-                secretArns: {
-                    adminPassword: parameterArn(secrets.adminPassword.name),
-                    prometheusPassword: parameterArn(secrets.prometheusPassword.name),
-                    secretKey: parameterArn(secrets.secretKey.name),
-                },
+                secretArns,
+                database: { host: databaseHost, port: args.database.port, name: args.database.name, user: args.database.user },
+                signIn: args.signIn && signInSettings(args.signIn),
                 managedPrometheusUrl: ampUrl,
                 ampPluginVersion: args.ampPluginVersion,
                 logGroup: logGroupName,
@@ -153,6 +179,17 @@ export class Grafana extends pulumi.ComponentResource {
             tags,
         }, { parent: this, dependsOn: args.listenerRules });
 
+        const planned = (value: pulumi.Input<string> | undefined, what: string) => typeof value === "string" ? value : `<${what}>`;
+        this.plannedSettings = {
+            ...grafanaEnvironment({
+                rootUrl: args.rootUrl,
+                database: { host: planned(args.database.address, "the database's address"), port: args.database.port, name: args.database.name, user: args.database.user },
+                signIn: args.signIn && signInSettings(args.signIn),
+                managedPrometheusUrl: args.managedPrometheus && planned(args.managedPrometheus.prometheusUrl, "the AMP workspace's URL"),
+                ampPluginVersion: args.ampPluginVersion,
+            }),
+            ...Object.fromEntries(Object.entries(secrets).map(([key, secret]) => [GRAFANA_SECRET_ENV[key as GrafanaSecret], `<SSM ${secret.name}>`])),
+        };
         this.adminPassword = pulumi.secret(admin.result);
         this.serviceName = service.name;
         this.registerOutputs({ serviceName: this.serviceName });

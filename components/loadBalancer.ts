@@ -5,7 +5,20 @@ import { HTTP_PORT, HTTPS_PORT, INGRESS_PORT } from "./ports";
 
 /** Tag on every target group telling the policy pack who may reach it. */
 export const ACCESS_TAG = "platform:access";
-export type Access = "basic-auth-proxy" | "office-only";
+/** sign-in: reached from anywhere, after the ALB's OpenID Connect sign-in (the policy pack's sign-in-beyond-office). */
+export type Access = "basic-auth-proxy" | "office-only" | "sign-in";
+
+/** The organisation's OpenID Connect provider, which the ALB signs people in with before Grafana. */
+export interface AlbSignIn {
+    readonly issuer: string;
+    readonly authorizationEndpoint: string;
+    readonly tokenEndpoint: string;
+    readonly userInfoEndpoint: string;
+    readonly clientId: string;
+    readonly clientSecret: pulumi.Input<string>;
+    readonly scopes: string[];
+    readonly sessionTimeoutSeconds: number;
+}
 
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 /** An ALB condition holds at most three values (and a rule five): one host, three source CIDRs. */
@@ -25,9 +38,10 @@ export interface LoadBalancerArgs {
     readonly alertmanagerHosts: string[];
     readonly alertmanagerHost: string;
     readonly alertmanagerPort: number;
-    /** grafana.<domain>, office-only like the Alertmanagers. */
+    /** grafana.<domain>: office-only like the Alertmanagers, or from anywhere after signIn. */
     readonly grafanaHost: string;
     readonly grafanaPort: number;
+    readonly grafanaSignIn?: AlbSignIn;
     /** The access-log bucket, and what must exist before the ALB may write there. */
     readonly accessLogsBucketName: pulumi.Input<string>;
     readonly accessLogsReady: pulumi.Resource;
@@ -100,10 +114,26 @@ export function listenerRuleLayout<T extends { name: string; host: string; role:
     });
 }
 
+/** The ALB's sign-in: anyone not signed in is sent to the provider, and comes back signed in. */
+function oidcAction(signIn: AlbSignIn) {
+    return {
+        issuer: signIn.issuer,
+        authorizationEndpoint: signIn.authorizationEndpoint,
+        tokenEndpoint: signIn.tokenEndpoint,
+        userInfoEndpoint: signIn.userInfoEndpoint,
+        clientId: signIn.clientId,
+        clientSecret: signIn.clientSecret,
+        scope: signIn.scopes.join(" "),
+        sessionTimeout: signIn.sessionTimeoutSeconds,
+        onUnauthenticatedRequest: "authenticate",
+    };
+}
+
 /**
  * The public ALB: HTTPS with a modern TLS policy, HTTP redirected, a fixed 404 by default.
  * prom-N goes to node N's nginx auth-proxy (which asks non-office clients for basic auth);
- * alerts-N goes to Alertmanager member N, and grafana to Grafana, only from the office CIDRs.
+ * alerts-N goes to Alertmanager member N only from the office CIDRs; grafana goes to Grafana from the
+ * office CIDRs, or from anywhere once the ALB has signed the visitor in (grafanaSignIn).
  */
 export class LoadBalancer extends pulumi.ComponentResource {
     readonly loadBalancerDnsName: pulumi.Output<string>;
@@ -170,13 +200,14 @@ export class LoadBalancer extends pulumi.ComponentResource {
         });
         const memberGroups = args.alertmanagerHosts.map((_, i) => targetGroup(`alerts-${i + 1}`, "office-only", args.alertmanagerPort, "ip", "/-/healthy"));
         const allGroup = targetGroup("alerts", "office-only", args.alertmanagerPort, "ip", "/-/healthy");
-        const grafanaGroup = targetGroup("grafana", "office-only", args.grafanaPort, "ip", "/api/health");
+        const signIn = args.grafanaSignIn;
+        const grafanaGroup = targetGroup("grafana", signIn ? "sign-in" : "office-only", args.grafanaPort, "ip", "/api/health");
 
         const served = [
             ...args.prometheusHosts.map((host, i) => ({ name: `prom-${i + 1}`, host, role: { kind: "prom", member: i + 1 } as const, officeOnly: false, group: promGroups[i] })),
             ...args.alertmanagerHosts.map((host, i) => ({ name: `alerts-${i + 1}`, host, role: { kind: "alerts", member: i + 1 } as const, officeOnly: true, group: memberGroups[i] })),
             { name: "alerts", host: args.alertmanagerHost, role: { kind: "alerts-any" } as const, officeOnly: true, group: allGroup },
-            { name: "grafana", host: args.grafanaHost, role: { kind: "grafana" } as const, officeOnly: true, group: grafanaGroup },
+            { name: "grafana", host: args.grafanaHost, role: { kind: "grafana" } as const, officeOnly: !signIn, group: grafanaGroup },
         ];
         for (const spec of listenerRuleLayout(served, args.officeCidrs)) {
             const group = spec.served.group;
@@ -187,7 +218,9 @@ export class LoadBalancer extends pulumi.ComponentResource {
                     { hostHeader: { values: [spec.host] } },
                     ...(spec.sourceCidrs ? [{ sourceIp: { values: spec.sourceCidrs } }] : []),
                 ],
-                actions: [{ type: "forward", targetGroupArn: group.arn }],
+                actions: signIn && group === grafanaGroup
+                    ? [{ type: "authenticate-oidc", order: 1, authenticateOidc: oidcAction(signIn) }, { type: "forward", order: 2, targetGroupArn: group.arn }]
+                    : [{ type: "forward", targetGroupArn: group.arn }],
                 tags,
             }, parent));
         }

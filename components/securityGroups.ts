@@ -12,6 +12,8 @@ export interface SecurityGroupsArgs {
     readonly meshPort: number;
     readonly grafanaPort: number;
     readonly blackboxPort: number;
+    /** The ALB signs people in with an OpenID Connect provider, whose token and user-info endpoints it calls over HTTPS. */
+    readonly albCallsIdentityProvider?: boolean;
     readonly tags?: Record<string, string>;
 }
 
@@ -92,6 +94,12 @@ export class SecurityGroups extends pulumi.ComponentResource {
             description: "receivers (PagerDuty, webhooks, email), image pulls, the mesh",
         }, parent);
 
+        if (args.albCallsIdentityProvider) {
+            new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-identity-provider`, {
+                securityGroupId: alb.id, ipProtocol: "tcp", fromPort: 443, toPort: 443,
+                cidrIpv4: "0.0.0.0/0", description: "the OpenID Connect provider's token and user-info endpoints",
+            }, parent);
+        }
         new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-grafana`, {
             securityGroupId: alb.id, ipProtocol: "tcp", fromPort: args.grafanaPort, toPort: args.grafanaPort,
             referencedSecurityGroupId: grafana.id, description: "to Grafana",

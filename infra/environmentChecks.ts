@@ -172,6 +172,16 @@ export function semanticProblems(env: Environment): string[] {
     if (env.receivers.ticket === "email" && env.receivers.email === undefined) {
         problems.push(`receivers.email: missing; tickets are sent by email, so to, from and smarthost are needed`);
     }
+    if (env.grafana.access === "sso" && env.grafana.sso === undefined) {
+        problems.push(`grafana.sso: missing; grafana.access is sso, so the provider's issuer, endpoints and clientId are needed`);
+    }
+    if (env.grafana.access !== "sso" && env.grafana.sso !== undefined) {
+        problems.push(`grafana.sso: only used when grafana.access is sso`);
+    }
+    const bothRoles = (env.grafana.sso?.adminGroups ?? []).filter((group) => env.grafana.sso?.editorGroups.includes(group));
+    if (bothRoles.length > 0) {
+        problems.push(`grafana.sso.editorGroups: ${bothRoles.join(", ")} also in adminGroups; name each group once, under the role it gets`);
+    }
     if (env.receivers.ticket !== "email" && env.receivers.email !== undefined) {
         problems.push(`receivers.email: only used when receivers.ticket is email`);
     }

@@ -11,6 +11,9 @@ export const SHA256 = "^[0-9a-f]{64}$";
 export const EMAIL = "^[^@\\s]+@[^@\\s]+\\.[a-z]+$";
 export const IAM_PRINCIPAL = "^arn:aws[a-z-]*:iam::[0-9]{12}:(root|role/.+|user/.+)$";
 export const REGION = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$";
+const HTTPS_URL = "^https://[^\\s]+$";
+/** A group name as an identity provider sends it, quoted into Grafana's role expression. */
+const GROUP_NAME = "^[^'\\\\\\s][^'\\\\]*$";
 
 /** The memory sizes (MiB) Fargate accepts for each task CPU size (CPU units). */
 export const FARGATE_MEMORY: Record<number, number[]> = {
@@ -150,6 +153,46 @@ export const ENVIRONMENT_SCHEMA = {
                 image: { type: "string", pattern: "^[a-z0-9.-]+(/[a-z0-9._-]+)+$", default: "docker.io/grafana/grafana" },
                 // The Amazon Managed Service for Prometheus data source plugin, where the stack writes to AMP.
                 ampPluginVersion: { type: "string", pattern: VERSION, default: "3.0.0" },
+                // office: from the office CIDRs only, the admin user the one login. sso: from anywhere,
+                // signed in through the organisation's OpenID Connect provider (grafana.sso) at the ALB
+                // and in Grafana, roles from the provider's groups; its client secret is grafanaOidcClientSecret.
+                access: { enum: ["office", "sso"], default: "office" },
+                sso: {
+                    type: "object",
+                    additionalProperties: false,
+                    required: ["issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "clientId"],
+                    properties: {
+                        // The provider's endpoints, as its /.well-known/openid-configuration lists them.
+                        issuer: { type: "string", pattern: HTTPS_URL },
+                        authorizationEndpoint: { type: "string", pattern: HTTPS_URL },
+                        tokenEndpoint: { type: "string", pattern: HTTPS_URL },
+                        userInfoEndpoint: { type: "string", pattern: HTTPS_URL },
+                        clientId: { type: "string", pattern: "^[^\\s]{1,255}$" },
+                        // Scopes asked for; the groups claim must come with them.
+                        scopes: { type: "array", minItems: 1, uniqueItems: true, items: { type: "string", pattern: "^[A-Za-z0-9_.:/-]+$" }, default: ["openid", "email", "profile"] },
+                        // The claim (in the ID token or user info) listing the user's groups.
+                        groupsClaim: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$", default: "groups" },
+                        // Members of these groups are Admin, of these Editor; everyone else signed in is Viewer.
+                        adminGroups: { type: "array", uniqueItems: true, items: { type: "string", pattern: GROUP_NAME }, default: [] },
+                        editorGroups: { type: "array", uniqueItems: true, items: { type: "string", pattern: GROUP_NAME }, default: [] },
+                        // How long the ALB's sign-in lasts before the provider is asked again (15 minutes to 7 days).
+                        sessionTimeoutSeconds: { type: "integer", minimum: 900, maximum: 604800, default: 43200 },
+                    },
+                },
+                // Grafana's own database (users, teams, folders, dashboards made in the UI): PostgreSQL on RDS.
+                database: {
+                    type: "object",
+                    additionalProperties: false,
+                    default: {},
+                    properties: {
+                        instanceClass: { type: "string", pattern: "^db\\.[a-z0-9]+\\.[a-z0-9]+$", default: "db.t4g.micro" },
+                        allocatedStorageGiB: { type: "integer", minimum: 20, maximum: 1000, default: 20 },
+                        // The PostgreSQL major version; RDS applies its minor versions in the maintenance window.
+                        engineVersion: { type: "string", pattern: "^[0-9]{2}$", default: "17" },
+                        // Days of automated backups (point-in-time restore) RDS keeps.
+                        backupRetentionDays: { type: "integer", minimum: 1, maximum: 35, default: 7 },
+                    },
+                },
             },
         },
         receivers: {

@@ -8,6 +8,7 @@ import { ValidatedCertificate } from "../components/certificate";
 import { CloudflareDns } from "../components/cloudflareDns";
 import { DataVolumeBackup } from "../components/dataVolumeBackup";
 import { Grafana } from "../components/grafana";
+import { GrafanaDatabase } from "../components/grafanaDatabase";
 import { LoadBalancer } from "../components/loadBalancer";
 import { ManagedPrometheus } from "../components/managedPrometheus";
 import { Network } from "../components/network";
@@ -60,6 +61,7 @@ export interface Platform {
     basicAuth: BasicAuthCredential[];
     alertmanagerConfig: pulumi.Output<string>;
     grafana: Grafana;
+    grafanaDatabase: GrafanaDatabase;
     /** Grafana's provisioning files by path: data sources and dashboards. */
     grafanaProvisioning: Record<string, string>;
     managedPrometheus?: ManagedPrometheus;
@@ -100,6 +102,7 @@ function createFoundation(ctx: Context) {
         meshPort: MESH_PORT,
         grafanaPort: GRAFANA_PORT,
         blackboxPort: BLACKBOX_PORT,
+        albCallsIdentityProvider: env.grafana.access === "sso",
         tags,
     });
     const accessLogs = new AccessLogsBucket("access-logs", {
@@ -216,10 +219,12 @@ function createPrometheus(ctx: Context, foundation: Foundation) {
 type Prometheus = ReturnType<typeof createPrometheus>;
 
 /** The ALB and its certificate, the Alertmanagers, Grafana and the DNS names. */
-function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus, alertmanagerConfig: pulumi.Output<string>) {
+function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus, alertmanagerConfig: pulumi.Output<string>,
+    oidcClientSecret: pulumi.Output<string> | undefined) {
     const { source, env, cloud: { accountId, partition }, tags } = ctx;
     const { network, securityGroups, accessLogs, managedPrometheus } = foundation;
     const prefix = physicalPrefix(source.project, env);
+    const sso = env.grafana.sso && oidcClientSecret ? { ...env.grafana.sso, clientSecret: oidcClientSecret } : undefined;
     const certificate = new ValidatedCertificate("platform", { domain: env.domain, cloudflareZoneId: env.cloudflareZoneId, tags });
     const ingress = new LoadBalancer("platform", {
         vpcId: network.vpcId,
@@ -234,6 +239,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         alertmanagerPort: ALERTMANAGER_PORT,
         grafanaHost: hosts.grafana(env),
         grafanaPort: GRAFANA_PORT,
+        grafanaSignIn: sso,
         accessLogsBucketName: accessLogs.bucketName,
         accessLogsReady: accessLogs.policy,
         tags,
@@ -263,6 +269,18 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         tags,
     }, { dependsOn: ingress.listenerRules });
     const grafanaProvisioning = renderGrafanaFiles(source, managedPrometheus !== undefined);
+    const grafanaDatabase = new GrafanaDatabase("grafana-db", {
+        vpcId: network.vpcId,
+        subnetIds: network.privateSubnetIds,
+        clientSecurityGroupId: securityGroups.grafanaSecurityGroupId,
+        instanceClass: env.grafana.database.instanceClass,
+        allocatedStorageGiB: env.grafana.database.allocatedStorageGiB,
+        engineVersion: env.grafana.database.engineVersion,
+        backupRetentionDays: env.grafana.database.backupRetentionDays,
+        protectData: env.protectData,
+        physicalNamePrefix: prefix,
+        tags,
+    });
     const grafana = new Grafana("grafana", {
         clusterArn: alertmanagers.clusterArn,
         subnetIds: network.privateSubnetIds,
@@ -273,6 +291,14 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         image: `${env.grafana.image}:${env.grafana.version}`,
         rootUrl: `https://${hosts.grafana(env)}/`,
         files: grafanaProvisioning,
+        database: {
+            address: grafanaDatabase.address,
+            port: grafanaDatabase.port,
+            name: grafanaDatabase.name,
+            user: grafanaDatabase.user,
+            password: grafanaDatabase.password,
+        },
+        signIn: sso,
         prometheusPassword: prometheus.basicAuth[0].password.result,
         managedPrometheus: managedPrometheus ? { workspaceArn: managedPrometheus.workspaceArn, prometheusUrl: managedPrometheus.prometheusUrl } : undefined,
         ampPluginVersion: env.grafana.ampPluginVersion,
@@ -294,7 +320,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         ],
         target: ingress.loadBalancerDnsName,
     });
-    return { ingress, alertmanagers, grafana, grafanaProvisioning, dns };
+    return { ingress, alertmanagers, grafana, grafanaDatabase, grafanaProvisioning, dns };
 }
 
 /** The platform of one stack; `tenants` are those of tenants/ on the stack unless given (a rehearsal's fixtures). */
@@ -322,7 +348,7 @@ export async function createPlatform(env: LoadedEnvironment, tenants: Tenant[] =
         slackUrl: secrets.platform.slackWebhookUrl ?? "",
     })]).apply(([tenantValues, values]): AlertmanagerSecretValues => ({ ...(values as Omit<AlertmanagerSecretValues, "tenants">), tenants: tenantValues }));
     const alertmanagerConfig = alertmanagerSecrets.apply((values) => renderAlertmanagerYml(source, values));
-    const edge = createEdge(ctx, foundation, prometheus, alertmanagerConfig);
+    const edge = createEdge(ctx, foundation, prometheus, alertmanagerConfig, secrets.platform.grafanaOidcClientSecret);
     const { network, securityGroups, accessLogs, targets, managedPrometheus, discovery, backup } = foundation;
     const { basicAuth, nodeConfig, nodeLogs, nodeRole, nodes } = prometheus;
     return {
@@ -361,6 +387,7 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         alertmanagerPeerName: platform.alertmanagers.peerName,
         grafanaUrl: `https://${hosts.grafana(platform.env)}/`,
         grafanaAdminPassword: platform.grafana.adminPassword,
+        grafanaDatabaseInstance: platform.grafanaDatabase.instanceIdentifier,
         basicAuthUser: platform.basicAuth[0].user,
         basicAuthPassword: pulumi.secret(platform.basicAuth[0].password.result),
         nodeConfigBucketName: platform.nodeConfig.bucketName,

@@ -92,7 +92,7 @@ export function publicUrls(env: LoadedEnvironment): ProbeTarget[] {
         ...env.zones.map((z) => ({ url: `https://${hosts.prometheus(env, z.index)}/`, module: "auth_proxy" as const })),
         ...env.zones.map((z) => ({ url: `https://${hosts.alertmanager(env, z.index)}/`, module: "office_only" as const })),
         { url: `https://${hosts.alertmanagers(env)}/`, module: "office_only" as const },
-        { url: `https://${hosts.grafana(env)}/`, module: "office_only" as const },
+        { url: `https://${hosts.grafana(env)}/`, module: env.grafana.access === "sso" ? "sign_in" as const : "office_only" as const },
     ];
 }
 
@@ -194,7 +194,7 @@ export function nodeSpec({ env }: RenderSource, zone: ZonePlan, refs: NodeRefere
         externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
         extraFiles: [
             { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
-            { path: BLACKBOX_CONFIG_FILE, permissions: "0644", content: renderBlackboxConfig() },
+            { path: BLACKBOX_CONFIG_FILE, permissions: "0644", content: renderBlackboxConfig(publicUrls(env)) },
             { path: `/etc/systemd/system/${BLACKBOX_UNIT}.d/platform.conf`, permissions: "0644", content: renderBlackboxDropIn(BLACKBOX_BINARY) },
         ],
         extraServices: ["nginx.service", BLACKBOX_UNIT],

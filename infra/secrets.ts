@@ -16,6 +16,7 @@ export interface PlatformSecrets {
     smtpUsername?: pulumi.Output<string>;
     smtpPassword?: pulumi.Output<string>;
     slackWebhookUrl?: pulumi.Output<string>;
+    grafanaOidcClientSecret?: pulumi.Output<string>;
 }
 
 export const SECRET_DESCRIPTIONS: Record<keyof PlatformSecrets, string> = {
@@ -25,6 +26,7 @@ export const SECRET_DESCRIPTIONS: Record<keyof PlatformSecrets, string> = {
     smtpUsername: "SMTP user name for ticket mail (receivers.ticket: email); for SES, the SMTP credentials' access key ID",
     smtpPassword: "SMTP password for ticket mail (receivers.ticket: email)",
     slackWebhookUrl: "Slack incoming webhook (receivers.slackChannel set)",
+    grafanaOidcClientSecret: "client secret of Grafana's application at the OpenID Connect provider (grafana.access: sso)",
 };
 
 /** The secret keys this stack's environment and its tenants need. */
@@ -46,6 +48,7 @@ export function platformSecretKeys(env: LoadedEnvironment): (keyof PlatformSecre
         ...(env.receivers.ticket === "webhook" ? ["ticketWebhookUrl" as const] : []),
         ...(env.receivers.ticket === "email" ? ["smtpUsername" as const, "smtpPassword" as const] : []),
         ...(env.receivers.slackChannel ? ["slackWebhookUrl" as const] : []),
+        ...(env.grafana.access === "sso" ? ["grafanaOidcClientSecret" as const] : []),
     ];
 }
 
@@ -66,6 +69,7 @@ const PLATFORM_SECRET_KINDS: Record<keyof PlatformSecrets, SecretKind> = {
     smtpUsername: "smtpUsername",
     smtpPassword: "password",
     slackWebhookUrl: "httpsUrl",
+    grafanaOidcClientSecret: "password",
 };
 
 /** Each tenant secret's kind, by its key: PagerDuty receivers hold a routing key, the others a URL. */

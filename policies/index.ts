@@ -10,9 +10,10 @@ import { noWildcardIam } from "./rules/noWildcardIam";
 import { officeIpOnlyAlbRules } from "./rules/officeIpOnlyAlbRules";
 import { rdsEncryptedPrivate } from "./rules/rdsEncryptedPrivate";
 import { s3BucketPrivate } from "./rules/s3BucketPrivate";
+import { signInBeyondOffice } from "./rules/signInBeyondOffice";
 import { threeAzSpread } from "./rules/threeAzSpread";
 
 export const POLICIES = [officeIpOnlyAlbRules, ebsEncryption, threeAzSpread, s3BucketPrivate, imdsv2Required, noPublicIngress, noSsh,
-    noWildcardIam, ampWorkspacePerStack, albRuleConditionLimits, rdsEncryptedPrivate];
+    noWildcardIam, ampWorkspacePerStack, albRuleConditionLimits, rdsEncryptedPrivate, signInBeyondOffice];
 
 new PolicyPack("prometheus-platform", { policies: POLICIES });

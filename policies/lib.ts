@@ -48,6 +48,7 @@ export const TYPES = {
     listenerRule: "aws:lb/listenerRule:ListenerRule",
     targetGroup: "aws:lb/targetGroup:TargetGroup",
     ecsService: "aws:ecs/service:Service",
+    taskDefinition: "aws:ecs/taskDefinition:TaskDefinition",
     bucket: "aws:s3/bucket:Bucket",
     bucketPublicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     bucketEncryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -143,4 +144,27 @@ export function loadBalancerGroups(resources: PolicyResource[]): Set<string> {
         .filter((r) => r.type === TYPES.loadBalancer)
         .flatMap((lb) => sources(lb, "securityGroups", TYPES.securityGroup))
         .map((group) => group.urn));
+}
+
+/** The tag on every target group telling who may reach it, and its values. */
+export const ACCESS_TAG = "platform:access";
+export const ACCESS = { behindAuthProxy: "basic-auth-proxy", signIn: "sign-in" } as const;
+
+/** Whether a target group carries ACCESS_TAG with this value. */
+export function hasAccess(group: PolicyResource, access: string): boolean {
+    const tags = read(() => group.props.tags as Record<string, string> | undefined);
+    return tags.known && tags.value?.[ACCESS_TAG] === access;
+}
+
+/** The source CIDRs of a listener rule's source-ip conditions; undefined when it has none, or they are not known. */
+export function listenerRuleSourceCidrs(rule: PolicyResource): string[] | undefined {
+    const conditions = read(() => (rule.props.conditions ?? []) as Record<string, any>[]);
+    if (!conditions.known) {
+        return undefined;
+    }
+    const values = conditions.value.flatMap((_, i) => {
+        const value = read(() => rule.props.conditions[i].sourceIp?.values as string[] | undefined);
+        return value.known && value.value ? [value.value] : [];
+    });
+    return values.length > 0 ? values.flat() : undefined;
 }

@@ -16,6 +16,7 @@ export function policyConfigFor(env: LoadedEnvironment): PolicyPackConfig {
     return {
         all: "mandatory",
         "office-ip-only-alb-rules": { enforcementLevel: "mandatory", officeCidrs: env.officeCidrs },
+        "sign-in-beyond-office": { enforcementLevel: "mandatory", officeCidrs: env.officeCidrs },
         "rds-encrypted-private": { enforcementLevel: "mandatory", multiAz: env.protectData },
     };
 }

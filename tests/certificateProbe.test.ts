@@ -40,7 +40,7 @@ describe("the certificate probe, on the real blackbox exporter", function () {
         target = tls.server;
         const targetPort = await listen(tls.server, "127.0.0.1");
         const config = path.join(work, "platform-blackbox.yml");
-        fs.writeFileSync(config, renderBlackboxConfig());
+        fs.writeFileSync(config, renderBlackboxConfig([{ url: "https://127.0.0.1/", module: "auth_proxy" }]));
         const url = `https://127.0.0.1:${targetPort}/`;
 
         const probe = async (name: string, env: NodeJS.ProcessEnv) => {

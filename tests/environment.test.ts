@@ -12,6 +12,11 @@ import { STACKS } from "./helpers/stacks";
 import { EnvironmentError } from "../infra/inputErrors";
 
 const FILE = "environments/test.yaml";
+/** A complete provider, for the sign-in cases. */
+const SSO = {
+    issuer: "https://sso.example.net", authorizationEndpoint: "https://sso.example.net/authorize", tokenEndpoint: "https://sso.example.net/token",
+    userInfoEndpoint: "https://sso.example.net/userinfo", clientId: "grafana",
+};
 
 function devSettings(): Record<string, any> {
     return yaml.load(fs.readFileSync(environmentFile("dev"), "utf8")) as Record<string, any>;
@@ -108,6 +113,17 @@ describe("environments", () => {
         ["pinned node packages", (e) => { e.packages = { nginx: "1.24.0-2ubuntu7" }; }, /^packages: no longer set here: the nodes install their packages unpinned/],
         ["no expected load", (e) => { delete e.prometheus.expectedSeries; }, /^prometheus\.expectedSeries: missing$/],
         ["a throughput on gp2", (e) => { e.prometheus.dataVolume = { sizeGiB: 50, type: "gp2", throughputMiBps: 200 }; }, /^prometheus\.dataVolume\.throughputMiBps: only gp3/],
+        ["sign-in with no provider", (e) => { e.grafana.access = "sso"; delete e.grafana.sso; },
+            /^grafana\.sso: missing; grafana\.access is sso, so the provider's issuer, endpoints and clientId are needed$/],
+        ["a provider where access is office", (e) => { e.grafana.sso = { ...SSO }; e.grafana.access = "office"; }, /^grafana\.sso: only used when grafana\.access is sso$/],
+        ["a provider's token endpoint over http", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, tokenEndpoint: "http://sso.example.net/token" }; },
+            /^grafana\.sso\.tokenEndpoint: malformed value \(expected to match \^https:/],
+        ["a group that is both Admin and Editor", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, adminGroups: ["sre"], editorGroups: ["sre", "dev"] }; },
+            /^grafana\.sso\.editorGroups: sre also in adminGroups; name each group once, under the role it gets$/],
+        ["a group name with a quote, which would end the role expression", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, adminGroups: ["o'brien"] }; },
+            /^grafana\.sso\.adminGroups\.0: malformed value/],
+        ["a database backup kept 40 days (RDS keeps at most 35)", (e) => { e.grafana.database = { backupRetentionDays: 40 }; },
+            /^grafana\.database\.backupRetentionDays: must be <= 35$/],
     ];
     for (const [what, mutate, expected] of cases) {
         it(`rejects ${what} with one error naming the file and the key`, () => {

@@ -11,15 +11,18 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { managedPrometheusQueryPolicy } from "../components/grafana";
 import { DASHBOARDS, dashboardQueries, DATASOURCE_VARIABLE, renderDashboard } from "../components/dashboards";
-import { DASHBOARDS_DIR, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR } from "../components/render/grafanaConfig";
+import { DASHBOARDS_DIR, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR, roleAttributePath } from "../components/render/grafanaConfig";
+import * as jmespath from "jmespath";
 import { previewPrometheusYml } from "../scripts/lib/plan";
-import { inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
+import { appliedRun, inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
+import { ProgramRun } from "../scripts/lib/offline";
 import { requireTool, run } from "./helpers/tools";
 import { GRAFANA_PORT } from "../components/ports";
+import { publicUrls } from "../infra/rendering";
 
 type Container = { image: string; environment: { name: string; value: string }[]; secrets: { name: string; valueFrom: string }[]; command: string[] };
 
-function grafanaContainer(runResources: Awaited<ReturnType<typeof plannedStack>>["run"]): Container {
+function grafanaContainer(runResources: ProgramRun): Container {
     return JSON.parse(inputsOf(named(runResources, "aws:ecs/taskDefinition:TaskDefinition", "grafana")).containerDefinitions)[0];
 }
 
@@ -32,22 +35,50 @@ function unpack(container: Container): string[] {
 describe("Grafana", function () {
     this.timeout(120000);
 
-    it("is served at grafana.<domain> through the ALB, from the office CIDRs only, and named in DNS", async () => {
-        const { run: program, env } = await plannedStack("dev");
+    it("is served at grafana.<domain> through the ALB, from the office CIDRs where access is office, and named in DNS", async () => {
+        const { run: program, env } = await plannedStack("staging");
+        assert.equal(env.grafana.access, "office");
         const group = named(program, "aws:lb/targetGroup:TargetGroup", "platform-grafana");
         assert.deepEqual([inputsOf(group).port, inputsOf(group).targetType, inputsOf(group).tags["platform:access"], inputsOf(group).healthCheck.path],
             [GRAFANA_PORT, "ip", "office-only", "/api/health"]);
         const rule = inputsOf(named(program, "aws:lb/listenerRule:ListenerRule", "platform-grafana"));
-        assert.deepEqual(rule.conditions, [{ hostHeader: { values: ["grafana.dev.monitoring.example.net"] } }, { sourceIp: { values: env.officeCidrs } }]);
+        assert.deepEqual(rule.conditions, [{ hostHeader: { values: ["grafana.staging.monitoring.example.net"] } }, { sourceIp: { values: env.officeCidrs } }]);
+        assert.deepEqual(rule.actions.map((a: { type: string }) => a.type), ["forward"]);
         const service = named(program, "aws:ecs/service:Service", "grafana");
         assert.equal(inputsOf(service).loadBalancers[0].containerPort, GRAFANA_PORT);
         assert.equal(source(program, service, "loadBalancers").name, "platform-grafana");
         assert.deepEqual([inputsOf(service).desiredCount, inputsOf(service).launchType], [1, "FARGATE"]);
-        assert.ok(ofType(program, "cloudflare:index/dnsRecord:DnsRecord").some((r) => inputsOf(r).name === "grafana.dev.monitoring.example.net"));
+        assert.ok(ofType(program, "cloudflare:index/dnsRecord:DnsRecord").some((r) => inputsOf(r).name === "grafana.staging.monitoring.example.net"));
+        assert.equal(ofType(program, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").filter((r) => r.name.includes("identity-provider")).length, 0);
+    });
+
+    it("is served from anywhere where access is sso, after the ALB has signed the visitor in with the stack's provider", async () => {
+        const { run: program, env } = await plannedStack("dev");
+        const sso = env.grafana.sso!;
+        assert.equal(env.grafana.access, "sso");
+        const group = named(program, "aws:lb/targetGroup:TargetGroup", "platform-grafana");
+        assert.equal(inputsOf(group).tags["platform:access"], "sign-in");
+        const rule = inputsOf(named(program, "aws:lb/listenerRule:ListenerRule", "platform-grafana"));
+        assert.deepEqual(rule.conditions, [{ hostHeader: { values: ["grafana.dev.monitoring.example.net"] } }], "no source-ip condition: from anywhere");
+        assert.deepEqual(rule.actions.map((a: { type: string; order: number }) => [a.order, a.type]), [[1, "authenticate-oidc"], [2, "forward"]]);
+        const { clientSecret, ...oidc } = rule.actions[0].authenticateOidc;
+        assert.deepEqual(oidc, {
+            issuer: sso.issuer, authorizationEndpoint: sso.authorizationEndpoint, tokenEndpoint: sso.tokenEndpoint, userInfoEndpoint: sso.userInfoEndpoint,
+            clientId: sso.clientId, scope: "openid email profile groups", sessionTimeout: 43200, onUnauthenticatedRequest: "authenticate",
+        });
+        assert.equal(clientSecret, "placeholder-dev-grafanaOidcClientSecret", "the stack's secret grafanaOidcClientSecret (an offline placeholder here)");
+        // The ALB calls the provider's token and user-info endpoints itself.
+        const egress = inputsOf(named(program, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", "platform-alb-to-identity-provider"));
+        assert.deepEqual([egress.ipProtocol, egress.fromPort, egress.toPort, egress.cidrIpv4], ["tcp", 443, 443, "0.0.0.0/0"]);
+        // The nodes' probe expects the ALB's redirect to the provider, not Grafana.
+        const probes = (platform: Awaited<ReturnType<typeof plannedStack>>["platform"]) => publicUrls(platform.env).filter((t) => t.url.startsWith("https://grafana."));
+        assert.deepEqual(probes((await plannedStack("dev")).platform).map((t) => t.module), ["sign_in"]);
+        assert.deepEqual(probes((await plannedStack("staging")).platform).map((t) => t.module), ["office_only"]);
     });
 
     it("runs the pinned image; its admin and data-source passwords and its secret key come from SSM, never from the task definition", async () => {
-        const { run: program, platform } = await plannedStack("dev");
+        const { platform } = await plannedStack("dev");
+        const program = await appliedRun("dev");
         const container = grafanaContainer(program);
         assert.equal(container.image, "docker.io/grafana/grafana:13.1.2");
         assert.equal((container as Record<string, unknown>).healthCheck, undefined, "health is the target group's /api/health, whatever tools the image has");
@@ -55,7 +86,10 @@ describe("Grafana", function () {
             ["GF_SECURITY_ADMIN_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/admin-password"],
             ["PROMETHEUS_BASIC_AUTH_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/prometheus-password"],
             ["GF_SECURITY_SECRET_KEY", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/secret-key"],
+            ["GF_DATABASE_PASSWORD", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/database-password"],
+            ["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET", "arn:aws:ssm:eu-west-1:123456789012:parameter/prometheus-platform/dev/grafana/oidc-client-secret"],
         ]);
+        assert.deepEqual(container.environment.filter((e) => /PASSWORD|SECRET/.test(e.name)), [], "no secret's value in the task definition");
         // The secret key is the stack's own random secret, not Grafana's public default.
         const secretKey = named(program, "aws:ssm/parameter:Parameter", "grafana-secretKey");
         assert.equal(source(program, secretKey, "value").name, "grafana-secret-key");
@@ -71,7 +105,7 @@ describe("Grafana", function () {
         // A changed password starts a new task: the service redeploys when either parameter's version changes.
         const service = named(program, "aws:ecs/service:Service", "grafana");
         assert.equal(inputsOf(service).forceNewDeployment, true);
-        assert.deepEqual(service.propertyDependencies.triggers.map((urn) => urn.replace(/^.*::/, "")).sort(), ["grafana-adminPassword", "grafana-prometheusPassword", "grafana-secretKey"]);
+        assert.deepEqual(service.propertyDependencies.triggers.map((urn) => urn.replace(/^.*::/, "")).sort(), ["grafana-adminPassword", "grafana-databasePassword", "grafana-oidcClientSecret", "grafana-prometheusPassword", "grafana-secretKey"]);
         const outputs = program.outputs as Record<string, any>;
         assert.equal(outputs.grafanaUrl, "https://grafana.dev.monitoring.example.net/");
         assert.equal(await pulumi.isSecret(outputs.grafanaAdminPassword), true, "the admin password is exported as a secret only");
@@ -102,7 +136,8 @@ describe("Grafana", function () {
                 assert.ok(definition.propertyDependencies.containerDefinitions.some((urn) => urn.endsWith("::long-term-store")), "the task gets the workspace's URL");
                 const container = grafanaContainerDefinition({
                     image: "docker.io/grafana/grafana:13.1.2", rootUrl: "https://grafana.example.net/", files: {},
-                    secretArns: { adminPassword: "arn:a", prometheusPassword: "arn:b", secretKey: "arn:c" }, managedPrometheusUrl: "https://aps.example/ws/",
+                    secretArns: { adminPassword: "arn:a", prometheusPassword: "arn:b", secretKey: "arn:c", databasePassword: "arn:d" },
+                    database: { host: "db.example", port: 5432, name: "grafana", user: "grafana" }, managedPrometheusUrl: "https://aps.example/ws/",
                     ampPluginVersion: env.grafana.ampPluginVersion, logGroup: "/ecs/grafana", region: "eu-west-1",
                 }) as Container;
                 assert.deepEqual(container.environment.filter((e) => /SIGV4|AMP|PLUGINS/.test(e.name)), [
@@ -136,7 +171,7 @@ describe("Grafana", function () {
 
     it("writes every provisioning file as rendered when its entrypoint runs, then starts Grafana", async function () {
         const shellcheck = requireTool(this, "shellcheck");
-        const { run: program } = await plannedStack("dev");
+        const program = await appliedRun("dev");
         const container = grafanaContainer(program);
         const work = fs.mkdtempSync(path.join(os.tmpdir(), "grafana-entrypoint-"));
         try {
@@ -177,11 +212,87 @@ describe("Grafana", function () {
         }
     });
 
+    it("gives a signed-in user the role their provider groups name, Viewer otherwise, as JMESPath evaluates the rendered expression", () => {
+        // Grafana evaluates role_attribute_path with go-jmespath; the jmespath package implements the same specification.
+        const expression = roleAttributePath({ groupsClaim: "groups", adminGroups: ["observe-admins"], editorGroups: ["observe-engineers", "payments-devs"] });
+        const roleOf = (claims: Record<string, unknown>) => jmespath.search(claims, expression);
+        assert.equal(roleOf({ groups: ["observe-admins"] }), "Admin");
+        assert.equal(roleOf({ groups: ["payments-devs", "observe-admins"] }), "Admin", "the higher role wins");
+        assert.equal(roleOf({ groups: ["payments-devs"] }), "Editor");
+        assert.equal(roleOf({ groups: ["observe-engineers"] }), "Editor");
+        assert.equal(roleOf({ groups: ["payments-viewers"] }), "Viewer");
+        assert.equal(roleOf({ groups: [] }), "Viewer");
+        assert.equal(roleOf({ email: "someone@example.net" }), "Viewer", "no groups claim at all");
+        assert.equal(roleOf({ groups: ["observe-admins-old"] }), "Viewer", "a group is matched whole, not by prefix");
+        const noRoles = roleAttributePath({ groupsClaim: "roles", adminGroups: [], editorGroups: [] });
+        assert.equal(jmespath.search({ roles: ["anything"] }, noRoles), "Viewer");
+    });
+
+    it("signs people in with the authorization code flow, complete at the ALB and in Grafana, with no other way in for people", async () => {
+        const program = await appliedRun("dev");
+        const { env } = await plannedStack("dev");
+        const settings = Object.fromEntries(grafanaContainer(program).environment.map((e) => [e.name, e.value]));
+        const secrets = grafanaContainer(program).secrets.map((s) => s.name);
+        // The code flow: where to send the user, where to trade the code, where to read the user, who Grafana is.
+        for (const key of ["AUTH_URL", "TOKEN_URL", "API_URL", "CLIENT_ID"]) {
+            assert.match(settings[`GF_AUTH_GENERIC_OAUTH_${key}`] ?? "", key === "CLIENT_ID" ? /^\S+$/ : /^https:\/\//, key);
+        }
+        assert.ok(secrets.includes("GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"));
+        assert.ok(settings.GF_AUTH_GENERIC_OAUTH_SCOPES.split(" ").includes("openid"));
+        // The provider sends people back to <root_url>login/generic_oauth: the root URL must be the public one.
+        assert.equal(settings.GF_SERVER_ROOT_URL, "https://grafana.dev.monitoring.example.net/");
+        assert.deepEqual([settings.GF_AUTH_GENERIC_OAUTH_ENABLED, settings.GF_AUTH_DISABLE_LOGIN_FORM, settings.GF_AUTH_ANONYMOUS_ENABLED,
+            settings.GF_USERS_ALLOW_SIGN_UP, settings.GF_AUTH_GENERIC_OAUTH_USE_PKCE], ["true", "true", "false", "false", "true"]);
+        assert.equal(settings.GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH, roleAttributePath(env.grafana.sso!));
+        // The ALB's own sign-in has every field its action needs, from the same provider.
+        const rule = inputsOf(named(program, "aws:lb/listenerRule:ListenerRule", "platform-grafana"));
+        const oidc = rule.actions.find((a: { type: string }) => a.type === "authenticate-oidc").authenticateOidc;
+        for (const field of ["issuer", "authorizationEndpoint", "tokenEndpoint", "userInfoEndpoint", "clientId", "clientSecret"]) {
+            assert.ok(typeof oidc[field] === "string" && oidc[field].length > 0, field);
+        }
+        assert.equal(oidc.authorizationEndpoint, settings.GF_AUTH_GENERIC_OAUTH_AUTH_URL);
+        assert.equal(oidc.clientId, settings.GF_AUTH_GENERIC_OAUTH_CLIENT_ID);
+        // An office stack has no provider: no OAuth settings and no client secret.
+        const staging = grafanaContainer(await appliedRun("staging"));
+        assert.deepEqual(staging.environment.filter((e) => e.name.startsWith("GF_AUTH_GENERIC_OAUTH") || e.name === "GF_AUTH_DISABLE_LOGIN_FORM"), []);
+        assert.ok(!staging.secrets.some((s) => s.name === "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"));
+    });
+
+    it("keeps its state in the stack's PostgreSQL, over TLS, with the password from SSM", async () => {
+        for (const stack of ["dev", "production"]) {
+            const program = await appliedRun(stack);
+            const instance = named(program, "aws:rds/instance:Instance", "grafana-db");
+            const settings = Object.fromEntries(grafanaContainer(program).environment.map((e) => [e.name, e.value]));
+            assert.deepEqual([settings.GF_DATABASE_TYPE, settings.GF_DATABASE_NAME, settings.GF_DATABASE_USER, settings.GF_DATABASE_SSL_MODE],
+                ["postgres", inputsOf(instance).dbName, inputsOf(instance).username, "require"]);
+            // The instance's address, as RDS makes it from the identifier (the offline engine's stand-in).
+            assert.equal(settings.GF_DATABASE_HOST, `${inputsOf(instance).identifier}.c0ffee012345.eu-west-1.rds.amazonaws.com:5432`);
+            const definition = named(program, "aws:ecs/taskDefinition:TaskDefinition", "grafana");
+            assert.ok(definition.propertyDependencies.containerDefinitions.some((urn) => urn.endsWith("GrafanaDatabase$aws:rds/instance:Instance::grafana-db")),
+                "the host is the instance's address");
+            const parameter = named(program, "aws:ssm/parameter:Parameter", "grafana-databasePassword");
+            assert.equal(source(program, parameter, "value").name, "grafana-db-password");
+            assert.equal(source(program, instance, "password").name, "grafana-db-password", "the instance and Grafana share one password");
+            const group = inputsOf(named(program, "aws:rds/parameterGroup:ParameterGroup", "grafana-db"));
+            assert.deepEqual(group.parameters, [{ name: "rds.force_ssl", value: "1" }]);
+            assert.equal(group.family, `postgres${inputsOf(instance).engineVersion}`);
+            const protect = stack === "production";
+            assert.deepEqual([inputsOf(instance).multiAz, inputsOf(instance).deletionProtection, inputsOf(instance).skipFinalSnapshot, inputsOf(instance).storageEncrypted,
+                inputsOf(instance).publiclyAccessible], [protect, protect, !protect, true, false], stack);
+            // Only Grafana's tasks reach it.
+            const ingress = ofType(program, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.name === "grafana-db-from-grafana");
+            assert.equal(ingress.length, 1);
+            assert.equal(source(program, ingress[0], "referencedSecurityGroupId").name, "platform-grafana");
+            assert.equal(inputsOf(ingress[0]).fromPort, 5432);
+        }
+    });
+
     it("is refused a provisioning set the task definition cannot carry", () => {
         const big = { "/var/lib/grafana/dashboards/big.json": crypto.randomBytes(40000).toString("base64") };
         assert.throws(() => grafanaContainerDefinition({
             image: "docker.io/grafana/grafana:13.1.2", rootUrl: "https://grafana.example.net/", files: big,
-            secretArns: { adminPassword: "arn:aws:ssm:::parameter/a", prometheusPassword: "arn:aws:ssm:::parameter/b", secretKey: "arn:aws:ssm:::parameter/c" },
+            secretArns: { adminPassword: "arn:aws:ssm:::parameter/a", prometheusPassword: "arn:aws:ssm:::parameter/b", secretKey: "arn:aws:ssm:::parameter/c", databasePassword: "arn:aws:ssm:::parameter/d" },
+            database: { host: "db.example", port: 5432, name: "grafana", user: "grafana" },
             ampPluginVersion: "3.0.0", logGroup: "/ecs/grafana", region: "eu-west-1",
         }), /Grafana's provisioning files take \d+ bytes packed, over the 32768 the task definition can carry/);
     });

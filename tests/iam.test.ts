@@ -6,8 +6,8 @@ import { runSimulation, Simulation } from "@cloud-copilot/iam-simulate";
 import { DISCOVERY_PREFIX, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { MOCK_ACCOUNT, ProgramRun } from "../scripts/lib/offline";
 import { loadEnvironment } from "../infra/environment";
-import { appliedRun, bucket, PolicyDocument, policyProblems, POLICY_INPUTS, renderedPolicies, roleDocuments } from "./helpers/iamPolicies";
-import { inputsOf, ofType, STACKS } from "./helpers/stacks";
+import { bucket, PolicyDocument, policyProblems, POLICY_INPUTS, renderedPolicies, roleDocuments } from "./helpers/iamPolicies";
+import { appliedRun, inputsOf, ofType, STACKS } from "./helpers/stacks";
 
 type Decision = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 

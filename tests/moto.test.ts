@@ -31,9 +31,9 @@ import { replaceAll } from "../rehearsals/lib/remap";
 import { Teardown } from "../rehearsals/lib/teardown";
 import { waitFor } from "../rehearsals/lib/wait";
 import { previewNodeSpec } from "../scripts/lib/plan";
-import { appliedRun, bucket, NamedDocument, roleDocuments } from "./helpers/iamPolicies";
+import { bucket, NamedDocument, roleDocuments } from "./helpers/iamPolicies";
 import { PYTHON, requireShipperTools, writeJournal } from "./helpers/journal";
-import { plannedStack } from "./helpers/stacks";
+import { appliedRun, plannedStack } from "./helpers/stacks";
 import { expectSuccess, requireReady, requireTool, run } from "./helpers/tools";
 
 const STACK = "dev";

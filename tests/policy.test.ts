@@ -35,6 +35,7 @@ const EXPECTED: Record<string, string> = {
     "unencrypted-database": "rds-encrypted-private",
     "public-database": "rds-encrypted-private",
     "single-zone-database": "rds-encrypted-private",
+    "public-grafana-without-sign-in": "sign-in-beyond-office",
 };
 
 function summary(violations: Violation[]): string {
@@ -84,6 +85,22 @@ describe("policy pack through the Analyzer RPCs", function () {
         } finally {
             unprotected.close();
         }
+    });
+
+    for (const fixture of ["public-grafana-signed-in-at-alb", "public-grafana-oauth-only"]) {
+        it(`passes ${fixture} clean: Grafana from anywhere, with sign-in`, async () => {
+            const violations = await checkFixture(fixture);
+            assert.deepEqual(violations, [], summary(violations));
+        });
+    }
+
+    it("names what lets a public Grafana take people who have not signed in, and both ways to fix it", async () => {
+        const [violation] = await checkFixture("public-grafana-without-sign-in");
+        assert.match(violation.urn, /ListenerRule::grafana$/);
+        assert.match(violation.message, /^ListenerRule 'grafana' lets any address reach sign-in target group grafana without signing in: /);
+        assert.ok(violation.message.includes("container grafana of Service 'grafana' runs with GF_AUTH_GENERIC_OAUTH_ENABLED=(unset), not true; "
+            + "container grafana of Service 'grafana' runs with GF_AUTH_DISABLE_LOGIN_FORM=(unset), not true."), violation.message);
+        assert.match(violation.message, /Add an authenticate-oidc action ordered before the forward, or run Grafana with GF_AUTH_GENERIC_OAUTH_ENABLED=true/);
     });
 
     it("names the offending CIDR and the office CIDRs when a rule reaches too wide", async () => {

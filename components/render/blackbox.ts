@@ -17,6 +17,8 @@ export const PROBE_JOB = "probe";
 export const PROBE_MODULES = {
     auth_proxy: { validStatusCodes: [200, 401] },
     office_only: { validStatusCodes: [200, 404] },
+    // Behind the ALB's sign-in: anyone not signed in is redirected to the identity provider.
+    sign_in: { validStatusCodes: [302] },
 } as const;
 export type ProbeModule = keyof typeof PROBE_MODULES;
 
@@ -25,9 +27,11 @@ export interface ProbeTarget {
     module: ProbeModule;
 }
 
-export function blackboxConfig(): Record<string, unknown> {
+/** The modules the given probes use, in PROBE_MODULES' order. */
+export function blackboxConfig(targets: ProbeTarget[]): Record<string, unknown> {
+    const used = new Set(targets.map((t) => t.module));
     return {
-        modules: Object.fromEntries(Object.entries(PROBE_MODULES).map(([name, module]) => [name, {
+        modules: Object.fromEntries(Object.entries(PROBE_MODULES).filter(([name]) => used.has(name as ProbeModule)).map(([name, module]) => [name, {
             prober: "http",
             timeout: "10s",
             http: {
@@ -43,8 +47,8 @@ export function blackboxConfig(): Record<string, unknown> {
     };
 }
 
-export function renderBlackboxConfig(): string {
-    return yaml.dump(blackboxConfig(), { lineWidth: -1, noRefs: true });
+export function renderBlackboxConfig(targets: ProbeTarget[]): string {
+    return yaml.dump(blackboxConfig(targets), { lineWidth: -1, noRefs: true });
 }
 
 /** Debian's unit, started with the platform's modules and reachable by the other nodes. */

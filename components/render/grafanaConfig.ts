@@ -13,7 +13,11 @@ export const GRAFANA_SECRET_ENV = {
     prometheusPassword: "PROMETHEUS_BASIC_AUTH_PASSWORD",
     // Encrypts what Grafana stores of data sources' secrets; its default is public.
     secretKey: "GF_SECURITY_SECRET_KEY",
+    databasePassword: "GF_DATABASE_PASSWORD",
+    // With grafana.access: sso only.
+    oidcClientSecret: "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET",
 } as const;
+export type GrafanaSecret = keyof typeof GRAFANA_SECRET_ENV;
 /**
  * Grafana 13's core Prometheus data source has no SigV4: AMP is queried through this plugin,
  * installed (pinned) when Grafana starts.
@@ -111,11 +115,113 @@ unset ${fileEnv(i)}
 `;
 }
 
+/** The organisation's OpenID Connect provider, as grafana.sso names it. */
+export interface GrafanaSignIn {
+    issuer: string;
+    authorizationEndpoint: string;
+    tokenEndpoint: string;
+    userInfoEndpoint: string;
+    clientId: string;
+    scopes: string[];
+    groupsClaim: string;
+    adminGroups: string[];
+    editorGroups: string[];
+}
+
+/**
+ * Grafana's role for a signed-in user, as a JMESPath expression over the provider's claims: Admin
+ * for a member of an admin group, else Editor for a member of an editor group, else Viewer. A user
+ * whose claims carry no groups is a Viewer.
+ */
+export function roleAttributePath(signIn: Pick<GrafanaSignIn, "groupsClaim" | "adminGroups" | "editorGroups">): string {
+    const memberOfAny = (groups: string[]) => groups.map((group) => `contains(${signIn.groupsClaim}[*] || \`[]\`, '${group}')`).join(" || ");
+    const roles = ([["Admin", signIn.adminGroups], ["Editor", signIn.editorGroups]] as const)
+        .filter(([, groups]) => groups.length > 0)
+        .map(([role, groups]) => `(${memberOfAny(groups)}) && '${role}'`);
+    return [...roles, "'Viewer'"].join(" || ");
+}
+
+/**
+ * Grafana's own sign-in through the provider (generic OAuth, with PKCE): the only way in for
+ * people, with no login form, no anonymous access and no sign-up. Basic auth stays on for the
+ * API, where the admin credential is automation's.
+ */
+export function signInEnvironment(signIn: GrafanaSignIn): Record<string, string> {
+    return {
+        GF_AUTH_GENERIC_OAUTH_ENABLED: "true",
+        GF_AUTH_GENERIC_OAUTH_NAME: "single sign-on",
+        GF_AUTH_GENERIC_OAUTH_CLIENT_ID: signIn.clientId,
+        GF_AUTH_GENERIC_OAUTH_SCOPES: signIn.scopes.join(" "),
+        GF_AUTH_GENERIC_OAUTH_AUTH_URL: signIn.authorizationEndpoint,
+        GF_AUTH_GENERIC_OAUTH_TOKEN_URL: signIn.tokenEndpoint,
+        GF_AUTH_GENERIC_OAUTH_API_URL: signIn.userInfoEndpoint,
+        GF_AUTH_GENERIC_OAUTH_USE_PKCE: "true",
+        GF_AUTH_GENERIC_OAUTH_USE_REFRESH_TOKEN: "true",
+        // Users are made at their first sign-in, with the role their groups give, synced at each sign-in.
+        GF_AUTH_GENERIC_OAUTH_ALLOW_SIGN_UP: "true",
+        GF_AUTH_GENERIC_OAUTH_GROUPS_ATTRIBUTE_PATH: signIn.groupsClaim,
+        GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH: roleAttributePath(signIn),
+        GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_STRICT: "false",
+        GF_AUTH_GENERIC_OAUTH_SKIP_ORG_ROLE_SYNC: "false",
+        GF_AUTH_GENERIC_OAUTH_ALLOW_ASSIGN_GRAFANA_ADMIN: "false",
+        GF_AUTH_DISABLE_LOGIN_FORM: "true",
+        GF_AUTH_OAUTH_AUTO_LOGIN: "true",
+        GF_SECURITY_COOKIE_SECURE: "true",
+    };
+}
+
+/** Where Grafana keeps its state: PostgreSQL, over TLS (RDS refuses anything else: rds.force_ssl). */
+export interface GrafanaDatabase {
+    host: string;
+    port: number;
+    name: string;
+    user: string;
+}
+
+/**
+ * libpq's sslmode: require encrypts and refuses plain connections. verify-full would also check the
+ * server's certificate, but needs the RDS CA bundle in the image, which the stock image lacks.
+ */
+export const DATABASE_SSL_MODE = "require";
+
+export function databaseEnvironment(database: GrafanaDatabase): Record<string, string> {
+    return {
+        GF_DATABASE_TYPE: "postgres",
+        GF_DATABASE_HOST: `${database.host}:${database.port}`,
+        GF_DATABASE_NAME: database.name,
+        GF_DATABASE_USER: database.user,
+        GF_DATABASE_SSL_MODE: DATABASE_SSL_MODE,
+    };
+}
+
+/** The settings Grafana starts with, by variable, beside the provisioning files and the secrets. */
+export function grafanaEnvironment(input: Pick<GrafanaContainerInput, "rootUrl" | "database" | "signIn" | "managedPrometheusUrl" | "ampPluginVersion">): Record<string, string> {
+    return {
+        GF_SERVER_ROOT_URL: input.rootUrl,
+        GF_SECURITY_ADMIN_USER: "admin",
+        GF_USERS_ALLOW_SIGN_UP: "false",
+        GF_AUTH_ANONYMOUS_ENABLED: "false",
+        GF_ANALYTICS_REPORTING_ENABLED: "false",
+        GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+        ...databaseEnvironment(input.database),
+        ...(input.signIn ? signInEnvironment(input.signIn) : {}),
+        ...(input.managedPrometheusUrl ? {
+            [AMP_URL_ENV]: input.managedPrometheusUrl,
+            // Installed before Grafana serves, at this version; a failed install stops the start.
+            GF_PLUGINS_PREINSTALL_SYNC: `${AMP_DATASOURCE_PLUGIN}@${input.ampPluginVersion}`,
+        } : {}),
+    };
+}
+
 export interface GrafanaContainerInput {
     image: string;
     rootUrl: string;
     files: Record<string, string>;
-    secretArns: Record<keyof typeof GRAFANA_SECRET_ENV, string>;
+    /** Each secret's SSM parameter; oidcClientSecret with a sign-in only. */
+    secretArns: Record<Exclude<GrafanaSecret, "oidcClientSecret">, string> & { oidcClientSecret?: string };
+    database: GrafanaDatabase;
+    /** The provider people sign in with; absent: the admin user is the one login (office-only access). */
+    signIn?: GrafanaSignIn;
     /** The AMP workspace's Prometheus URL, queried with SigV4; absent: no AMP data source. */
     managedPrometheusUrl?: string;
     /** The AMP data source plugin's version, installed when Grafana starts (with an AMP workspace only). */
@@ -125,6 +231,9 @@ export interface GrafanaContainerInput {
 }
 
 export function grafanaContainer(input: GrafanaContainerInput): Record<string, unknown> {
+    if (input.signIn && input.secretArns.oidcClientSecret === undefined) {
+        throw new Error("Grafana's sign-in needs the OpenID Connect client secret's parameter");
+    }
     const paths = Object.keys(input.files).sort();
     const packed = paths.map((file) => zlib.gzipSync(Buffer.from(input.files[file], "utf8"), { level: 9 }).toString("base64"));
     const bytes = packed.reduce((sum, value) => sum + value.length, 0);
@@ -140,19 +249,10 @@ export function grafanaContainer(input: GrafanaContainerInput): Record<string, u
         portMappings: [{ containerPort: GRAFANA_PORT, protocol: "tcp" }],
         environment: [
             ...packed.map((value, i) => ({ name: fileEnv(i), value })),
-            { name: "GF_SERVER_ROOT_URL", value: input.rootUrl },
-            { name: "GF_SECURITY_ADMIN_USER", value: "admin" },
-            { name: "GF_USERS_ALLOW_SIGN_UP", value: "false" },
-            { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
-            { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
-            { name: "GF_ANALYTICS_CHECK_FOR_UPDATES", value: "false" },
-            ...(input.managedPrometheusUrl ? [
-                { name: AMP_URL_ENV, value: input.managedPrometheusUrl },
-                // Installed before Grafana serves, at this version; a failed install stops the start.
-                { name: "GF_PLUGINS_PREINSTALL_SYNC", value: `${AMP_DATASOURCE_PLUGIN}@${input.ampPluginVersion}` },
-            ] : []),
+            ...Object.entries(grafanaEnvironment(input)).map(([name, value]) => ({ name, value })),
         ],
-        secrets: (Object.keys(GRAFANA_SECRET_ENV) as (keyof typeof GRAFANA_SECRET_ENV)[])
+        secrets: (Object.keys(GRAFANA_SECRET_ENV) as GrafanaSecret[])
+            .filter((key) => input.secretArns[key] !== undefined)
             .map((key) => ({ name: GRAFANA_SECRET_ENV[key], valueFrom: input.secretArns[key] })),
         // No container health check: which of wget or curl the image carries differs between its
         // Alpine and Ubuntu variants. The ALB's target group checks /api/health, and the service's

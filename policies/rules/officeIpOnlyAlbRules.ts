@@ -1,10 +1,9 @@
-import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { StackValidationPolicy } from "@pulumi/policy";
 import { cidrWithin } from "../../infra/addresses";
-import { coversPort, describe, ingressRules, isWorld, loadBalancerGroups, read, sources, stackOf, TYPES } from "../lib";
+import {
+    ACCESS, coversPort, describe, hasAccess, ingressRules, isWorld, listenerRuleSourceCidrs, loadBalancerGroups, read, sources, stackOf, TYPES,
+} from "../lib";
 
-/** Target groups tagged with this value sit behind the nginx basic-auth proxy; any other is office-only. */
-const ACCESS_TAG = "platform:access";
-const BEHIND_AUTH_PROXY = "basic-auth-proxy";
 /** Stacks that must be given the office CIDRs through --policy-pack-config. */
 const CONFIG_REQUIRED = ["staging", "production"];
 
@@ -12,27 +11,11 @@ interface OfficeConfig {
     officeCidrs?: string[];
 }
 
-function behindAuthProxy(group: PolicyResource): boolean {
-    const tags = read(() => group.props.tags as Record<string, string> | undefined);
-    return tags.known && tags.value?.[ACCESS_TAG] === BEHIND_AUTH_PROXY;
-}
-
-function sourceCidrs(rule: PolicyResource): string[] | undefined {
-    const conditions = read(() => (rule.props.conditions ?? []) as Record<string, any>[]);
-    if (!conditions.known) {
-        return undefined;
-    }
-    const values = conditions.value.flatMap((_, i) => {
-        const value = read(() => rule.props.conditions[i].sourceIp?.values as string[] | undefined);
-        return value.known && value.value ? [value.value] : [];
-    });
-    return values.length > 0 ? values.flat() : undefined;
-}
-
 export const officeIpOnlyAlbRules: StackValidationPolicy = {
     name: "office-ip-only-alb-rules",
     description: "ALB rules reach office-only targets (Alertmanager, Grafana) only from the office CIDRs; default actions never forward; "
-        + "ALB security groups open only 80 and 443.",
+        + "ALB security groups open only 80 and 443. Target groups tagged basic-auth-proxy are nginx's to guard, and sign-in "
+        + "ones sign-in-beyond-office's.",
     enforcementLevel: "mandatory",
     configSchema: {
         properties: {
@@ -58,11 +41,11 @@ export const officeIpOnlyAlbRules: StackValidationPolicy = {
 
         for (const rule of args.resources.filter((r) => r.type === TYPES.listenerRule)) {
             const groups = sources(rule, "actions", TYPES.targetGroup);
-            const officeOnly = groups.filter((g) => !behindAuthProxy(g));
+            const officeOnly = groups.filter((g) => !hasAccess(g, ACCESS.behindAuthProxy) && !hasAccess(g, ACCESS.signIn));
             if (officeOnly.length === 0) {
                 continue;
             }
-            const cidrs = sourceCidrs(rule);
+            const cidrs = listenerRuleSourceCidrs(rule);
             const names = officeOnly.map((g) => g.name).join(", ");
             if (cidrs === undefined) {
                 reportViolation(`${describe(rule)} forwards to office-only target group ${names} without a source-ip condition. `

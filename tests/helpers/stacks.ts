@@ -12,7 +12,15 @@ export interface PlannedStack {
     platform: Platform;
 }
 
-const cache = new Map<string, Promise<PlannedStack>>();
+/** Runs of the program, one at a time: the Pulumi runtime's state is global. */
+let lastRun: Promise<unknown> = Promise.resolve();
+function serialised<T>(run: () => Promise<T>): Promise<T> {
+    const next = lastRun.catch(() => undefined).then(run);
+    lastRun = next;
+    return next;
+}
+
+const planned = new Map<string, Promise<PlannedStack>>();
 
 async function planStack(stack: string): Promise<PlannedStack> {
     const { run, platform } = await runStackOffline(stack);
@@ -23,15 +31,22 @@ async function planStack(stack: string): Promise<PlannedStack> {
     return { env, run, platform };
 }
 
-/** The stack planned once; runs are serialised because the Pulumi runtime state is global. */
+/** The stack planned (previewed) once per test process. */
 export function plannedStack(stack: string): Promise<PlannedStack> {
-    let planned = cache.get(stack);
-    if (!planned) {
-        const previous = Promise.all([...cache.values()].map((p) => p.catch(() => undefined)));
-        planned = previous.then(() => planStack(stack));
-        cache.set(stack, planned);
+    if (!planned.has(stack)) {
+        planned.set(stack, serialised(() => planStack(stack)));
     }
-    return planned;
+    return planned.get(stack)!;
+}
+
+const applied = new Map<string, Promise<ProgramRun>>();
+
+/** The stack as an update sees it, once per test process: every value known (a preview leaves some unknown). */
+export function appliedRun(stack: string): Promise<ProgramRun> {
+    if (!applied.has(stack)) {
+        applied.set(stack, serialised(async () => (await runStackOffline(stack, { preview: false })).run));
+    }
+    return applied.get(stack)!;
 }
 
 export function ofType(run: ProgramRun, type: string): CapturedResource[] {
