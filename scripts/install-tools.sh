@@ -26,9 +26,9 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nginx-light cloud-init shellcheck awscli apache2-utils rsync curl wget ca-certificates systemd gnupg gpgv \
   debootstrap systemd-container openssl prometheus-blackbox-exporter \
-  python3-systemd python3-botocore systemd-journal-remote pyflakes3 >/dev/null
-# The tests run nginx and the blackbox exporter themselves; the packages' own services are not wanted.
-for service in nginx prometheus-blackbox-exporter; do
+  python3-systemd python3-botocore systemd-journal-remote pyflakes3 postgresql >/dev/null
+# The tests run nginx, the blackbox exporter and PostgreSQL themselves; the packages' own services are not wanted.
+for service in nginx prometheus-blackbox-exporter postgresql; do
   systemctl disable --now "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
 done
 
