@@ -4,7 +4,7 @@
 // what these return; nothing reads rendered files back out of a component.
 import * as fs from "fs";
 import * as path from "path";
-import { DASHBOARDS, renderDashboard } from "../components/dashboards";
+import { DASHBOARDS, renderDashboard, tenantFolderUid, tenantOverview, tenantOverviewUid } from "../components/dashboards";
 import { discoverySources } from "../components/functions/discovery";
 import { SSM_HEADROOM, SSM_TIER_LIMIT_BYTES } from "../components/alertmanagerCluster";
 import { NodeConfigSource, RenderedNodeConfig, renderNodeConfigs } from "../components/nodeConfigBucket";
@@ -14,7 +14,7 @@ import { EXPECTED_RULE_FILE, renderAlertRules, renderExpectedRules } from "../co
 import { BLACKBOX_CONFIG_FILE, BLACKBOX_UNIT, ProbeTarget, renderBlackboxConfig, renderBlackboxDropIn } from "../components/render/blackbox";
 import { PrometheusNodeSpec } from "../components/render/cloudInit";
 import { CONFIG_FILE, HTPASSWD_FILE, RULES_PREFIX } from "../components/render/configSync";
-import { provisioningFiles } from "../components/render/grafanaConfig";
+import { PLATFORM_FOLDER, provisioningFiles } from "../components/render/grafanaConfig";
 import { JOURNAL_SHIPPER_PACKAGES } from "../components/render/journalShipper";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
@@ -269,11 +269,21 @@ function fitsParameterTier(env: LoadedEnvironment, bytes: number): boolean {
 }
 
 /** Grafana's provisioning files by path: a data source per node (and AMP), and the dashboards. */
-export function renderGrafanaFiles({ env }: RenderSource, managedPrometheus: boolean): Record<string, string> {
+export function renderGrafanaFiles({ env, tenants }: RenderSource, managedPrometheus: boolean): Record<string, string> {
     return provisioningFiles({
         prometheus: env.zones.map((zone) => ({ name: nodeName(zone.index), url: `http://${zone.prometheusPrivateIp}:${INGRESS_PORT}` })),
         basicAuthUser: env.ingress.basicAuthUsers[0],
         scrapeInterval: env.prometheus.scrapeInterval,
         managedPrometheus: managedPrometheus ? { region: env.region } : undefined,
-    }, DASHBOARDS.map((spec) => ({ uid: spec.uid, json: renderDashboard(spec) })));
+    }, [
+        { name: PLATFORM_FOLDER, title: "Platform", dashboards: DASHBOARDS.map((spec) => ({ uid: spec.uid, json: renderDashboard(spec) })) },
+        ...tenants.map((tenant) => ({
+            name: tenantFolderUid(tenant.name),
+            title: tenant.name,
+            dashboards: [
+                { uid: tenantOverviewUid(tenant.name), json: renderDashboard(tenantOverview(tenant.name)) },
+                ...(tenant.dashboards ?? []).map((d) => ({ uid: d.uid, json: d.json })),
+            ],
+        })),
+    ]);
 }

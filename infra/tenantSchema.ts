@@ -1,5 +1,6 @@
 // The schema of a tenant file (tenants/<name>.yaml), from which the tenant's type is derived.
 import { FromSchema } from "json-schema-to-ts";
+import type { TenantDashboard } from "./tenantDashboards";
 import { DURATION_PATTERN } from "../components/duration";
 import { EMAIL, IAM_PRINCIPAL, REGION, SUPPORT_HOURS } from "./environmentSchema";
 
@@ -126,6 +127,11 @@ export const TENANT_SCHEMA = {
 } as const;
 
 /** A tenant file once validated, with its name (the file's) and the file. */
-export type Tenant = FromSchema<typeof TENANT_SCHEMA> & { name: string; file: string };
+export type Tenant = FromSchema<typeof TENANT_SCHEMA> & {
+    name: string;
+    file: string;
+    /** Its dashboards as code (tenants/<name>/dashboards/*.json), provisioned into its folder. */
+    dashboards?: TenantDashboard[];
+};
 export type TenantReceiver = Tenant["receivers"][string];
 export type TenantRule = Tenant["rules"]["groups"][number]["rules"][number];

@@ -15,6 +15,8 @@ import { PROJECT_ROOT } from "./paths";
 import { TenantFileError } from "./inputErrors";
 import { describeSchemaError, keyOf } from "./environmentSchema";
 import { Tenant, TENANT_NAME, TENANT_SCHEMA, TenantReceiver } from "./tenantSchema";
+import { checkDashboardUids, loadTenantDashboards } from "./tenantDashboards";
+import { DASHBOARDS, tenantFolderUid, tenantOverviewUid } from "../components/dashboards";
 
 export type { Tenant, TenantReceiver, TenantRule } from "./tenantSchema";
 
@@ -102,12 +104,14 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
     if (!fs.existsSync(dir)) {
         return [];
     }
-    const shown = (entry: string) => path.relative(process.cwd(), path.join(dir, entry)) || entry;
-    const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
-    const stray = entries.find((entry) => !entry.isFile() || !entry.name.endsWith(".yaml"));
+    const shown = (entry: string) => path.relative(process.cwd(), path.resolve(dir, entry)) || entry;
+    const all = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+    const entries = all.filter((entry) => entry.isFile() && entry.name.endsWith(".yaml"));
+    // Beside each tenant's file, a directory of its own: tenants/<name>/dashboards/.
+    const stray = all.find((entry) => !entries.includes(entry) && !(entry.isDirectory() && entries.some((e) => e.name === `${entry.name}.yaml`)));
     if (stray) {
-        throw new TenantFileError(shown(stray.name), [`(file name): only <tenant>.yaml files belong in ${shown("")}; `
-            + `${stray.isFile() ? `rename it to ${stray.name.replace(/\.[^.]*$/, "")}.yaml if it is a tenant's` : "not a file"}, or move it elsewhere`]);
+        throw new TenantFileError(shown(stray.name), [`(file name): only <tenant>.yaml files, and a <tenant>/ directory beside each, belong in ${shown("")}; `
+            + `${stray.isFile() ? `rename it to ${stray.name.replace(/\.[^.]*$/, "")}.yaml if it is a tenant's` : "no tenant file of that name"}, or move it elsewhere`]);
     }
     const tenants = entries.map((entry) => {
         const file = shown(entry.name);
@@ -115,9 +119,11 @@ export function loadTenants(stack?: string, dir = TENANTS_DIR): Tenant[] {
         if (problems.length > 0) {
             throw new TenantFileError(file, problems);
         }
-        return validateTenant(value, file, entry.name.replace(/\.yaml$/, ""));
+        const name = entry.name.replace(/\.yaml$/, "");
+        return { ...validateTenant(value, file, name), dashboards: loadTenantDashboards(name, path.join(dir, name), shown) };
     });
     checkReceiverNames(tenants);
+    checkDashboardUids(tenants.flatMap((t) => t.dashboards), [...DASHBOARDS.map((d) => d.uid), ...tenants.flatMap((t) => [tenantOverviewUid(t.name), tenantFolderUid(t.name)])]);
     return tenants.filter((tenant) => stack === undefined || (tenant.stacks as readonly string[]).includes(stack));
 }
 

@@ -185,8 +185,12 @@ describe("Grafana", function () {
             assert.equal(ran.status, 0, ran.stderr);
             assert.equal(fs.readFileSync(path.join(work, "started"), "utf8"), "started\n");
             const written = unpack(container);
-            const dashboards = fs.readdirSync(path.join(work, DASHBOARDS_DIR.slice(1))).sort();
-            assert.deepEqual(dashboards, DASHBOARDS.map((d) => `${d.uid}.json`).sort());
+            const dashboards = (fs.readdirSync(path.join(work, DASHBOARDS_DIR.slice(1)), { recursive: true }) as string[])
+                .filter((file) => file.endsWith(".json")).sort();
+            assert.deepEqual(dashboards, [
+                "folder-checkout-web/checkout-web-requests.json", "folder-checkout-web/tenant-checkout-web.json", "folder-orders-queue/tenant-orders-queue.json",
+                ...DASHBOARDS.map((d) => `${d.uid}.json`),
+            ].sort());
             const onDisk = [`${PROVISIONING_DIR}/dashboards/platform.yaml`, `${PROVISIONING_DIR}/datasources/platform.yaml`, ...dashboards.map((d) => `${DASHBOARDS_DIR}/${d}`)]
                 .map((file) => fs.readFileSync(path.join(work, file.slice(1)), "utf8"));
             assert.deepEqual(onDisk.sort(), written.sort());
@@ -210,6 +214,26 @@ describe("Grafana", function () {
             }
             assert.equal(dashboardQueries(json).length, spec.rows.flatMap((r) => r.panels).flatMap((p) => p.queries).length);
         }
+    });
+
+    it("gives each tenant on the stack a folder, with the platform's overview of its targets and alerts and the dashboards it ships", async () => {
+        const { platform } = await plannedStack("dev");
+        const files = platform.grafanaProvisioning;
+        const providers = (yaml.load(files[`${PROVISIONING_DIR}/dashboards/platform.yaml`]) as { providers: Record<string, any>[] }).providers;
+        assert.deepEqual(providers.map((p) => [p.name, p.folder, p.folderUid, p.options.path, p.allowUiUpdates]), [
+            ["platform", "Platform", undefined, DASHBOARDS_DIR, false],
+            ["folder-checkout-web", "checkout-web", "folder-checkout-web", `${DASHBOARDS_DIR}/folder-checkout-web`, false],
+            ["folder-orders-queue", "orders-queue", "folder-orders-queue", `${DASHBOARDS_DIR}/folder-orders-queue`, false],
+        ]);
+        const overview = JSON.parse(files[`${DASHBOARDS_DIR}/folder-orders-queue/tenant-orders-queue.json`]);
+        assert.equal(overview.title, "orders-queue: targets and alerts");
+        const queries = dashboardQueries(overview).map((query) => query.expr);
+        assert.ok(queries.length >= 4 && queries.every((expr) => expr.includes('tenant="orders-queue"')), queries.join("\n"));
+        const shipped = JSON.parse(files[`${DASHBOARDS_DIR}/folder-checkout-web/checkout-web-requests.json`]);
+        assert.deepEqual(shipped, JSON.parse(fs.readFileSync("tenants/checkout-web/dashboards/checkout-web-requests.json", "utf8")), "provisioned as the tenant wrote it");
+        // A stack without tenants has the platform's folder only.
+        const staging = (await plannedStack("staging")).platform.grafanaProvisioning;
+        assert.deepEqual((yaml.load(staging[`${PROVISIONING_DIR}/dashboards/platform.yaml`]) as { providers: { name: string }[] }).providers.map((p) => p.name), ["platform"]);
     });
 
     it("gives a signed-in user the role their provider groups name, Viewer otherwise, as JMESPath evaluates the rendered expression", () => {

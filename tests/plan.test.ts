@@ -37,12 +37,18 @@ describe("offline plan (npm run plan)", function () {
                 assert.ok(nodes.some((n: any) => n.urn === instance.parent), `${instance.name} is parented by its component`);
             }
             assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "grafana", "alertmanager"]);
-            // Grafana, its data sources and its three dashboards, as the plan shows them and writes them.
-            assert.ok(report.grafana[0].startsWith(`https://grafana.${env.domain}/ (office CIDRs only), docker.io/grafana/grafana:13.1.2`), report.grafana[0]);
+            // Grafana, its database, its data sources and its dashboards by folder, as the plan shows them and writes them.
+            const reach = env.grafana.access === "sso" ? `from anywhere, signed in with ${env.grafana.sso!.issuer} at the ALB and in Grafana; ` : "office CIDRs only";
+            assert.ok(report.grafana[0].startsWith(`https://grafana.${env.domain}/ (${reach}`), report.grafana[0]);
+            assert.ok(report.grafana[0].includes("), docker.io/grafana/grafana:13.1.2, one Fargate task"), report.grafana[0]);
+            assert.equal(report.grafana[1], `database: PostgreSQL 17 on RDS db.t4g.micro, 20 GiB encrypted, TLS only, backups kept 7 days, `
+                + `${env.protectData ? "Multi-AZ, deletion-protected" : "one zone"}`);
             assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("data source")).map((l: string) => l.split(":")[0]),
                 ["data source prom-1", "data source prom-2", "data source prom-3", ...(env.remoteWrite.enabled ? ["data source amp"] : [])]);
-            assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/:.*/, "")),
-                ["dashboard Platform SLI", "dashboard Prometheus servers", "dashboard Prometheus nodes"]);
+            const tenantDashboards = stack === "dev" ? ["dashboard checkout-web: targets and alerts (folder checkout-web)", "dashboard Checkout web: requests (folder checkout-web)",
+                "dashboard orders-queue: targets and alerts (folder orders-queue)"] : [];
+            assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/: \d+ panels, \d+ queries$/, "")),
+                ["dashboard Platform SLI (folder Platform)", "dashboard Prometheus servers (folder Platform)", "dashboard Prometheus nodes (folder Platform)", ...tenantDashboards]);
             // Where the logs are kept, each for the stack's retention.
             const nodeLogs = report.logs.find((l: string) => l.startsWith(`/ec2/prometheus-platform-${stack}/prometheus-nodes: `));
             assert.ok(nodeLogs?.startsWith(`/ec2/prometheus-platform-${stack}/prometheus-nodes: ${env.prometheus.logRetentionDays} days (the nodes' journals, streams prom-N/<unit> of prometheus.service,`), nodeLogs);
@@ -63,8 +69,11 @@ describe("offline plan (npm run plan)", function () {
                 assert.doesNotMatch(report.tenants[i], /placeholder\.invalid/, "no secret value is printed");
             }
             const grafanaFiles = report.rendered.find((n: any) => n.node === "grafana").files;
-            assert.deepEqual(grafanaFiles.filter((f: string) => f.endsWith(".json")).sort(),
-                ["var/lib/grafana/dashboards/platform-sli.json", "var/lib/grafana/dashboards/prometheus-nodes.json", "var/lib/grafana/dashboards/prometheus-servers.json"]);
+            assert.deepEqual(grafanaFiles.filter((f: string) => f.endsWith(".json")).sort(), [
+                ...(stack === "dev" ? ["folder-checkout-web/checkout-web-requests.json", "folder-checkout-web/tenant-checkout-web.json", "folder-orders-queue/tenant-orders-queue.json"] : []),
+                "platform-sli.json", "prometheus-nodes.json", "prometheus-servers.json",
+            ].map((file) => `var/lib/grafana/dashboards/${file}`));
+            assert.ok(grafanaFiles.includes("settings.env"), "Grafana's settings as the task starts with them");
             assert.ok(report.placeholderSecrets.includes("prometheus-platform:pagerdutyRoutingKey"));
             assert.deepEqual(report.backup, {
                 policy: `daily at ${env.backup.snapshotTime} UTC, kept ${env.backup.retainDays} days: volumes tagged platform:backup=prometheus-platform-${stack}-prometheus-data`,

@@ -73,7 +73,10 @@ describe("tenants", function () {
     const loadFrom = (files: Record<string, string>) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tenants-"));
         try {
-            Object.entries(files).forEach(([name, content]) => fs.writeFileSync(path.join(dir, name), content));
+            Object.entries(files).forEach(([name, content]) => {
+                fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+                fs.writeFileSync(path.join(dir, name), content);
+            });
             return loadTenants(undefined, dir);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
@@ -83,8 +86,51 @@ describe("tenants", function () {
 
     it("refuses any file in tenants/ that is not <tenant>.yaml, naming it", () => {
         assert.throws(() => loadFrom({ "checkout-web.yml": exampleText() }), (err: TenantFileError) => {
-            assert.match(err.message, /^tenant file \S*checkout-web\.yml is not valid:\n {2}- \(file name\): only <tenant>\.yaml files belong in .*rename it to checkout-web\.yaml/);
+            assert.match(err.message, /^tenant file \S*checkout-web\.yml is not valid:\n {2}- \(file name\): only <tenant>\.yaml files, and a <tenant>\/ directory beside each, belong in .*rename it to checkout-web\.yaml/);
             return true;
+        });
+        assert.throws(() => loadFrom({ "checkout-web.yaml": exampleText(), "orders/dashboards/a.json": "{}" }),
+            /orders is not valid:\n {2}- \(file name\): .*no tenant file of that name, or move it elsewhere/);
+    });
+
+    describe("a tenant's dashboards as code (tenants/<name>/dashboards/*.json)", () => {
+        const dashboard = (changes: Record<string, unknown> = {}) => JSON.stringify({
+            uid: "checkout-web-latency", title: "Latency",
+            panels: [{ type: "timeseries", title: "p99", targets: [{ expr: "histogram_quantile(0.99, sum by (le) (rate(x_bucket[$__rate_interval])))" }] }],
+            ...changes,
+        });
+        const withDashboard = (file: string, content: string) => loadFrom({ "checkout-web.yaml": exampleText(), [`checkout-web/${file}`]: content });
+
+        it("loads each into the tenant, with its uid and title, queries using Grafana's interval variables included", () => {
+            const [tenant] = withDashboard("dashboards/latency.json", dashboard());
+            assert.deepEqual(tenant.dashboards?.map((d) => [d.uid, d.title, path.basename(d.file)]), [["checkout-web-latency", "Latency", "latency.json"]]);
+            const [none] = loadFrom({ "checkout-web.yaml": exampleText() });
+            assert.deepEqual(none.dashboards, []);
+        });
+
+        const cases: [string, string, string, RegExp][] = [
+            ["a file that is no JSON", "dashboards/latency.json", "{ uid: ", /latency\.json is not valid:\n {2}- \(top level\): not JSON: /],
+            ["a dashboard with no uid", "dashboards/latency.json", dashboard({ uid: undefined }), /latency\.json is not valid:\n {2}- uid: missing; set one of at most 40/],
+            ["a uid of another team's", "dashboards/latency.json", dashboard({ uid: "orders-latency" }), /- uid: orders-latency must start with checkout-web- \(the tenant's name\)/],
+            ["a dashboard with no title", "dashboards/latency.json", dashboard({ title: "" }), /- title: missing; a dashboard needs a title/],
+            ["a query that is no PromQL", "dashboards/latency.json", dashboard({ panels: [{ type: "row", title: "r", panels: [{ title: "p99", targets: [{ expr: "sum(rate(x[5m])" }] }] }] }),
+                /- panels \(p99\): sum\(rate\(x\[5m\]\) does not parse as PromQL at line 1, column \d+/],
+            ["a file that is no dashboard", "dashboards/notes.md", "# notes", /notes\.md is not valid:\n {2}- \(file name\): a dashboard is a \.json file/],
+            ["anything but dashboards/ in the tenant's directory", "targets.json", "[]", /targets\.json is not valid:\n {2}- \(file name\): only dashboards\/ belongs in/],
+        ];
+        for (const [what, file, content, expected] of cases) {
+            it(`refuses ${what}, naming the file and the key`, () => {
+                assert.throws(() => withDashboard(file, content), (err: TenantFileError) => {
+                    assert.match(err.message, expected);
+                    assert.equal(err.problems.length, 1, err.message);
+                    return true;
+                });
+            });
+        }
+
+        it("refuses two dashboards with one uid, naming both files", () => {
+            assert.throws(() => loadFrom({ "checkout-web.yaml": exampleText(), "checkout-web/dashboards/a.json": dashboard(), "checkout-web/dashboards/b.json": dashboard() }),
+                /b\.json is not valid:\n {2}- uid: checkout-web-latency is also the uid of \S*a\.json; choose another/);
         });
     });
 

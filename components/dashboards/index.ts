@@ -158,6 +158,35 @@ export const NODES: DashboardSpec = {
 
 export const DASHBOARDS: DashboardSpec[] = [PLATFORM_SLI, PROMETHEUS_SERVERS, NODES];
 
+/** The uid of the overview every tenant's folder starts with. */
+export const tenantOverviewUid = (tenant: string) => `tenant-${tenant}`;
+/** The uid of a tenant's folder, apart from every dashboard's: Grafana has kept folders among its dashboards. */
+export const tenantFolderUid = (tenant: string) => `folder-${tenant}`;
+
+/**
+ * What the platform shows every tenant in its folder: its targets, as the platform scrapes them, and
+ * its alerts, as its own rules raise them. Tenant series carry tenant="<name>", set by the platform.
+ */
+export function tenantOverview(tenant: string): DashboardSpec {
+    const selector = `tenant="${tenant}"`;
+    return {
+        uid: tenantOverviewUid(tenant),
+        title: `${tenant}: targets and alerts`,
+        rows: [{
+            title: "Targets and alerts",
+            panels: [
+                { title: "Targets up per job", unit: "short", queries: [
+                    q(`sum by (job) (up{${selector}})`, "{{job}} up"),
+                    q(`count by (job) (up{${selector}})`, "{{job}} known"),
+                ] },
+                { title: "Scrape duration (slowest target per job)", unit: "s", queries: [q(`max by (job) (scrape_duration_seconds{${selector}})`, "{{job}}")] },
+                { title: "Alerts firing", unit: "short", queries: [q(`count(ALERTS{${selector}, alertstate="firing"}) or vector(0)`, "firing")] },
+                { title: "Alerts pending", unit: "short", queries: [q(`count(ALERTS{${selector}, alertstate="pending"}) or vector(0)`, "pending")] },
+            ],
+        }],
+    };
+}
+
 /** The dashboard as Grafana provisions it. */
 export function renderDashboard(spec: DashboardSpec): Record<string, unknown> {
     const builder = new DashboardBuilder(spec.title)
@@ -188,8 +217,10 @@ export function renderDashboard(spec: DashboardSpec): Record<string, unknown> {
 
 /** Every query a rendered dashboard runs: its panel's title, the expression, and the labels its legend shows. */
 export function dashboardQueries(dashboard: Record<string, unknown>): { panel: string; expr: string; legendLabels: string[] }[] {
-    const panels = (dashboard.panels ?? []) as { title?: string; type?: string; targets?: { expr?: string; legendFormat?: string }[] }[];
-    return panels.filter((p) => p.type !== "row").flatMap((p) => (p.targets ?? []).map((t) => ({
+    type Panel = { title?: string; type?: string; targets?: { expr?: string; legendFormat?: string }[]; panels?: Panel[] };
+    // A collapsed row holds its panels inside it.
+    const panels = ((dashboard.panels ?? []) as Panel[]).flatMap((p) => p.type === "row" ? p.panels ?? [] : [p]);
+    return panels.flatMap((p) => (p.targets ?? []).map((t) => ({
         panel: p.title ?? "",
         expr: t.expr ?? "",
         legendLabels: [...(t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]),

@@ -75,28 +75,46 @@ export function datasources(input: DatasourcesInput): Record<string, unknown> {
     };
 }
 
-export function dashboardProvider(): Record<string, unknown> {
+/** A folder of provisioned dashboards: the platform's, or a tenant's. */
+export interface DashboardFolder {
+    /** The provider's name, the folder's uid and its directory under DASHBOARDS_DIR. */
+    name: string;
+    title: string;
+    dashboards: { uid: string; json: Record<string, unknown> }[];
+}
+
+export const PLATFORM_FOLDER = "platform";
+/** Where a folder's dashboards are written: the platform's at the top, each tenant's in a directory of its own. */
+const folderDir = (folder: string) => folder === PLATFORM_FOLDER ? DASHBOARDS_DIR : `${DASHBOARDS_DIR}/${folder}`;
+
+/**
+ * One provider per folder. Provisioned dashboards cannot be changed or deleted in the UI, but the
+ * folders are Grafana's own: dashboards people make in them are kept in its database.
+ */
+export function dashboardProvider(folders: Pick<DashboardFolder, "name" | "title">[]): Record<string, unknown> {
     return {
         apiVersion: 1,
-        providers: [{
-            name: "platform",
-            folder: "Platform",
+        providers: folders.map((folder) => ({
+            name: folder.name,
+            folder: folder.title,
+            ...(folder.name === PLATFORM_FOLDER ? {} : { folderUid: folder.name }),
             type: "file",
             disableDeletion: true,
             allowUiUpdates: false,
             updateIntervalSeconds: 60,
-            options: { path: DASHBOARDS_DIR, foldersFromFilesStructure: false },
-        }],
+            options: { path: folderDir(folder.name), foldersFromFilesStructure: false },
+        })),
     };
 }
 
 /** Every file Grafana is provisioned with, by its path in the container. */
-export function provisioningFiles(input: DatasourcesInput, dashboards: { uid: string; json: Record<string, unknown> }[]): Record<string, string> {
+export function provisioningFiles(input: DatasourcesInput, folders: DashboardFolder[]): Record<string, string> {
     const dump = (value: unknown) => yaml.dump(value, { lineWidth: -1, noRefs: true });
     return {
         [`${PROVISIONING_DIR}/datasources/platform.yaml`]: dump(datasources(input)),
-        [`${PROVISIONING_DIR}/dashboards/platform.yaml`]: dump(dashboardProvider()),
-        ...Object.fromEntries(dashboards.map((d) => [`${DASHBOARDS_DIR}/${d.uid}.json`, `${JSON.stringify(d.json, null, 2)}\n`])),
+        [`${PROVISIONING_DIR}/dashboards/platform.yaml`]: dump(dashboardProvider(folders)),
+        ...Object.fromEntries(folders.flatMap((folder) => folder.dashboards
+            .map((d) => [`${folderDir(folder.name)}/${d.uid}.json`, `${JSON.stringify(d.json, null, 2)}\n`]))),
     };
 }
 

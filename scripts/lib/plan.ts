@@ -186,17 +186,23 @@ export function prepareOutDir(dir: string): void {
     }
 }
 
-/** Each tenant on the stack: its receivers (and whether their secrets are placeholders here) and rule counts. */
-/** Grafana as the plan shows it: where, which image, its data sources and its dashboards. */
+/** Grafana as the plan shows it: who reaches it and how, which image, its database, its data sources and its dashboards by folder. */
 export function describeGrafana(platform: Platform): string[] {
     const files = platform.grafanaProvisioning;
     const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as { datasources: { name: string; url: string; basicAuth?: boolean; jsonData: { sigV4Auth?: boolean } }[] }).datasources;
+    const providers = (yaml.load(files[`${PROVISIONING_DIR}/dashboards/platform.yaml`]) as { providers: { folder: string; options: { path: string } }[] }).providers;
+    const folderOf = (file: string) => providers.find((p) => file.slice(0, file.lastIndexOf("/")) === p.options.path)?.folder ?? "?";
     const dashboards = Object.entries(files).filter(([file]) => file.startsWith(`${DASHBOARDS_DIR}/`))
-        .map(([, content]) => JSON.parse(content) as Record<string, unknown> & { title: string; panels: { type: string }[] });
+        .map(([file, content]) => ({ folder: folderOf(file), json: JSON.parse(content) as Record<string, unknown> & { title: string; panels: { type: string }[] } }));
+    const { access, sso, database } = platform.env.grafana;
+    const roles = sso ? [...sso.adminGroups.map((g) => `${g}: Admin`), ...sso.editorGroups.map((g) => `${g}: Editor`), "others: Viewer"].join(", ") : "";
     return [
-        `https://${hosts.grafana(platform.env)}/ (office CIDRs only), ${platform.env.grafana.image}:${platform.env.grafana.version}, one Fargate task; admin password: stack output grafanaAdminPassword (secret)`,
+        `https://${hosts.grafana(platform.env)}/ (${access === "sso" && sso ? `from anywhere, signed in with ${sso.issuer} at the ALB and in Grafana; ${roles}` : "office CIDRs only"}), `
+            + `${platform.env.grafana.image}:${platform.env.grafana.version}, one Fargate task; admin password: stack output grafanaAdminPassword (secret)`,
+        `database: PostgreSQL ${database.engineVersion} on RDS ${database.instanceClass}, ${database.allocatedStorageGiB} GiB encrypted, TLS only, `
+            + `backups kept ${database.backupRetentionDays} days, ${platform.env.protectData ? "Multi-AZ, deletion-protected" : "one zone"}`,
         ...sources.map((s) => `data source ${s.name}: ${s.url} (${s.jsonData.sigV4Auth ? "SigV4 through the task role" : s.basicAuth ? "basic auth, password from SSM" : "no auth"})`),
-        ...dashboards.map((d) => `dashboard ${d.title}: ${d.panels.filter((p) => p.type !== "row").length} panels, ${dashboardQueries(d).length} queries`),
+        ...dashboards.map(({ folder, json }) => `dashboard ${json.title} (folder ${folder}): ${json.panels.filter((p) => p.type !== "row").length} panels, ${dashboardQueries(json).length} queries`),
     ];
 }
 
