@@ -12,14 +12,25 @@ export const WARN_RATIO = 0.7;
 const WAL_HOURS = 3;
 
 export interface CapacityStep {
+    /** Active series: what the targets expose at any one scrape, as a stack's expectedSeries counts them. */
     targetSeries: number;
+    /** Series in the head at the end: the active ones and those churn left behind. */
     headSeries: number;
+    /** Scrapes of every target in the run: the samples per series the head held. */
+    samplesPerSeries: number;
     residentBytes: number;
     residentBytesPerSeries: number;
+    /** Resident bytes per active series: what sizing multiplies expectedSeries by. */
+    residentBytesPerActiveSeries: number;
     cpuSecondsPerMillionSamples: number;
     walBytesPerSample: number;
     scrapeDurationSeconds: number;
     ruleEvaluationSeconds: number;
+    dashboardRefreshes: number;
+    /** Seconds one refresh of every platform dashboard took, median over the run. */
+    dashboardRefreshSecondsMedian: number;
+    remoteWriteSamplesSent: number;
+    remoteWriteSamplesPending: number;
 }
 
 export interface CapacityFigures {
@@ -27,6 +38,8 @@ export interface CapacityFigures {
     measuredOn: string;
     machine: string;
     scrapeIntervalSeconds: number;
+    /** Under what the figures were measured: what makes them steady state. */
+    conditions: Record<string, string>;
     steps: CapacityStep[];
     /** Bytes per sample of a block compacted from the head. */
     blockBytesPerSample: number;
@@ -85,9 +98,10 @@ export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures):
     if (memoryBytes === undefined) {
         throw new EnvironmentError(env.file, [`prometheus.instanceType: ${instanceType} is not one the sizing knows (t3, t3a, t4g, c/m/r 5th generation on)`]);
     }
-    // Memory per series at the measured load nearest above the expected one (the largest measured otherwise).
-    const steps = [...figures.steps].sort((a, b) => a.headSeries - b.headSeries);
-    const step = steps.find((s) => s.headSeries >= expectedSeries) ?? steps[steps.length - 1];
+    // Memory per active series at the measured load nearest above the expected one (the largest
+    // measured otherwise: per-series memory falls as the load grows, so that errs large).
+    const steps = [...figures.steps].sort((a, b) => a.targetSeries - b.targetSeries);
+    const step = steps.find((s) => s.targetSeries >= expectedSeries) ?? steps[steps.length - 1];
     const scrapeSeconds = durationSeconds(env.prometheus.scrapeInterval);
     const samplesPerSecond = env.prometheus.samplesPerSecond ?? expectedSeries / scrapeSeconds;
     const retentionSeconds = durationSeconds(retentionTime);
@@ -95,7 +109,7 @@ export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures):
     return {
         expectedSeries,
         samplesPerSecond,
-        memory: projection(expectedSeries * step.residentBytesPerSeries, memoryBytes),
+        memory: projection(expectedSeries * step.residentBytesPerActiveSeries, memoryBytes),
         disk: projection(diskBytes, dataVolume.sizeGiB * GIB),
         figures: { prometheusVersion: figures.prometheusVersion, measuredOn: figures.measuredOn },
     };
@@ -124,7 +138,8 @@ export function describeSizing(plan: SizingPlan): string[] {
     const line = (what: string, p: Projection) => `${p.ratio >= WARN_RATIO ? "WARNING " : ""}${what}: ${gib(p.projectedBytes)} of ${gib(p.availableBytes)} `
         + `(${Math.round(p.ratio * 100)}%)${p.ratio >= WARN_RATIO ? `, over ${WARN_RATIO * 100}%: size up before the load arrives` : ""}`;
     return [
-        `${plan.expectedSeries} series, ${Math.round(plan.samplesPerSecond)} samples/s (figures of Prometheus ${plan.figures.prometheusVersion}, measured ${plan.figures.measuredOn})`,
+        `${plan.expectedSeries} series, ${Math.round(plan.samplesPerSecond)} samples/s (steady-state figures of Prometheus ${plan.figures.prometheusVersion}, `
+            + `measured ${plan.figures.measuredOn}: a full head under churn, remote write and dashboard queries; warns from ${WARN_RATIO * 100}%, refuses from 100%)`,
         line("memory per node", plan.memory),
         line("disk per node for the retention", plan.disk),
     ];

@@ -1,8 +1,13 @@
-// Capacity of one node, measured on the real Prometheus at the deployed version with a node's
-// generated prometheus.yml and rules (remapped as the loopback rehearsal remaps them), scraping
-// synthetic targets on loopback at a rising number of active series. A benchmark, not a test.
+// Capacity of one node at steady state, measured on the real Prometheus at the deployed version
+// with a node's generated prometheus.yml and rules (remapped as the loopback rehearsal remaps
+// them), scraping synthetic targets on loopback. Each load point starts from an empty TSDB and runs
+// until the head holds as many samples per series as a node's does at steady state (two hours of
+// scrapes: 240 at 30 s), with the scrape interval shortened to one second to get there in minutes;
+// meanwhile series churn, the node remote-writes everything to a local stand-in of AMP, and a viewer
+// refreshes the platform's dashboards at a team's rate (every 30 s of the node's time). Memory is the
+// highest resident size seen over the last quarter of the run. A benchmark, not a test.
 //
-//   npm run capacity [-- --stack dev] [--steps 10000,50000,200000,500000] [--json] [--write]
+//   npm run capacity [-- --stack production] [--steps 10000,50000,100000,200000] [--json] [--write]
 //
 // --write stores the table in infra/capacity.json, the figures the plan sizes stacks with.
 // It runs with Node's OpenSSL legacy provider: s3rver signs list continuation tokens (over 1,000
@@ -32,13 +37,24 @@ import { placeholderSecretOptions } from "./lib/stackRun";
 import { createPlatform, Platform } from "../infra/platform";
 import { durationMs } from "../components/duration";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
+import { DASHBOARDS, dashboardQueries, renderDashboard } from "../components/dashboards";
+import { RemoteWriteStandIn } from "../rehearsals/lib/remoteWriteReceiver";
 
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
-/** Intervals are divided by this: a 30 s scrape becomes 10 s, so a step takes a minute or two. */
-const FACTOR = 3;
 const SERIES_PER_TARGET = 2500;
 const PROMETHEUS = { host: "127.0.11.1", port: PROMETHEUS_PORT };
 const EXPORTER = { host: "127.0.11.2", port: NODE_EXPORTER_PORT };
+const RECEIVER_HOST = "127.0.11.4";
+/** The scrape interval a load point runs at: the stack's is divided down to this. */
+const MEASURED_SCRAPE_SECONDS = 1;
+/** What a node's head holds at steady state: two hours of samples (the head's block range). */
+const HEAD_SECONDS = 2 * 3600;
+/** How often a team's open dashboards refresh, in the node's time. */
+const DASHBOARD_REFRESH_SECONDS = 30;
+/** Every this many scrapes a tenth of the counters change their pod label: a rolling deploy. */
+const CHURN_SCRAPES = 20;
+/** The target path runs at the stack's intervals divided by this (a 10 s scrape): 5,000 targets every second would measure the exporter here, not the sync. */
+const TARGET_PATH_FACTOR = 3;
 
 /**
  * A target's exposition: counters (a tenth of them with a pod label that churns), a histogram
@@ -46,7 +62,7 @@ const EXPORTER = { host: "127.0.11.2", port: NODE_EXPORTER_PORT };
  */
 function exposition(target: number, scrape: number): string {
     const lines: string[] = [];
-    const pod = `pod-${target}-${Math.floor(scrape / 20)}`;
+    const pod = `pod-${target}-${Math.floor(scrape / CHURN_SCRAPES)}`;
     const counters = SERIES_PER_TARGET / 2;
     lines.push("# TYPE app_requests_total counter");
     for (let i = 0; i < counters; i++) {
@@ -147,6 +163,120 @@ function dirBytes(dir: string): number {
     }, 0);
 }
 
+interface LoadPointContext {
+    work: string;
+    processes: Processes;
+    /** The node's prometheus.yml, remapped; its remote write goes to the stand-in. */
+    configFile: string;
+    /** The same, at the target path's intervals. */
+    targetPathConfigFile: string;
+    targetsDir: string;
+    /** Scrapes served per synthetic target, across load points. */
+    scrapes: Map<number, number>;
+    /** Samples per series a node's head holds at steady state at the stack's interval. */
+    samplesPerSeries: number;
+    factor: number;
+    signingEnv: NodeJS.ProcessEnv;
+    receiver: RemoteWriteStandIn;
+}
+
+/** A fresh Prometheus: an empty TSDB, the node's configuration, AWS credentials the stand-in knows. */
+async function startPrometheus(ctx: LoadPointContext, data: string, configFile = ctx.configFile): Promise<void> {
+    await ctx.processes.start("prometheus", path.join(TOOLS, "prometheus"), [
+        `--config.file=${configFile}`, `--storage.tsdb.path=${data}`,
+        `--web.listen-address=${PROMETHEUS.host}:${PROMETHEUS.port}`, "--web.enable-admin-api",
+    ], { address: PROMETHEUS, env: ctx.signingEnv });
+    await waitFor("prometheus ready", async () => (await request({ ...PROMETHEUS, path: "/-/ready" }).catch(() => ({ status: 0 }))).status === 200 || undefined, 60000);
+}
+
+/** One refresh of every platform dashboard over the run so far, as Grafana asks: its seconds, and queries that failed. */
+async function refreshDashboards(since: number): Promise<{ seconds: number; queries: number; failed: string[] }> {
+    const started = now();
+    const end = Math.floor(Date.now() / 1000);
+    const failed: string[] = [];
+    let queries = 0;
+    for (const spec of DASHBOARDS) {
+        for (const { panel, expr } of dashboardQueries(renderDashboard(spec))) {
+            const query = expr.replaceAll("$__rate_interval", `${4 * MEASURED_SCRAPE_SECONDS}s`);
+            const params = new URLSearchParams({ query, start: String(Math.min(since, end - 1)), end: String(end), step: String(MEASURED_SCRAPE_SECONDS) });
+            const body = JSON.parse((await request({ ...PROMETHEUS, path: `/api/v1/query_range?${params}`, timeout: 60000 })).body) as { status: string; error?: string };
+            queries += 1;
+            if (body.status !== "success") {
+                failed.push(`${spec.title} / ${panel}: ${body.error}`);
+            }
+        }
+    }
+    return { seconds: (now() - started) / 1000, queries, failed };
+}
+
+/** One load point: from an empty TSDB until every target was scraped samplesPerSeries times, under churn, remote write and dashboards. */
+async function measureLoadPoint(ctx: LoadPointContext, series: number): Promise<CapacityStep> {
+    const targets = Math.ceil(series / SERIES_PER_TARGET);
+    await ctx.processes.stop("prometheus").catch(() => undefined);
+    const data = path.join(ctx.work, `data-${series}`);
+    fs.writeFileSync(path.join(ctx.targetsDir, "capacity.json"), JSON.stringify(Array.from({ length: targets }, (_, i) =>
+        ({ targets: [`${EXPORTER.host}:${EXPORTER.port}`], labels: { __metrics_path__: `/metrics/${i}`, shard: String(i) } }))));
+    await startPrometheus(ctx, data);
+    await waitFor(`${targets} targets`, async () => (await scalar('count(up{job="file_sd"} == 1)')) >= targets || undefined, 120000, 1000);
+    const startScrapes = new Map([...Array(targets).keys()].map((t) => [t, ctx.scrapes.get(t) ?? 0]));
+    const scraped = () => Math.min(...[...startScrapes].map(([t, first]) => (ctx.scrapes.get(t) ?? 0) - first));
+    const since = Math.floor(Date.now() / 1000);
+    const refreshMs = DASHBOARD_REFRESH_SECONDS / ctx.factor * 1000;
+    const refreshes: { seconds: number; queries: number; failed: string[] }[] = [];
+    let half: { cpu: number; samples: number; wal: number; at: number } | undefined;
+    const reading = async () => ({
+        cpu: await scalar('process_cpu_seconds_total{job="prometheus",instance="prom-1"}'),
+        samples: await scalar('prometheus_tsdb_head_samples_appended_total{job="prometheus",instance="prom-1"}'),
+        wal: dirBytes(path.join(data, "wal")),
+        at: now(),
+    });
+    // The viewer refreshes on its own clock; the run ends in the node's cycles: scrapes served.
+    while (scraped() < ctx.samplesPerSeries) {
+        const next = now() + refreshMs;
+        refreshes.push(await refreshDashboards(since));
+        if (!half && scraped() >= ctx.samplesPerSeries / 2) {
+            half = await reading();
+        }
+        await sleep(Math.max(0, next - now()));
+    }
+    const end = await reading();
+    const start = half ?? end;
+    const lastQuarter = `${Math.max(4, Math.round(ctx.samplesPerSeries * MEASURED_SCRAPE_SECONDS / 4))}s`;
+    const residentBytes = await scalar(`max_over_time(process_resident_memory_bytes{job="prometheus",instance="prom-1"}[${lastQuarter}])`);
+    const headSeries = await scalar('prometheus_tsdb_head_series{instance="prom-1"}');
+    const appended = end.samples - start.samples;
+    const failedQueries = refreshes.flatMap((r) => r.failed);
+    if (failedQueries.length > 0) {
+        throw new Error(`${series} series: dashboard queries failed: ${[...new Set(failedQueries)].slice(0, 5).join("; ")}`);
+    }
+    const remoteWrite = {
+        samplesSent: await scalar('sum(prometheus_remote_storage_samples_total{job="prometheus",instance="prom-1"})'),
+        samplesFailed: await scalar('sum(prometheus_remote_storage_samples_failed_total{job="prometheus",instance="prom-1"})'),
+        samplesPending: await scalar('sum(prometheus_remote_storage_samples_pending{job="prometheus",instance="prom-1"})'),
+        writesRefused: ctx.receiver.refused.length,
+    };
+    if (!(remoteWrite.samplesSent > 0) || remoteWrite.samplesFailed > 0 || remoteWrite.writesRefused > 0) {
+        throw new Error(`${series} series: remote write did not keep up: ${JSON.stringify(remoteWrite)}`);
+    }
+    const refreshSeconds = refreshes.map((r) => r.seconds).sort((a, b) => a - b);
+    return {
+        targetSeries: series,
+        headSeries,
+        samplesPerSeries: scraped(),
+        residentBytes,
+        residentBytesPerSeries: Math.round(residentBytes / headSeries),
+        residentBytesPerActiveSeries: Math.round(residentBytes / series),
+        cpuSecondsPerMillionSamples: Number(((end.cpu - start.cpu) / appended * 1e6).toFixed(3)),
+        walBytesPerSample: Number(((end.wal - start.wal) / appended).toFixed(2)),
+        scrapeDurationSeconds: Number((await scalar('avg(scrape_duration_seconds{job="file_sd"})')).toFixed(4)),
+        ruleEvaluationSeconds: Number((await scalar("sum(prometheus_rule_group_last_duration_seconds)")).toFixed(4)),
+        dashboardRefreshes: refreshes.length,
+        dashboardRefreshSecondsMedian: Number(refreshSeconds[Math.floor(refreshSeconds.length / 2)].toFixed(3)),
+        remoteWriteSamplesSent: remoteWrite.samplesSent,
+        remoteWriteSamplesPending: remoteWrite.samplesPending,
+    };
+}
+
 export async function measureCapacity(stack: string, steps: number[]): Promise<CapacityFigures> {
     const missing = [path.join(TOOLS, "prometheus")].filter((tool) => resolveCommand(tool) === undefined);
     if (missing.length > 0) {
@@ -167,8 +297,16 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         res.setHeader("content-type", "text/plain; version=0.0.4");
         res.end(exposition(target, scrape));
     });
+    const signingEnv = { AWS_ACCESS_KEY_ID: "CAPACITY", AWS_SECRET_ACCESS_KEY: "capacity-stand-in", AWS_EC2_METADATA_DISABLED: "true" };
+    const env = loadEnvironment(stack);
+    const receiver = new RemoteWriteStandIn(env.region, { [signingEnv.AWS_ACCESS_KEY_ID]: signingEnv.AWS_SECRET_ACCESS_KEY });
     try {
-        const env = loadEnvironment(stack);
+        if (!env.remoteWrite.enabled) {
+            throw new Error(`--stack ${stack}: remote write is off there; measure a stack that writes to AMP (staging, production)`);
+        }
+        const stackScrapeSeconds = durationMs(env.prometheus.scrapeInterval) / 1000;
+        const factor = stackScrapeSeconds / MEASURED_SCRAPE_SECONDS;
+        const remoteWriteUrl = await receiver.start(RECEIVER_HOST);
         // The platform as built, without sizing: these figures are what sizing is computed from.
         let platform: Platform | undefined;
         await runProgram({ stack, program: async () => { platform = await createPlatform(env); }, ...placeholderSecretOptions(stack) });
@@ -177,57 +315,29 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
         const targetsDir = path.join(work, "targets");
         fs.mkdirSync(rulesDir);
         fs.mkdirSync(targetsDir);
-        fs.writeFileSync(path.join(rulesDir, "platform.yml"), remapRules(renderAlertRules(env.runbookBaseUrl), FACTOR));
+        fs.writeFileSync(path.join(rulesDir, "platform.yml"), remapRules(renderAlertRules(env.runbookBaseUrl), factor));
         const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, PROMETHEUS.host]));
         const configs = await previewNodeConfigs(platform!);
-        fs.writeFileSync(path.join(work, "prometheus.yml"), remapPrometheusConfig(configs.sets[platform!.nodes[0].name][CONFIG_FILE], {
-            factor: FACTOR, addresses, alertmanagers: [], dnsTargets: {}, probeUrls: {}, rulesDir, targetsDir,
-        }));
+        const remapped = (at: number, file: string) => {
+            fs.writeFileSync(file, remapPrometheusConfig(configs.sets[platform!.nodes[0].name][CONFIG_FILE], {
+                factor: at, addresses, alertmanagers: [], dnsTargets: {}, probeUrls: {}, rulesDir, targetsDir, remoteWriteUrl,
+            }));
+            return file;
+        };
+        const configFile = remapped(factor, path.join(work, "prometheus.yml"));
+        const targetPathConfigFile = remapped(TARGET_PATH_FACTOR, path.join(work, "prometheus-target-path.yml"));
         await new Promise<void>((resolve) => exporter.listen(EXPORTER.port, EXPORTER.host, resolve));
-        const data = path.join(work, "data");
-        await processes.start("prometheus", path.join(TOOLS, "prometheus"), [
-            `--config.file=${path.join(work, "prometheus.yml")}`, `--storage.tsdb.path=${data}`,
-            `--web.listen-address=${PROMETHEUS.host}:${PROMETHEUS.port}`, "--web.enable-admin-api",
-        ], { address: PROMETHEUS });
-        await waitFor("prometheus ready", async () => (await request({ ...PROMETHEUS, path: "/-/ready" })).status === 200 || undefined, 60000);
-        const intervalMs = durationMs(env.prometheus.scrapeInterval) / FACTOR;
+        const samplesPerSeries = HEAD_SECONDS / stackScrapeSeconds;
+        const ctx: LoadPointContext = { work, processes, configFile, targetPathConfigFile, targetsDir, scrapes, samplesPerSeries, factor, signingEnv, receiver };
 
         const results: CapacityStep[] = [];
         for (const series of steps) {
-            const targets = Math.ceil(series / SERIES_PER_TARGET);
-            fs.writeFileSync(path.join(targetsDir, "capacity.json"), JSON.stringify(Array.from({ length: targets }, (_, i) =>
-                ({ targets: [`${EXPORTER.host}:${EXPORTER.port}`], labels: { __metrics_path__: `/metrics/${i}`, shard: String(i) } }))));
-            // Settle: discovery, then a few scrapes at the new size.
-            await waitFor(`${targets} targets`, async () =>
-                (await scalar('count(up{job="file_sd"} == 1)')) >= targets || undefined, 120000, 1000);
-            await sleep(intervalMs * 4);
-            const before = {
-                cpu: await scalar("process_cpu_seconds_total{job=\"prometheus\",instance=\"prom-1\"}"),
-                samples: await scalar("prometheus_tsdb_head_samples_appended_total{job=\"prometheus\",instance=\"prom-1\"}"),
-                wal: dirBytes(path.join(data, "wal")),
-            };
-            await sleep(intervalMs * 6);
-            const after = {
-                cpu: await scalar("process_cpu_seconds_total{job=\"prometheus\",instance=\"prom-1\"}"),
-                samples: await scalar("prometheus_tsdb_head_samples_appended_total{job=\"prometheus\",instance=\"prom-1\"}"),
-                wal: dirBytes(path.join(data, "wal")),
-            };
-            const headSeries = await scalar('prometheus_tsdb_head_series{instance="prom-1"}');
-            const residentBytes = await scalar("process_resident_memory_bytes{job=\"prometheus\",instance=\"prom-1\"}");
-            const appended = after.samples - before.samples;
-            results.push({
-                targetSeries: series,
-                headSeries,
-                residentBytes,
-                residentBytesPerSeries: Math.round(residentBytes / headSeries),
-                cpuSecondsPerMillionSamples: Number(((after.cpu - before.cpu) / appended * 1e6).toFixed(3)),
-                walBytesPerSample: Number(((after.wal - before.wal) / appended).toFixed(2)),
-                scrapeDurationSeconds: Number((await scalar('avg(scrape_duration_seconds{job="file_sd"})')).toFixed(4)),
-                ruleEvaluationSeconds: Number((await scalar("sum(prometheus_rule_group_last_duration_seconds)")).toFixed(4)),
-            });
+            results.push(await measureLoadPoint(ctx, series));
+            console.error(`capacity: ${series} series measured: ${JSON.stringify(results[results.length - 1])}`);
         }
+        const data = path.join(work, `data-${steps[steps.length - 1]}`);
 
-        // The head as a compacted block: its chunks' bytes per sample.
+        // The last load point's head as a compacted block: its chunks' bytes per sample.
         let blockBytes = 0;
         let blockSamples = 0;
         if (results.length > 0) {
@@ -239,31 +349,42 @@ export async function measureCapacity(stack: string, steps: number[]): Promise<C
                 blockBytes += dirBytes(path.join(snapshotDir, block, "chunks"));
             }
         }
-        const version = JSON.parse((await request({ ...PROMETHEUS, path: "/api/v1/status/buildinfo" })).body).data.version;
-
-        // The target path at scale: 5,000 files through the generated sync into file_sd.
+        // The target path at scale: 5,000 files through the generated sync into file_sd, on a fresh Prometheus.
         fs.rmSync(path.join(targetsDir, "capacity.json"), { force: true });
+        await processes.stop("prometheus").catch(() => undefined);
+        await startPrometheus(ctx, path.join(work, "data-target-path"), targetPathConfigFile);
+        const version = JSON.parse((await request({ ...PROMETHEUS, path: "/api/v1/status/buildinfo" })).body).data.version;
         const sync = await measureTargetSync(work, env.region, spec, targetsDir);
         return {
             targetPath: { sync, discovery: await measureDiscovery() },
             prometheusVersion: version,
             measuredOn: new Date().toISOString().slice(0, 10),
             machine: `${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-            scrapeIntervalSeconds: intervalMs / 1000,
+            scrapeIntervalSeconds: MEASURED_SCRAPE_SECONDS,
+            conditions: {
+                stack,
+                steadyState: `each load point from an empty TSDB until every target was scraped ${samplesPerSeries} times: `
+                    + `the ${HEAD_SECONDS / 3600} h a node's head holds at its ${stackScrapeSeconds} s interval, scraped every ${MEASURED_SCRAPE_SECONDS} s`,
+                churn: `a tenth of the counters change their pod label every ${CHURN_SCRAPES} scrapes`,
+                remoteWrite: "every sample remote-written as the stack's configuration says, to a local stand-in of AMP that checks SigV4",
+                dashboards: `the platform's ${DASHBOARDS.length} dashboards refreshed every ${DASHBOARD_REFRESH_SECONDS} s of the node's time, over the run so far`,
+                memory: "the highest resident size over the last quarter of each run",
+            },
             steps: results,
             blockBytesPerSample: Number((blockBytes / blockSamples).toFixed(3)),
         } as CapacityFigures;
     } finally {
         processes.stopAll();
         exporter.close();
+        await receiver.stop();
         fs.rmSync(work, { recursive: true, force: true });
     }
 }
 
 async function main(): Promise<void> {
     const { values } = parseArgs({ options: {
-        stack: { type: "string", default: "dev" },
-        steps: { type: "string", default: "10000,50000,200000,500000" },
+        stack: { type: "string", default: "production" },
+        steps: { type: "string", default: "10000,50000,100000,200000" },
         json: { type: "boolean", default: false },
         write: { type: "boolean", default: false },
     } });
@@ -275,11 +396,13 @@ async function main(): Promise<void> {
         process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
     } else {
         console.log(`Prometheus ${figures.prometheusVersion} on ${figures.machine}, scraping every ${figures.scrapeIntervalSeconds} s:`);
-        console.log("  series   head series  RSS MiB  RSS B/series  CPU s/1M samples  WAL B/sample  scrape s  rules s");
+        Object.entries(figures.conditions ?? {}).forEach(([what, how]) => console.log(`  ${what}: ${how}`));
+        console.log("  series   head series  RSS MiB  RSS B/active series  CPU s/1M samples  WAL B/sample  scrape s  rules s  dashboards s");
         for (const s of figures.steps) {
             console.log(`  ${String(s.targetSeries).padStart(7)}  ${String(s.headSeries).padStart(11)}  ${(s.residentBytes / 2 ** 20).toFixed(0).padStart(7)}`
-                + `  ${String(s.residentBytesPerSeries).padStart(12)}  ${s.cpuSecondsPerMillionSamples.toFixed(3).padStart(16)}`
-                + `  ${s.walBytesPerSample.toFixed(2).padStart(12)}  ${s.scrapeDurationSeconds.toFixed(4).padStart(8)}  ${s.ruleEvaluationSeconds.toFixed(4).padStart(7)}`);
+                + `  ${String(s.residentBytesPerActiveSeries).padStart(19)}  ${s.cpuSecondsPerMillionSamples.toFixed(3).padStart(16)}`
+                + `  ${s.walBytesPerSample.toFixed(2).padStart(12)}  ${s.scrapeDurationSeconds.toFixed(4).padStart(8)}  ${s.ruleEvaluationSeconds.toFixed(4).padStart(7)}`
+                + `  ${s.dashboardRefreshSecondsMedian.toFixed(3).padStart(12)}`);
         }
         console.log(`  compacted block: ${figures.blockBytesPerSample} bytes per sample`);
         const { targetPath } = figures;

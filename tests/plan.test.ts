@@ -119,7 +119,7 @@ describe("offline plan (npm run plan)", function () {
         assert.match(result.stdout, /^ {2}\+ aws:ebs\/volume:Volume prom-1-data$/m);
         assert.match(result.stdout, /^rendered prom-1: \d+ files in .*; user data \d+ bytes gzipped, \d+% of EC2's 16384$/m);
         assert.match(result.stdout, /^ +3 {2}aws:ec2\/instance:Instance$/m);
-        assert.match(result.stdout, /^Sizing: 50000 series, 1667 samples\/s \(figures of Prometheus 3\.5\.\d+\S*, measured \d{4}-\d\d-\d\d\)\n {2}memory per node: [\d.]+ GiB of 4\.0 GiB \(\d+%\)\n {2}disk per node for the retention: [\d.]+ GiB of 50\.0 GiB \(\d+%\)$/m);
+        assert.match(result.stdout, /^Sizing: 50000 series, 1667 samples\/s \(steady-state figures of Prometheus 3\.5\.\d+\S*, measured \d{4}-\d\d-\d\d: a full head under churn, remote write and dashboard queries; warns from 70%, refuses from 100%\)\n {2}memory per node: [\d.]+ GiB of 4\.0 GiB \(\d+%\)\n {2}disk per node for the retention: [\d.]+ GiB of 50\.0 GiB \(\d+%\)$/m);
         assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data$/m);
     });
 

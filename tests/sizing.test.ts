@@ -7,6 +7,7 @@ import { ProgramError, runProgram } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { STACKS } from "./helpers/stacks";
 import { EnvironmentError } from "../infra/inputErrors";
+import { durationMs } from "../components/duration";
 
 const GIB = 2 ** 30;
 
@@ -25,8 +26,22 @@ describe("sizing from measured figures", () => {
         const deployed = loadEnvironment("production").prometheus.version.split(".").slice(0, 2).join(".");
         assert.equal(figures.prometheusVersion.split(".").slice(0, 2).join("."), deployed);
         assert.ok(figures.steps.length >= 4, "at least four load points");
-        assert.ok(figures.steps.every((s) => s.residentBytesPerSeries > 0 && s.walBytesPerSample > 0));
+        assert.ok(figures.steps.every((s) => s.residentBytesPerSeries > 0 && s.residentBytesPerActiveSeries >= s.residentBytesPerSeries && s.walBytesPerSample > 0));
         assert.ok(figures.blockBytesPerSample > 0 && figures.blockBytesPerSample < 16);
+    });
+
+    it("uses figures measured at steady state: a full head under churn, remote write and dashboard queries", () => {
+        const figures = readCapacityFigures();
+        const production = loadEnvironment("production").prometheus;
+        // Two hours of samples, the head's block range, at the stacks' scrape interval.
+        const headSamples = 2 * 3600 / (durationMs(production.scrapeInterval) / 1000);
+        for (const step of figures.steps) {
+            assert.ok(step.samplesPerSeries >= headSamples, `${step.targetSeries} series: ${step.samplesPerSeries} samples per series`);
+            assert.ok(step.headSeries > step.targetSeries, `${step.targetSeries} series: churn leaves series behind in the head`);
+            assert.ok(step.remoteWriteSamplesSent >= step.targetSeries * step.samplesPerSeries * 0.9, `${step.targetSeries} series: remote write sent ${step.remoteWriteSamplesSent}`);
+            assert.ok(step.dashboardRefreshes >= step.samplesPerSeries * figures.scrapeIntervalSeconds / 2, `${step.targetSeries} series: ${step.dashboardRefreshes} dashboard refreshes`);
+        }
+        assert.deepEqual(Object.keys(figures.conditions).sort(), ["churn", "dashboards", "memory", "remoteWrite", "stack", "steadyState"]);
     });
 
     for (const stack of STACKS) {
@@ -44,9 +59,9 @@ describe("sizing from measured figures", () => {
         const env = loadEnvironment("dev");
         const figures = readCapacityFigures();
         // Loads beyond the measured points are sized with the largest point's figure; disk is made ample here.
-        const largest = [...figures.steps].sort((a, b) => b.headSeries - a.headSeries)[0];
+        const largest = [...figures.steps].sort((a, b) => b.targetSeries - a.targetSeries)[0];
         const atRatio = (ratio: number) => ({ ...env, prometheus: { ...env.prometheus, retentionTime: "1d",
-            dataVolume: { ...env.prometheus.dataVolume, sizeGiB: 4000 }, expectedSeries: Math.round(ratio * 4 * GIB / largest.residentBytesPerSeries) } });
+            dataVolume: { ...env.prometheus.dataVolume, sizeGiB: 4000 }, expectedSeries: Math.round(ratio * 4 * GIB / largest.residentBytesPerActiveSeries) } });
         const warned = projectSizing(atRatio(0.8), figures);
         assert.ok(warned.memory.ratio >= WARN_RATIO && warned.memory.ratio < 1);
         assert.match(describeSizing(warned)[1], /^WARNING memory per node: .* of 4\.0 GiB \(\d+%\), over 70%/);
