@@ -11,7 +11,7 @@ import { ALERT_GROUPS, renderAlertRules } from "../components/render/alertRules"
 import { PROBE_JOB, renderBlackboxConfig } from "../components/render/blackbox";
 import { freePort, listen } from "../rehearsals/lib/net";
 import { Processes } from "../rehearsals/lib/processes";
-import { tlsTarget } from "../rehearsals/lib/tlsTarget";
+import { issueCertificate, tlsTarget } from "../rehearsals/lib/tlsTarget";
 import { request, waitFor } from "../rehearsals/lib/wait";
 import { expectSuccess, requireTool, run } from "./helpers/tools";
 
@@ -80,6 +80,38 @@ describe("the certificate probe, on the real blackbox exporter", function () {
         // Not trusted: the probe fails, so a certificate the nodes cannot verify pages as an endpoint down.
         const untrusted = await probe("exporter-default-cas", { SSL_CERT_FILE: path.join(work, "no-such-ca.crt") });
         assert.equal(untrusted.success, 0, untrusted.body);
+        assert.deepEqual(processes.verify(), []);
+    });
+
+    it("passes a URL behind the ALB's sign-in only on the redirect to the provider, with the nodes' modules", async function () {
+        const exporterBinary = requireTool(this, "prometheus-blackbox-exporter");
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "sign-in-probe-"));
+        processes = new Processes(work);
+        const { keyFile, certFile, caFile } = issueCertificate(path.join(work, "tls"), "127.0.0.1", 5);
+        // Stands for the ALB: /signed-in-only redirects to the provider, as authenticate-oidc does; /open answers Grafana's 200.
+        target = https.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, (req, res) => {
+            if (req.url === "/signed-in-only") {
+                res.writeHead(302, { location: "https://sso.example.net/authorize?client_id=grafana" }).end();
+            } else {
+                res.writeHead(200).end("grafana");
+            }
+        });
+        const targetPort = await listen(target, "127.0.0.1");
+        const config = path.join(work, "platform-blackbox.yml");
+        const grafana = `https://127.0.0.1:${targetPort}/signed-in-only`;
+        // The modules a sign-in stack renders: the ALB's default 404 for office-only hosts, the redirect for Grafana.
+        fs.writeFileSync(config, renderBlackboxConfig([{ url: "https://alerts.invalid/", module: "office_only" }, { url: grafana, module: "sign_in" }]));
+        const port = await freePort("127.0.0.1");
+        await processes.start("exporter", exporterBinary, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`],
+            { env: { SSL_CERT_FILE: caFile }, address: { host: "127.0.0.1", port } });
+        await waitFor("exporter ready", async () => (await request({ host: "127.0.0.1", port, path: "/metrics" }).catch(() => ({ status: 0 }))).status === 200 || undefined, 20000);
+        const success = async (module: string, url: string) => {
+            const { body } = await request({ host: "127.0.0.1", port, path: `/probe?module=${module}&target=${encodeURIComponent(url)}` });
+            return Number(/^probe_success (\S+)$/m.exec(body)?.[1]);
+        };
+        assert.equal(await success("sign_in", grafana), 1, "the redirect to the provider is the sign-in's answer");
+        assert.equal(await success("sign_in", `https://127.0.0.1:${targetPort}/open`), 0, "a Grafana answering without sign-in fails the probe");
+        assert.equal(await success("office_only", grafana), 0, "the redirect is not followed to the provider's page");
         assert.deepEqual(processes.verify(), []);
     });
 });
