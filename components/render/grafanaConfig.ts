@@ -183,7 +183,8 @@ export function signInEnvironment(signIn: GrafanaSignIn): Record<string, string>
         GF_AUTH_GENERIC_OAUTH_SKIP_ORG_ROLE_SYNC: "false",
         GF_AUTH_GENERIC_OAUTH_ALLOW_ASSIGN_GRAFANA_ADMIN: "false",
         GF_AUTH_DISABLE_LOGIN_FORM: "true",
-        GF_AUTH_OAUTH_AUTO_LOGIN: "true",
+        // Straight to the provider, no Grafana login page (the provider-level setting; [auth] oauth_auto_login is the deprecated one).
+        GF_AUTH_GENERIC_OAUTH_AUTO_LOGIN: "true",
         GF_SECURITY_COOKIE_SECURE: "true",
     };
 }
