@@ -6,7 +6,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { dashboardQueries } from "../components/dashboards";
 import { promqlSyntaxError } from "../components/render/promql";
+import { MANAGED_PROMETHEUS_DATASOURCE } from "../components/render/grafanaConfig";
 import { TenantFileError } from "./inputErrors";
+import { nodeName } from "./naming";
 
 export interface TenantDashboard {
     /** The file, as errors name it. */
@@ -19,6 +21,8 @@ export interface TenantDashboard {
 export const TENANT_DASHBOARDS_DIR = "dashboards";
 /** Grafana's uids are at most 40 letters, digits, - and _. */
 const UID = /^[A-Za-z0-9_-]{1,40}$/;
+/** The data sources Grafana is provisioned with, by uid: each node's Prometheus, and AMP where a stack writes to it. */
+const PROVISIONED_DATASOURCES = [1, 2, 3].map(nodeName).concat(MANAGED_PROMETHEUS_DATASOURCE);
 /** Grafana's own interval variables, standing for a range while a query is parsed. */
 const GRAFANA_INTERVALS = /\$(\{__(rate_interval|interval|range)\}|__(rate_interval|interval|range)\b)/g;
 
@@ -62,6 +66,12 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
     } else if (!uid.startsWith(`${tenant}-`)) {
         problems.push(`uid: ${uid} must start with ${tenant}- (the tenant's name), so no two teams' dashboards share one`);
     }
+    // A dashboard exported from another Grafana names that one's data sources, which this one has not.
+    const unknownSources = [...new Set(datasourceUids(dashboard).filter((ref) => !ref.startsWith("$") && !PROVISIONED_DATASOURCES.includes(ref)))];
+    if (unknownSources.length > 0) {
+        problems.push(`panels: data source ${unknownSources.join(", ")} is none of the platform's (${PROVISIONED_DATASOURCES.join(", ")}); `
+            + "use one of them, or a data source variable ($datasource)");
+    }
     if (dashboard.panels !== undefined && !Array.isArray(dashboard.panels)) {
         problems.push("panels: must be a list");
     } else {
@@ -76,6 +86,15 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
         throw new TenantFileError(file, problems);
     }
     return { file, uid: uid as string, title: title as string, json: dashboard };
+}
+
+/** The data source uids a dashboard's panels and their queries name, rows' panels included. */
+function datasourceUids(dashboard: Record<string, unknown>): string[] {
+    type Panel = { datasource?: { uid?: unknown } | string; targets?: { datasource?: { uid?: unknown } | string }[]; panels?: Panel[] };
+    const uidOf = (ref: Panel["datasource"]) => typeof ref === "string" ? ref : typeof ref?.uid === "string" ? ref.uid : undefined;
+    const panels = Array.isArray(dashboard.panels) ? (dashboard.panels as Panel[]).flatMap((p) => [p, ...(p.panels ?? [])]) : [];
+    return panels.flatMap((p) => [uidOf(p.datasource), ...(p.targets ?? []).map((t) => uidOf(t.datasource))])
+        .filter((uid): uid is string => uid !== undefined);
 }
 
 /** Two dashboards with one uid would overwrite each other in Grafana: refused, naming both files. */
