@@ -178,6 +178,9 @@ export function semanticProblems(env: Environment): string[] {
     if (env.grafana.access !== "sso" && env.grafana.sso !== undefined) {
         problems.push(`grafana.sso: only used when grafana.access is sso`);
     }
+    if (env.grafana.sso && !env.grafana.sso.scopes.includes("openid")) {
+        problems.push(`grafana.sso.scopes: ${env.grafana.sso.scopes.join(", ")} lacks openid, without which the provider answers no OpenID Connect sign-in`);
+    }
     const bothRoles = (env.grafana.sso?.adminGroups ?? []).filter((group) => env.grafana.sso?.editorGroups.includes(group));
     if (bothRoles.length > 0) {
         problems.push(`grafana.sso.editorGroups: ${bothRoles.join(", ")} also in adminGroups; name each group once, under the role it gets`);

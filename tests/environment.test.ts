@@ -118,6 +118,8 @@ describe("environments", () => {
         ["a provider where access is office", (e) => { e.grafana.sso = { ...SSO }; e.grafana.access = "office"; }, /^grafana\.sso: only used when grafana\.access is sso$/],
         ["a provider's token endpoint over http", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, tokenEndpoint: "http://sso.example.net/token" }; },
             /^grafana\.sso\.tokenEndpoint: malformed value \(expected to match \^https:/],
+        ["sign-in scopes without openid", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, scopes: ["email", "groups"] }; },
+            /^grafana\.sso\.scopes: email, groups lacks openid, without which the provider answers no OpenID Connect sign-in$/],
         ["a group that is both Admin and Editor", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, adminGroups: ["sre"], editorGroups: ["sre", "dev"] }; },
             /^grafana\.sso\.editorGroups: sre also in adminGroups; name each group once, under the role it gets$/],
         ["a group name with a quote, which would end the role expression", (e) => { e.grafana.access = "sso"; e.grafana.sso = { ...SSO, adminGroups: ["o'brien"] }; },
