@@ -28,7 +28,7 @@ function authenticatesFirst(rule: PolicyResource): boolean {
     return actions.value.some((a, i) => AUTHENTICATE.includes(a.type) && rank(i) < firstForward);
 }
 
-/** What keeps the Grafana behind `group` from taking people who have not signed in, or undefined when nothing does. */
+/** Why the Grafana behind `group` may take people who have not signed in: none when its task runs OAuth-only. */
 function oauthOnlyProblems(group: PolicyResource, resources: PolicyResource[]): string[] {
     const services = resources.filter((r) => r.type === TYPES.ecsService
         && sources(r, "loadBalancers", TYPES.targetGroup).some((g) => g.urn === group.urn));
