@@ -279,7 +279,7 @@ describe("alert rules", () => {
             assert.ok(anchors.has(url.hash.slice(1)), `docs/runbooks.md has no section ${url.hash}`);
         }
         assert.equal(anchors.size, allAlerts().length, "every runbook section before Procedures belongs to an alert");
-        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot", "rotate-the-basic-auth-password",
+        assert.deepEqual([...runbookAnchors("procedures")], ["restore-a-nodes-data-from-a-snapshot", "restore-grafanas-database", "rotate-the-basic-auth-password",
             "the-monitoring-service-itself-has-a-problem", "a-tenant-reports-a-problem"]);
     });
 

@@ -17,7 +17,12 @@ import * as path from "path";
 import { checkParameterSize } from "../infra/rendering";
 
 /** Input properties that name a resource in its account and region (not Pulumi's autonaming). */
-const PHYSICAL_NAME_PROPERTIES = ["name", "family", "bucket", "functionName", "alias", "roleName"];
+const PHYSICAL_NAME_PROPERTIES = ["name", "bucket", "functionName", "alias", "roleName"];
+/** Properties that name resources of one type only (an RDS parameter group's family is its engine's, not a name). */
+const TYPE_NAME_PROPERTIES: Record<string, string[]> = {
+    "aws:ecs/taskDefinition:TaskDefinition": ["family"],
+    "aws:rds/instance:Instance": ["identifier", "finalSnapshotIdentifier"],
+};
 /** Types whose names are unique only inside another resource, and the property naming it. */
 const NAME_SCOPE: Record<string, string> = {
     "aws:servicediscovery/service:Service": "namespaceId",
@@ -32,7 +37,7 @@ function physicalNames(run: ProgramRun): { key: string; resource: CapturedResour
             : typeof inputs[scopeProperty] === "string" && !resource.propertyDependencies[scopeProperty]?.length
                 ? inputs[scopeProperty] : (resource.propertyDependencies[scopeProperty] ?? []).join(",");
         // A value that came from another resource refers to that resource's name; it names nothing new.
-        return PHYSICAL_NAME_PROPERTIES
+        return [...PHYSICAL_NAME_PROPERTIES, ...TYPE_NAME_PROPERTIES[resource.type] ?? []]
             .filter((property) => typeof inputs[property] === "string" && !resource.propertyDependencies[property]?.length)
             .map((property) => ({ key: `${resource.type} ${scope} ${property}=${inputs[property]}`, resource }));
     });
@@ -73,6 +78,8 @@ describe("deploy day: three stacks in one account and region", function () {
             assert.deepEqual(ofType(run, "aws:ssm/parameter:Parameter").map((p) => inputsOf(p).name).sort(), [
                 ...[1, 2, 3].map((n) => `/prometheus-platform/${stack}/alertmanager/member-${n}/config`),
                 `/prometheus-platform/${stack}/grafana/admin-password`,
+                `/prometheus-platform/${stack}/grafana/database-password`,
+                ...(stack === "dev" ? [`/prometheus-platform/${stack}/grafana/oidc-client-secret`] : []),
                 `/prometheus-platform/${stack}/grafana/prometheus-password`,
                 `/prometheus-platform/${stack}/grafana/secret-key`,
             ]);
