@@ -72,8 +72,8 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
         problems.push(`panels: data source ${unknownSources.join(", ")} is none of the platform's (${PROVISIONED_DATASOURCES.join(", ")}); `
             + "use one of them, or a data source variable ($datasource)");
     }
-    if (dashboard.panels !== undefined && !Array.isArray(dashboard.panels)) {
-        problems.push("panels: must be a list");
+    if (!Array.isArray(dashboard.panels) || dashboard.panels.length === 0) {
+        problems.push(`panels: ${dashboard.panels === undefined ? "missing" : "must be a list of at least one panel"}; a dashboard shows panels`);
     } else {
         dashboardQueries(dashboard).forEach(({ panel, expr }) => {
             const error = promqlSyntaxError(expr.replace(GRAFANA_INTERVALS, "5m"));

@@ -113,6 +113,7 @@ describe("tenants", function () {
             ["a dashboard with no uid", "dashboards/latency.json", dashboard({ uid: undefined }), /latency\.json is not valid:\n {2}- uid: missing; set one of at most 40/],
             ["a uid of another team's", "dashboards/latency.json", dashboard({ uid: "orders-latency" }), /- uid: orders-latency must start with checkout-web- \(the tenant's name\)/],
             ["a dashboard with no title", "dashboards/latency.json", dashboard({ title: "" }), /- title: missing; a dashboard needs a title/],
+            ["a dashboard with no panels", "dashboards/latency.json", dashboard({ panels: undefined }), /- panels: missing; a dashboard shows panels/],
             ["a query that is no PromQL", "dashboards/latency.json", dashboard({ panels: [{ type: "row", title: "r", panels: [{ title: "p99", targets: [{ expr: "sum(rate(x[5m])" }] }] }] }),
                 /- panels \(p99\): sum\(rate\(x\[5m\]\) does not parse as PromQL at line 1, column \d+/],
             ["a data source of another Grafana's", "dashboards/latency.json",
