@@ -4,7 +4,7 @@
 // tenant's own, and each query parses as PromQL.
 import * as fs from "fs";
 import * as path from "path";
-import { dashboardQueries } from "../components/dashboards";
+import { DashboardPanel, dashboardPanels, dashboardQueries } from "../components/dashboards";
 import { promqlSyntaxError } from "../components/render/promql";
 import { MANAGED_PROMETHEUS_DATASOURCE } from "../components/render/grafanaConfig";
 import { TenantFileError } from "./inputErrors";
@@ -88,12 +88,10 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
     return { file, uid: uid as string, title: title as string, json: dashboard };
 }
 
-/** The data source uids a dashboard's panels and their queries name, rows' panels included. */
+/** The data source uids a dashboard's panels and their queries name. */
 function datasourceUids(dashboard: Record<string, unknown>): string[] {
-    type Panel = { datasource?: { uid?: unknown } | string; targets?: { datasource?: { uid?: unknown } | string }[]; panels?: Panel[] };
-    const uidOf = (ref: Panel["datasource"]) => typeof ref === "string" ? ref : typeof ref?.uid === "string" ? ref.uid : undefined;
-    const panels = Array.isArray(dashboard.panels) ? (dashboard.panels as Panel[]).flatMap((p) => [p, ...(p.panels ?? [])]) : [];
-    return panels.flatMap((p) => [uidOf(p.datasource), ...(p.targets ?? []).map((t) => uidOf(t.datasource))])
+    const uidOf = (ref: DashboardPanel["datasource"]) => typeof ref === "string" ? ref : typeof ref?.uid === "string" ? ref.uid : undefined;
+    return dashboardPanels(dashboard).flatMap((p) => [uidOf(p.datasource), ...(p.targets ?? []).map((t) => uidOf(t.datasource))])
         .filter((uid): uid is string => uid !== undefined);
 }
 

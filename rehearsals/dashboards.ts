@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { DASHBOARDS, dashboardQueries, renderDashboard, tenantOverview } from "../components/dashboards";
 import { Tenant } from "../infra/tenants";
 import { NODE_PATHS } from "../components/render/nodeScripts";
-import { request } from "./lib/wait";
+import { rangeQuery } from "./lib/prometheusApi";
 
 export interface DashboardCheckContext {
     prometheus: { host: string; port: number };
@@ -36,9 +36,10 @@ function mountPointOf(dir: string): string {
     return mount;
 }
 
-/** A dashboard's query as this rehearsal runs it: Grafana's variables and the data volume remapped. */
-export function rehearsalQuery(expr: string, rateInterval: string, dataMount: string): string {
-    return expr.replaceAll("$__rate_interval", rateInterval).replaceAll(`mountpoint="${NODE_PATHS.dataDir}"`, `mountpoint="${dataMount}"`);
+/** A dashboard's query as a rehearsal runs it: Grafana's rate interval filled in, and the data volume remapped where one stands in. */
+export function rehearsalQuery(expr: string, rateInterval: string, dataMount?: string): string {
+    const query = expr.replaceAll("$__rate_interval", rateInterval);
+    return dataMount ? query.replaceAll(`mountpoint="${NODE_PATHS.dataDir}"`, `mountpoint="${dataMount}"`) : query;
 }
 
 /** Every provisioned dashboard: the platform's and each tenant's, and whether its queries must return data here. */
@@ -56,12 +57,9 @@ function dashboardsToCheck(ctx: DashboardCheckContext): { title: string; json: R
 async function queryProblem(ctx: DashboardCheckContext, dataMount: string, end: number, needsData: boolean,
     { panel, expr, legendLabels }: ReturnType<typeof dashboardQueries>[number]): Promise<string | undefined> {
     const query = rehearsalQuery(expr, ctx.rateInterval, dataMount);
-    const params = new URLSearchParams({ query, start: String(ctx.since), end: String(end), step: String(ctx.stepSeconds) });
-    const response = await request({ ...ctx.prometheus, path: `/api/v1/query_range?${params}` });
-    const body = JSON.parse(response.body) as { status: string; error?: string; data?: { result: { metric: Record<string, string> }[] } };
-    const series = body.data?.result ?? [];
-    if (body.status !== "success") {
-        return `${panel}: ${body.error}`;
+    const { error, series } = await rangeQuery(ctx.prometheus, query, { start: ctx.since, end, step: ctx.stepSeconds });
+    if (error !== undefined) {
+        return `${panel}: ${error}`;
     }
     if (!needsData) {
         return undefined;

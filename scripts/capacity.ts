@@ -39,6 +39,8 @@ import { durationMs } from "../components/duration";
 import { NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { DASHBOARDS, dashboardQueries, renderDashboard } from "../components/dashboards";
 import { RemoteWriteStandIn } from "../rehearsals/lib/remoteWriteReceiver";
+import { rangeQuery } from "../rehearsals/lib/prometheusApi";
+import { rehearsalQuery } from "../rehearsals/dashboards";
 
 const TOOLS = path.resolve(__dirname, "..", "tools", "debian", "usr", "bin");
 const SERIES_PER_TARGET = 2500;
@@ -197,12 +199,11 @@ async function refreshDashboards(since: number): Promise<{ seconds: number; quer
     let queries = 0;
     for (const spec of DASHBOARDS) {
         for (const { panel, expr } of dashboardQueries(renderDashboard(spec))) {
-            const query = expr.replaceAll("$__rate_interval", `${4 * MEASURED_SCRAPE_SECONDS}s`);
-            const params = new URLSearchParams({ query, start: String(Math.min(since, end - 1)), end: String(end), step: String(MEASURED_SCRAPE_SECONDS) });
-            const body = JSON.parse((await request({ ...PROMETHEUS, path: `/api/v1/query_range?${params}`, timeout: 60000 })).body) as { status: string; error?: string };
+            const { error } = await rangeQuery(PROMETHEUS, rehearsalQuery(expr, `${4 * MEASURED_SCRAPE_SECONDS}s`),
+                { start: Math.min(since, end - 1), end, step: MEASURED_SCRAPE_SECONDS }, 60000);
             queries += 1;
-            if (body.status !== "success") {
-                failed.push(`${spec.title} / ${panel}: ${body.error}`);
+            if (error !== undefined) {
+                failed.push(`${spec.title} / ${panel}: ${error}`);
             }
         }
     }

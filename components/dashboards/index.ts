@@ -215,12 +215,24 @@ export function renderDashboard(spec: DashboardSpec): Record<string, unknown> {
     return builder.build() as unknown as Record<string, unknown>;
 }
 
+/** A panel of dashboard JSON, as far as the platform reads one. */
+export interface DashboardPanel {
+    title?: string;
+    type?: string;
+    datasource?: { uid?: unknown } | string;
+    targets?: { expr?: string; legendFormat?: string; datasource?: { uid?: unknown } | string }[];
+    panels?: DashboardPanel[];
+}
+
+/** Every panel of dashboard JSON, rows included, and the panels a collapsed row holds inside it. */
+export function dashboardPanels(dashboard: Record<string, unknown>): DashboardPanel[] {
+    const top = Array.isArray(dashboard.panels) ? dashboard.panels as DashboardPanel[] : [];
+    return top.flatMap((p) => [p, ...(p.panels ?? [])]);
+}
+
 /** Every query a rendered dashboard runs: its panel's title, the expression, and the labels its legend shows. */
 export function dashboardQueries(dashboard: Record<string, unknown>): { panel: string; expr: string; legendLabels: string[] }[] {
-    type Panel = { title?: string; type?: string; targets?: { expr?: string; legendFormat?: string }[]; panels?: Panel[] };
-    // A collapsed row holds its panels inside it.
-    const panels = ((dashboard.panels ?? []) as Panel[]).flatMap((p) => p.type === "row" ? p.panels ?? [] : [p]);
-    return panels.flatMap((p) => (p.targets ?? []).map((t) => ({
+    return dashboardPanels(dashboard).filter((p) => p.type !== "row").flatMap((p) => (p.targets ?? []).map((t) => ({
         panel: p.title ?? "",
         expr: t.expr ?? "",
         legendLabels: [...(t.legendFormat ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]),
