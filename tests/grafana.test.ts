@@ -15,7 +15,7 @@ import { DASHBOARDS_DIR, grafanaContainer as grafanaContainerDefinition, PROVISI
 import * as jmespath from "jmespath";
 import { previewPrometheusYml } from "../scripts/lib/plan";
 import { appliedRun, inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
-import { ProgramRun } from "../scripts/lib/offline";
+import { mockDatabaseAddress, ProgramRun } from "../scripts/lib/offline";
 import { requireTool, run } from "./helpers/tools";
 import { GRAFANA_PORT } from "../components/ports";
 import { publicUrls } from "../infra/rendering";
@@ -76,7 +76,7 @@ describe("Grafana", function () {
         assert.deepEqual(probes((await plannedStack("staging")).platform).map((t) => t.module), ["office_only"]);
     });
 
-    it("runs the pinned image; its admin and data-source passwords and its secret key come from SSM, never from the task definition", async () => {
+    it("runs the pinned image; its secrets (passwords, secret key, database and OIDC client secrets) come from SSM, never from the task definition", async () => {
         const { platform } = await plannedStack("dev");
         const program = await appliedRun("dev");
         const container = grafanaContainer(program);
@@ -289,8 +289,8 @@ describe("Grafana", function () {
             const settings = Object.fromEntries(grafanaContainer(program).environment.map((e) => [e.name, e.value]));
             assert.deepEqual([settings.GF_DATABASE_TYPE, settings.GF_DATABASE_NAME, settings.GF_DATABASE_USER, settings.GF_DATABASE_SSL_MODE],
                 ["postgres", inputsOf(instance).dbName, inputsOf(instance).username, "require"]);
-            // The instance's address, as RDS makes it from the identifier (the offline engine's stand-in).
-            assert.equal(settings.GF_DATABASE_HOST, `${inputsOf(instance).identifier}.c0ffee012345.eu-west-1.rds.amazonaws.com:5432`);
+            // The instance's address (the offline engine's stand-in for what RDS makes of the identifier).
+            assert.equal(settings.GF_DATABASE_HOST, `${mockDatabaseAddress(inputsOf(instance).identifier, "eu-west-1")}:5432`);
             const definition = named(program, "aws:ecs/taskDefinition:TaskDefinition", "grafana");
             assert.ok(definition.propertyDependencies.containerDefinitions.some((urn) => urn.endsWith("GrafanaDatabase$aws:rds/instance:Instance::grafana-db")),
                 "the host is the instance's address");

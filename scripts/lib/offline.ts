@@ -103,6 +103,11 @@ const AUTONAMED: Record<string, string> = {
     "aws:cloudwatch/logGroup:LogGroup": "name",
 };
 
+/** An RDS instance's address as an update run makes it up: AWS's shape, from the identifier and region. */
+export function mockDatabaseAddress(identifier: string, region: string): string {
+    return `${identifier}.c0ffee012345.${region}.rds.amazonaws.com`;
+}
+
 /** Outputs a provider computes that the programs read: unknown in a preview, made up otherwise. */
 function computed(type: string, name: string, state: Record<string, unknown>, preview: boolean, region: string): Record<string, unknown> {
     switch (type) {
@@ -122,7 +127,7 @@ function computed(type: string, name: string, state: Record<string, unknown>, pr
         case "aws:ec2/eip:Eip":
             return { publicIp: preview ? UNKNOWN : `192.0.2.${parseInt(crypto.createHash("sha256").update(name).digest("hex").slice(0, 2), 16) % 254 + 1}` };
         case "aws:rds/instance:Instance":
-            return { address: preview ? UNKNOWN : `${state.identifier ?? name}.c0ffee012345.${region}.rds.amazonaws.com` };
+            return { address: preview ? UNKNOWN : mockDatabaseAddress(String(state.identifier ?? name), region) };
         case "random:index/randomPassword:RandomPassword":
             // As a stack's second preview knows it (the first does not); its bcrypt hash stays unknown.
             return { result: `placeholder-random-password-${name}` };
