@@ -23,7 +23,7 @@ import { DeclaredCheck, printReport, RehearsalCheck, Scenario } from "./lib/repo
 import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
 import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
-import { rehearseTargets, rehearseTenant } from "./targets";
+import { rehearsedTenant, rehearseTargets, rehearseTenant } from "./targets";
 import { DASHBOARDS } from "../components/dashboards";
 
 /** The checks the shared setup makes before any scenario: none (a setup that fails ends the run, reported as such). */
@@ -173,7 +173,7 @@ export const SCENARIOS: readonly Scenario<Loopback>[] = [
             stepSeconds: scrapeMs(lb.env) / 1000,
             dataDir: path.join(lb.nodes[0].dir, "data"),
             tenants: lb.platform.tenants,
-            scrapedTenant: lb.platform.tenants[0]?.name,
+            scrapedTenant: rehearsedTenant(lb)?.name,
             check: lb.check, figures: lb.figures,
         }),
     },

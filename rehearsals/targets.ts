@@ -43,9 +43,14 @@ export async function rehearseTargets(lb: Loopback): Promise<void> {
         gone ? `gone ${lb.figures.targetRemovalSeconds} s after the delete` : "still a target 60 s after the delete");
 }
 
-/** The stack's first tenant: its target's labels, its newest-file metric and its page's receiver. */
+/** The tenant the rehearsal gives a target: the stack's first. */
+export function rehearsedTenant(lb: Loopback): Tenant | undefined {
+    return lb.platform.tenants[0];
+}
+
+/** The rehearsed tenant: its target's labels, its newest-file metric and its page's receiver. */
 export async function rehearseTenant(lb: Loopback): Promise<void> {
-    const tenant: Tenant | undefined = lb.platform.tenants[0];
+    const tenant = rehearsedTenant(lb);
     lb.check("the stack has a tenant to rehearse with", tenant !== undefined, tenant ? tenant.name : `no tenant in tenants/ lists stack ${lb.stack}`);
     if (!tenant) {
         return;
