@@ -6,7 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE } from "../components/render/journalShipper";
+import { JOURNAL_SHIPPER, JOURNAL_SHIPPER_SOURCE_FILE, JOURNAL_SHIPPER_STOP_SECONDS } from "../components/render/journalShipper";
 import { prometheusNodeFiles } from "../components/render/cloudInit";
 import { CloudWatchLogsStandIn, PUT_LIMITS } from "../rehearsals/lib/cloudWatchLogs";
 import { Processes } from "../rehearsals/lib/processes";
@@ -58,12 +58,15 @@ describe("the nodes' journal shipper", function () {
         return file;
     }
 
-    /** The shipper, run by the rehearsals' process runner; stop() sends SIGTERM, as systemd stops it, and resolves with its exit code. */
+    /**
+     * The shipper, run by the rehearsals' process runner; stop() sends SIGTERM, as systemd stops it,
+     * and kills it after the unit's own TimeoutStopSec, as systemd would; it resolves with the exit code.
+     */
     async function start(file = configFile()): Promise<{ stop: () => Promise<number | string | null>; readonly output: string }> {
         await processes.start("shipper", PYTHON, [JOURNAL_SHIPPER_SOURCE_FILE, "--config", file], {
             env: { AWS_ACCESS_KEY_ID: "SHIPPERTEST", AWS_SECRET_ACCESS_KEY: "shipper-test", AWS_EC2_METADATA_DISABLED: "true" },
         });
-        return { stop: () => processes.stop("shipper"), get output() { return processes.log("shipper"); } };
+        return { stop: () => processes.stop("shipper", JOURNAL_SHIPPER_STOP_SECONDS * 1000), get output() { return processes.log("shipper"); } };
     }
 
     function metrics(): Record<string, number> {

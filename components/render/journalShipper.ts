@@ -36,6 +36,9 @@ export interface JournalShipperSettings {
     textfileDir: string;
 }
 
+/** What systemd gives the shipper to stop, its final flush included, before it kills it. */
+export const JOURNAL_SHIPPER_STOP_SECONDS = 30;
+
 export function renderJournalShipperConfig(settings: JournalShipperSettings): string {
     return `${JSON.stringify({
         logGroup: settings.logGroup,
@@ -63,7 +66,7 @@ ExecStart=${JOURNAL_SHIPPER.binary} --config ${JOURNAL_SHIPPER.configFile}
 Restart=always
 RestartSec=10
 # Stopping flushes what the last interval logged (an instance shutting down).
-TimeoutStopSec=30
+TimeoutStopSec=${JOURNAL_SHIPPER_STOP_SECONDS}
 StateDirectory=${path.basename(JOURNAL_SHIPPER.stateDir)}
 NoNewPrivileges=yes
 ProtectHome=read-only
