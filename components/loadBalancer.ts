@@ -30,8 +30,8 @@ export interface LoadBalancerArgs {
     readonly securityGroupId: pulumi.Input<string>;
     readonly certificateArn: pulumi.Input<string>;
     readonly officeCidrs: string[];
-    /** prom-N.<domain>, in node order. */
-    readonly prometheusHosts: string[];
+    /** Each node's name and public host (<name>.<domain>), shard by shard and zone by zone: its place sets its rule's priority. */
+    readonly prometheusNodes: { readonly name: string; readonly host: string }[];
     /** Instance IDs of the Prometheus nodes, in the same order. */
     readonly prometheusInstanceIds: pulumi.Input<string>[];
     /** alerts-N.<domain>, in member order, and the host answered by any member. */
@@ -189,9 +189,9 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 tags: { ...tags, [ACCESS_TAG]: access },
             }, parent);
 
-        const promGroups = args.prometheusHosts.map((_, i) => {
-            const group = targetGroup(`prom-${i + 1}`, "basic-auth-proxy", INGRESS_PORT, "instance", "/health");
-            new aws.lb.TargetGroupAttachment(`${name}-prom-${i + 1}`, {
+        const promGroups = args.prometheusNodes.map((node, i) => {
+            const group = targetGroup(node.name, "basic-auth-proxy", INGRESS_PORT, "instance", "/health");
+            new aws.lb.TargetGroupAttachment(`${name}-${node.name}`, {
                 targetGroupArn: group.arn,
                 targetId: args.prometheusInstanceIds[i],
                 port: INGRESS_PORT,
@@ -204,7 +204,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         const grafanaGroup = targetGroup("grafana", signIn ? "sign-in" : "office-only", args.grafanaPort, "ip", "/api/health");
 
         const served = [
-            ...args.prometheusHosts.map((host, i) => ({ name: `prom-${i + 1}`, host, role: { kind: "prom", member: i + 1 } as const, officeOnly: false, group: promGroups[i] })),
+            ...args.prometheusNodes.map((node, i) => ({ name: node.name, host: node.host, role: { kind: "prom", member: i + 1 } as const, officeOnly: false, group: promGroups[i] })),
             ...args.alertmanagerHosts.map((host, i) => ({ name: `alerts-${i + 1}`, host, role: { kind: "alerts", member: i + 1 } as const, officeOnly: true, group: memberGroups[i] })),
             { name: "alerts", host: args.alertmanagerHost, role: { kind: "alerts-any" } as const, officeOnly: true, group: allGroup },
             { name: "grafana", host: args.grafanaHost, role: { kind: "grafana" } as const, officeOnly: !signIn, group: grafanaGroup },

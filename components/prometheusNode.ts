@@ -15,8 +15,8 @@ export interface DataVolumeArgs {
 }
 
 export interface PrometheusNodeArgs {
-    /** 1-based: node N lives in zone N. */
-    readonly index: number;
+    /** The shard it scrapes for (1-based): tagged, so the three-zone rule holds per shard. */
+    readonly shard: number;
     readonly availabilityZone: string;
     readonly subnetId: pulumi.Input<string>;
     /** Fixed address inside the subnet, so every node's config can name the others before they exist. */
@@ -84,7 +84,7 @@ export class PrometheusNode extends pulumi.ComponentResource {
 
     constructor(name: string, args: PrometheusNodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform:prometheus:PrometheusNode", name, {}, opts);
-        const tags = { ...args.tags, Name: name, "prometheus-replica": name };
+        const tags = { ...args.tags, Name: name, "prometheus-replica": name, "prometheus-shard": String(args.shard) };
 
         const dataVolume = new aws.ebs.Volume(`${name}-data`, {
             availabilityZone: args.availabilityZone,

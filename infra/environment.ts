@@ -5,7 +5,7 @@ import * as path from "path";
 import Ajv from "ajv";
 import * as yaml from "js-yaml";
 import { Environment, ENVIRONMENT_SCHEMA, describeSchemaError, keyOf, MOVED_KEYS } from "./environmentSchema";
-import { planZones, semanticProblems } from "./environmentChecks";
+import { planNodes, planZones, semanticProblems } from "./environmentChecks";
 import { EnvironmentError } from "./inputErrors";
 import { ENVIRONMENTS_DIR } from "./paths";
 
@@ -16,6 +16,20 @@ export interface LoadedEnvironment extends Environment {
     stack: string;
     file: string;
     zones: ZonePlan[];
+    /** Every Prometheus node: shard by shard, zone by zone. */
+    nodes: NodePlan[];
+}
+
+/** One Prometheus node: a shard's member in one zone. */
+export interface NodePlan {
+    /** prom-<zone> in shard 1, prom-s<shard>-<zone> beyond. */
+    name: string;
+    /** Its key in prometheus.restoreSnapshots: the zone's number in shard 1, s<shard>-<zone> beyond. */
+    key: string;
+    shard: number;
+    zone: ZonePlan;
+    /** Fixed address in its zone's private subnet, so every configuration can name it before it exists. */
+    privateIp: string;
 }
 
 export interface ZonePlan {
@@ -37,7 +51,9 @@ export function validateEnvironment(raw: unknown, file: string, stack: string): 
     }
     const data = structuredClone(raw) as Record<string, unknown>;
     if (!validateShape(data)) {
-        const problems = (validateShape.errors ?? []).map((e) => `${keyOf(e)}: ${MOVED_KEYS[keyOf(e)] ?? describeSchemaError(e)}`);
+        // A key that breaks propertyNames is reported once, by the rule it breaks.
+        const problems = (validateShape.errors ?? []).filter((e) => e.keyword !== "propertyNames")
+            .map((e) => `${keyOf(e)}: ${MOVED_KEYS[keyOf(e)] ?? describeSchemaError(e)}`);
         throw new EnvironmentError(file, [...new Set(problems)]);
     }
     const env = data as unknown as Environment;
@@ -45,7 +61,8 @@ export function validateEnvironment(raw: unknown, file: string, stack: string): 
     if (problems.length > 0) {
         throw new EnvironmentError(file, problems);
     }
-    return { ...env, stack, file, zones: planZones(env) };
+    const zones = planZones(env);
+    return { ...env, stack, file, zones, nodes: planNodes(env.prometheus.shards, zones) };
 }
 
 export function parseEnvironmentYaml(text: string, file: string, stack: string): LoadedEnvironment {

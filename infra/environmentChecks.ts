@@ -7,7 +7,8 @@ import { MAX_OFFICE_SLICES, SOURCE_CIDRS_PER_RULE } from "../components/loadBala
 import { durationMs } from "../components/duration";
 import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 import { Environment, FARGATE_MEMORY } from "./environmentSchema";
-import { ZonePlan } from "./environment";
+import { NodePlan, ZonePlan } from "./environment";
+import { nodeKey, nodeName } from "./naming";
 import { PROJECT_ROOT } from "./paths";
 import { hoursProblems } from "./hours";
 
@@ -26,9 +27,20 @@ export function planZones(env: Environment): ZonePlan[] {
     });
 }
 
+/** Shard s's node sits at .(9+s) of its zone's private subnet: shard 1 keeps .10. */
+export function planNodes(shards: number, zones: ZonePlan[]): NodePlan[] {
+    return Array.from({ length: shards }, (_, i) => i + 1).flatMap((shard) => zones.map((zone) => ({
+        name: nodeName(zone.index, shard),
+        key: nodeKey(shard, zone.index),
+        shard,
+        zone,
+        privateIp: shard === 1 ? zone.prometheusPrivateIp : hostOf(zone.privateSubnetCidr, 9 + shard),
+    })));
+}
+
 /** AWS's limit of tags on one resource, and the keys the platform sets itself on some. */
 const MAX_TAGS = 50;
-const PLATFORM_TAG_KEYS = ["stack", "project", "Name", "prometheus-replica", "platform:backup", "platform:access", "alertmanager-member", "availability-zone"];
+const PLATFORM_TAG_KEYS = ["stack", "project", "Name", "prometheus-replica", "prometheus-shard", "platform:backup", "platform:access", "alertmanager-member", "availability-zone"];
 /** The characters AWS allows in tag keys and values. */
 const TAG_CHARACTERS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 
@@ -155,10 +167,21 @@ export function semanticProblems(env: Environment): string[] {
         problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
     }
     for (const node of Object.keys(env.prometheus.restoreSnapshots)) {
-        if (env.prometheus.rolloutNode !== Number(node)) {
-            problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so node ${node} must be the rolloutNode `
-                + `(set prometheus.rolloutNode: ${node}); restore one node at a time`);
+        const [, shard, zone] = /^(?:s(\d)-)?(\d)$/.exec(node)!;
+        if (Number(shard ?? 1) > env.prometheus.shards) {
+            problems.push(`prometheus.restoreSnapshots.${node}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
+        } else if (env.prometheus.rolloutNode !== Number(zone)) {
+            problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so zone ${zone} must be the rolloutNode `
+                + `(set prometheus.rolloutNode: ${zone}); restore one zone at a time`);
         }
+    }
+    for (const [tenant, shard] of Object.entries(env.prometheus.tenantShards)) {
+        if (shard > env.prometheus.shards) {
+            problems.push(`prometheus.tenantShards.${tenant}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
+        }
+    }
+    if (env.prometheus.shards > 1 && !env.remoteWrite.enabled) {
+        problems.push(`prometheus.shards: ${env.prometheus.shards} shards need remoteWrite.enabled: true; AMP is where their series meet for a global view`);
     }
     try {
         dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8"));

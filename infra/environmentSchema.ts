@@ -81,8 +81,18 @@ export const ENVIRONMENT_SCHEMA = {
                 volumeWaitSeconds: { type: "integer", minimum: 5, maximum: 900, default: 300 },
                 // How often each node fetches its configuration set (prometheus.yml, rules, htpasswd).
                 configSyncIntervalSeconds: { type: "integer", minimum: 5, maximum: 60, default: 30 },
-                // Active series a node is expected to carry: the nodes are sized against it.
+                // Active series of the platform's own jobs and of tenants that declare none, on shard 1's
+                // nodes; each shard adds its tenants' declared expectedSeries. The nodes are sized against it.
                 expectedSeries: { type: "integer", minimum: 1000 },
+                // Shards of three nodes each (one per zone): the platform's jobs on shard 1, each tenant's on one.
+                // At most 6: the ALB keeps a rule slot for each of 18 nodes.
+                shards: { type: "integer", minimum: 1, maximum: 6, default: 1 },
+                // Tenant -> the shard that scrapes its jobs and runs its rules; every tenant once shards > 1.
+                tenantShards: {
+                    type: "object",
+                    additionalProperties: { type: "integer", minimum: 1, maximum: 6 },
+                    default: {},
+                },
                 // Samples ingested per second; default: expectedSeries per scrape interval.
                 samplesPerSecond: { type: "integer", minimum: 1 },
                 instanceType: { type: "string", pattern: "^[a-z][a-z0-9-]*\\.[a-z0-9]+$" },
@@ -102,12 +112,12 @@ export const ENVIRONMENT_SCHEMA = {
                 retentionSize: { type: "string", pattern: "^[0-9]+(B|KB|MB|GB|TB)$" },
                 scrapeInterval: { type: "string", pattern: DURATION_PATTERN, minLength: 2, default: "30s" },
                 evaluationInterval: { type: "string", pattern: DURATION_PATTERN, minLength: 2, default: "30s" },
-                // The one node (1-3) whose AMI and user-data changes this update applies; absent: none.
+                // The zone (1-3) whose node, in every shard, this update applies AMI and user-data changes to; absent: none.
                 rolloutNode: { type: "integer", minimum: 1, maximum: 3 },
-                // Node number -> snapshot its data volume is recreated from (docs/runbooks.md, restore).
+                // Node (1-3 in shard 1, s<shard>-<zone> beyond) -> snapshot its data volume is recreated from (docs/runbooks.md, restore).
                 restoreSnapshots: {
                     type: "object",
-                    propertyNames: { enum: ["1", "2", "3"] },
+                    propertyNames: { pattern: "^([1-3]|s[2-6]-[1-3])$" },
                     additionalProperties: { type: "string", pattern: "^snap-[0-9a-f]{8,17}$" },
                     default: {},
                 },
@@ -332,7 +342,7 @@ export const MOVED_KEYS: Record<string, string> = {
 export function keyOf(error: ErrorObject): string {
     const base = error.instancePath.replace(/^\//, "").replace(/\//g, ".");
     const extra = (error.params as { additionalProperty?: string; missingProperty?: string });
-    const child = extra.additionalProperty ?? extra.missingProperty;
+    const child = extra.additionalProperty ?? extra.missingProperty ?? error.propertyName;
     const key = [base, child].filter((part) => part).join(".");
     return key || "(top level)";
 }
@@ -347,7 +357,7 @@ export function describeSchemaError(error: ErrorObject): string {
         case "enum":
             return `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
         case "pattern":
-            return `malformed value (expected to match ${(error.params as { pattern: string }).pattern})`;
+            return `malformed ${error.propertyName !== undefined ? "key" : "value"} (expected to match ${(error.params as { pattern: string }).pattern})`;
         default:
             return error.message ?? error.keyword;
     }

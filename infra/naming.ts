@@ -6,15 +6,21 @@ import { LoadedEnvironment } from "./environment";
 type Named = Pick<LoadedEnvironment, "stack" | "domain">;
 
 export const hosts = {
-    prometheus: (env: Pick<LoadedEnvironment, "domain">, index: number) => `prom-${index}.${env.domain}`,
+    /** A Prometheus node's public host: its name under the stack's domain. */
+    prometheus: (env: Pick<LoadedEnvironment, "domain">, node: string) => `${node}.${env.domain}`,
     alertmanager: (env: Pick<LoadedEnvironment, "domain">, index: number) => `alerts-${index}.${env.domain}`,
     alertmanagers: (env: Pick<LoadedEnvironment, "domain">) => `alerts.${env.domain}`,
     grafana: (env: Pick<LoadedEnvironment, "domain">) => `grafana.${env.domain}`,
 };
 
-/** The Prometheus node of zone N. */
-export function nodeName(index: number): string {
-    return `prom-${index}`;
+/** A node's key among the stack's nodes: its zone's number in shard 1 (which keeps the first names), s<shard>-<zone> beyond. */
+export function nodeKey(shard: number, zone: number): string {
+    return shard === 1 ? String(zone) : `s${shard}-${zone}`;
+}
+
+/** The Prometheus node of a shard's zone: prom-1 to prom-3 in shard 1, prom-s2-1 and on beyond. */
+export function nodeName(zone: number, shard = 1): string {
+    return `prom-${nodeKey(shard, zone)}`;
 }
 
 /** The Cloud Map namespace the Alertmanagers and Grafana register in. */

@@ -23,14 +23,15 @@ import { TargetDiscovery } from "../components/targetDiscovery";
 import { TargetsBucket } from "../components/targetsBucket";
 import { checkAgainstCloud, CloudFacts, lookUpCloud } from "./cloud";
 import { LoadedEnvironment } from "./environment";
-import { alertmanagerNamespace, backupTag, hosts, nodeLogGroupName, nodeName, parameterPath, physicalPrefix } from "./naming";
+import { alertmanagerNamespace, backupTag, hosts, nodeLogGroupName, parameterPath, physicalPrefix } from "./naming";
 import {
     AlertmanagerSecretValues, checkAlertmanagerFits, ConfigSetReferences, nodeConfigSetPaths, NodeReferences, nodeSpec, RenderSource,
     renderAlertmanagerYml, renderGrafanaFiles, renderNodeConfigSets,
 } from "./rendering";
 import { longestPlausibleSecrets, readSecrets } from "./secrets";
 import { checkTenantsOnStack, loadTenants, Tenant } from "./tenants";
-import { checkSizing, projectSizing, readCapacityFigures, SizingPlan } from "./sizing";
+import { checkSizing, projectSizing, readCapacityFigures, shardsWithRoom, SizingPlan } from "./sizing";
+import { checkPlacement } from "./shards";
 
 /** Each value is a resource's value, or becomes one: what the plan resolves with a preview's placeholders. */
 type Referenced<T> = { readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? readonly pulumi.Input<U>[] : pulumi.Input<T[K]> };
@@ -152,7 +153,7 @@ function createFoundation(ctx: Context) {
 
 type Foundation = ReturnType<typeof createFoundation>;
 
-/** The three Prometheus nodes, their configuration as data, their logs and their role. */
+/** The Prometheus nodes (three per shard), their configuration as data, their logs and their role. */
 function createPrometheus(ctx: Context, foundation: Foundation) {
     const { source, env, cloud: { accountId, partition, amiId }, tags } = ctx;
     const { network, securityGroups, logBucket, targets, managedPrometheus } = foundation;
@@ -168,7 +169,7 @@ function createPrometheus(ctx: Context, foundation: Foundation) {
     };
     const setPaths = nodeConfigSetPaths(source);
     const nodeConfig = new NodeConfigBucket("node-config", {
-        nodes: env.zones.map((zone) => ({ name: nodeName(zone.index), paths: setPaths })),
+        nodes: env.nodes.map((node) => ({ name: node.name, paths: setPaths(node.shard) })),
         sets: pulumi.output(configSets).apply((refs) => renderNodeConfigSets(source, refs)),
         noncurrentVersionDays: env.targets.noncurrentVersionDays,
         accessLogs: logBucket,
@@ -192,11 +193,11 @@ function createPrometheus(ctx: Context, foundation: Foundation) {
     });
     const nodeRefs: Referenced<NodeReferences> = { targetsBucket: targets.bucketName, configBucket: nodeConfig.bucketName };
     const volumeTag = backupTag(source.project, env);
-    const nodes = env.zones.map((zone, i) => new PrometheusNode(nodeName(zone.index), {
-        index: zone.index,
-        availabilityZone: zone.availabilityZone,
-        subnetId: network.privateSubnetIds[i],
-        privateIp: zone.prometheusPrivateIp,
+    const nodes = env.nodes.map((plan) => new PrometheusNode(plan.name, {
+        shard: plan.shard,
+        availabilityZone: plan.zone.availabilityZone,
+        subnetId: network.privateSubnetIds[plan.zone.index - 1],
+        privateIp: plan.privateIp,
         securityGroupIds: [securityGroups.nodeSecurityGroupId],
         instanceProfileName: nodeRole.instanceProfileName,
         amiId,
@@ -205,11 +206,11 @@ function createPrometheus(ctx: Context, foundation: Foundation) {
         dataVolume: env.prometheus.dataVolume,
         protectData: env.protectData,
         dataVolumeTags: { [volumeTag.key]: volumeTag.value },
-        dataVolumeSnapshotId: env.prometheus.restoreSnapshots[String(zone.index)],
-        applyUpdates: env.prometheus.rolloutNode === zone.index,
+        dataVolumeSnapshotId: env.prometheus.restoreSnapshots[plan.key],
+        applyUpdates: env.prometheus.rolloutNode === plan.zone.index,
         bootDependsOn: [...nodeConfig.objects, nodeLogs.logGroup],
         render: (volumeId) => pulumi.all([volumeId, pulumi.output(nodeRefs)]).apply(([id, refs]) =>
-            renderNode({ ...nodeSpec(source, zone, refs, source.project), volumeId: id })),
+            renderNode({ ...nodeSpec(source, plan, refs, source.project), volumeId: id })),
         systemSetBucket: nodeConfig.bucketName,
         tags,
     }));
@@ -232,7 +233,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
         securityGroupId: securityGroups.albSecurityGroupId,
         certificateArn: certificate.certificateArn,
         officeCidrs: env.officeCidrs,
-        prometheusHosts: env.zones.map((z) => hosts.prometheus(env, z.index)),
+        prometheusNodes: env.nodes.map((n) => ({ name: n.name, host: hosts.prometheus(env, n.name) })),
         prometheusInstanceIds: prometheus.nodes.map((n) => n.instanceId),
         alertmanagerHosts: env.zones.map((z) => hosts.alertmanager(env, z.index)),
         alertmanagerHost: hosts.alertmanagers(env),
@@ -313,7 +314,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
     const dns = new CloudflareDns("platform", {
         zoneId: env.cloudflareZoneId,
         hosts: [
-            ...env.zones.map((z) => hosts.prometheus(env, z.index)),
+            ...env.nodes.map((n) => hosts.prometheus(env, n.name)),
             ...env.zones.map((z) => hosts.alertmanager(env, z.index)),
             hosts.alertmanagers(env),
             hosts.grafana(env),
@@ -326,6 +327,7 @@ function createEdge(ctx: Context, foundation: Foundation, prometheus: Prometheus
 /** The platform of one stack; `tenants` are those of tenants/ on the stack unless given (a rehearsal's fixtures). */
 export async function createPlatform(env: LoadedEnvironment, tenants: Tenant[] = loadTenants(env.stack)): Promise<Platform> {
     checkTenantsOnStack(tenants, env);
+    checkPlacement(env, tenants);
     const source: RenderSource = { project: pulumi.getProject(), env, tenants };
     const secrets = readSecrets(env, tenants);
     checkAlertmanagerFits(source, longestPlausibleSecrets(tenants));
@@ -359,9 +361,11 @@ export async function createPlatform(env: LoadedEnvironment, tenants: Tenant[] =
 }
 
 /** The platform of a stack whose nodes hold its expected load: an undersized stack is refused before anything is created. */
-export async function sizedPlatform(env: LoadedEnvironment, tenants?: Tenant[]): Promise<Platform> {
-    const sizing = projectSizing(env, readCapacityFigures());
-    checkSizing(env, sizing);
+export async function sizedPlatform(env: LoadedEnvironment, tenants: Tenant[] = loadTenants(env.stack)): Promise<Platform> {
+    const figures = readCapacityFigures();
+    checkPlacement(env, tenants, (tenant) => shardsWithRoom(env, figures, tenants.filter((t) => t !== tenant), tenant.expectedSeries ?? 0));
+    const sizing = projectSizing(env, figures, tenants);
+    checkSizing(env, sizing, figures, tenants);
     return { ...await createPlatform(env, tenants), sizing };
 }
 
@@ -371,8 +375,9 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         vpcId: platform.network.vpcId,
         // For tenants' safelists: every scrape of a target outside the VPC comes from one of these.
         scraperEgressAddresses: platform.network.natEgressAddresses,
-        prometheusNodes: platform.nodes.map((node) => ({
+        prometheusNodes: platform.nodes.map((node, i) => ({
             name: node.name,
+            shard: platform.env.nodes[i].shard,
             availabilityZone: node.availabilityZone,
             instanceId: node.instanceId,
             privateIp: node.privateIp,
@@ -382,7 +387,7 @@ export function platformOutputs(platform: Platform): Record<string, unknown> {
         targetsWriterRoleArn: platform.targets.writerRoleArn,
         tenantTargetsWriterRoleArns: platform.targets.tenantWriterRoleArns,
         targetsWritePolicyArn: platform.targets.writePolicyArn,
-        prometheusUrls: platform.env.zones.map((z) => `https://${hosts.prometheus(platform.env, z.index)}/`),
+        prometheusUrls: platform.env.nodes.map((n) => `https://${hosts.prometheus(platform.env, n.name)}/`),
         alertmanagerUrls: platform.env.zones.map((z) => `https://${hosts.alertmanager(platform.env, z.index)}/`),
         alertmanagerPeerName: platform.alertmanagers.peerName,
         grafanaUrl: `https://${hosts.grafana(platform.env)}/`,

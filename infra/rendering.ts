@@ -19,12 +19,13 @@ import { JOURNAL_SHIPPER_PACKAGES } from "../components/render/journalShipper";
 import { NGINX_DEFAULTS, renderHtpasswd, renderNginxConfig } from "../components/render/nginxConfig";
 import { NODE_PATHS } from "../components/render/nodeScripts";
 import { dearmorPublicKey } from "../components/render/openpgp";
-import { PrometheusConfigInput, tenantTargetsPrefix } from "../components/render/prometheusConfig";
+import { PrometheusConfigInput, ScrapeNode, tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { DISCOVERY_PREFIX } from "../components/targetDiscovery";
 import { GRAFANA_SERVICE_NAME } from "../components/grafana";
-import { LoadedEnvironment, ZonePlan } from "./environment";
-import { alertmanagerNamespace, alertmanagerPeerName, hosts, nodeLogGroupName, nodeName } from "./naming";
+import { LoadedEnvironment, NodePlan } from "./environment";
+import { alertmanagerNamespace, alertmanagerPeerName, hosts, nodeLogGroupName } from "./naming";
 import { renderTenantRules, Tenant, tenantRegions, tenantRuleFileName, tenantSecretKey } from "./tenants";
+import { tenantsOfShard } from "./shards";
 import { PROJECT_ROOT } from "./paths";
 import { EnvironmentError } from "./inputErrors";
 
@@ -81,15 +82,15 @@ export interface AlertmanagerSecretValues {
     readonly tenants: Readonly<Record<string, string>>;
 }
 
-/** Each node's name, address and zone, as every node's configuration names them. */
-export function scrapeNodes(env: LoadedEnvironment): { name: string; privateIp: string; availabilityZone: string }[] {
-    return env.zones.map((zone) => ({ name: nodeName(zone.index), privateIp: zone.prometheusPrivateIp, availabilityZone: zone.availabilityZone }));
+/** Every node's name, address, zone and shard, as shard 1's configuration names them. */
+export function scrapeNodes(env: LoadedEnvironment): ScrapeNode[] {
+    return env.nodes.map((node) => ({ name: node.name, privateIp: node.privateIp, availabilityZone: node.zone.availabilityZone, shard: node.shard }));
 }
 
 /** Every public URL of the stack, with what a probe from the nodes must see there. */
 export function publicUrls(env: LoadedEnvironment): ProbeTarget[] {
     return [
-        ...env.zones.map((z) => ({ url: `https://${hosts.prometheus(env, z.index)}/`, module: "auth_proxy" as const })),
+        ...env.nodes.map((n) => ({ url: `https://${hosts.prometheus(env, n.name)}/`, module: "auth_proxy" as const })),
         ...env.zones.map((z) => ({ url: `https://${hosts.alertmanager(env, z.index)}/`, module: "office_only" as const })),
         { url: `https://${hosts.alertmanagers(env)}/`, module: "office_only" as const },
         { url: `https://${hosts.grafana(env)}/`, module: env.grafana.access === "sso" ? "sign_in" as const : "office_only" as const },
@@ -101,11 +102,15 @@ export function grafanaScrapeName(env: LoadedEnvironment): string {
     return `${GRAFANA_SERVICE_NAME}.${alertmanagerNamespace(env)}`;
 }
 
-function prometheusConfig({ env, tenants }: RenderSource, zone: ZonePlan, refs: ConfigSetReferences): PrometheusConfigInput {
+function prometheusConfig({ env, tenants }: RenderSource, node: NodePlan, refs: ConfigSetReferences): PrometheusConfigInput {
     const nodes = scrapeNodes(env);
+    // Shard 1 probes through its own three exporters: one node's trouble is one failing probe.
+    const exporters = nodes.filter((n) => n.shard === 1);
     return {
         stack: env.stack,
-        replica: nodeName(zone.index),
+        replica: node.name,
+        shard: node.shard,
+        platformJobs: node.shard === 1,
         scrapeInterval: env.prometheus.scrapeInterval,
         evaluationInterval: env.prometheus.evaluationInterval,
         nodes,
@@ -117,18 +122,22 @@ function prometheusConfig({ env, tenants }: RenderSource, zone: ZonePlan, refs: 
         nodeExporterPort: NODE_EXPORTER_PORT,
         paasProxyUrl: `http://${NGINX_DEFAULTS.paasProxyListen}`,
         discoverySubdir: env.discovery.enabled ? DISCOVERY_PREFIX.replace(/\/$/, "") : undefined,
-        tenants: tenants.map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
+        tenants: tenantsOfShard(env, tenants, node.shard).map((t) => ({ name: t.name, regions: tenantRegions(t, env) })),
         grafana: { name: grafanaScrapeName(env), port: GRAFANA_PORT },
         probes: {
-            exporters: nodes.map((node) => ({ name: node.name, address: `${node.privateIp}:${BLACKBOX_PORT}` })),
+            exporters: exporters.map((n) => ({ name: n.name, address: `${n.privateIp}:${BLACKBOX_PORT}` })),
             targets: publicUrls(env),
         },
         ...(refs.remoteWriteUrl !== undefined ? { remoteWrite: { url: refs.remoteWriteUrl, region: env.region } } : {}),
     };
 }
 
-/** Every rule file a node runs: the platform's, the expected-targets rules and one per tenant. */
-function ruleFiles({ env, tenants }: RenderSource): Record<string, string> {
+/** Every rule file a shard's nodes run: on shard 1 the platform's and the expected-targets rules; one per tenant of the shard. */
+function ruleFiles({ env, tenants }: RenderSource, shard: number): Record<string, string> {
+    const own = Object.fromEntries(tenantsOfShard(env, tenants, shard).map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)]));
+    if (shard !== 1) {
+        return own;
+    }
     const expected = renderExpectedRules({
         tenantPrefixes: tenants.flatMap((t) => tenantRegions(t, env).map((region) => tenantTargetsPrefix(t.name, region))),
         discovery: env.discovery.enabled ? discoverySources(env.discovery.regions, env.discovery.cloudMapNamespaces) : [],
@@ -136,21 +145,20 @@ function ruleFiles({ env, tenants }: RenderSource): Record<string, string> {
     return {
         "platform.yml": renderAlertRules(env.runbookBaseUrl),
         [EXPECTED_RULE_FILE]: expected,
-        ...Object.fromEntries(tenants.map((t) => [tenantRuleFileName(t.name), renderTenantRules(t)])),
+        ...own,
     };
 }
 
-/** The paths of each node's configuration set (MANIFEST aside): known before any value is. */
-export function nodeConfigSetPaths(source: RenderSource): string[] {
-    return [CONFIG_FILE, ...Object.keys(ruleFiles(source)).map((f) => `${RULES_PREFIX}${f}`), HTPASSWD_FILE];
+/** The paths of a shard's nodes' configuration sets (MANIFEST aside): known before any value is. */
+export function nodeConfigSetPaths(source: RenderSource): (shard: number) => string[] {
+    return (shard) => [CONFIG_FILE, ...Object.keys(ruleFiles(source, shard)).map((f) => `${RULES_PREFIX}${f}`), HTPASSWD_FILE];
 }
 
 /** What each node's configuration set is rendered from. */
 export function nodeConfigSources(source: RenderSource, refs: ConfigSetReferences): NodeConfigSource[] {
     const users = source.env.ingress.basicAuthUsers;
     const htpasswd = renderHtpasswd(users.map((user, i) => ({ user, bcryptHash: refs.basicAuthHashes[i] })));
-    const rules = ruleFiles(source);
-    return source.env.zones.map((zone) => ({ name: nodeName(zone.index), prometheus: prometheusConfig(source, zone, refs), ruleFiles: rules, htpasswd }));
+    return source.env.nodes.map((node) => ({ name: node.name, prometheus: prometheusConfig(source, node, refs), ruleFiles: ruleFiles(source, node.shard), htpasswd }));
 }
 
 /** Every node's configuration set (prometheus.yml, rules, htpasswd, MANIFEST) and their revision. */
@@ -159,8 +167,8 @@ export function renderNodeConfigSets(source: RenderSource, refs: ConfigSetRefere
 }
 
 /** Everything a node's cloud-init needs but its data volume's ID. */
-export function nodeSpec({ env }: RenderSource, zone: ZonePlan, refs: NodeReferences, project: string): Omit<PrometheusNodeSpec, "volumeId"> {
-    const name = nodeName(zone.index);
+export function nodeSpec({ env }: RenderSource, node: NodePlan, refs: NodeReferences, project: string): Omit<PrometheusNodeSpec, "volumeId"> {
+    const name = node.name;
     const nginxConf = renderNginxConfig({
         ...NGINX_DEFAULTS,
         listenPort: INGRESS_PORT,
@@ -191,7 +199,7 @@ export function nodeSpec({ env }: RenderSource, zone: ZonePlan, refs: NodeRefere
         },
         retentionTime: env.prometheus.retentionTime,
         retentionSize: env.prometheus.retentionSize,
-        externalUrl: `https://${hosts.prometheus(env, zone.index)}/`,
+        externalUrl: `https://${hosts.prometheus(env, name)}/`,
         extraFiles: [
             { path: "/etc/nginx/nginx.conf", permissions: "0644", content: nginxConf },
             { path: BLACKBOX_CONFIG_FILE, permissions: "0644", content: renderBlackboxConfig(publicUrls(env)) },
@@ -268,13 +276,13 @@ function fitsParameterTier(env: LoadedEnvironment, bytes: number): boolean {
     return bytes < SSM_TIER_LIMIT_BYTES[env.alertmanager.configParameterTier] * SSM_HEADROOM;
 }
 
-/** Grafana's provisioning files by path: a data source per node (and AMP), and the dashboards. */
+/** Grafana's provisioning files by path: a data source per node (and AMP, the default across shards), and the dashboards. */
 export function renderGrafanaFiles({ env, tenants }: RenderSource, managedPrometheus: boolean): Record<string, string> {
     return provisioningFiles({
-        prometheus: env.zones.map((zone) => ({ name: nodeName(zone.index), url: `http://${zone.prometheusPrivateIp}:${INGRESS_PORT}` })),
+        prometheus: env.nodes.map((node) => ({ name: node.name, url: `http://${node.privateIp}:${INGRESS_PORT}` })),
         basicAuthUser: env.ingress.basicAuthUsers[0],
         scrapeInterval: env.prometheus.scrapeInterval,
-        managedPrometheus: managedPrometheus ? { region: env.region } : undefined,
+        managedPrometheus: managedPrometheus ? { region: env.region, isDefault: env.prometheus.shards > 1 } : undefined,
     }, [
         { name: PLATFORM_FOLDER, title: "Platform", dashboards: DASHBOARDS.map((spec) => ({ uid: spec.uid, json: renderDashboard(spec) })) },
         ...tenants.map((tenant) => ({

@@ -5,6 +5,8 @@ import * as path from "path";
 import { LoadedEnvironment } from "./environment";
 import { durationSeconds } from "../components/duration";
 import { EnvironmentError } from "./inputErrors";
+import { tenantsOfShard } from "./shards";
+import { Tenant } from "./tenantSchema";
 
 export const CAPACITY_FILE = path.resolve(__dirname, "capacity.json");
 export const WARN_RATIO = 0.7;
@@ -79,11 +81,19 @@ export interface Projection {
     ratio: number;
 }
 
-export interface SizingPlan {
+/** One shard's load and what each of its nodes needs for it. */
+export interface ShardSizing {
+    shard: number;
+    /** The tenants whose jobs it scrapes. */
+    tenants: string[];
     expectedSeries: number;
     samplesPerSecond: number;
     memory: Projection;
     disk: Projection;
+}
+
+export interface SizingPlan {
+    shards: ShardSizing[];
     figures: { prometheusVersion: string; measuredOn: string };
 }
 
@@ -91,9 +101,9 @@ function projection(projectedBytes: number, availableBytes: number): Projection 
     return { projectedBytes, availableBytes, ratio: projectedBytes / availableBytes };
 }
 
-/** The memory and disk a node needs for the stack's expected load, from the measured figures. */
-export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures): SizingPlan {
-    const { expectedSeries, instanceType, dataVolume, retentionTime } = env.prometheus;
+/** What a node needs for a load: memory per active series measured nearest above it, disk for the retention. */
+function loadProjection(env: LoadedEnvironment, figures: CapacityFigures, expectedSeries: number, samplesPerSecond: number) {
+    const { instanceType, dataVolume, retentionTime } = env.prometheus;
     const memoryBytes = instanceMemoryBytes(instanceType);
     if (memoryBytes === undefined) {
         throw new EnvironmentError(env.file, [`prometheus.instanceType: ${instanceType} is not one the sizing knows (t3, t3a, t4g, c/m/r 5th generation on)`]);
@@ -102,45 +112,97 @@ export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures):
     // measured otherwise: per-series memory falls as the load grows, so that errs large).
     const steps = [...figures.steps].sort((a, b) => a.targetSeries - b.targetSeries);
     const step = steps.find((s) => s.targetSeries >= expectedSeries) ?? steps[steps.length - 1];
-    const scrapeSeconds = durationSeconds(env.prometheus.scrapeInterval);
-    const samplesPerSecond = env.prometheus.samplesPerSecond ?? expectedSeries / scrapeSeconds;
     const retentionSeconds = durationSeconds(retentionTime);
     const diskBytes = samplesPerSecond * (retentionSeconds * figures.blockBytesPerSample + WAL_HOURS * 3600 * step.walBytesPerSample);
-    return {
-        expectedSeries,
-        samplesPerSecond,
-        memory: projection(expectedSeries * step.residentBytesPerActiveSeries, memoryBytes),
-        disk: projection(diskBytes, dataVolume.sizeGiB * GIB),
-        figures: { prometheusVersion: figures.prometheusVersion, measuredOn: figures.measuredOn },
-    };
+    return { memory: projection(expectedSeries * step.residentBytesPerActiveSeries, memoryBytes), disk: projection(diskBytes, dataVolume.sizeGiB * GIB) };
 }
 
-/** Refuses a stack whose nodes cannot hold the expected load, naming the file and the keys. */
-export function checkSizing(env: LoadedEnvironment, plan: SizingPlan): void {
+/** A shard's load: shard 1 carries the platform's own jobs (prometheus.expectedSeries); each its tenants' declared series. */
+function shardLoad(env: LoadedEnvironment, tenants: readonly Tenant[], shard: number, extra = 0) {
+    const placed = tenantsOfShard(env, tenants, shard);
+    const tenantSeries = placed.reduce((sum, t) => sum + (t.expectedSeries ?? 0), 0) + extra;
+    const scrapeSeconds = durationSeconds(env.prometheus.scrapeInterval);
+    const ownSeries = shard === 1 ? env.prometheus.expectedSeries : 0;
+    const ownSamples = shard === 1 ? env.prometheus.samplesPerSecond ?? ownSeries / scrapeSeconds : 0;
+    return { tenants: placed.map((t) => t.name), expectedSeries: ownSeries + tenantSeries, samplesPerSecond: ownSamples + tenantSeries / scrapeSeconds };
+}
+
+/** The memory and disk each shard's nodes need for their expected load, from the measured figures. */
+export function projectSizing(env: LoadedEnvironment, figures: CapacityFigures, tenants: readonly Tenant[] = []): SizingPlan {
+    const shards = Array.from({ length: env.prometheus.shards }, (_, i) => i + 1).map((shard) => {
+        const load = shardLoad(env, tenants, shard);
+        return { shard, ...load, ...loadProjection(env, figures, load.expectedSeries, load.samplesPerSecond) };
+    });
+    return { shards, figures: { prometheusVersion: figures.prometheusVersion, measuredOn: figures.measuredOn } };
+}
+
+/** The shards whose nodes would still hold their load with `series` more. */
+export function shardsWithRoom(env: LoadedEnvironment, figures: CapacityFigures, tenants: readonly Tenant[], series: number, except?: number): number[] {
+    return Array.from({ length: env.prometheus.shards }, (_, i) => i + 1).filter((shard) => {
+        if (shard === except) {
+            return false;
+        }
+        const load = shardLoad(env, tenants, shard, series);
+        const { memory, disk } = loadProjection(env, figures, load.expectedSeries, load.samplesPerSecond);
+        return memory.ratio < 1 && disk.ratio < 1;
+    });
+}
+
+/** Refuses a stack whose nodes cannot hold the expected load, naming the file and the keys; beyond shard 1, where its tenants would fit. */
+export function checkSizing(env: LoadedEnvironment, plan: SizingPlan, figures?: CapacityFigures, tenants: readonly Tenant[] = []): void {
     const problems: string[] = [];
     const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
-    if (plan.memory.ratio >= 1) {
-        problems.push(`prometheus.expectedSeries: ${plan.expectedSeries} series need about ${gib(plan.memory.projectedBytes)} of memory; `
-            + `prometheus.instanceType ${env.prometheus.instanceType} has ${gib(plan.memory.availableBytes)}: choose a larger type or expect fewer series`);
-    }
-    if (plan.disk.ratio >= 1) {
-        problems.push(`prometheus.expectedSeries: ${Math.round(plan.samplesPerSecond)} samples/s kept ${env.prometheus.retentionTime} need about `
-            + `${gib(plan.disk.projectedBytes)} of disk; prometheus.dataVolume.sizeGiB is ${env.prometheus.dataVolume.sizeGiB}: grow it or shorten prometheus.retentionTime`);
+    for (const shard of plan.shards) {
+        const over = shard.memory.ratio >= 1 || shard.disk.ratio >= 1;
+        const placedHere = tenants.filter((t) => shard.tenants.includes(t.name) && t.expectedSeries !== undefined && env.prometheus.tenantShards[t.name] !== undefined);
+        // Moving tenants helps only where the shard's own jobs fit without them.
+        const ownFits = () => {
+            const own = shardLoad(env, [], shard.shard);
+            const bare = loadProjection(env, figures!, own.expectedSeries, own.samplesPerSecond);
+            return bare.memory.ratio < 1 && bare.disk.ratio < 1;
+        };
+        if (over && placedHere.length > 0 && figures && ownFits()) {
+            const needs = [shard.memory.ratio >= 1 ? `${gib(shard.memory.projectedBytes)} of memory of ${gib(shard.memory.availableBytes)}` : "",
+                shard.disk.ratio >= 1 ? `${gib(shard.disk.projectedBytes)} of disk of ${gib(shard.disk.availableBytes)}` : ""].filter(Boolean).join(" and ");
+            const moves = placedHere.map((t) => {
+                const room = shardsWithRoom(env, figures, tenants.filter((other) => other !== t), t.expectedSeries!, shard.shard);
+                return `${t.name} (${t.expectedSeries} series) would fit on ${room.length > 0 ? `shard ${room.join(", ")}` : "no other shard"}`;
+            });
+            problems.push(`prometheus.tenantShards: shard ${shard.shard}'s ${shard.expectedSeries} series (${shard.tenants.join(", ")}) need ${needs} per node; `
+                + `${moves.join("; ")}; or add a shard (prometheus.shards)`);
+            continue;
+        }
+        if (shard.memory.ratio >= 1) {
+            problems.push(`prometheus.expectedSeries: ${shard.expectedSeries} series${plan.shards.length > 1 ? ` on shard ${shard.shard}` : ""} need about ${gib(shard.memory.projectedBytes)} of memory; `
+                + `prometheus.instanceType ${env.prometheus.instanceType} has ${gib(shard.memory.availableBytes)}: choose a larger type or expect fewer series`);
+        }
+        if (shard.disk.ratio >= 1) {
+            problems.push(`prometheus.expectedSeries: ${Math.round(shard.samplesPerSecond)} samples/s kept ${env.prometheus.retentionTime} need about `
+                + `${gib(shard.disk.projectedBytes)} of disk; prometheus.dataVolume.sizeGiB is ${env.prometheus.dataVolume.sizeGiB}: grow it or shorten prometheus.retentionTime`);
+        }
     }
     if (problems.length > 0) {
         throw new EnvironmentError(env.file, problems);
     }
 }
 
-/** The plan's lines about sizing, with a warning from WARN_RATIO on. */
+/** The plan's lines about sizing, shard by shard, with a warning from WARN_RATIO on. */
 export function describeSizing(plan: SizingPlan): string[] {
     const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
     const line = (what: string, p: Projection) => `${p.ratio >= WARN_RATIO ? "WARNING " : ""}${what}: ${gib(p.projectedBytes)} of ${gib(p.availableBytes)} `
         + `(${Math.round(p.ratio * 100)}%)${p.ratio >= WARN_RATIO ? `, over ${WARN_RATIO * 100}%: size up before the load arrives` : ""}`;
+    const figures = `steady-state figures of Prometheus ${plan.figures.prometheusVersion}, measured ${plan.figures.measuredOn}: `
+        + `a full head under churn, remote write and dashboard queries; warns from ${WARN_RATIO * 100}%, refuses from 100%`;
+    const load = (shard: ShardSizing) => `${shard.expectedSeries} series, ${Math.round(shard.samplesPerSecond)} samples/s`;
+    const nodeLines = (shard: ShardSizing) => [line("memory per node", shard.memory), line("disk per node for the retention", shard.disk)];
+    if (plan.shards.length === 1) {
+        return [`${load(plan.shards[0])} (${figures})`, ...nodeLines(plan.shards[0])];
+    }
     return [
-        `${plan.expectedSeries} series, ${Math.round(plan.samplesPerSecond)} samples/s (steady-state figures of Prometheus ${plan.figures.prometheusVersion}, `
-            + `measured ${plan.figures.measuredOn}: a full head under churn, remote write and dashboard queries; warns from ${WARN_RATIO * 100}%, refuses from 100%)`,
-        line("memory per node", plan.memory),
-        line("disk per node for the retention", plan.disk),
+        `${plan.shards.length} shards of three nodes (${figures})`,
+        ...plan.shards.flatMap((shard) => [
+            `shard ${shard.shard} (${[...(shard.shard === 1 ? ["the platform's jobs"] : []), ...shard.tenants].join(", ") || "no tenants yet"}): ${load(shard)}`,
+            ...nodeLines(shard).map((l) => `  ${l}`),
+        ]),
     ];
 }

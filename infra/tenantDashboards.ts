@@ -21,8 +21,9 @@ export interface TenantDashboard {
 export const TENANT_DASHBOARDS_DIR = "dashboards";
 /** Grafana's uids are at most 40 letters, digits, - and _. */
 const UID = /^[A-Za-z0-9_-]{1,40}$/;
-/** The data sources Grafana is provisioned with, by uid: each node's Prometheus, and AMP where a stack writes to it. */
-const PROVISIONED_DATASOURCES = [1, 2, 3].map(nodeName).concat(MANAGED_PROMETHEUS_DATASOURCE);
+/** The data sources Grafana is provisioned with, by uid: each node's Prometheus (prom-1, prom-s2-1, ...), and AMP where a stack writes to it. */
+const PROVISIONED_DATASOURCES = `${[1, 2, 3].map((zone) => nodeName(zone)).join(", ")}, ${nodeName(1, 2)} and on, ${MANAGED_PROMETHEUS_DATASOURCE}`;
+const isProvisionedDatasource = (uid: string) => uid === MANAGED_PROMETHEUS_DATASOURCE || /^prom-(s[2-6]-)?[1-3]$/.test(uid);
 /** Grafana's own interval variables, standing for a range while a query is parsed. */
 const GRAFANA_INTERVALS = /\$(\{__(rate_interval|interval|range)\}|__(rate_interval|interval|range)\b)/g;
 
@@ -67,9 +68,9 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
         problems.push(`uid: ${uid} must start with ${tenant}- (the tenant's name), so no two teams' dashboards share one`);
     }
     // A dashboard exported from another Grafana names that one's data sources, which this one has not.
-    const unknownSources = [...new Set(datasourceUids(dashboard).filter((ref) => !ref.startsWith("$") && !PROVISIONED_DATASOURCES.includes(ref)))];
+    const unknownSources = [...new Set(datasourceUids(dashboard).filter((ref) => !ref.startsWith("$") && !isProvisionedDatasource(ref)))];
     if (unknownSources.length > 0) {
-        problems.push(`panels: data source ${unknownSources.join(", ")} is none of the platform's (${PROVISIONED_DATASOURCES.join(", ")}); `
+        problems.push(`panels: data source ${unknownSources.join(", ")} is none of the platform's (${PROVISIONED_DATASOURCES}); `
             + "use one of them, or a data source variable ($datasource)");
     }
     if (!Array.isArray(dashboard.panels) || dashboard.panels.length === 0) {
@@ -89,7 +90,7 @@ function validateDashboard(json: unknown, file: string, tenant: string): TenantD
 }
 
 /** The data source uids a dashboard's panels and their queries name. */
-function datasourceUids(dashboard: Record<string, unknown>): string[] {
+export function datasourceUids(dashboard: Record<string, unknown>): string[] {
     const uidOf = (ref: DashboardPanel["datasource"]) => typeof ref === "string" ? ref : typeof ref?.uid === "string" ? ref.uid : undefined;
     return dashboardPanels(dashboard).flatMap((p) => [uidOf(p.datasource), ...(p.targets ?? []).map((t) => uidOf(t.datasource))])
         .filter((uid): uid is string => uid !== undefined);

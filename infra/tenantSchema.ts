@@ -43,6 +43,8 @@ export const TENANT_SCHEMA = {
     properties: {
         description: { type: "string", minLength: 1 },
         stacks: { type: "array", minItems: 1, uniqueItems: true, items: { enum: ["dev", "staging", "production"] } },
+        // Active series its jobs expose at once, on one node: what places it on a shard and sizes that shard.
+        expectedSeries: { type: "integer", minimum: 1 },
         // Who may assume the tenant's targets writer role; empty: this account's root.
         writerPrincipals: { type: "array", items: { type: "string", pattern: IAM_PRINCIPAL }, default: [] },
         // The targets regions it registers in, each under tenants/<name>/<region>/; unset: each stack's own region.

@@ -15,7 +15,9 @@ import { ALERTMANAGER_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../compo
 
 export interface LoopbackNode {
     name: string;
+    /** Its place among every shard's nodes (1-based): its loopback address. */
     index: number;
+    shard: number;
     host: string;
     dir: string;
     rulesDir: string;
@@ -201,7 +203,8 @@ export async function rehearseHeldTenantRules(ctx: ChangeContext): Promise<void>
     const keptGroups = groupsOf(ctx.sources[0].ruleFiles[brokenFile]);
     const otherAdded = `${otherFile}/rehearsal-added`;
     const platformAdded = "rehearsal-platform-added";
-    const changed = ctx.sources.map((s) => ({
+    // Only the nodes running both tenants (shard 1's) get the change; other shards' sets stay as they are.
+    const changed = ctx.sources.map((s) => s.ruleFiles[brokenFile] === undefined || s.ruleFiles[otherFile] === undefined ? s : ({
         ...s,
         ruleFiles: {
             ...s.ruleFiles,

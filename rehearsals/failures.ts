@@ -2,6 +2,7 @@
 // gone the others still alert and nothing is below threshold; with two gone the last one pages.
 // The "nothing is below threshold" check counts the survivors' own rule evaluations, not seconds.
 import { PROMETHEUS_PORT } from "../components/ports";
+import { SHARD_TARGET_LABEL } from "../components/render/scrapeJobs";
 import { LoopbackNode } from "./changes";
 import { Loopback, pageOnce, receivedBy } from "./lib/loopbackPlatform";
 import { instantQuery, RuleGroup, ruleGroups } from "./lib/prometheusApi";
@@ -15,12 +16,12 @@ async function availabilityGroup(node: LoopbackNode): Promise<RuleGroup | undefi
 }
 
 /**
- * Waits until `node` scrapes only two Prometheus servers as up, then until it has evaluated the
+ * Waits until `node` scrapes only two Prometheus servers of its shard (shard 1) as up, then until it has evaluated the
  * availability group twice more; returns the below-threshold rule's state then.
  */
 async function stateAfterTwoEvaluations(node: LoopbackNode): Promise<string> {
     await waitFor(`${node.name} to scrape two Prometheus servers as up`, async () => {
-        const [sum] = await instantQuery({ host: node.host, port: PROMETHEUS_PORT }, `sum(up{job="prometheus"})`);
+        const [sum] = await instantQuery({ host: node.host, port: PROMETHEUS_PORT }, `sum(up{job="prometheus", ${SHARD_TARGET_LABEL}="1"})`);
         return sum?.value?.[1] === "2" || undefined;
     }, 60000, 100);
     const seen = new Set<string>();

@@ -24,6 +24,7 @@ import { now } from "./lib/wait";
 import { rehearseEndpointDown } from "./probes";
 import { rehearseFailedRollout, rehearsePlannedRollout } from "./rollout";
 import { rehearsedTenant, rehearseTargets, rehearseTenant } from "./targets";
+import { rehearseShards } from "./shards";
 import { DASHBOARDS } from "../components/dashboards";
 
 /** The checks the shared setup makes before any scenario: none (a setup that fails ends the run, reported as such). */
@@ -75,6 +76,16 @@ export const SCENARIOS: readonly Scenario<Loopback>[] = [
             /^a tenant alert reaches tenant-[a-z0-9-]+ once and no other receiver$/,
         ],
         run: rehearseTenant,
+    },
+    {
+        name: "shards", proves: "each shard scrapes its own tenants, the shards meet at the remote-write receiver, and a further shard's tenant pages once",
+        checks: [
+            "the stack has two shards with a tenant on each",
+            "each tenant's target is scraped only by its shard's three nodes",
+            "a global query at the remote-write receiver sees every shard's targets, each with its shard label, from its three nodes",
+            /^a page from [a-z0-9-]+'s rule, evaluated on its shard's nodes alone, reaches tenant-[a-z0-9-]+ once$/,
+        ],
+        run: rehearseShards,
     },
     {
         name: "discovery", proves: "a discovery that never succeeded tickets, and its first success resolves it",

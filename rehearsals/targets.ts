@@ -16,7 +16,8 @@ async function activeTarget(app: string): Promise<ActiveTarget | undefined> {
     return (targets.data.activeTargets as ActiveTarget[]).find((t) => t.labels.app === app);
 }
 
-async function putTargets(lb: Loopback, key: string, labels: Record<string, string>): Promise<void> {
+/** Puts a file_sd file with one target, the target app, into the targets bucket under `key`. */
+export async function putTargets(lb: Loopback, key: string, labels: Record<string, string>): Promise<void> {
     const file = path.join(lb.work, `${labels.app}.json`);
     fs.writeFileSync(file, JSON.stringify([{ targets: [lb.targetApp], labels }]));
     const copy = await lb.aws(["s3", "cp", file, `s3://${lb.targetsBucket}/${key}`]);

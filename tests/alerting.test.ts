@@ -163,7 +163,7 @@ for (const stack of STACKS) {
                 assert.equal(source(run, r, "content").type, "aws:lb/loadBalancer:LoadBalancer");
                 return inputs.name;
             });
-            assert.deepEqual(hosts.sort(), [1, 2, 3].flatMap((n) => [`alerts-${n}.${env.domain}`, `prom-${n}.${env.domain}`])
+            assert.deepEqual(hosts.sort(), [1, 2, 3].map((n) => `alerts-${n}.${env.domain}`).concat(env.nodes.map((n) => `${n.name}.${env.domain}`))
                 .concat(`alerts.${env.domain}`, `grafana.${env.domain}`).sort());
             const validation = named(run, "cloudflare:index/dnsRecord:DnsRecord", "platform-validation");
             assert.equal(inputsOf(validation).proxied, false);
@@ -186,10 +186,11 @@ for (const stack of STACKS) {
             assert.match(conf, /proxy_set_header Authorization "Bearer \$arg_cf_app_guid";/);
         });
 
-        it("exports the six URLs, the peer name and the basic-auth credentials, the password as a secret", async () => {
+        it("exports every node's URL and the three Alertmanagers', the peer name and the basic-auth credentials, the password as a secret", async () => {
             const { run, env } = await plannedStack(stack);
             const outputs = run.outputs as Record<string, any>;
-            assert.deepEqual(outputs.prometheusUrls, [1, 2, 3].map((n) => `https://prom-${n}.${env.domain}/`));
+            assert.deepEqual(outputs.prometheusUrls, env.nodes.map((n) => `https://${n.name}.${env.domain}/`));
+            assert.deepEqual(outputs.prometheusUrls.slice(0, 3), [1, 2, 3].map((n) => `https://prom-${n}.${env.domain}/`));
             assert.deepEqual(outputs.alertmanagerUrls, [1, 2, 3].map((n) => `https://alerts-${n}.${env.domain}/`));
             assert.equal(outputs.alertmanagerPeerName, `alertmanager.${stack}.monitoring.internal`);
             assert.equal(outputs.basicAuthUser, env.ingress.basicAuthUsers[0]);

@@ -3,6 +3,7 @@ import { strict as assert } from "assert";
 import * as vm from "vm";
 import * as yaml from "js-yaml";
 import { bundleDiscoveryFunction, DISCOVERY_SCHEDULE } from "../components/targetDiscovery";
+import { planNodes } from "../infra/environmentChecks";
 import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
@@ -41,7 +42,7 @@ describe("the scrapers' egress addresses, for tenants' safelists", function () {
     }
 });
 
-describe("a stack that opts out (dev without discovery)", function () {
+describe("a stack that opts out (dev as one shard, without remote write and discovery)", function () {
     this.timeout(120000);
 
     it("creates no workspace, function or schedule, and its nodes neither remote-write, scrape discovered targets nor expect a discovery", async () => {
@@ -49,10 +50,12 @@ describe("a stack that opts out (dev without discovery)", function () {
         let platform: Platform | undefined;
         const run = await runProgram({
             stack: "dev",
-            program: async () => { platform = await createPlatform({ ...dev, discovery: { ...dev.discovery, enabled: false } }); },
+            program: async () => {
+                platform = await createPlatform({ ...dev, discovery: { ...dev.discovery, enabled: false }, remoteWrite: { ...dev.remoteWrite, enabled: false },
+                    prometheus: { ...dev.prometheus, shards: 1, tenantShards: {} }, nodes: planNodes(1, dev.zones) });
+            },
             ...placeholderSecretOptions("dev"),
         });
-        assert.equal(dev.remoteWrite.enabled, false);
         for (const type of BEYOND) {
             assert.deepEqual(ofType(run, type), [], type);
         }
@@ -99,7 +102,8 @@ for (const stack of STACKS.filter((s) => loadEnvironment(s).remoteWrite.enabled)
                 const [remote] = config.remote_write;
                 assert.deepEqual(remote.sigv4, { region: "eu-west-1" });
                 assert.ok(remote.queue_config.max_samples_per_send > 0 && remote.queue_config.capacity >= remote.queue_config.max_samples_per_send);
-                assert.equal(config.global.external_labels.cluster, stack);
+                const shard = platform.env.nodes[platform.nodes.indexOf(node)].shard;
+                assert.equal(config.global.external_labels.cluster, shard === 1 ? stack : `${stack}-shard-${shard}`, "one cluster per shard: AMP keeps one replica of each");
                 assert.equal(config.global.external_labels.__replica__, node.name);
                 assert.deepEqual(config.alerting.alert_relabel_configs, [{ action: "labeldrop", regex: "__replica__" }]);
             }

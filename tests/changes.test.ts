@@ -48,13 +48,15 @@ describe("node configuration as data", function () {
         assert.throws(() => nodeConfigFiles({ prometheusYml: "", ruleFiles: { "../x.yml": "" }, htpasswd: "" }), /plain \*\.yml names: \.\.\/x\.yml/);
     });
 
-    it("writes each node's files, then its MANIFEST, before any instance starts", async () => {
+    it("writes each node's files, then its MANIFEST, before any instance starts: the platform's rules on shard 1, each tenant's on its shard", async () => {
         const { run } = await plannedStack("dev");
         const written = ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2");
-        for (const node of ["prom-1", "prom-2", "prom-3"]) {
+        const shardFiles = (node: string) => node.startsWith("prom-s2-")
+            ? [`${node}/rules/tenant-orders-queue.yml`]
+            : [`${node}/rules/${EXPECTED_RULE_FILE}`, `${node}/rules/platform.yml`, `${node}/rules/tenant-checkout-web.yml`];
+        for (const node of ["prom-1", "prom-2", "prom-3", "prom-s2-1", "prom-s2-2", "prom-s2-3"]) {
             const mine = written.filter((o) => inputsOf(o).key.startsWith(`${node}/`));
-            assert.deepEqual(mine.map((o) => inputsOf(o).key).sort(), [`${node}/MANIFEST`, `${node}/htpasswd`, `${node}/prometheus.yml`, `${node}/rules/${EXPECTED_RULE_FILE}`, `${node}/rules/platform.yml`,
-                `${node}/rules/tenant-checkout-web.yml`, `${node}/rules/tenant-orders-queue.yml`]);
+            assert.deepEqual(mine.map((o) => inputsOf(o).key).sort(), [`${node}/MANIFEST`, `${node}/htpasswd`, `${node}/prometheus.yml`, ...shardFiles(node)].sort());
             const manifest = mine.find((o) => inputsOf(o).key.endsWith(MANIFEST))!;
             for (const file of mine.filter((o) => o !== manifest)) {
                 assert.ok(manifest.dependencies.includes(file.urn), `${node}'s MANIFEST waits for ${inputsOf(file).key}`);

@@ -60,6 +60,19 @@ describe("environments", () => {
         assert.deepEqual(env.zones.map((z) => z.publicSubnetCidr), ["10.30.0.0/20", "10.30.16.0/20", "10.30.32.0/20"]);
     });
 
+    it("places each further shard's node N at .(9+shard) of private subnet N, shard 1 keeping its names and addresses", () => {
+        const env = loadEnvironment("dev");
+        assert.deepEqual(env.nodes.map((n) => [n.name, n.key, n.shard, n.zone.availabilityZone, n.privateIp]), [
+            ["prom-1", "1", 1, "eu-west-1a", "10.30.128.10"],
+            ["prom-2", "2", 1, "eu-west-1b", "10.30.144.10"],
+            ["prom-3", "3", 1, "eu-west-1c", "10.30.160.10"],
+            ["prom-s2-1", "s2-1", 2, "eu-west-1a", "10.30.128.11"],
+            ["prom-s2-2", "s2-2", 2, "eu-west-1b", "10.30.144.11"],
+            ["prom-s2-3", "s2-3", 2, "eu-west-1c", "10.30.160.11"],
+        ]);
+        assert.deepEqual(loadEnvironment("production").nodes.map((n) => n.name), ["prom-1", "prom-2", "prom-3"]);
+    });
+
     it("fills defaults in one place", () => {
         const settings = devSettings();
         delete settings.targets;
@@ -105,7 +118,16 @@ describe("environments", () => {
         ["an unknown SSM tier", (e) => { e.alertmanager.configParameterTier = "Intelligent-Tiering"; }, /^alertmanager\.configParameterTier: must be one of Standard, Advanced$/],
         ["a snapshot time that is not HH:MM", (e) => { e.backup = { snapshotTime: "3am" }; }, /^backup\.snapshotTime: malformed value/],
         ["a restore of a node that is not the rollout node", (e) => { e.prometheus.restoreSnapshots = { 2: "snap-0123456789abcdef0" }; },
-            /^prometheus\.restoreSnapshots\.2: node 2's volume is recreated, so node 2 must be the rolloutNode \(set prometheus\.rolloutNode: 2\)/],
+            /^prometheus\.restoreSnapshots\.2: node 2's volume is recreated, so zone 2 must be the rolloutNode \(set prometheus\.rolloutNode: 2\)/],
+        ["a restore of a node of a shard the stack lacks", (e) => { e.prometheus.rolloutNode = 2; e.prometheus.restoreSnapshots = { "s3-2": "snap-0123456789abcdef0" }; },
+            /^prometheus\.restoreSnapshots\.s3-2: there is no shard 3; prometheus\.shards is 2$/],
+        ["a restore of a node that is not a node's key", (e) => { e.prometheus.rolloutNode = 2; e.prometheus.restoreSnapshots = { "s1-2": "snap-0123456789abcdef0" }; },
+            /^prometheus\.restoreSnapshots\.s1-2: malformed key \(expected to match/],
+        ["a tenant placed on a shard the stack lacks", (e) => { e.prometheus.tenantShards["orders-queue"] = 3; },
+            /^prometheus\.tenantShards\.orders-queue: there is no shard 3; prometheus\.shards is 2$/],
+        ["seven shards", (e) => { e.prometheus.shards = 7; }, /^prometheus\.shards: must be <= 6$/],
+        ["shards without remote write", (e) => { e.remoteWrite.enabled = false; },
+            /^prometheus\.shards: 2 shards need remoteWrite\.enabled: true; AMP is where their series meet for a global view$/],
         ["a restore from something that is not a snapshot", (e) => { e.prometheus.rolloutNode = 2; e.prometheus.restoreSnapshots = { 2: "vol-0123456789abcdef0" }; },
             /^prometheus\.restoreSnapshots\.2: malformed value/],
         ["an SSM agent signing key that is not a key", (e) => { e.ssmAgent = { signingKeyFile: "README.md" }; },
@@ -264,7 +286,7 @@ describe("a stack file that is not valid YAML", () => {
 describe("settings AWS or Prometheus would refuse, refused first, each naming its key", () => {
     const manyTags = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`tag-${i}`, "x"]));
     for (const [what, mutate, expected] of [
-        ["60 tags", (s: Record<string, any>) => { s.tags = manyTags(60); }, /^tags: 60 tags and the platform's own 8 make 68, over AWS's 50 on one resource; keep at most 42$/],
+        ["60 tags", (s: Record<string, any>) => { s.tags = manyTags(60); }, /^tags: 60 tags and the platform's own 9 make 69, over AWS's 50 on one resource; keep at most 41$/],
         ["a tag key starting aws:", (s: Record<string, any>) => { s.tags = { "aws:owner": "x" }; }, /^tags\.aws:owner: the aws: prefix is AWS's own/],
         ["a tag the platform sets itself", (s: Record<string, any>) => { s.tags = { stack: "other" }; }, /^tags\.stack: set by the platform itself/],
         ["a 300-character tag value", (s: Record<string, any>) => { s.tags = { team: "x".repeat(300) }; }, /^tags\.team: a tag value is up to 256 .*\(this one is 300 characters\)$/],

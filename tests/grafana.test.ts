@@ -111,14 +111,17 @@ describe("Grafana", function () {
         assert.equal(await pulumi.isSecret(outputs.grafanaAdminPassword), true, "the admin password is exported as a secret only");
     });
 
-    it("provisions the three Prometheus servers through their nginx with basic auth, and AMP through its SigV4 plugin where remote write is on", async () => {
+    it("provisions every node's Prometheus through its nginx with basic auth, and AMP through its SigV4 plugin, the default across shards", async () => {
         for (const stack of ["dev", "staging"]) {
             const { run: program, env, platform } = await plannedStack(stack);
             const files = platform.grafanaProvisioning;
             const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as any).datasources;
-            assert.deepEqual(sources.slice(0, 3).map((s: any) => [s.uid, s.url, s.basicAuthUser, s.secureJsonData.basicAuthPassword, s.isDefault]),
-                env.zones.map((z, i) => [`prom-${i + 1}`, `http://${z.prometheusPrivateIp}:80`, env.ingress.basicAuthUsers[0], "${PROMETHEUS_BASIC_AUTH_PASSWORD}", i === 0]));
+            const sharded = env.prometheus.shards > 1;
+            assert.deepEqual(sources.slice(0, env.nodes.length).map((s: any) => [s.uid, s.url, s.basicAuthUser, s.secureJsonData.basicAuthPassword, s.isDefault]),
+                env.nodes.map((n, i) => [n.name, `http://${n.privateIp}:80`, env.ingress.basicAuthUsers[0], "${PROMETHEUS_BASIC_AUTH_PASSWORD}", i === 0 && !sharded]));
             const amp = sources.find((s: any) => s.uid === "amp");
+            assert.equal(sources.filter((s: any) => s.isDefault).length, 1, "one default data source");
+            assert.equal(amp?.isDefault === true, sharded, "AMP, which sees every shard, is the default where there are several");
             const policies = ofType(program, "aws:iam/rolePolicy:RolePolicy").filter((p) => p.name === "grafana-query-amp");
             if (env.remoteWrite.enabled) {
                 // Grafana 13's core Prometheus data source has no SigV4: AMP goes through the plugin.

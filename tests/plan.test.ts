@@ -9,6 +9,7 @@ import * as yaml from "js-yaml";
 import { loadEnvironment } from "../infra/environment";
 import { STACKS } from "./helpers/stacks";
 import { shapedPlaceholder } from "../infra/secrets";
+import { tenantsOfShard } from "../infra/shards";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -31,20 +32,22 @@ describe("offline plan (npm run plan)", function () {
             const env = loadEnvironment(stack);
             assert.equal(report.stack, stack);
             assert.equal(report.summary.total, report.resources.length);
-            assert.equal(report.summary.byType["aws:ec2/instance:Instance"], 3);
+            assert.equal(report.summary.byType["aws:ec2/instance:Instance"], 3 * env.prometheus.shards);
             const nodes = report.resources.filter((r: any) => r.type === "platform:prometheus:PrometheusNode");
             for (const instance of report.resources.filter((r: any) => r.type === "aws:ec2/instance:Instance")) {
                 assert.ok(nodes.some((n: any) => n.urn === instance.parent), `${instance.name} is parented by its component`);
             }
-            assert.deepEqual(report.rendered.map((n: any) => n.node), ["prom-1", "prom-2", "prom-3", "grafana", "alertmanager"]);
+            assert.deepEqual(report.rendered.map((n: any) => n.node), [...env.nodes.map((n) => n.name), "grafana", "alertmanager"]);
             // Grafana, its database, its data sources and its dashboards by folder, as the plan shows them and writes them.
             const reach = env.grafana.access === "sso" ? `from anywhere, signed in with ${env.grafana.sso!.issuer} at the ALB and in Grafana; ` : "office CIDRs only";
             assert.ok(report.grafana[0].startsWith(`https://grafana.${env.domain}/ (${reach}`), report.grafana[0]);
             assert.ok(report.grafana[0].includes("), docker.io/grafana/grafana:13.1.2, one Fargate task"), report.grafana[0]);
             assert.equal(report.grafana[1], `database: PostgreSQL 17 on RDS db.t4g.micro, 20 GiB encrypted, TLS only, backups kept 7 days, `
                 + `${env.protectData ? "Multi-AZ, deletion-protected" : "one zone"}`);
+            const sharded = env.prometheus.shards > 1;
             assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("data source")).map((l: string) => l.split(":")[0]),
-                ["data source prom-1", "data source prom-2", "data source prom-3", ...(env.remoteWrite.enabled ? ["data source amp"] : [])]);
+                [...env.nodes.map((n, i) => `data source ${n.name}${i === 0 && !sharded ? " (default)" : ""}`),
+                    ...(env.remoteWrite.enabled ? [`data source amp${sharded ? " (default)" : ""}`] : [])]);
             const tenantDashboards = stack === "dev" ? ["dashboard checkout-web: targets and alerts (folder checkout-web)", "dashboard Checkout web: requests (folder checkout-web)",
                 "dashboard orders-queue: targets and alerts (folder orders-queue)"] : [];
             assert.deepEqual(report.grafana.filter((l: string) => l.startsWith("dashboard")).map((l: string) => l.replace(/: \d+ panels, \d+ queries$/, "")),
@@ -77,19 +80,19 @@ describe("offline plan (npm run plan)", function () {
             assert.ok(report.placeholderSecrets.includes("prometheus-platform:pagerdutyRoutingKey"));
             assert.deepEqual(report.backup, {
                 policy: `daily at ${env.backup.snapshotTime} UTC, kept ${env.backup.retainDays} days: volumes tagged platform:backup=prometheus-platform-${stack}-prometheus-data`,
-                volumes: ["prom-1-data", "prom-2-data", "prom-3-data"],
+                volumes: env.nodes.map((n) => `${n.name}-data`),
             });
             assert.deepEqual(report.rollout.alertmanager.order, ["alertmanager-1", "alertmanager-2", "alertmanager-3"]);
             assert.match(report.rollout.alertmanager.configHash, /^[0-9a-f]{64}$/);
             const alertmanager = fs.readFileSync(path.join(report.rendered.find((n: any) => n.node === "alertmanager").dir, "alertmanager.yml"), "utf8");
             assert.ok(alertmanager.includes(`routing_key: ${shapedPlaceholder("pagerdutyRoutingKey", stack)}\n`), "the routing key's placeholder, of a routing key's shape");
             for (const node of report.rendered.slice(0, 3)) {
-                // The node's configuration set, as the config bucket holds it, MANIFEST included.
+                // Shard 1's configuration set, as the config bucket holds it, MANIFEST included.
                 const config = yaml.load(fs.readFileSync(path.join(node.dir, "config/prometheus.yml"), "utf8")) as any;
                 assert.equal(config.global.external_labels.__replica__, node.node);
                 const manifest = fs.readFileSync(path.join(node.dir, "config/MANIFEST"), "utf8").trim().split("\n");
                 assert.equal(manifest[0], `revision ${report.rollout.nodeConfigRevision}`);
-                const tenantRules = loadTenants(stack).map((t) => `rules/tenant-${t.name}.yml`);
+                const tenantRules = tenantsOfShard(env, loadTenants(stack), 1).map((t) => `rules/tenant-${t.name}.yml`);
                 assert.deepEqual(manifest.slice(1).map((line) => line.split("  ")[1]), ["prometheus.yml", `rules/${EXPECTED_RULE_FILE}`, "rules/platform.yml", ...tenantRules, "htpasswd"]);
                 // The volume ID is in the system set (the mount script); the user data pins that set's sha256.
                 const mount = fs.readFileSync(path.join(node.dir, "files/usr/local/sbin/mount-prometheus-data.sh"), "utf8");
@@ -118,9 +121,13 @@ describe("offline plan (npm run plan)", function () {
         // dev's data is not protected: its volumes go with the stack (after a final snapshot).
         assert.match(result.stdout, /^ {2}\+ aws:ebs\/volume:Volume prom-1-data$/m);
         assert.match(result.stdout, /^rendered prom-1: \d+ files in .*; user data \d+ bytes gzipped, \d+% of EC2's 16384$/m);
-        assert.match(result.stdout, /^ +3 {2}aws:ec2\/instance:Instance$/m);
-        assert.match(result.stdout, /^Sizing: 50000 series, 1667 samples\/s \(steady-state figures of Prometheus 3\.5\.\d+\S*, measured \d{4}-\d\d-\d\d: a full head under churn, remote write and dashboard queries; warns from 70%, refuses from 100%\)\n {2}memory per node: [\d.]+ GiB of 4\.0 GiB \(\d+%\)\n {2}disk per node for the retention: [\d.]+ GiB of 50\.0 GiB \(\d+%\)$/m);
-        assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data$/m);
+        assert.match(result.stdout, /^ +6 {2}aws:ec2\/instance:Instance$/m);
+        // dev's two shards: the platform's jobs and checkout-web's 20000 series on shard 1, orders-queue's 5000 on shard 2.
+        assert.match(result.stdout, new RegExp("^Sizing: 2 shards of three nodes \\(steady-state figures of Prometheus 3\\.5\\.\\d+\\S*, measured \\d{4}-\\d\\d-\\d\\d: "
+            + "a full head under churn, remote write and dashboard queries; warns from 70%, refuses from 100%\\)\n"
+            + " {2}shard 1 \\(the platform's jobs, checkout-web\\): 70000 series, 2333 samples/s\n {4}memory per node: [\\d.]+ GiB of 4\\.0 GiB \\(\\d+%\\)\n {4}disk per node for the retention: [\\d.]+ GiB of 50\\.0 GiB \\(\\d+%\\)\n"
+            + " {2}shard 2 \\(orders-queue\\): 5000 series, 167 samples/s\n {4}memory per node: [\\d.]+ GiB of 4\\.0 GiB \\(\\d+%\\)\n {4}disk per node for the retention: [\\d.]+ GiB of 50\\.0 GiB \\(\\d+%\\)$", "m"));
+        assert.match(result.stdout, /^Backups: snapshots daily at 03:00 UTC, kept 3 days: volumes tagged platform:backup=prometheus-platform-dev-prometheus-data\n {2}backed up: prom-1-data, prom-2-data, prom-3-data, prom-s2-1-data, prom-s2-2-data, prom-s2-3-data$/m);
     });
 
     it("says what a change restarts, against an earlier plan (--compare)", () => {

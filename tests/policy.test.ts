@@ -24,6 +24,7 @@ const EXPECTED: Record<string, string> = {
     "two-zones": "three-az-spread",
     "two-nodes-one-zone": "three-az-spread",
     "volume-in-other-zone": "three-az-spread",
+    "shard-two-nodes-one-zone": "three-az-spread",
     "world-open-ssh": "no-ssh",
     "ssh-key": "no-ssh",
     "world-open-port": "no-public-ingress",
@@ -60,6 +61,17 @@ describe("policy pack through the Analyzer RPCs", function () {
     it("passes the compliant fixture clean", async () => {
         const violations = await checkFixture("compliant");
         assert.deepEqual(violations, [], summary(violations));
+    });
+
+    it("passes two shards each spread over the three zones, and counts zones shard by shard", async () => {
+        const violations = await checkFixture("two-shards");
+        assert.deepEqual(violations, [], summary(violations));
+        // Six nodes, two per zone: only shard-by-shard counting sees shard 2's two nodes in eu-west-1a.
+        const uneven = await checkFixture("shard-two-nodes-one-zone");
+        assert.deepEqual(uneven.map((v) => v.message).sort(), [
+            "2 Prometheus nodes of shard 2 are in eu-west-1a; each zone must hold exactly one. Spread them one per zone over the three zones of environments/<stack>.yaml.",
+            "the Prometheus nodes of shard 2 span 2 zones (eu-west-1c, eu-west-1a), not 3. Spread them one per zone over the three zones of environments/<stack>.yaml.",
+        ], summary(uneven));
     });
 
     for (const [fixture, policy] of Object.entries(EXPECTED)) {

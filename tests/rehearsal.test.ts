@@ -44,26 +44,35 @@ describe("the rehearsal's fixtures", () => {
     it("adds what a stack lacks for a scenario, names each addition, and adds nothing a stack has", () => {
         const dev = loadEnvironment("dev");
         const bare = rehearsalSource({ ...dev, discovery: { ...dev.discovery, enabled: false, regions: [] }, remoteWrite: { ...dev.remoteWrite, enabled: false },
-            alertmanager: { ...dev.alertmanager, configParameterTier: "Standard" } }, []);
+            alertmanager: { ...dev.alertmanager, configParameterTier: "Standard" }, prometheus: { ...dev.prometheus, shards: 1, tenantShards: {} } }, []);
         assert.equal(bare.env.discovery.enabled, true);
         assert.deepEqual(bare.env.discovery.regions, [dev.region]);
         assert.equal(bare.env.remoteWrite.enabled, true);
         assert.equal(bare.env.alertmanager.configParameterTier, "Advanced");
-        assert.deepEqual(bare.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
+        assert.equal(bare.env.prometheus.shards, 2);
+        assert.deepEqual(bare.env.nodes.map((n) => n.name), ["prom-1", "prom-2", "prom-3", "prom-s2-1", "prom-s2-2", "prom-s2-3"]);
+        assert.deepEqual(bare.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b", "rehearsal-c"]);
+        assert.deepEqual(bare.env.prometheus.tenantShards, { "rehearsal-a": 1, "rehearsal-b": 1, "rehearsal-c": 2 });
         assert.deepEqual(bare.fixtures.map((f) => [f.prerequisite, f.says]), [
             ["discovery", `environments/dev.yaml has discovery.enabled: false; the rehearsal turns discovery on for ${dev.region}`],
             ["remote write", "environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"],
-            ["tenants", "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)"],
-            ["tenants", "the stack has 0 tenant(s); the rehearsal adds fixture tenant rehearsal-b (rehearsals/fixtures/tenants/rehearsal-b.yaml)"],
+            ["shards", "environments/dev.yaml has prometheus.shards: 1; the rehearsal adds a second shard of three nodes"],
+            ["tenants", "the stack has 0 tenant(s) on shard 1; the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)"],
+            ["tenants", "the stack has 0 tenant(s) on shard 1; the rehearsal adds fixture tenant rehearsal-b (rehearsals/fixtures/tenants/rehearsal-b.yaml)"],
+            ["tenants", "the stack has no tenant beyond shard 1; the rehearsal adds fixture tenant rehearsal-c (rehearsals/fixtures/tenants/rehearsal-c.yaml) on shard 2"],
             ["alertmanager tier", "environments/dev.yaml has alertmanager.configParameterTier: Standard; with the fixture tenants the rehearsal uses Advanced"],
         ]);
+        // dev has its two shards and remote write, and a tenant on each shard: one fixture tenant joins checkout-web on shard 1.
         const asIs = rehearsalSource(dev, loadTenants("dev"));
-        assert.deepEqual(asIs.tenants.map((t) => t.name), ["checkout-web", "orders-queue"]);
+        assert.deepEqual(asIs.tenants.map((t) => t.name), ["checkout-web", "orders-queue", "rehearsal-a"]);
         assert.equal(asIs.env.discovery, dev.discovery);
-        assert.deepEqual(asIs.fixtures.map((f) => f.says), ["environments/dev.yaml has remoteWrite.enabled: false; the rehearsal turns remote write to a managed Prometheus workspace on"]);
+        assert.equal(asIs.env.nodes, dev.nodes);
+        assert.deepEqual(asIs.fixtures.map((f) => f.says),
+            ["the stack has 1 tenant(s) on shard 1; the rehearsal adds fixture tenant rehearsal-a (rehearsals/fixtures/tenants/rehearsal-a.yaml)"]);
         const staging = loadRehearsalSource("staging");
-        assert.deepEqual(staging.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b"]);
-        assert.deepEqual([addedFor(staging, "discovery"), addedFor(staging, "remote write"), addedFor(staging, "tenants")], [false, false, true]);
+        assert.deepEqual(staging.tenants.map((t) => t.name), ["rehearsal-a", "rehearsal-b", "rehearsal-c"]);
+        assert.deepEqual([addedFor(staging, "discovery"), addedFor(staging, "remote write"), addedFor(staging, "tenants"), addedFor(staging, "shards")],
+            [false, false, true, true]);
     });
 });
 

@@ -6,6 +6,8 @@ import { checkSizing, describeSizing, instanceMemoryBytes, projectSizing, readCa
 import { ProgramError, runProgram } from "../scripts/lib/offline";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { STACKS } from "./helpers/stacks";
+import { loadTenants } from "../infra/tenants";
+import { planNodes } from "../infra/environmentChecks";
 import { EnvironmentError } from "../infra/inputErrors";
 import { durationMs } from "../components/duration";
 
@@ -47,28 +49,59 @@ describe("sizing from measured figures", () => {
     for (const stack of STACKS) {
         it(`${stack}: fits its expected load below the warning level`, () => {
             const env = loadEnvironment(stack);
-            const plan = projectSizing(env, readCapacityFigures());
-            assert.ok(plan.memory.ratio < WARN_RATIO, `memory ${plan.memory.ratio}`);
-            assert.ok(plan.disk.ratio < WARN_RATIO, `disk ${plan.disk.ratio}`);
-            assert.doesNotThrow(() => checkSizing(env, plan));
+            const tenants = loadTenants(stack);
+            const plan = projectSizing(env, readCapacityFigures(), tenants);
+            assert.equal(plan.shards.length, env.prometheus.shards);
+            for (const shard of plan.shards) {
+                assert.ok(shard.memory.ratio < WARN_RATIO, `shard ${shard.shard} memory ${shard.memory.ratio}`);
+                assert.ok(shard.disk.ratio < WARN_RATIO, `shard ${shard.shard} disk ${shard.disk.ratio}`);
+            }
+            assert.doesNotThrow(() => checkSizing(env, plan, readCapacityFigures(), tenants));
             assert.ok(describeSizing(plan).every((line) => !line.startsWith("WARNING")));
         });
     }
 
     it("warns from 70% of a node's memory, and refuses from 100%, naming the file and the keys", () => {
-        const env = loadEnvironment("dev");
+        const dev = loadEnvironment("dev");
+        const env = { ...dev, prometheus: { ...dev.prometheus, shards: 1, tenantShards: {} }, nodes: planNodes(1, dev.zones) };
         const figures = readCapacityFigures();
         // Loads beyond the measured points are sized with the largest point's figure; disk is made ample here.
         const largest = [...figures.steps].sort((a, b) => b.targetSeries - a.targetSeries)[0];
         const atRatio = (ratio: number) => ({ ...env, prometheus: { ...env.prometheus, retentionTime: "1d",
             dataVolume: { ...env.prometheus.dataVolume, sizeGiB: 4000 }, expectedSeries: Math.round(ratio * 4 * GIB / largest.residentBytesPerActiveSeries) } });
         const warned = projectSizing(atRatio(0.8), figures);
-        assert.ok(warned.memory.ratio >= WARN_RATIO && warned.memory.ratio < 1);
+        assert.ok(warned.shards[0].memory.ratio >= WARN_RATIO && warned.shards[0].memory.ratio < 1);
         assert.match(describeSizing(warned)[1], /^WARNING memory per node: .* of 4\.0 GiB \(\d+%\), over 70%/);
         assert.doesNotThrow(() => checkSizing(atRatio(0.8), warned));
         const oversized = atRatio(1.2);
         assert.throws(() => checkSizing(oversized, projectSizing(oversized, figures)), (err: Error) => err instanceof EnvironmentError
             && /^environment file environments\/dev\.yaml is not valid:\n {2}- prometheus\.expectedSeries: \d+ series need about [\d.]+ GiB of memory; prometheus\.instanceType t3\.medium has 4\.0 GiB/.test(err.message));
+    });
+
+    it("refuses a shard over capacity, naming the shards where its tenants would fit, before registering any resource", async () => {
+        const env = loadEnvironment("dev");
+        const tenants = loadTenants("dev").map((t) => t.name === "orders-queue" ? { ...t, expectedSeries: 900_000 } : t);
+        const error = await runProgram({ stack: "dev", program: () => sizedPlatform(env, tenants), ...placeholderSecretOptions("dev") })
+            .then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError);
+        assert.match(error.message, /^environment file environments\/dev\.yaml is not valid:\n {2}- prometheus\.tenantShards: shard 2's 900000 series \(orders-queue\) need [\d.]+ GiB of memory of 4\.0 GiB and [\d.]+ GiB of disk of 50\.0 GiB per node; orders-queue \(900000 series\) would fit on no other shard; or add a shard \(prometheus\.shards\)$/);
+        assert.deepEqual(error.resources, []);
+        // Two tenants on shard 2, over its disk: the small one would fit on shard 1, the large one nowhere, and the error says which.
+        const crowded = { ...env, prometheus: { ...env.prometheus, tenantShards: { "checkout-web": 2, "orders-queue": 2 } } };
+        const heavy = loadTenants("dev").map((t) => t.name === "orders-queue" ? { ...t, expectedSeries: 470_000 } : t);
+        assert.throws(() => checkSizing(crowded, projectSizing(crowded, readCapacityFigures(), heavy), readCapacityFigures(), heavy), (err: Error) =>
+            /prometheus\.tenantShards: shard 2's 490000 series \(checkout-web, orders-queue\) need [\d.]+ GiB of disk of 50\.0 GiB per node; checkout-web \(20000 series\) would fit on shard 1; orders-queue \(470000 series\) would fit on no other shard; or add a shard/
+                .test(err.message));
+    });
+
+    it("refuses a tenant of a sharded stack that is not placed, naming the shards where it fits", async () => {
+        const env = loadEnvironment("dev");
+        const unplaced = { ...env, prometheus: { ...env.prometheus, tenantShards: { "checkout-web": 1 } } };
+        const error = await runProgram({ stack: "dev", program: () => sizedPlatform(unplaced), ...placeholderSecretOptions("dev") })
+            .then(() => undefined, (err: unknown) => err);
+        assert.ok(error instanceof ProgramError);
+        assert.match(error.message, /prometheus\.tenantShards\.orders-queue: missing; stack dev has 2 shards, so each tenant is placed on one; its 5000 series fit on shard 1, 2$/m);
+        assert.deepEqual(error.resources, []);
     });
 
     it("refuses an oversized stack before registering any resource", async () => {
@@ -77,7 +110,7 @@ describe("sizing from measured figures", () => {
         const error = await runProgram({ stack: "dev", program: () => sizedPlatform(env), ...placeholderSecretOptions("dev") })
             .then(() => undefined, (err: unknown) => err);
         assert.ok(error instanceof ProgramError);
-        assert.match(error.message, /prometheus\.expectedSeries: 50000000 series need about/);
+        assert.match(error.message, /prometheus\.expectedSeries: 50020000 series on shard 1 need about/);
         assert.match(error.message, /prometheus\.dataVolume\.sizeGiB is 50: grow it or shorten prometheus\.retentionTime/);
         assert.deepEqual(error.resources, []);
     });

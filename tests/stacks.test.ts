@@ -4,6 +4,7 @@ import { SSM_CORE_POLICY } from "../components/nodeRole";
 import { ProgramRun } from "../scripts/lib/offline";
 import { previewNodeSpec, previewPrometheusYml } from "../scripts/lib/plan";
 import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
+import { tenantsOfShard } from "../infra/shards";
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const VOLUME = "aws:ebs/volume:Volume";
@@ -28,16 +29,19 @@ for (const stack of STACKS) {
     describe(`stack ${stack}`, function () {
         this.timeout(120000);
 
-        it("runs three Prometheus nodes, one in each configured zone, on that zone's private subnet", async () => {
+        it("runs three Prometheus nodes per shard, one in each configured zone, on that zone's private subnet", async () => {
             const { run, env } = await plannedStack(stack);
             const instances = ofType(run, INSTANCE);
-            assert.deepEqual(instances.map((i) => inputsOf(i).availabilityZone), env.availabilityZones);
+            assert.equal(instances.length, 3 * env.prometheus.shards);
+            assert.deepEqual(instances.map((i) => [i.name, inputsOf(i).availabilityZone, inputsOf(i).tags["prometheus-shard"]]),
+                env.nodes.map((n) => [n.name, env.availabilityZones[n.zone.index - 1], String(n.shard)]));
             instances.forEach((instance, i) => {
+                const zone = env.nodes[i].zone;
                 const subnet = source(run, instance, "subnetId");
-                assert.equal(subnet.name, `platform-private-${i + 1}`);
-                assert.equal(inputsOf(subnet).availabilityZone, env.availabilityZones[i]);
-                assert.equal(inputsOf(subnet).cidrBlock, env.zones[i].privateSubnetCidr);
-                assert.equal(inputsOf(instance).privateIp, env.zones[i].prometheusPrivateIp);
+                assert.equal(subnet.name, `platform-private-${zone.index}`);
+                assert.equal(inputsOf(subnet).availabilityZone, zone.availabilityZone);
+                assert.equal(inputsOf(subnet).cidrBlock, zone.privateSubnetCidr);
+                assert.equal(inputsOf(instance).privateIp, env.nodes[i].privateIp);
                 assert.equal(inputsOf(instance).instanceType, env.prometheus.instanceType);
             });
         });
@@ -45,7 +49,7 @@ for (const stack of STACKS) {
         it("gives each node an encrypted data volume in its own zone, attached to it, kept when it goes where data is protected", async () => {
             const { run, env } = await plannedStack(stack);
             const attachments = ofType(run, ATTACHMENT);
-            assert.equal(attachments.length, 3);
+            assert.equal(attachments.length, env.nodes.length);
             for (const attachment of attachments) {
                 const volume = source(run, attachment, "volumeId");
                 const instance = source(run, attachment, "instanceId");
@@ -207,16 +211,16 @@ for (const stack of STACKS) {
             assert.deepEqual(trust.Statement[0].Principal, { AWS: ["arn:aws:iam::123456789012:root"] });
         });
 
-        it("renders each node a prometheus.yml scraping all three nodes and alerting without replica labels", async () => {
+        it("renders shard 1's nodes a prometheus.yml scraping every node, the platform's jobs and its tenants, alerting without replica labels", async () => {
             const { platform, env } = await plannedStack(stack);
-            const ips = env.zones.map((z) => z.prometheusPrivateIp);
-            for (const node of platform.nodes) {
+            const ips = env.nodes.map((n) => n.privateIp);
+            for (const node of platform.nodes.filter((_, i) => env.nodes[i].shard === 1)) {
                 const spec = await previewNodeSpec(platform, node);
                 const config = yaml.load(await previewPrometheusYml(platform, node)) as Record<string, any>;
                 assert.deepEqual(config.global.external_labels, { stack, cluster: stack, __replica__: node.name });
                 const jobs = Object.fromEntries(config.scrape_configs.map((j: any) => [j.job_name, j]));
                 assert.deepEqual(Object.keys(jobs), ["prometheus", "prometheus_node", "alertmanager", "probe", "grafana", "file_sd",
-                    ...platform.tenants.map((t) => `tenant_${t.name.replace(/-/g, "_")}`), ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
+                    ...tenantsOfShard(env, platform.tenants, 1).map((t) => `tenant_${t.name.replace(/-/g, "_")}`), ...(env.discovery.enabled ? ["ecs_discovery"] : [])]);
                 const peers = { names: [`alertmanager.${stack}.monitoring.internal`], type: "A", port: 9093, refresh_interval: "30s" };
                 assert.deepEqual(jobs.alertmanager.dns_sd_configs, [peers]);
                 assert.deepEqual(config.alerting.alertmanagers[0].dns_sd_configs, [peers], "alerts go to every member");
@@ -227,6 +231,21 @@ for (const stack of STACKS) {
                 assert.deepEqual(jobs.file_sd.file_sd_configs[0].files, ["/etc/prometheus/targets/*.json"]);
                 assert.deepEqual(config.alerting.alert_relabel_configs, [{ action: "labeldrop", regex: "__replica__" }]);
                 assert.equal(`arn:aws:s3:::${spec.targetsBucket}`, targetsBucketArn((await plannedStack(stack)).run));
+            }
+        });
+
+        it("renders a further shard's nodes a prometheus.yml scraping its tenants' jobs alone, under the shard's own cluster label", async () => {
+            const { platform, env } = await plannedStack(stack);
+            const further = env.nodes.filter((n) => n.shard > 1);
+            assert.equal(further.length, 3 * (env.prometheus.shards - 1));
+            for (const plan of further) {
+                const node = platform.nodes[env.nodes.indexOf(plan)];
+                const config = yaml.load(await previewPrometheusYml(platform, node)) as Record<string, any>;
+                assert.deepEqual(config.global.external_labels, { stack, cluster: `${stack}-shard-${plan.shard}`, __replica__: plan.name });
+                assert.deepEqual(config.scrape_configs.map((j: any) => j.job_name),
+                    tenantsOfShard(env, platform.tenants, plan.shard).map((t) => `tenant_${t.name.replace(/-/g, "_")}`));
+                assert.deepEqual(config.remote_write[0].write_relabel_configs,
+                    [{ source_labels: ["shard"], regex: "", target_label: "shard", replacement: String(plan.shard) }]);
             }
         });
     });

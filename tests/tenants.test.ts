@@ -118,7 +118,7 @@ describe("tenants", function () {
                 /- panels \(p99\): sum\(rate\(x\[5m\]\) does not parse as PromQL at line 1, column \d+/],
             ["a data source of another Grafana's", "dashboards/latency.json",
                 dashboard({ panels: [{ type: "timeseries", title: "p99", datasource: { type: "prometheus", uid: "P1809F7CD0C75ACF3" }, targets: [{ expr: "up" }] }] }),
-                /- panels: data source P1809F7CD0C75ACF3 is none of the platform's \(prom-1, prom-2, prom-3, amp\); use one of them, or a data source variable/],
+                /- panels: data source P1809F7CD0C75ACF3 is none of the platform's \(prom-1, prom-2, prom-3, prom-s2-1 and on, amp\); use one of them, or a data source variable/],
             ["a file that is no dashboard", "dashboards/notes.md", "# notes", /notes\.md is not valid:\n {2}- \(file name\): a dashboard is a \.json file/],
             ["anything but dashboards/ in the tenant's directory", "targets.json", "[]", /targets\.json is not valid:\n {2}- \(file name\): only dashboards\/ belongs in/],
         ];

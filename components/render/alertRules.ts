@@ -2,7 +2,7 @@
 import * as yaml from "js-yaml";
 import { PROBE_JOB } from "./blackbox";
 import { withMatcherOnEverySelector } from "./promql";
-import { TARGETS_JOBS_REGEX } from "./scrapeJobs";
+import { SHARD_TARGET_LABEL, TARGETS_JOBS_REGEX } from "./scrapeJobs";
 
 export type Severity = "page" | "ticket" | "heartbeat";
 
@@ -86,11 +86,12 @@ export const ALERT_GROUPS: RuleGroup[] = [
             },
             {
                 alert: "RE_Observe_Prometheus_Below_Threshold",
-                expr: `sum(up{job="prometheus"}) < 2`,
+                // Per shard: a shard whose three nodes are all down is no less down for the others being up.
+                expr: `sum by (${SHARD_TARGET_LABEL}) (up{job="prometheus"}) < 2`,
                 for: "5m",
                 severity: "page",
-                summary: "Fewer than two Prometheus servers are up",
-                description: "Only {{ $value }} Prometheus server(s) can be scraped by this one.",
+                summary: `Fewer than two Prometheus servers of shard {{ $labels.${SHARD_TARGET_LABEL} }} are up`,
+                description: `Only {{ $value }} Prometheus server(s) of shard {{ $labels.${SHARD_TARGET_LABEL} }} can be scraped by this one.`,
             },
             {
                 alert: "RE_Observe_No_FileSd_Targets",

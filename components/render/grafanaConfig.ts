@@ -31,8 +31,11 @@ export interface DatasourcesInput {
     prometheus: { name: string; url: string }[];
     basicAuthUser: string;
     scrapeInterval: string;
-    /** The stack's AMP workspace, queried with SigV4 through the task role by AMP_DATASOURCE_PLUGIN; its URL is AMP_URL_ENV. */
-    managedPrometheus?: { region: string };
+    /**
+     * The stack's AMP workspace, queried with SigV4 through the task role by AMP_DATASOURCE_PLUGIN; its URL is AMP_URL_ENV.
+     * The default data source where it is the only view of every shard.
+     */
+    managedPrometheus?: { region: string; isDefault: boolean };
 }
 
 /** The AMP workspace's URL reaches Grafana as a variable, so the files are known before the workspace exists. */
@@ -52,7 +55,7 @@ export function datasources(input: DatasourcesInput): Record<string, unknown> {
                 type: "prometheus",
                 access: "proxy",
                 url: server.url,
-                isDefault: i === 0,
+                isDefault: i === 0 && !input.managedPrometheus?.isDefault,
                 editable: false,
                 basicAuth: true,
                 basicAuthUser: input.basicAuthUser,
@@ -66,7 +69,7 @@ export function datasources(input: DatasourcesInput): Record<string, unknown> {
                 type: AMP_DATASOURCE_PLUGIN,
                 access: "proxy",
                 url: `\${${AMP_URL_ENV}}`,
-                isDefault: false,
+                isDefault: input.managedPrometheus.isDefault,
                 editable: false,
                 // The task role's credentials (the AWS SDK's default chain), signed for AMP's service.
                 jsonData: { httpMethod: "POST", sigV4Auth: true, sigV4AuthType: "default", sigV4Region: input.managedPrometheus.region, sigv4Service: "aps" },

@@ -2,13 +2,15 @@
 import * as yaml from "js-yaml";
 import { probeScrapeConfig, ProbeTarget } from "./blackbox";
 import { RULE_OWNER_LABEL } from "./alertRules";
-import { DISCOVERY_JOB, FILE_SD_JOB, fileSdRegionJob, tenantJob } from "./scrapeJobs";
+import { DISCOVERY_JOB, FILE_SD_JOB, fileSdRegionJob, SHARD_LABEL, SHARD_TARGET_LABEL, tenantJob } from "./scrapeJobs";
 
 export interface ScrapeNode {
     /** Replica name, e.g. prom-1: becomes the `instance` label of its targets. */
     name: string;
     privateIp: string;
     availabilityZone: string;
+    /** The shard it scrapes for: its targets carry it as SHARD_TARGET_LABEL. */
+    shard: number;
 }
 
 /** Where the Alertmanagers are: a DNS name re-resolved to every member (Cloud Map), or fixed addresses. */
@@ -19,6 +21,13 @@ export type AlertmanagerTargets =
 export interface PrometheusConfigInput {
     stack: string;
     replica: string;
+    /** The shard this node belongs to: its cluster label for AMP's deduplication, and the shard label its remote write sets. */
+    shard: number;
+    /**
+     * Whether it scrapes the platform's own jobs (every node, the Alertmanagers, Grafana, the probes,
+     * the bucket's root and regions, discovery): shard 1 does; other shards scrape their tenants only.
+     */
+    platformJobs: boolean;
     scrapeInterval: string;
     evaluationInterval: string;
     nodes: ScrapeNode[];
@@ -58,6 +67,11 @@ export const DISCOVERY_STATUS_PREFIX = `${DISCOVERY_PREFIX}status/`;
 export const GRAFANA_JOB = "grafana";
 export const tenantTargetsPrefix = (tenant: string, region: string) => `${TENANTS_PREFIX}${tenant}/${region}`;
 
+/** The cluster label AMP deduplicates a shard's replicas by: the stack's name for shard 1, so its series keep theirs. */
+export function clusterLabel(stack: string, shard: number): string {
+    return shard === 1 ? stack : `${stack}-shard-${shard}`;
+}
+
 export const QUEUE_CONFIG = {
     capacity: 10000,
     min_shards: 1,
@@ -78,17 +92,20 @@ function alertmanagerServiceDiscovery(targets: AlertmanagerTargets): Record<stri
 function nodeTargets(nodes: ScrapeNode[], port: number): Record<string, unknown>[] {
     return nodes.map((node) => ({
         targets: [`${node.privateIp}:${port}`],
-        labels: { instance: node.name, availability_zone: node.availabilityZone },
+        labels: { instance: node.name, availability_zone: node.availabilityZone, [SHARD_TARGET_LABEL]: String(node.shard) },
     }));
 }
 
 export function prometheusConfig(input: PrometheusConfigInput): Record<string, unknown> {
-    const fileSdJobs = [
+    const platformFileSdJobs = input.platformJobs ? [
         { job_name: FILE_SD_JOB, files: [`${input.targetsDir}/*.json`] },
         ...input.targetsRegions.map((region) => ({
             job_name: fileSdRegionJob(region),
             files: [`${input.targetsDir}/${region}/*.json`],
         })),
+    ] : [];
+    const fileSdJobs = [
+        ...platformFileSdJobs,
         ...(input.tenants ?? []).map((tenant) => ({
             job_name: tenantJob(tenant.name),
             files: tenant.regions.map((region) => `${input.targetsDir}/${tenantTargetsPrefix(tenant.name, region)}/*.json`),
@@ -106,7 +123,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         ],
     }));
     const alertmanagerJob = { job_name: "alertmanager", ...alertmanagerServiceDiscovery(input.alertmanagers) };
-    const discoveryJobs = input.discoverySubdir ? [{
+    const discoveryJobs = input.platformJobs && input.discoverySubdir ? [{
         job_name: DISCOVERY_JOB,
         file_sd_configs: [{ files: [`${input.targetsDir}/${input.discoverySubdir}/*.json`], refresh_interval: "30s" }],
     }] : [];
@@ -115,7 +132,7 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
         global: {
             scrape_interval: input.scrapeInterval,
             evaluation_interval: input.evaluationInterval,
-            external_labels: { stack: input.stack, cluster: input.stack, [REPLICA_LABEL]: input.replica },
+            external_labels: { stack: input.stack, cluster: clusterLabel(input.stack, input.shard), [REPLICA_LABEL]: input.replica },
         },
         rule_files: [`${input.rulesDir}/*.yml`],
         alerting: {
@@ -123,11 +140,13 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
             alertmanagers: [{ scheme: "http", api_version: "v2", ...alertmanagerServiceDiscovery(input.alertmanagers) }],
         },
         scrape_configs: [
-            { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
-            { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
-            alertmanagerJob,
-            ...(input.probes ? [probeScrapeConfig(input.probes.exporters, input.probes.targets)] : []),
-            ...(input.grafana ? [{ job_name: GRAFANA_JOB, dns_sd_configs: [{ names: [input.grafana.name], type: "A", port: input.grafana.port, refresh_interval: "30s" }] }] : []),
+            ...(input.platformJobs ? [
+                { job_name: "prometheus", static_configs: nodeTargets(input.nodes, input.prometheusPort) },
+                { job_name: "prometheus_node", static_configs: nodeTargets(input.nodes, input.nodeExporterPort) },
+                alertmanagerJob,
+                ...(input.probes ? [probeScrapeConfig(input.probes.exporters, input.probes.targets)] : []),
+                ...(input.grafana ? [{ job_name: GRAFANA_JOB, dns_sd_configs: [{ names: [input.grafana.name], type: "A", port: input.grafana.port, refresh_interval: "30s" }] }] : []),
+            ] : []),
             ...fileSdJobs,
             ...discoveryJobs,
         ],
@@ -136,6 +155,8 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
                 url: input.remoteWrite.url,
                 sigv4: { region: input.remoteWrite.region },
                 queue_config: QUEUE_CONFIG,
+                // Which shard scraped a series, for queries across shards; a series' own shard label wins.
+                write_relabel_configs: [{ source_labels: [SHARD_LABEL], regex: "", target_label: SHARD_LABEL, replacement: String(input.shard) }],
             }],
         } : {}),
     };

@@ -2,6 +2,8 @@ import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { describe, isAlertmanagerMember, isPrometheusNode, read, sources, TYPES } from "../lib";
 
 const ZONES = 3;
+/** The tag naming the shard a Prometheus node serves. */
+const SHARD_TAG = "prometheus-shard";
 
 /** The zones of the subnets a property's value came from (a preview knows subnets' zones, not their IDs). */
 function subnetZones(resource: PolicyResource, property: string): { zones: string[]; unknown: string[] } {
@@ -50,8 +52,8 @@ function spreadProblems(what: string, zones: string[]): string[] {
 
 export const threeAzSpread: StackValidationPolicy = {
     name: "three-az-spread",
-    description: "The Prometheus nodes and the Alertmanager services, and the subnets they use, span exactly three availability "
-        + "zones with one member in each; every data volume is in its instance's zone.",
+    description: "The Prometheus nodes of each shard and the Alertmanager services, and the subnets they use, span exactly three "
+        + "availability zones with one member in each; every data volume is in its instance's zone.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
         const remedy = "Spread them one per zone over the three zones of environments/<stack>.yaml.";
@@ -61,16 +63,22 @@ export const threeAzSpread: StackValidationPolicy = {
             args.notApplicable("no Prometheus nodes or Alertmanager services in this stack");
         }
 
-        const nodeZones = new Map<string, string>();
+        // Each shard is three nodes of its own: their zones are counted shard by shard (untagged: shard 1).
+        const shardZones = new Map<string, string[]>();
         for (const node of nodes) {
             const { zone, problem } = instanceZone(node);
+            const shard = read(() => (node.props.tags as Record<string, string> | undefined)?.[SHARD_TAG]);
+            const key = shard.known && shard.value ? shard.value : "1";
             if (zone) {
-                nodeZones.set(node.urn, zone);
+                shardZones.set(key, [...(shardZones.get(key) ?? []), zone]);
             } else {
                 reportViolation(`Prometheus node: ${problem}.`, node.urn);
             }
         }
-        spreadProblems("Prometheus nodes", [...nodeZones.values()]).forEach((p) => reportViolation(`${p}. ${remedy}`));
+        const sharded = shardZones.size > 1;
+        for (const [shard, zones] of [...shardZones].sort(([a], [b]) => a.localeCompare(b))) {
+            spreadProblems(sharded ? `Prometheus nodes of shard ${shard}` : "Prometheus nodes", zones).forEach((p) => reportViolation(`${p}. ${remedy}`));
+        }
 
         if (members.length > 0) {
             const memberZones: string[] = [];

@@ -1,6 +1,7 @@
 // The loopback rehearsal's one shared setup: what a stack renders, started on the real binaries
 // on loopback (a recorder for every receiver, s3rver for the buckets, three Alertmanagers, three
-// Prometheus nodes fed by the generated syncs, nginx), for the scenarios to run against.
+// Prometheus nodes per shard fed by the generated syncs, nginx; on demand a Prometheus receiving
+// the remote writes as AMP would), for the scenarios to run against.
 //
 // Addresses, ports and paths are remapped to loopback and a temp dir, and every interval and
 // `for:` is divided by FACTOR so a run takes minutes, not hours.
@@ -53,6 +54,8 @@ export const ADDRESSES = {
     s3: "127.0.8.1",
     targetApp: "127.0.9.1",
     managedPrometheus: "127.0.10.1",
+    /** The real Prometheus receiving what the stand-in accepts: the global view across shards. */
+    globalView: "127.0.10.2",
 };
 export const NGINX_PORT = 18080;
 const PAAS_PROXY_PORT = 18081;
@@ -70,6 +73,11 @@ export interface Loopback extends Report {
     readonly work: string;
     /** The stand-in for the stack's AMP workspace, which every node remote-writes to. */
     readonly managedPrometheus: RemoteWriteStandIn;
+    /**
+     * Starts a Prometheus with its remote-write receiver, AMP's query side, and has the stand-in
+     * hand it every write it accepts from then on; stopped (and the stand-in answering alone) by the returned stop.
+     */
+    startGlobalView(): Promise<{ host: string; port: number; stop: () => void }>;
     /** The environment and tenants rendered: the stack's, with fixtures where it lacks a prerequisite. */
     readonly source: RehearsalSource;
     readonly run: ProgramRun;
@@ -86,7 +94,10 @@ export interface Loopback extends Report {
     readonly s3Client: S3Client;
     /** Runs the awscli against the local S3 (asynchronous: s3rver answers from this process). */
     aws(args: string[]): Promise<{ status: number | null; stderr: string }>;
+    /** Shard 1's three nodes: the platform's own jobs and rules. */
     readonly nodes: LoopbackNode[];
+    /** The nodes of the further shards, which scrape their tenants only. */
+    readonly shardNodes: LoopbackNode[];
     /** What the nodes' configuration sets are rendered from now. */
     readonly configSources: NodeConfigSource[];
     /** Renders, remaps and uploads the sets (MANIFEST last); gives the revision. */
@@ -221,6 +232,7 @@ class ScriptRunner {
 
 export interface NodeSetup {
     readonly nodes: LoopbackNode[];
+    readonly shardNodes: LoopbackNode[];
     readonly configSources: NodeConfigSource[];
     publish(sources: NodeConfigSource[]): Promise<string>;
     configSyncRuns(node: LoopbackNode): ConfigSyncRun[];
@@ -229,7 +241,7 @@ export interface NodeSetup {
 }
 
 /**
- * Three Prometheus nodes configured as a node is: the program's configuration sets, remapped, go
+ * Every shard's Prometheus nodes configured as a node is: the program's configuration sets, remapped, go
  * into the config bucket; the generated sync fetches, checks and applies them once before
  * Prometheus starts (as the bootstrap does), then on its timer. node_exporter reports what it applied.
  */
@@ -238,14 +250,15 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
     const { work, logs, platform, processes, teardown, s3 } = setup;
     const env = platform.env;
     const read = (node: string, file: string) => fs.readFileSync(path.join(setup.rendered, node, "files", file), "utf8");
-    const addresses = Object.fromEntries(env.zones.map((z) => [z.prometheusPrivateIp, ADDRESSES.prometheus(z.index)]));
+    const addresses = Object.fromEntries(env.nodes.map((n, i) => [n.privateIp, ADDRESSES.prometheus(i + 1)]));
     const alertmanagerTargets = NODES.map((i) => `${ADDRESSES.alertmanager(i)}:${ALERTMANAGER_PORT}`);
     const credential = { user: env.ingress.basicAuthUsers[0], password: crypto.randomBytes(18).toString("base64url") };
     const nginxDir = path.join(work, "nginx");
     fs.mkdirSync(nginxDir, { mode: 0o755 });
-    const nodes: LoopbackNode[] = NODES.map((i) => {
-        const dir = path.join(work, `prom-${i}`);
-        const node = { name: `prom-${i}`, index: i, host: ADDRESSES.prometheus(i), dir, rulesDir: path.join(dir, "rules"), targetsDir: path.join(dir, "targets"),
+    const nodes: LoopbackNode[] = env.nodes.map((plan, position) => {
+        const i = position + 1;
+        const dir = path.join(work, plan.name);
+        const node = { name: plan.name, index: i, shard: plan.shard, host: ADDRESSES.prometheus(i), dir, rulesDir: path.join(dir, "rules"), targetsDir: path.join(dir, "targets"),
             textfileDir: path.join(dir, "textfile"), htpasswdFile: i === 1 ? path.join(nginxDir, "htpasswd") : path.join(dir, "htpasswd") };
         [node.rulesDir, node.targetsDir, node.textfileDir].forEach((d) => fs.mkdirSync(d, { recursive: true }));
         return node;
@@ -299,7 +312,8 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
         ]), { mode: 0o755 });
         timerLoop(teardown, env.targets.syncIntervalSeconds, () => scripts.run(syncScript, s3.syncEnv, "ignore"));
     }
-    return { nodes, configSources, publish, configSyncRuns: (node) => runs.get(node.name) ?? [], credential, nginxDir };
+    return { nodes: nodes.filter((n) => n.shard === 1), shardNodes: nodes.filter((n) => n.shard !== 1), configSources, publish,
+        configSyncRuns: (node) => runs.get(node.name) ?? [], credential, nginxDir };
 }
 
 /** A node's Prometheus, node_exporter and blackbox exporter, started from its rendered units. */
@@ -348,13 +362,34 @@ function nginxStarter(env: LoadedEnvironment, rendered: string, nginxDir: string
 }
 
 /** Waits until every Alertmanager and Prometheus answers ready. */
-async function waitUntilReady(processes: Processes): Promise<void> {
+async function waitUntilReady(processes: Processes, nodes: LoopbackNode[]): Promise<void> {
     for (const i of NODES) {
         await waitFor(`alertmanager-${i} ready`, async () => (await request({ host: ADDRESSES.alertmanager(i), port: ALERTMANAGER_PORT, path: "/-/ready" })).status === 200 || undefined, 30000)
             .catch((err) => { throw new Error(`${err.message}\n${processes.log(`alertmanager-${i}`)}`); });
-        await waitFor(`prom-${i} ready`, async () => (await request({ host: ADDRESSES.prometheus(i), port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 30000)
-            .catch((err) => { throw new Error(`${err.message}\n${processes.log(`prom-${i}`)}`); });
     }
+    for (const node of nodes) {
+        await waitFor(`${node.name} ready`, async () => (await request({ host: node.host, port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 30000)
+            .catch((err) => { throw new Error(`${err.message}\n${processes.log(node.name)}`); });
+    }
+}
+
+/** A Prometheus with its remote-write receiver on, standing for AMP's query side, fed by the stand-in while it runs. */
+function globalViewStarter(work: string, processes: Processes, standIn: RemoteWriteStandIn) {
+    return async () => {
+        const dir = path.join(work, "global-view");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "prometheus.yml"), "global: {}\n");
+        await processes.start("global-view", path.join(TOOLS, "prometheus"), [
+            `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "data")}`,
+            `--web.listen-address=${ADDRESSES.globalView}:${PROMETHEUS_PORT}`, "--web.enable-remote-write-receiver",
+        ], { address: { host: ADDRESSES.globalView, port: PROMETHEUS_PORT } });
+        await waitFor("the global view ready", async () => (await request({ host: ADDRESSES.globalView, port: PROMETHEUS_PORT, path: "/-/ready" })).status === 200 || undefined, 30000);
+        standIn.passOnTo(`http://${ADDRESSES.globalView}:${PROMETHEUS_PORT}/api/v1/write`);
+        return {
+            host: ADDRESSES.globalView, port: PROMETHEUS_PORT,
+            stop: () => { standIn.passOnTo(undefined); processes.kill("global-view"); },
+        };
+    };
 }
 
 /** Renders the stack as the plan does, remaps it, and starts it all; what it started is stopped by `teardown`. */
@@ -396,10 +431,10 @@ export async function startLoopback(stack: string, source: RehearsalSource, work
     const startNginx = nginxStarter(env, rendered, nodeSetup.nginxDir, processes);
     await startNginx();
     const startedAt = now();
-    await waitUntilReady(processes);
+    await waitUntilReady(processes, [...nodeSetup.nodes, ...nodeSetup.shardNodes]);
     return {
         ...report, check: report.check,
-        stack, source, work, run, platform, env, written, managedPrometheus, processes, received, recorderUrl, targetApp,
+        stack, source, work, run, platform, env, written, managedPrometheus, startGlobalView: globalViewStarter(work, processes, managedPrometheus), processes, received, recorderUrl, targetApp,
         targetsBucket: s3.targetsBucket, s3Client: s3.s3Client, aws: s3.aws,
         ...nodeSetup, startAlertmanager, startNginx, probeUrl, rehearsalStart, startedAt,
     };

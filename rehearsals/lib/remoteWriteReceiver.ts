@@ -1,7 +1,8 @@
 // A stand-in for Amazon Managed Service for Prometheus's remote-write endpoint: every request's
 // SigV4 signature is checked (service aps, the stack's region) against the stand-in's credentials;
-// signed writes are answered 200 and counted, anything else is refused as AMP would and recorded.
-// The samples themselves are not decoded: each node's own remote-storage metrics say what it sent.
+// signed writes are counted and, when a receiver is given, handed to it unchanged (a Prometheus
+// with its remote-write receiver: AMP's query side); anything else is refused as AMP would and
+// recorded. The samples themselves are not decoded here.
 import * as http from "http";
 import { listen } from "./net";
 import { SigV4Error, verifySigV4 } from "./sigv4";
@@ -15,7 +16,15 @@ export class RemoteWriteStandIn {
     /** Requests refused, with why. */
     readonly refused: string[] = [];
 
+    /** The remote-write URL every accepted write is passed on to, while set; its answer is the node's. */
+    private receiver?: string;
+
     constructor(private readonly region: string, private readonly credentials: Readonly<Record<string, string>>) {}
+
+    /** From now on hands every accepted write to `receiver` (undefined: answers them itself again). */
+    passOnTo(receiver: string | undefined): void {
+        this.receiver = receiver;
+    }
 
     /** Listens on host; resolves with the remote-write URL, in AMP's path shape. */
     async start(host: string): Promise<string> {
@@ -42,11 +51,23 @@ export class RemoteWriteStandIn {
                 throw new SigV4Error("InvalidSignatureException", `signed for ${signed.service} in ${signed.region}, not ${AMP_SERVICE} in ${this.region}`);
             }
             this.accepted.push({ accessKeyId: signed.accessKeyId, region: signed.region, bytes: body.length });
-            return { status: 200, body: "" };
+            return this.receiver ? this.passOn(req, body) : { status: 200, body: "" };
         } catch (err) {
             const type = err instanceof SigV4Error ? err.type : "InternalFailure";
             this.refused.push(`${type}: ${(err as Error).message}`);
             return { status: 403, body: JSON.stringify({ message: (err as Error).message }) };
+        }
+    }
+
+    /** Hands a signed write to the receiver with the headers that say what it is. */
+    private async passOn(req: http.IncomingMessage, body: Buffer): Promise<{ status: number; body: string }> {
+        const headers = Object.fromEntries(["content-type", "content-encoding", "x-prometheus-remote-write-version"]
+            .filter((h) => req.headers[h] !== undefined).map((h) => [h, String(req.headers[h])]));
+        try {
+            const answer = await fetch(this.receiver!, { method: "POST", headers, body });
+            return { status: answer.status, body: await answer.text() };
+        } catch (err) {
+            return { status: 503, body: `receiver unreachable: ${(err as Error).message}` };
         }
     }
 

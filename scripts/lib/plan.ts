@@ -9,6 +9,7 @@ import { ALB_LOG_PREFIX } from "../../components/accessLogsBucket";
 import { dashboardQueries } from "../../components/dashboards";
 import { DASHBOARDS_DIR, PROVISIONING_DIR } from "../../components/render/grafanaConfig";
 import { SizingPlan } from "../../infra/sizing";
+import { shardNodes, tenantShard } from "../../infra/shards";
 import { PrometheusNodeSpec, renderNode } from "../../components/render/cloudInit";
 import { encodeUserData } from "../../components/prometheusNode";
 import { requiredSecretKeys } from "../../infra/secrets";
@@ -61,10 +62,10 @@ async function previewConfigSetReferences(platform: Platform): Promise<ConfigSet
 
 /** A node's spec as a preview knows it: unknown or secret parts replaced by placeholders. */
 export async function previewNodeSpec(platform: Platform, node: Platform["nodes"][number]): Promise<PrometheusNodeSpec> {
-    const zone = platform.env.zones[platform.nodes.indexOf(node)];
+    const plan = platform.env.nodes[platform.nodes.indexOf(node)];
     const refs = (await resolveForPreview(platform.rendered.nodes)) as NodeReferences;
     const volumeId = (await previewValue(node.dataVolumeId)) ?? VOLUME_ID_PLACEHOLDER;
-    return { ...nodeSpec(platform.rendered.source, zone, refs, platform.rendered.source.project), volumeId };
+    return { ...nodeSpec(platform.rendered.source, plan, refs, platform.rendered.source.project), volumeId };
 }
 
 /** What each node's configuration set is rendered from, as a preview knows it. */
@@ -189,7 +190,7 @@ export function prepareOutDir(dir: string): void {
 /** Grafana as the plan shows it: who reaches it and how, which image, its database, its data sources and its dashboards by folder. */
 export function describeGrafana(platform: Platform): string[] {
     const files = platform.grafanaProvisioning;
-    const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as { datasources: { name: string; url: string; basicAuth?: boolean; jsonData: { sigV4Auth?: boolean } }[] }).datasources;
+    const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as { datasources: { name: string; url: string; isDefault: boolean; basicAuth?: boolean; jsonData: { sigV4Auth?: boolean } }[] }).datasources;
     const providers = (yaml.load(files[`${PROVISIONING_DIR}/dashboards/platform.yaml`]) as { providers: { folder: string; options: { path: string } }[] }).providers;
     const folderOf = (file: string) => providers.find((p) => file.slice(0, file.lastIndexOf("/")) === p.options.path)?.folder ?? "?";
     const dashboards = Object.entries(files).filter(([file]) => file.startsWith(`${DASHBOARDS_DIR}/`))
@@ -201,7 +202,8 @@ export function describeGrafana(platform: Platform): string[] {
             + `${platform.env.grafana.image}:${platform.env.grafana.version}, one Fargate task; admin password: stack output grafanaAdminPassword (secret)`,
         `database: PostgreSQL ${database.engineVersion} on RDS ${database.instanceClass}, ${database.allocatedStorageGiB} GiB encrypted, TLS only, `
             + `backups kept ${database.backupRetentionDays} days, ${platform.env.protectData ? "Multi-AZ, deletion-protected" : "one zone"}`,
-        ...sources.map((s) => `data source ${s.name}: ${s.url} (${s.jsonData.sigV4Auth ? "SigV4 through the task role" : s.basicAuth ? "basic auth, password from SSM" : "no auth"})`),
+        ...sources.map((s) => `data source ${s.name}${s.isDefault ? " (default)" : ""}: ${s.url} `
+            + `(${s.jsonData.sigV4Auth ? "SigV4 through the task role" : s.basicAuth ? "basic auth, password from SSM" : "no auth"})`),
         ...dashboards.map(({ folder, json }) => `dashboard ${json.title} (folder ${folder}): ${json.panels.filter((p) => p.type !== "row").length} panels, ${dashboardQueries(json).length} queries`),
     ];
 }
@@ -217,7 +219,7 @@ export function describeLogs(run: ProgramRun, platform: Platform): string[] {
     return [...groups, `ALB access logs: the access-log bucket under ${ALB_LOG_PREFIX}/, ${platform.env.ingress.accessLogRetentionDays} days`];
 }
 
-export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region">): string[] {
+export function describeTenants(tenants: Tenant[], placeholderSecrets: string[], env: Pick<LoadedEnvironment, "region" | "prometheus" | "nodes">): string[] {
     if (tenants.length === 0) {
         return ["none on this stack"];
     }
@@ -233,10 +235,13 @@ export function describeTenants(tenants: Tenant[], placeholderSecrets: string[],
         const regions = tenantRegions(tenant, env);
         const rules = tenant.rules.groups.flatMap((g) => g.rules);
         const alerts = rules.filter((r) => r.alert !== undefined).length;
+        const shard = tenantShard(env, tenant.name);
+        const scrapedBy = env.prometheus.shards > 1
+            ? `; scraped by shard ${shard} (${shardNodes(env, shard).map((n) => n.name).join(", ")}), ${tenant.expectedSeries} series expected` : "";
         return `${tenant.name}: ${alerts} alerts, ${rules.length - alerts} recording rules, ${tenant.tests.length} tests; `
             + `pages ${tenant.routing.page.severities.join("/")} to ${tenant.routing.page.receiver}, tickets ${tenant.routing.ticket.severities.join("/")} `
             + `to ${tenant.routing.ticket.receiver} ${tenant.supportHours.start}-${tenant.supportHours.end} ${tenant.supportHours.weekdays.join(",")} ${tenant.supportHours.location}; `
-            + `receivers ${receivers.join(", ")}; targets under ${regions.map((r) => `${tenantTargetsPrefix(tenant.name, r)}/`).join(", ")}`;
+            + `receivers ${receivers.join(", ")}; targets under ${regions.map((r) => `${tenantTargetsPrefix(tenant.name, r)}/`).join(", ")}${scrapedBy}`;
     });
 }
 

@@ -13,8 +13,9 @@ export interface RolloutFacts {
     };
     /** The revision of the nodes' configuration sets (preview: password hashes are placeholders). */
     nodeConfigRevision: string;
-    /** The node that applies AMI, instance type and user-data changes; the others hold them back. */
+    /** The zone whose node, in every shard, applies AMI, instance type and user-data changes; the others hold them back. */
     rolloutNode?: number;
+    /** index: the node's zone. */
     nodes: { name: string; index: number; userDataSha256: string; instanceType: string; amiPattern: string }[];
 }
 
@@ -30,7 +31,7 @@ export async function rolloutFacts(platform: Platform, nodeConfigRevision: strin
         rolloutNode: env.prometheus.rolloutNode,
         nodes: platform.nodes.map((node, i) => ({
             name: node.name,
-            index: env.zones[i].index,
+            index: env.nodes[i].zone.index,
             userDataSha256: sha256(renderedUserData[node.name]),
             instanceType: env.prometheus.instanceType,
             amiPattern: `${env.ami.owner}/${env.ami.namePattern}`,
@@ -82,6 +83,8 @@ export function describeRolloutRules(facts: RolloutFacts): string[] {
     return [
         `Alertmanager: a new alertmanager.yml restarts ${facts.alertmanager.order.join(" -> ")}, one at a time`,
         "Prometheus rules, prometheus.yml and htpasswd: fetched and reloaded by each node, no restart",
-        `AMI, instance type and user data: ${facts.rolloutNode ? `applied to prom-${facts.rolloutNode} only (prometheus.rolloutNode)` : "held back on every node (no prometheus.rolloutNode)"}`,
+        `AMI, instance type and user data: ${facts.rolloutNode
+            ? `applied to ${facts.nodes.filter((n) => n.index === facts.rolloutNode).map((n) => n.name).join(", ")} only (prometheus.rolloutNode)`
+            : "held back on every node (no prometheus.rolloutNode)"}`,
     ];
 }
