@@ -38,6 +38,29 @@ export function planNodes(shards: number, zones: ZonePlan[]): NodePlan[] {
     })));
 }
 
+/** Restores and placements that name a shard the stack lacks, a restore outside the rollout zone, shards without AMP. */
+function shardProblems(env: Environment): string[] {
+    const problems: string[] = [];
+    for (const node of Object.keys(env.prometheus.restoreSnapshots)) {
+        const [, shard, zone] = /^(?:s(\d)-)?(\d)$/.exec(node)!;
+        if (Number(shard ?? 1) > env.prometheus.shards) {
+            problems.push(`prometheus.restoreSnapshots.${node}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
+        } else if (env.prometheus.rolloutNode !== Number(zone)) {
+            problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so zone ${zone} must be the rolloutNode `
+                + `(set prometheus.rolloutNode: ${zone}); restore one zone at a time`);
+        }
+    }
+    for (const [tenant, shard] of Object.entries(env.prometheus.tenantShards)) {
+        if (shard > env.prometheus.shards) {
+            problems.push(`prometheus.tenantShards.${tenant}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
+        }
+    }
+    if (env.prometheus.shards > 1 && !env.remoteWrite.enabled) {
+        problems.push(`prometheus.shards: ${env.prometheus.shards} shards need remoteWrite.enabled: true; AMP is where their series meet for a global view`);
+    }
+    return problems;
+}
+
 /** AWS's limit of tags on one resource, and the keys the platform sets itself on some. */
 const MAX_TAGS = 50;
 const PLATFORM_TAG_KEYS = ["stack", "project", "Name", "prometheus-replica", "prometheus-shard", "platform:backup", "platform:access", "alertmanager-member", "availability-zone"];
@@ -166,23 +189,7 @@ export function semanticProblems(env: Environment): string[] {
     if (volume.type === "io2" && volume.iops === undefined) {
         problems.push(`prometheus.dataVolume.iops: io2 volumes need iops`);
     }
-    for (const node of Object.keys(env.prometheus.restoreSnapshots)) {
-        const [, shard, zone] = /^(?:s(\d)-)?(\d)$/.exec(node)!;
-        if (Number(shard ?? 1) > env.prometheus.shards) {
-            problems.push(`prometheus.restoreSnapshots.${node}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
-        } else if (env.prometheus.rolloutNode !== Number(zone)) {
-            problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so zone ${zone} must be the rolloutNode `
-                + `(set prometheus.rolloutNode: ${zone}); restore one zone at a time`);
-        }
-    }
-    for (const [tenant, shard] of Object.entries(env.prometheus.tenantShards)) {
-        if (shard > env.prometheus.shards) {
-            problems.push(`prometheus.tenantShards.${tenant}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
-        }
-    }
-    if (env.prometheus.shards > 1 && !env.remoteWrite.enabled) {
-        problems.push(`prometheus.shards: ${env.prometheus.shards} shards need remoteWrite.enabled: true; AMP is where their series meet for a global view`);
-    }
+    problems.push(...shardProblems(env));
     try {
         dearmorPublicKey(fs.readFileSync(path.resolve(PROJECT_ROOT, env.ssmAgent.signingKeyFile), "utf8"));
     } catch (err) {

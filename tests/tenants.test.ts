@@ -15,11 +15,53 @@ import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/p
 import { inputsOf, named, plannedStack } from "./helpers/stacks";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { TenantFileError } from "../infra/inputErrors";
+import { checkPlacement, tenantShard } from "../infra/shards";
 
 const example = () => yaml.load(fs.readFileSync(`${TENANTS_DIR}/checkout-web.yaml`, "utf8")) as Record<string, any>;
 
 describe("tenants", function () {
     this.timeout(120000);
+
+    describe("placement on a stack's shards", () => {
+        const dev = loadEnvironment("dev");
+        const devTenants = () => loadTenants("dev");
+        const refused = (env: typeof dev, tenants: ReturnType<typeof loadTenants>) => {
+            try {
+                checkPlacement(env, tenants);
+            } catch (err) {
+                return { file: (err as TenantFileError).file, problems: (err as TenantFileError).problems };
+            }
+            return undefined;
+        };
+
+        it("accepts dev's placement: each tenant placed, each with its expected series", () => {
+            assert.equal(refused(dev, devTenants()), undefined);
+            assert.deepEqual(devTenants().map((t) => [t.name, tenantShard(dev, t.name), t.expectedSeries]), [["checkout-web", 1, 20000], ["orders-queue", 2, 5000]]);
+        });
+
+        it("refuses a tenant of a sharded stack without expected series, naming its file", () => {
+            const tenants = devTenants().map((t) => t.name === "orders-queue" ? { ...t, expectedSeries: undefined } : t);
+            assert.deepEqual(refused(dev, tenants), { file: "tenants/orders-queue.yaml",
+                problems: ["expectedSeries: missing; stack dev has 2 shards, which are chosen and sized by their tenants' expected series"] });
+        });
+
+        it("refuses a placement of a tenant the stack does not have, naming the environment file and the key", () => {
+            const env = { ...dev, prometheus: { ...dev.prometheus, tenantShards: { ...dev.prometheus.tenantShards, "payments-api": 2 } } };
+            assert.deepEqual(refused(env, devTenants()), { file: "environments/dev.yaml",
+                problems: ["prometheus.tenantShards.payments-api: no tenant payments-api is on stack dev (tenants/payments-api.yaml, stacks)"] });
+        });
+
+        it("refuses a tenant dashboard naming a node of another shard, which never scrapes that tenant", () => {
+            const [checkout, orders] = devTenants();
+            const panel = { type: "timeseries", title: "depth", datasource: { type: "prometheus", uid: "prom-2" }, targets: [{ expr: "up" }] };
+            const dashboard = { file: "tenants/orders-queue/dashboards/depth.json", uid: "orders-queue-depth", title: "Depth", json: { uid: "orders-queue-depth", panels: [panel] } };
+            assert.deepEqual(refused(dev, [checkout, { ...orders, dashboards: [dashboard] }]), { file: "tenants/orders-queue/dashboards/depth.json",
+                problems: ["panels: data source prom-2 does not scrape orders-queue on stack dev; its shard's nodes are prom-s2-1, prom-s2-2, prom-s2-3; "
+                    + "or use amp or a data source variable ($datasource)"] });
+            const ownShard = { ...dashboard, json: { ...dashboard.json, panels: [{ ...panel, datasource: { type: "prometheus", uid: "prom-s2-2" } }] } };
+            assert.equal(refused(dev, [checkout, { ...orders, dashboards: [ownShard] }]), undefined);
+        });
+    });
 
     it("loads the example tenants, both on dev only", () => {
         assert.deepEqual(loadTenants().map((t) => [t.name, t.stacks]), [["checkout-web", ["dev"]], ["orders-queue", ["dev"]]]);

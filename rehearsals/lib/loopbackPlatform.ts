@@ -39,6 +39,12 @@ import { Teardown } from "./teardown";
 import { now, request, sleep, waitFor } from "./wait";
 
 export const FACTOR = 20;
+/**
+ * The further shards' syncs run on timers four times slower than shard 1's: each run starts the
+ * awscli, and twelve such loops at shard 1's pace would keep a 2-core machine busy with syncs alone.
+ * Their scenario waits for their sync runs, not for a time.
+ */
+const FURTHER_SHARD_TIMER_FACTOR = FACTOR / 4;
 const TOOLS = path.resolve(__dirname, "..", "..", "tools", "debian", "usr", "bin");
 export const NODES = [1, 2, 3];
 export const ADDRESSES = {
@@ -203,15 +209,15 @@ function alertmanagerStarter(work: string, processes: Processes, env: LoadedEnvi
     };
 }
 
-/** Runs a script on a loop standing for its systemd timer, one run at a time; stopped at teardown with its process group. */
-function timerLoop(teardown: Teardown, seconds: number, run: () => Promise<unknown>): void {
+/** Runs a script on a loop standing for its systemd timer (its interval divided by `factor`), one run at a time; stopped at teardown. */
+function timerLoop(teardown: Teardown, seconds: number, factor: number, run: () => Promise<unknown>): void {
     let busy = false;
     const loop = setInterval(() => {
         if (!busy) {
             busy = true;
             run().finally(() => { busy = false; });
         }
-    }, Math.round(seconds * 1000 / FACTOR));
+    }, Math.round(seconds * 1000 / factor));
     teardown.add(() => clearInterval(loop));
 }
 
@@ -302,7 +308,8 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
             throw new Error(`${node.name}: the first configuration sync failed:\n${fs.readFileSync(path.join(logs, `${node.name}-config-sync.log`), "utf8")}`);
         }
         await startNodeServices(node, read, processes, pidFile, s3.signingEnv);
-        timerLoop(teardown, env.prometheus.configSyncIntervalSeconds, () => runConfigSync(node));
+        const timerFactor = node.shard === 1 ? FACTOR : FURTHER_SHARD_TIMER_FACTOR;
+        timerLoop(teardown, env.prometheus.configSyncIntervalSeconds, timerFactor, () => runConfigSync(node));
         // The generated targets sync, on a loop standing for its timer.
         const syncScript = path.join(node.dir, "sync.sh");
         fs.writeFileSync(syncScript, replaceAll(read(node.name, "usr/local/sbin/sync-prometheus-targets.sh"), [
@@ -310,7 +317,7 @@ async function startNodes(setup: { work: string; logs: string; platform: Platfor
             ["/var/lib/prometheus-targets", path.join(node.dir, "targets-staging")],
             [NODE_PATHS.textfileDir, node.textfileDir],
         ]), { mode: 0o755 });
-        timerLoop(teardown, env.targets.syncIntervalSeconds, () => scripts.run(syncScript, s3.syncEnv, "ignore"));
+        timerLoop(teardown, env.targets.syncIntervalSeconds, timerFactor, () => scripts.run(syncScript, s3.syncEnv, "ignore"));
     }
     return { nodes: nodes.filter((n) => n.shard === 1), shardNodes: nodes.filter((n) => n.shard !== 1), configSources, publish,
         configSyncRuns: (node) => runs.get(node.name) ?? [], credential, nginxDir };
