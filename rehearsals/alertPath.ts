@@ -19,7 +19,7 @@ export async function rehearseAlertPath(lb: Loopback): Promise<void> {
     lb.check("the Alertmanagers mesh through their generated cluster settings", peers.length === 3, `peers ${peers.join(", ") || "none"}`);
     const notOwned = lb.processes.verify();
     lb.check("every process started is alive and owns the address it was given", notOwned.length === 0,
-        notOwned.join("; ") || "3 Alertmanagers, 3 Prometheus servers and nginx, each listening where it was told");
+        notOwned.join("; ") || `${NODES.length} Alertmanagers, ${lb.nodes.length + lb.shardNodes.length} Prometheus servers and nginx, each listening where it was told`);
 
     // The heartbeat: first arrival, then one notification per interval despite 3 x 3 senders.
     const heartbeats = () => receivedBy(lb, "heartbeat");

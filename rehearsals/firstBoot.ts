@@ -40,6 +40,9 @@ import { now, observe, request, sleep, waitFor } from "./lib/wait";
 import { INGRESS_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { NODE_PACKAGES } from "../infra/rendering";
 
+/** The stand-in credentials that take the instance profile's place inside the booted node. */
+const STAND_IN_CREDENTIALS = "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n";
+
 const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "tools", "boot");
 const TOOLS = path.join(ROOT, "tools", "debian", "usr", "bin");
@@ -207,7 +210,14 @@ class NodeBoot {
         fs.writeFileSync(path.join(this.root, "etc", "apt", "apt.conf.d", "90-rehearsal-proxy"),
             `Acquire::http::Proxy "http://${this.host.addresses.gateway}:${PORTS.aptProxy}/";\n`);
         fs.mkdirSync(path.join(this.root, "root", ".aws"), { recursive: true });
-        fs.writeFileSync(path.join(this.root, "root", ".aws", "credentials"), "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n");
+        fs.writeFileSync(path.join(this.root, "root", ".aws", "credentials"), STAND_IN_CREDENTIALS);
+        // Prometheus (user prometheus) signs remote write with the role's credentials, which it
+        // fetches when it applies its configuration: without any it refuses the configuration.
+        fs.mkdirSync(path.join(this.root, "etc", "rehearsal-aws"), { recursive: true });
+        fs.writeFileSync(path.join(this.root, "etc", "rehearsal-aws", "credentials"), STAND_IN_CREDENTIALS, { mode: 0o644 });
+        fs.mkdirSync(path.join(this.root, "etc", "systemd", "system", "prometheus.service.d"), { recursive: true });
+        fs.writeFileSync(path.join(this.root, "etc", "systemd", "system", "prometheus.service.d", "rehearsal-credentials.conf"),
+            "[Service]\nEnvironment=AWS_SHARED_CREDENTIALS_FILE=/etc/rehearsal-aws/credentials\n");
         fs.writeFileSync(path.join(this.root, "etc", "hostname"), `${this.name}\n`);
         const log = fs.openSync(path.join(path.dirname(this.root), `${this.name}.console.log`), "w");
         this.child = spawn("systemd-nspawn", [
