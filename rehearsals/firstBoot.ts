@@ -37,8 +37,17 @@ import { Teardown } from "./lib/teardown";
 import { TestHost } from "./lib/testHost";
 import { tlsTarget } from "./lib/tlsTarget";
 import { now, observe, request, sleep, waitFor } from "./lib/wait";
+import { JOURNAL_SHIPPER_STOP_SECONDS } from "../components/render/journalShipper";
 import { INGRESS_PORT, NODE_EXPORTER_PORT, PROMETHEUS_PORT } from "../components/ports";
 import { NODE_PACKAGES } from "../infra/rendering";
+
+/**
+ * How long an ordered power-off may take before the node is killed: the bounds systemd itself
+ * enforces on the chain, Prometheus's stop (systemd's default 90 s; it flushes its remote-write
+ * queue first, which here, with no AMP to reach, lasts until its one-minute flush deadline) and
+ * then the journal shipper's, with half a minute for the rest.
+ */
+const POWEROFF_BOUND_SECONDS = 90 + JOURNAL_SHIPPER_STOP_SECONDS + 30;
 
 /** The stand-in credentials that take the instance profile's place inside the booted node. */
 const STAND_IN_CREDENTIALS = "[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n";
@@ -284,7 +293,7 @@ class NodeBoot {
         const exited = new Promise((resolve) => this.child!.once("exit", resolve));
         // SIGTERM asks the container's systemd to power off in order, as a stopped instance does.
         this.child.kill("SIGTERM");
-        await Promise.race([exited, sleep(60000)]);
+        await Promise.race([exited, sleep(POWEROFF_BOUND_SECONDS * 1000)]);
         if (this.child.exitCode === null && this.child.signalCode === null) {
             this.kill();
             await exited;
