@@ -108,17 +108,19 @@ describe("rehearsal in bad states", function () {
     });
 });
 
-// dev with its own tenants; staging with none of its own, so with the fixture tenants.
-for (const [stack, fixtures] of [["dev", /^environments\/dev\.yaml has remoteWrite\.enabled: false/], ["staging", /^the stack has 0 tenant\(s\); the rehearsal adds fixture tenant rehearsal-a /]] as const) {
+// dev with one tenant of its own on shard 1 gets a second there; staging gets a second shard and three fixture tenants.
+for (const [stack, fixtures] of [["dev", /^the stack has 1 tenant\(s\) on shard 1; the rehearsal adds fixture tenant rehearsal-a /],
+    ["staging", /^environments\/staging\.yaml has prometheus\.shards: 1; the rehearsal adds a second shard of three nodes$/]] as const) {
     describe(`local rehearsal on the real binaries (npm run rehearse -- --stack ${stack})`, function () {
-        this.timeout(420000);
+        // A readiness bound, not a pass condition: two shards' runs take about 400 s here.
+        this.timeout(920000);
 
         it("delivers alerts once through the mesh, survives failures, syncs targets and guards the ingress", function () {
             for (const tool of ["prometheus", "alertmanager", "nginx", "htpasswd", "aws", "rsync", "wget"]) {
                 requireTool(this, tool);
             }
             const result = spawnSync(process.execPath, ["--import", "tsx", "rehearsals/loopback.ts", "--stack", stack, "--json"],
-                { cwd: ROOT, encoding: "utf8", timeout: 400000 });
+                { cwd: ROOT, encoding: "utf8", timeout: 900000 });
             const report = JSON.parse(result.stdout);
             assert.equal(leftovers(), "", "nothing outlives the run");
             const failed = report.checks.filter((c: { ok: boolean }) => !c.ok);
