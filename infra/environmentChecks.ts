@@ -8,7 +8,7 @@ import { durationMs } from "../components/duration";
 import { cidrsOverlap, hostOf, parseCidr, subnetOf } from "./addresses";
 import { Environment, FARGATE_MEMORY } from "./environmentSchema";
 import { NodePlan, ZonePlan } from "./environment";
-import { nodeKey, nodeName } from "./naming";
+import { nodeKey, nodeName, parseNodeKey } from "./nodeKeys";
 import { PROJECT_ROOT } from "./paths";
 import { hoursProblems } from "./hours";
 
@@ -42,8 +42,9 @@ export function planNodes(shards: number, zones: ZonePlan[]): NodePlan[] {
 function shardProblems(env: Environment): string[] {
     const problems: string[] = [];
     for (const node of Object.keys(env.prometheus.restoreSnapshots)) {
-        const [, shard, zone] = /^(?:s(\d)-)?(\d)$/.exec(node)!;
-        if (Number(shard ?? 1) > env.prometheus.shards) {
+        // The schema has checked the key's form.
+        const { shard, zone } = parseNodeKey(node)!;
+        if (shard > env.prometheus.shards) {
             problems.push(`prometheus.restoreSnapshots.${node}: there is no shard ${shard}; prometheus.shards is ${env.prometheus.shards}`);
         } else if (env.prometheus.rolloutNode !== Number(zone)) {
             problems.push(`prometheus.restoreSnapshots.${node}: node ${node}'s volume is recreated, so zone ${zone} must be the rolloutNode `

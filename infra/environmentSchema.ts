@@ -3,6 +3,7 @@
 import { ErrorObject } from "ajv";
 import { FromSchema } from "json-schema-to-ts";
 import { DURATION_PATTERN } from "../components/duration";
+import { MAX_SHARDS, NODE_KEY_PATTERN } from "./nodeKeys";
 
 export const VERSION = "^[0-9]+\\.[0-9]+\\.[0-9]+$";
 /** Retentions CloudWatch Logs accepts, from a week to a year. */
@@ -85,12 +86,11 @@ export const ENVIRONMENT_SCHEMA = {
                 // nodes; each shard adds its tenants' declared expectedSeries. The nodes are sized against it.
                 expectedSeries: { type: "integer", minimum: 1000 },
                 // Shards of three nodes each (one per zone): the platform's jobs on shard 1, each tenant's on one.
-                // At most 6: the ALB keeps a rule slot for each of 18 nodes.
-                shards: { type: "integer", minimum: 1, maximum: 6, default: 1 },
+                shards: { type: "integer", minimum: 1, maximum: MAX_SHARDS, default: 1 },
                 // Tenant -> the shard that scrapes its jobs and runs its rules; every tenant once shards > 1.
                 tenantShards: {
                     type: "object",
-                    additionalProperties: { type: "integer", minimum: 1, maximum: 6 },
+                    additionalProperties: { type: "integer", minimum: 1, maximum: MAX_SHARDS },
                     default: {},
                 },
                 // Samples ingested per second; default: expectedSeries per scrape interval.
@@ -117,7 +117,7 @@ export const ENVIRONMENT_SCHEMA = {
                 // Node (1-3 in shard 1, s<shard>-<zone> beyond) -> snapshot its data volume is recreated from (docs/runbooks.md, restore).
                 restoreSnapshots: {
                     type: "object",
-                    propertyNames: { pattern: "^([1-3]|s[2-6]-[1-3])$" },
+                    propertyNames: { pattern: NODE_KEY_PATTERN },
                     additionalProperties: { type: "string", pattern: "^snap-[0-9a-f]{8,17}$" },
                     default: {},
                 },

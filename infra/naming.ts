@@ -13,15 +13,7 @@ export const hosts = {
     grafana: (env: Pick<LoadedEnvironment, "domain">) => `grafana.${env.domain}`,
 };
 
-/** A node's key among the stack's nodes: its zone's number in shard 1 (which keeps the first names), s<shard>-<zone> beyond. */
-export function nodeKey(shard: number, zone: number): string {
-    return shard === 1 ? String(zone) : `s${shard}-${zone}`;
-}
-
-/** The Prometheus node of a shard's zone: prom-1 to prom-3 in shard 1, prom-s2-1 and on beyond. */
-export function nodeName(zone: number, shard = 1): string {
-    return `prom-${nodeKey(shard, zone)}`;
-}
+export { nodeName } from "./nodeKeys";
 
 /** The Cloud Map namespace the Alertmanagers and Grafana register in. */
 export function alertmanagerNamespace(env: Pick<Named, "stack">): string {

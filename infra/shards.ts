@@ -5,6 +5,7 @@ import { LoadedEnvironment, NodePlan } from "./environment";
 import { EnvironmentError, TenantFileError } from "./inputErrors";
 import { Tenant } from "./tenantSchema";
 import { datasourceUids } from "./tenantDashboards";
+import { isNodeName } from "./nodeKeys";
 import { MANAGED_PROMETHEUS_DATASOURCE } from "../components/render/grafanaConfig";
 
 type Sharded = Pick<LoadedEnvironment, "prometheus">;
@@ -57,7 +58,7 @@ export function checkPlacement(env: LoadedEnvironment, tenants: readonly Tenant[
 function checkDashboardSources(env: LoadedEnvironment, tenant: Tenant): void {
     const own = shardNodes(env, tenantShard(env, tenant.name)).map((n) => n.name);
     for (const dashboard of tenant.dashboards ?? []) {
-        const foreign = [...new Set(datasourceUids(dashboard.json).filter((uid) => /^prom-/.test(uid) && !own.includes(uid)))];
+        const foreign = [...new Set(datasourceUids(dashboard.json).filter((uid) => isNodeName(uid) && !own.includes(uid)))];
         if (foreign.length > 0) {
             throw new TenantFileError(dashboard.file, [`panels: data source ${foreign.join(", ")} does not scrape ${tenant.name} on stack ${env.stack}; `
                 + `its shard's nodes are ${own.join(", ")}; or use ${MANAGED_PROMETHEUS_DATASOURCE} or a data source variable ($datasource)`]);

@@ -8,7 +8,7 @@ import { DashboardPanel, dashboardPanels, dashboardQueries } from "../components
 import { promqlSyntaxError } from "../components/render/promql";
 import { MANAGED_PROMETHEUS_DATASOURCE } from "../components/render/grafanaConfig";
 import { TenantFileError } from "./inputErrors";
-import { nodeName } from "./naming";
+import { isNodeName, nodeName } from "./nodeKeys";
 
 export interface TenantDashboard {
     /** The file, as errors name it. */
@@ -23,7 +23,7 @@ export const TENANT_DASHBOARDS_DIR = "dashboards";
 const UID = /^[A-Za-z0-9_-]{1,40}$/;
 /** The data sources Grafana is provisioned with, by uid: each node's Prometheus (prom-1, prom-s2-1, ...), and AMP where a stack writes to it. */
 const PROVISIONED_DATASOURCES = `${[1, 2, 3].map((zone) => nodeName(zone)).join(", ")}, ${nodeName(1, 2)} and on, ${MANAGED_PROMETHEUS_DATASOURCE}`;
-const isProvisionedDatasource = (uid: string) => uid === MANAGED_PROMETHEUS_DATASOURCE || /^prom-(s[2-6]-)?[1-3]$/.test(uid);
+const isProvisionedDatasource = (uid: string) => uid === MANAGED_PROMETHEUS_DATASOURCE || isNodeName(uid);
 /** Grafana's own interval variables, standing for a range while a query is parsed. */
 const GRAFANA_INTERVALS = /\$(\{__(rate_interval|interval|range)\}|__(rate_interval|interval|range)\b)/g;
 
