@@ -149,7 +149,7 @@ export function shardsWithRoom(env: LoadedEnvironment, figures: CapacityFigures,
 }
 
 /** Refuses a stack whose nodes cannot hold the expected load, naming the file and the keys; beyond shard 1, where its tenants would fit. */
-export function checkSizing(env: LoadedEnvironment, plan: SizingPlan, figures?: CapacityFigures, tenants: readonly Tenant[] = []): void {
+export function checkSizing(env: LoadedEnvironment, plan: SizingPlan, figures: CapacityFigures, tenants: readonly Tenant[]): void {
     const problems: string[] = [];
     const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
     for (const shard of plan.shards) {
@@ -158,10 +158,10 @@ export function checkSizing(env: LoadedEnvironment, plan: SizingPlan, figures?: 
         // Moving tenants helps only where the shard's own jobs fit without them.
         const ownFits = () => {
             const own = shardLoad(env, [], shard.shard);
-            const bare = loadProjection(env, figures!, own.expectedSeries, own.samplesPerSecond);
+            const bare = loadProjection(env, figures, own.expectedSeries, own.samplesPerSecond);
             return bare.memory.ratio < 1 && bare.disk.ratio < 1;
         };
-        if (over && placedHere.length > 0 && figures && ownFits()) {
+        if (over && placedHere.length > 0 && ownFits()) {
             const needs = [shard.memory.ratio >= 1 ? `${gib(shard.memory.projectedBytes)} of memory of ${gib(shard.memory.availableBytes)}` : "",
                 shard.disk.ratio >= 1 ? `${gib(shard.disk.projectedBytes)} of disk of ${gib(shard.disk.availableBytes)}` : ""].filter(Boolean).join(" and ");
             const moves = placedHere.map((t) => {

@@ -72,9 +72,9 @@ describe("sizing from measured figures", () => {
         const warned = projectSizing(atRatio(0.8), figures);
         assert.ok(warned.shards[0].memory.ratio >= WARN_RATIO && warned.shards[0].memory.ratio < 1);
         assert.match(describeSizing(warned)[1], /^WARNING memory per node: .* of 4\.0 GiB \(\d+%\), over 70%/);
-        assert.doesNotThrow(() => checkSizing(atRatio(0.8), warned));
+        assert.doesNotThrow(() => checkSizing(atRatio(0.8), warned, figures, []));
         const oversized = atRatio(1.2);
-        assert.throws(() => checkSizing(oversized, projectSizing(oversized, figures)), (err: Error) => err instanceof EnvironmentError
+        assert.throws(() => checkSizing(oversized, projectSizing(oversized, figures), figures, []), (err: Error) => err instanceof EnvironmentError
             && /^environment file environments\/dev\.yaml is not valid:\n {2}- prometheus\.expectedSeries: \d+ series need about [\d.]+ GiB of memory; prometheus\.instanceType t3\.medium has 4\.0 GiB/.test(err.message));
     });
 
