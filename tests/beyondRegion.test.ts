@@ -3,15 +3,13 @@ import { strict as assert } from "assert";
 import * as vm from "vm";
 import * as yaml from "js-yaml";
 import { bundleDiscoveryFunction, DISCOVERY_SCHEDULE } from "../components/targetDiscovery";
-import { planNodes } from "../infra/environmentChecks";
 import { loadEnvironment } from "../infra/environment";
 import { placeholderSecretOptions } from "../scripts/lib/stackRun";
 import { runStack } from "../infra/stack";
 import { MOCK_ACCOUNT, previewValue, ProgramRun, runProgram } from "../scripts/lib/offline";
 import { previewNodeConfigSources, previewPrometheusYml } from "../scripts/lib/plan";
-import { createPlatform, Platform } from "../infra/platform";
 import { EXPECTED_RULE_FILE } from "../components/render/alertRules";
-import { inputsOf, named, ofType, plannedStack, source, STACKS } from "./helpers/stacks";
+import { inputsOf, named, ofType, optedOutDev, plannedStack, source, STACKS } from "./helpers/stacks";
 
 const BEYOND = ["aws:amp/workspace:Workspace", "aws:lambda/function:Function", "aws:cloudwatch/eventRule:EventRule"];
 
@@ -46,23 +44,14 @@ describe("a stack that opts out (dev as one shard, without remote write and disc
     this.timeout(120000);
 
     it("creates no workspace, function or schedule, and its nodes neither remote-write, scrape discovered targets nor expect a discovery", async () => {
-        const dev = loadEnvironment("dev");
-        let platform: Platform | undefined;
-        const run = await runProgram({
-            stack: "dev",
-            program: async () => {
-                platform = await createPlatform({ ...dev, discovery: { ...dev.discovery, enabled: false }, remoteWrite: { ...dev.remoteWrite, enabled: false },
-                    prometheus: { ...dev.prometheus, shards: 1, tenantShards: {} }, nodes: planNodes(1, dev.zones) });
-            },
-            ...placeholderSecretOptions("dev"),
-        });
+        const { run, platform } = await optedOutDev();
         for (const type of BEYOND) {
             assert.deepEqual(ofType(run, type), [], type);
         }
-        const config = yaml.load(await previewPrometheusYml(platform!, platform!.nodes[0])) as any;
+        const config = yaml.load(await previewPrometheusYml(platform, platform.nodes[0])) as any;
         assert.equal(config.remote_write, undefined);
         assert.ok(!config.scrape_configs.some((j: any) => j.job_name === "ecs_discovery"));
-        const [sources] = await previewNodeConfigSources(platform!);
+        const [sources] = await previewNodeConfigSources(platform);
         assert.ok(!String(sources.ruleFiles[EXPECTED_RULE_FILE]).includes("platform:discovery_expected"));
         assert.equal((run.outputs as any).ampWorkspaceId, undefined);
     });

@@ -14,7 +14,7 @@ import { DASHBOARDS, dashboardQueries, DATASOURCE_VARIABLE, renderDashboard } fr
 import { DASHBOARDS_DIR, grafanaContainer as grafanaContainerDefinition, PROVISIONING_DIR, roleAttributePath } from "../components/render/grafanaConfig";
 import * as jmespath from "jmespath";
 import { previewPrometheusYml } from "../scripts/lib/plan";
-import { appliedRun, inputsOf, named, ofType, plannedStack, source } from "./helpers/stacks";
+import { appliedRun, inputsOf, named, ofType, optedOutDev, plannedStack, source } from "./helpers/stacks";
 import { mockDatabaseAddress, ProgramRun } from "../scripts/lib/offline";
 import { requireTool, run } from "./helpers/tools";
 import { GRAFANA_PORT } from "../components/ports";
@@ -112,8 +112,9 @@ describe("Grafana", function () {
     });
 
     it("provisions every node's Prometheus through its nginx with basic auth, and AMP through its SigV4 plugin, the default across shards", async () => {
-        for (const stack of ["dev", "staging"]) {
-            const { run: program, env, platform } = await plannedStack(stack);
+        // dev (two shards), staging (one shard, AMP) and dev opted out of AMP altogether.
+        for (const [stack, planned] of [["dev", plannedStack("dev")], ["staging", plannedStack("staging")], ["dev without remote write", optedOutDev()]] as const) {
+            const { run: program, env, platform } = await planned;
             const files = platform.grafanaProvisioning;
             const sources = (yaml.load(files[`${PROVISIONING_DIR}/datasources/platform.yaml`]) as any).datasources;
             const sharded = env.prometheus.shards > 1;

@@ -1,8 +1,9 @@
 // Runs each stack's real program offline once per test process and answers questions about it.
 import { loadEnvironment, LoadedEnvironment } from "../../infra/environment";
-import { Platform } from "../../infra/platform";
-import { CapturedResource, ProgramRun, unwrapSecrets } from "../../scripts/lib/offline";
-import { runStackOffline } from "../../scripts/lib/stackRun";
+import { planNodes } from "../../infra/environmentChecks";
+import { createPlatform, Platform } from "../../infra/platform";
+import { CapturedResource, ProgramRun, runProgram, unwrapSecrets } from "../../scripts/lib/offline";
+import { placeholderSecretOptions, runStackOffline } from "../../scripts/lib/stackRun";
 
 export const STACKS = ["dev", "staging", "production"] as const;
 
@@ -37,6 +38,24 @@ export function plannedStack(stack: string): Promise<PlannedStack> {
         planned.set(stack, serialised(() => planStack(stack)));
     }
     return planned.get(stack)!;
+}
+
+let optedOut: Promise<PlannedStack> | undefined;
+
+/**
+ * dev as a stack that opts out of everything optional, planned once per test process: one shard,
+ * no remote write (so no AMP), no target discovery. No stack of environments/ is all three.
+ */
+export function optedOutDev(): Promise<PlannedStack> {
+    optedOut ??= serialised(async () => {
+        const dev = loadEnvironment("dev");
+        const env: LoadedEnvironment = { ...dev, discovery: { ...dev.discovery, enabled: false }, remoteWrite: { ...dev.remoteWrite, enabled: false },
+            prometheus: { ...dev.prometheus, shards: 1, tenantShards: {} }, nodes: planNodes(1, dev.zones) };
+        let platform: Platform | undefined;
+        const run = await runProgram({ stack: "dev", program: async () => { platform = await createPlatform(env); }, ...placeholderSecretOptions("dev") });
+        return { env, run, platform: platform! };
+    });
+    return optedOut;
 }
 
 const applied = new Map<string, Promise<ProgramRun>>();
