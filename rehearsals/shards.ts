@@ -1,7 +1,7 @@
 // Shards on loopback: each tenant's target is scraped by its own shard's three nodes only, every
 // shard's samples meet at the remote-write receiver with their shard label, and a tenant's rule on
-// a further shard pages its receiver once. Absence is read after the event that must have preceded
-// it (a file synced, a later target scraped), not after a wait.
+// a further shard pages its receiver once. Absence is read after an event that came later than what
+// is absent (a target put after it scraped, the revision holding it applied), not after a wait.
 import * as fs from "fs";
 import * as path from "path";
 import { PROMETHEUS_PORT } from "../components/ports";
@@ -9,13 +9,15 @@ import { SHARD_LABEL } from "../components/render/scrapeJobs";
 import { tenantTargetsPrefix } from "../components/render/prometheusConfig";
 import { tenantShard } from "../infra/shards";
 import { renderTenantRules, Tenant, tenantRegions, tenantRuleFileName } from "../infra/tenants";
-import { LoopbackNode } from "./changes";
+import { appliedRevision, LoopbackNode } from "./changes";
 import { duplicateWindowMs, Loopback } from "./lib/loopbackPlatform";
 import { instantQuery, ruleGroups } from "./lib/prometheusApi";
 import { now, observe, request, sleep } from "./lib/wait";
 import { putTargets, rehearsedTenant } from "./targets";
 
 const TARGET_FILE = "shard-rehearsal.json";
+/** Put after the near tenant's file: once the far shard scrapes it, the near file has been in its targets as long. */
+const MARKER_FILE = "shard-rehearsal-after.json";
 const SHARD_PAGE = "RehearsalShardPage";
 
 async function activeApps(node: LoopbackNode): Promise<{ app: string; health: string; tenant?: string }[]> {
@@ -38,22 +40,26 @@ export async function rehearseShards(lb: Loopback): Promise<void> {
     const farShard = tenantShard(lb.env, far.name);
     const nodesOf = (shard: number) => all.filter((n) => n.shard === shard);
     const apps = { [near.name]: "shard-near", [far.name]: "shard-far" };
-    // The far tenant's file goes first: a sync that brings the near one's has brought it too.
+    const marker = "shard-far-after";
+    // Absence is read after an event that followed the other shard's file, never right after a sync:
+    // the far file goes first, so the near target up on shard 1 means the far file was there as long;
+    // the marker goes last, so the marker up on the far shard means the near file was there as long.
     await putTargets(lb, `${prefixOf(lb, far)}/${TARGET_FILE}`, { app: apps[far.name] });
     await putTargets(lb, `${prefixOf(lb, near)}/${TARGET_FILE}`, { app: apps[near.name] });
-    const scrapedBy = async (tenant: Tenant, nodes: LoopbackNode[]) => Promise.all(nodes.map((node) => observe(`${node.name} scraping ${tenant.name}'s target`,
-        async () => (await activeApps(node)).find((t) => t.app === apps[tenant.name] && t.health === "up"), 90000)));
-    const nearUp = await scrapedBy(near, nodesOf(1));
-    const farUp = await scrapedBy(far, nodesOf(farShard));
-    // Each shard's nodes now hold the other tenant's file (the sync copies the whole bucket), yet have no target from it.
+    await putTargets(lb, `${prefixOf(lb, far)}/${MARKER_FILE}`, { app: marker });
+    const scrapedBy = async (app: string, nodes: LoopbackNode[]) => Promise.all(nodes.map((node) => observe(`${node.name} scraping ${app}`,
+        async () => (await activeApps(node)).find((t) => t.app === app && t.health === "up"), 90000)));
+    const nearUp = await scrapedBy(apps[near.name], nodesOf(1));
+    const farUp = await scrapedBy(apps[far.name], nodesOf(farShard));
+    const markerUp = await scrapedBy(marker, nodesOf(farShard));
     const hasFile = (node: LoopbackNode, tenant: Tenant) => fs.existsSync(path.join(node.targetsDir, prefixOf(lb, tenant), TARGET_FILE));
-    await Promise.all(nodesOf(farShard).map((node) => observe(`${node.name} syncing ${near.name}'s file`, async () => hasFile(node, near) || undefined, 90000)));
     const crossed = await Promise.all(all.map(async (node) => {
         const other = node.shard === 1 ? far : near;
         return { node, synced: hasFile(node, other), scraped: (await activeApps(node)).some((t) => t.app === apps[other.name]) };
     }));
     lb.check("each tenant's target is scraped only by its shard's three nodes",
-        nearUp.every((t) => t?.tenant === near.name) && farUp.every((t) => t?.tenant === far.name) && crossed.every((c) => c.synced && !c.scraped),
+        nearUp.every((t) => t?.tenant === near.name) && farUp.every((t) => t?.tenant === far.name) && markerUp.every((t) => t !== undefined)
+            && crossed.every((c) => c.synced && !c.scraped),
         `${near.name}'s target up on ${nodesOf(1).filter((_, i) => nearUp[i]).map((n) => n.name).join(", ")}; `
         + `${far.name}'s on ${nodesOf(farShard).filter((_, i) => farUp[i]).map((n) => n.name).join(", ")}; `
         + crossed.map((c) => `${c.node.name} holds the other shard's file: ${c.synced ? "yes" : "no"}, scrapes it: ${c.scraped ? "yes" : "no"}`).join("; "));
@@ -66,7 +72,8 @@ export async function rehearseShards(lb: Loopback): Promise<void> {
     }
 
     await rehearseFarPage(lb, far, nodesOf(farShard), nodesOf(1), apps[far.name]);
-    await Promise.all([near, far].map((t) => lb.aws(["s3", "rm", `s3://${lb.targetsBucket}/${prefixOf(lb, t)}/${TARGET_FILE}`])));
+    await Promise.all([`${prefixOf(lb, near)}/${TARGET_FILE}`, `${prefixOf(lb, far)}/${TARGET_FILE}`, `${prefixOf(lb, far)}/${MARKER_FILE}`]
+        .map((key) => lb.aws(["s3", "rm", `s3://${lb.targetsBucket}/${key}`])));
 }
 
 /** Every shard's samples meet at the receiver, each tenant's with its shard's label, from its three replicas. */
@@ -90,16 +97,20 @@ async function rehearseFarPage(lb: Loopback, far: Tenant, farNodes: LoopbackNode
     const file = tenantRuleFileName(far.name);
     const changed = lb.configSources.map((s) => s.ruleFiles[file] === undefined ? s : { ...s, ruleFiles: { ...s.ruleFiles, [file]: renderTenantRules(paging) } });
     const sent = now();
-    await lb.publish(changed);
+    const revision = await lb.publish(changed);
     const first = await observe("the far tenant's page", async () => lb.received.find((r) => r.body.includes(SHARD_PAGE)), 120000);
     await sleep(duplicateWindowMs(first ? first.at - sent : 0));
+    // Where the rule is not loaded, it is so on a node that applied the revision holding it, not one behind.
+    const applied = await Promise.all([...farNodes, ...nearNodes].map((node) => observe(`${node.name} applying ${revision}`,
+        async () => appliedRevision(node) === revision || undefined, 120000)));
     const got = lb.received.filter((r) => r.body.includes(SHARD_PAGE)).map((r) => r.receiver);
     const receiver = `tenant-${far.name}-${far.routing.page.receiver}`;
     const evaluatedBy = await Promise.all([...farNodes, ...nearNodes].map(async (node) =>
         (await ruleGroups({ host: node.host, port: PROMETHEUS_PORT })).some((g) => g.rules.some((r) => r.name === SHARD_PAGE))));
     lb.check(`a page from ${far.name}'s rule, evaluated on its shard's nodes alone, reaches ${receiver} once`,
-        got.length === 1 && got[0] === receiver && evaluatedBy.every((loaded, i) => loaded === i < farNodes.length),
+        got.length === 1 && got[0] === receiver && applied.every((a) => a === true) && evaluatedBy.every((loaded, i) => loaded === i < farNodes.length),
         `received by ${got.join(", ") || "nobody"}${first ? ` ${((first.at - sent) / 1000).toFixed(1)} s after the publish` : ""}; `
-        + `rule loaded on ${[...farNodes, ...nearNodes].filter((_, i) => evaluatedBy[i]).map((n) => n.name).join(", ") || "no node"}`);
+        + `rule loaded on ${[...farNodes, ...nearNodes].filter((_, i) => evaluatedBy[i]).map((n) => n.name).join(", ") || "no node"} `
+        + `of the ${applied.filter((a) => a === true).length} nodes that applied ${revision}`);
     await lb.publish(lb.configSources);
 }
