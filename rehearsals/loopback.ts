@@ -82,7 +82,7 @@ export const SCENARIOS: readonly Scenario<Loopback>[] = [
         checks: [
             "the stack has two shards with a tenant on each",
             "each tenant's target is scraped only by its shard's three nodes",
-            "a global query at the remote-write receiver sees every shard's targets, each with its shard label, from its three nodes",
+            "a global query at the remote-write receiver sees every shard's targets, each with its shard label (a series' own kept), from its three nodes",
             /^a page from [a-z0-9-]+'s rule, evaluated on its shard's nodes alone, reaches tenant-[a-z0-9-]+ once$/,
         ],
         run: rehearseShards,

@@ -18,6 +18,8 @@ import { putTargets, rehearsedTenant } from "./targets";
 const TARGET_FILE = "shard-rehearsal.json";
 /** Put after the near tenant's file: once the far shard scrapes it, the near file has been in its targets as long. */
 const MARKER_FILE = "shard-rehearsal-after.json";
+/** The marker target's own shard label, which remote write must keep rather than overwrite. */
+const OWN_SHARD_LABEL = "tenant-own";
 const SHARD_PAGE = "RehearsalShardPage";
 
 async function activeApps(node: LoopbackNode): Promise<{ app: string; health: string; tenant?: string }[]> {
@@ -46,7 +48,7 @@ export async function rehearseShards(lb: Loopback): Promise<void> {
     // the marker goes last, so the marker up on the far shard means the near file was there as long.
     await putTargets(lb, `${prefixOf(lb, far)}/${TARGET_FILE}`, { app: apps[far.name] });
     await putTargets(lb, `${prefixOf(lb, near)}/${TARGET_FILE}`, { app: apps[near.name] });
-    await putTargets(lb, `${prefixOf(lb, far)}/${MARKER_FILE}`, { app: marker });
+    await putTargets(lb, `${prefixOf(lb, far)}/${MARKER_FILE}`, { app: marker, [SHARD_LABEL]: OWN_SHARD_LABEL });
     const scrapedBy = async (app: string, nodes: LoopbackNode[]) => Promise.all(nodes.map((node) => observe(`${node.name} scraping ${app}`,
         async () => (await activeApps(node)).find((t) => t.app === app && t.health === "up"), 90000)));
     const nearUp = await scrapedBy(apps[near.name], nodesOf(1));
@@ -66,7 +68,7 @@ export async function rehearseShards(lb: Loopback): Promise<void> {
 
     const globalView = await lb.startGlobalView();
     try {
-        await checkGlobalView(lb, globalView, [near, far], apps);
+        await checkGlobalView(lb, globalView, [near, far], apps, marker);
     } finally {
         globalView.stop();
     }
@@ -77,17 +79,22 @@ export async function rehearseShards(lb: Loopback): Promise<void> {
 }
 
 /** Every shard's samples meet at the receiver, each tenant's with its shard's label, from its three replicas. */
-async function checkGlobalView(lb: Loopback, globalView: { host: string; port: number }, tenants: Tenant[], apps: Record<string, string>): Promise<void> {
-    const query = `count by (tenant, ${SHARD_LABEL}) (up{app=~"${tenants.map((t) => apps[t.name]).join("|")}"})`;
+async function checkGlobalView(lb: Loopback, globalView: { host: string; port: number }, tenants: Tenant[], apps: Record<string, string>,
+    marker: string): Promise<void> {
+    const query = `count by (app, tenant, ${SHARD_LABEL}) (up{app=~"${[...tenants.map((t) => apps[t.name]), marker].join("|")}"})`;
+    const far = tenants.find((t) => tenantShard(lb.env, t.name) > 1)!;
     const expected = (series: { metric: Record<string, string>; value?: [number, string] }[]) =>
-        tenants.every((t) => series.some((s) => s.metric.tenant === t.name && s.metric[SHARD_LABEL] === String(tenantShard(lb.env, t.name)) && s.value?.[1] === "3"));
+        tenants.every((t) => series.some((s) => s.metric.app === apps[t.name] && s.metric.tenant === t.name
+            && s.metric[SHARD_LABEL] === String(tenantShard(lb.env, t.name)) && s.value?.[1] === "3"))
+        && series.some((s) => s.metric.app === marker && s.metric.tenant === far.name && s.metric[SHARD_LABEL] === OWN_SHARD_LABEL && s.value?.[1] === "3");
     const global = await observe("both tenants' targets at the remote-write receiver", async () => {
         const series = await instantQuery(globalView, query);
         return expected(series) ? series : undefined;
     }, 90000);
     const seen = global ?? await instantQuery(globalView, query);
-    lb.check("a global query at the remote-write receiver sees every shard's targets, each with its shard label, from its three nodes",
-        global !== undefined, `${query}: ${seen.map((s) => `tenant ${s.metric.tenant} shard ${s.metric[SHARD_LABEL]}: ${s.value?.[1]}`).join(", ") || "nothing"}`);
+    lb.check("a global query at the remote-write receiver sees every shard's targets, each with its shard label (a series' own kept), from its three nodes",
+        global !== undefined,
+        `${query}: ${seen.map((s) => `${s.metric.app} of ${s.metric.tenant}, shard ${s.metric[SHARD_LABEL]}: ${s.value?.[1]}`).join(", ") || "nothing"}`);
 }
 
 /** A page from a rule of the far tenant, evaluated by its shard's nodes alone, reaches its receiver once. */
